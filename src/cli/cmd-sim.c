@@ -1,0 +1,11 @@
+/* colo sim: placeholder until its module lands. */
+#include <stdio.h>
+
+#include "cli/commands.h"
+
+int cmd_sim(int argc, char **argv) {
+        (void) argc;
+        (void) argv;
+        fprintf(stderr, "colo sim: not built yet\n");
+        return 1;
+}

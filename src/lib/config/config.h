@@ -1,0 +1,72 @@
+/* colo's configuration: one YAML file, parsed and validated completely into a Config before
+ * anything uses it. An invalid file yields an error naming the file, line and key, and no Config,
+ * so a failed reload leaves the running configuration untouched. Every key and its default is
+ * documented in docs/config.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "util/error.h"
+
+typedef struct AgentConfig {
+        char cgroup_fs_root[256];       /* agent.cgroup_root_fs: "/sys/fs/cgroup" */
+        char cgroup_mode[16];           /* agent.cgroup_mode: "auto" | "v1" | "v2" */
+        char subtree[256];              /* agent.subtree: "colo" (relative: below the agent's own cgroup) */
+        char state_dir[256];            /* agent.state_dir: "/run/colo" (status file, lock) */
+        uint64_t period_usec;           /* agent.period: "1s" */
+        bool fast_reaction;             /* agent.fast_reaction: PSI triggers and memory events */
+        uint64_t psi_trigger_stall_usec;        /* agent.psi_trigger_stall: "100ms" */
+        uint64_t psi_trigger_window_usec;       /* agent.psi_trigger_window: "1s" */
+        uint64_t evict_grace_usec;      /* agent.evict_grace_period: "10s" (SIGTERM, then SIGKILL) */
+        char log_level[16];             /* agent.log_level: "info" */
+} AgentConfig;
+
+typedef struct MetricsConfig {
+        bool enabled;                   /* metrics.enabled: true */
+        char listen_address[64];        /* metrics.listen_address: "127.0.0.1" */
+        uint16_t port;                  /* metrics.port: 9479 */
+} MetricsConfig;
+
+typedef struct PredictionConfig {
+        char predictor[64];             /* prediction.predictor: "colo" */
+        uint64_t horizon_usec;          /* prediction.horizon: "1h" */
+        uint64_t half_life_usec;        /* prediction.half_life: "12h" */
+        uint64_t min_history_usec;      /* prediction.min_history: "1h": until then a workload counts at its limit */
+        uint64_t checkpoint_interval_usec;      /* prediction.checkpoint_interval: "5m" */
+        char checkpoint_path[256];      /* prediction.checkpoint_path: "/var/lib/colo/profiles.ckpt" */
+} PredictionConfig;
+
+typedef struct KubernetesConfig {
+        bool enabled;                   /* kubernetes.enabled: false (standalone mode) */
+        char node_name[256];            /* kubernetes.node_name: "" = $NODE_NAME, else hostname */
+        char kubeconfig[256];           /* kubernetes.kubeconfig: "" = in-cluster */
+        char cgroup_driver[16];         /* kubernetes.cgroup_driver: "cgroupfs" | "systemd" */
+        uint64_t status_update_interval_usec;   /* kubernetes.status_update_interval: "5m" */
+        double status_change_threshold; /* kubernetes.status_change_threshold: 0.1 */
+        uint64_t stale_after_usec;      /* kubernetes.stale_after: "30s": advertised capacity decays after */
+} KubernetesConfig;
+
+typedef struct Config {
+        AgentConfig agent;
+        MetricsConfig metrics;
+        PolicyConfig policy;            /* keys under "isolation:" and "features:" */
+        PredictionConfig prediction;
+        KubernetesConfig kubernetes;
+} Config;
+
+/* Fills every field with its documented default. */
+void config_init_defaults(Config *c);
+
+/* Parses YAML text. filename is used in messages only ("colo.yaml:12: isolation.reserved_cpu: ...").
+ * On error *c is unchanged. Unknown keys are errors (a typo must not silently keep a default). */
+int config_parse_yaml(const char *text, size_t size, const char *filename, Config *c, ColoError *err);
+
+/* Reads and parses a file: defaults, then the file on top. On error *c is unchanged. */
+int config_load_file(const char *path, Config *c, ColoError *err);
+
+/* Parses "1s", "250ms", "5m", "1h", "12h", "2d", "100us" into microseconds. */
+int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* Parses "512Mi", "2Gi", "1G", "100" (bytes) into bytes. */
+int config_parse_bytes(const char *s, uint64_t *ret);

@@ -1,0 +1,129 @@
+/* The isolation policy: a pure function from an observed node sample (plus the predicted online
+ * peak and the policy's own carried state) to a Plan: the knobs every managed group should have,
+ * the offline CPU and memory budgets, and which offline workloads to evict. No I/O, no clock, no
+ * globals: the simulator, the agent and `colo status` all call it, and the tests call it with
+ * struct literals. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgroup/cgroup.h"
+#include "model/workload.h"
+
+/* One managed workload as observed in one control period. */
+typedef struct WorkloadSample {
+        char name[WORKLOAD_NAME_MAX];
+        WorkloadClass cls;
+        WorkloadTier tier;
+        double cpu_usage_cores;         /* average over the last period */
+        uint64_t mem_usage;             /* bytes charged */
+        uint64_t mem_working_set;       /* usage without inactive file cache */
+        size_t nr_tasks;
+        double cpu_limit_cores;         /* declared limit (Kubernetes) or 0 when unknown */
+        uint64_t mem_limit;             /* declared limit or 0 when unknown */
+} WorkloadSample;
+
+typedef struct NodeSample {
+        uint64_t now_usec;              /* monotonic time of the sample */
+        double cpu_capacity_cores;      /* CPUs colo may hand out (online cpus, or the cpuset) */
+        uint64_t mem_capacity;          /* MemTotal, or the managed root's limit if lower */
+        uint64_t mem_available;         /* MemAvailable */
+        double online_cpu_usage, offline_cpu_usage;     /* cores */
+        uint64_t online_mem_working_set, offline_mem_working_set;
+        uint64_t offline_mem_usage;
+        /* Memory pressure seen by online work: the online group's own PSI on v2, host PSI on v1. */
+        CgPressure online_mem_pressure;
+        CgPressure host_cpu_pressure, host_mem_pressure;
+        const WorkloadSample *workloads;
+        size_t n_workloads;
+} NodeSample;
+
+/* The predicted online peak over the horizon, from the predictor (or, with none yet, the
+ * recent observed peak). Budget = capacity - reserved - estimate - margin. */
+typedef struct OnlineEstimate {
+        double cpu_cores;
+        uint64_t mem_bytes;
+} OnlineEstimate;
+
+typedef struct PolicyConfig {
+        /* Per-node feature switches. */
+        bool cpu_idle;                  /* cpu.idle=1 on the offline parent where the kernel has it */
+        bool cpu_quota;                 /* dynamic quota on the offline parent = CPU budget */
+        bool cpu_weight;                /* minimal shares/weight on the offline parent */
+        bool memory_limit;              /* offline memory capped at its budget */
+        bool memory_protect;            /* memory.low/min on online (v2) */
+        bool oom_score_adj;             /* raise offline tasks' oom_score_adj */
+        bool qos_level;                 /* openEuler cpu.qos_level / memory.qos_level when present */
+        bool eviction;                  /* evict offline workloads under pressure */
+        /* Reservations and margins. */
+        double reserved_cpu_cores;      /* for the system and the agent */
+        uint64_t reserved_mem_bytes;
+        double cpu_safety_margin;       /* fraction of capacity kept free on top of the estimate */
+        double mem_safety_margin;
+        double min_offline_cpu_cores;   /* quota floor, so offline work never fully starves (0 allowed) */
+        uint64_t cpu_period_usec;       /* CFS period for the offline quota */
+        /* Pressure thresholds. */
+        uint64_t mem_free_watermark;    /* squeeze when MemAvailable falls below this */
+        double mem_psi_squeeze;         /* squeeze when online memory PSI some avg10 >= this (percent) */
+        double mem_psi_evict;           /* evict when >= this, or when still under watermark while squeezed */
+        uint64_t evict_cooldown_usec;   /* at most one eviction per cooldown */
+        uint64_t squeeze_hold_usec;     /* stay squeezed at least this long after pressure ends */
+        /* oom_score_adj per tier. */
+        int32_t oom_score_adj_batch, oom_score_adj_best_effort;
+        uint64_t online_cpu_weight, offline_cpu_weight;        /* v2 weights (v1 shares converted) */
+} PolicyConfig;
+
+void policy_config_init_defaults(PolicyConfig *c);
+
+/* What the policy remembers between periods; zero-initialise before the first call. */
+typedef struct PolicyState {
+        bool squeezed;
+        uint64_t squeeze_since_usec;
+        uint64_t pressure_last_seen_usec;
+        uint64_t last_eviction_usec;
+} PolicyState;
+
+typedef enum WorkloadState {
+        WORKLOAD_RUNNING,
+        WORKLOAD_SQUEEZED,      /* offline, held below its usage by the budget */
+        WORKLOAD_EVICTED,       /* stopped by colo; the reason is kept */
+        _WORKLOAD_STATE_MAX,
+        _WORKLOAD_STATE_INVALID = -EINVAL,
+} WorkloadState;
+const char *workload_state_to_string(WorkloadState s);
+
+typedef struct GroupPlan {
+        char path[256];                 /* relative to the managed root: "", "offline", "offline/batch/job" */
+        CgKnobs knobs;
+} GroupPlan;
+
+typedef struct Eviction {
+        char name[WORKLOAD_NAME_MAX];
+        WorkloadTier tier;
+        char reason[256];
+} Eviction;
+
+typedef struct Plan {
+        double offline_cpu_budget_cores;
+        uint64_t offline_mem_budget;
+        bool squeezed;
+        char squeeze_reason[256];
+        GroupPlan *groups;
+        size_t n_groups;
+        Eviction *evictions;            /* at most one per cooldown */
+        size_t n_evictions;
+        WorkloadState *workload_states; /* parallel to NodeSample.workloads */
+} Plan;
+
+Plan *plan_free(Plan *p);
+
+/* Decides the plan for one period. Pure: reads only its arguments, updates *state. Returns 0 or
+ * -ENOMEM / -EINVAL (invalid sample). */
+int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg, PolicyState *state,
+                  Plan **ret_plan);
+
+/* The budget formula alone, for status and metrics: capacity - reserved - estimate - margin, >= 0. */
+double policy_offline_cpu_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);
+uint64_t policy_offline_mem_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);

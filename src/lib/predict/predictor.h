@@ -1,0 +1,49 @@
+/* Peak predictors behind one interface. A predictor watches one series (a node's summed online
+ * usage and the sum of its limits, CPU or memory, in any unit) and predicts the series' peak over
+ * the next horizon. The simulator (`colo sim`) and the agent run the very same objects.
+ *
+ * Specs accepted by predictor_new():
+ *   oracle     the actual future peak (simulator only: allow_oracle must be true)
+ *   limit      the sum of limits (no overselling)
+ *   borg       borg_fraction x limit
+ *   nsigma     min(1, mean + n*sigma of usage/limit over nsigma_window) x limit (Bashir et al. 2021)
+ *   koord      koord_quantile of a decaying histogram (koord_half_life) x koord_margin (Koordinator)
+ *   peak       the maximum usage over peak_window (24 h)
+ *   max(a,b..) the maximum of other predictors' predictions, e.g. max(nsigma,peak)
+ *   colo       colo's default (see predictor-colo.c and docs/prediction.md)
+ * Cost: observe and predict are O(1) amortised or O(buckets); memory is bounded by the window
+ * lengths divided by the sample step, never by the length of the series. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef struct PredictorParams {
+        uint64_t horizon_usec;          /* 1 h */
+        double borg_fraction;           /* 0.9 */
+        double nsigma_n;                /* 5 */
+        uint64_t nsigma_window_usec;    /* 2 h */
+        uint64_t koord_half_life_usec;  /* 12 h */
+        double koord_quantile;          /* 0.95 */
+        double koord_margin;            /* 1.1 */
+        uint64_t peak_window_usec;      /* 24 h */
+        uint64_t half_life_usec;        /* colo's decaying histograms: 12 h */
+} PredictorParams;
+
+void predictor_params_init_defaults(PredictorParams *p);
+
+typedef struct Predictor Predictor;
+
+int predictor_new(const char *spec, const PredictorParams *params, bool allow_oracle, Predictor **ret,
+                  ColoError *err);
+Predictor *predictor_free(Predictor *p);        /* NULL-safe, returns NULL */
+const char *predictor_name(const Predictor *p); /* the spec it was built from */
+
+/* Feeds one sample: usage and limit at time t (microseconds, non-decreasing). */
+void predictor_observe(Predictor *p, uint64_t t_usec, double usage, double limit);
+
+/* The predicted peak of usage over (t, t + horizon], given the current limit. future_peak is the
+ * actual peak, read only by the oracle; pass NAN outside the simulator. */
+double predictor_predict(Predictor *p, uint64_t t_usec, double limit, double future_peak);

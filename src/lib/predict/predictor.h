@@ -20,6 +20,9 @@
 
 #include "util/error.h"
 
+typedef struct CkReader CkReader;
+typedef struct CkWriter CkWriter;
+
 typedef struct PredictorParams {
         uint64_t horizon_usec;          /* 1 h */
         double borg_fraction;           /* 0.9 */
@@ -33,6 +36,8 @@ typedef struct PredictorParams {
 } PredictorParams;
 
 void predictor_params_init_defaults(PredictorParams *p);
+/* 0, or -EINVAL with err naming the parameter out of range. predictor_new() calls it. */
+int predictor_params_validate(const PredictorParams *p, ColoError *err);
 
 typedef struct Predictor Predictor;
 
@@ -47,3 +52,11 @@ void predictor_observe(Predictor *p, uint64_t t_usec, double usage, double limit
 /* The predicted peak of usage over (t, t + horizon], given the current limit. future_peak is the
  * actual peak, read only by the oracle; pass NAN outside the simulator. */
 double predictor_predict(Predictor *p, uint64_t t_usec, double limit, double future_peak);
+
+/* Checkpointing (predict/checkpoint.h): the learned state, not the spec or the parameters, which
+ * the caller stores and must match when loading (a max(...) saves its parts in order). A load
+ * fails with -EBADMSG (err in r names the field) on a state of another kind or configuration or
+ * a malformed one; the predictor is then in a valid but unspecified state: free it or reset it
+ * by building a new one. */
+void predictor_save_state(const Predictor *p, CkWriter *w);
+int predictor_load_state(Predictor *p, CkReader *r);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy/policy.h"
@@ -16,7 +17,7 @@ typedef struct AgentConfig {
         char subtree[256];              /* agent.subtree: "colo" (relative: below the agent's own cgroup) */
         char state_dir[256];            /* agent.state_dir: "/run/colo" (status file, lock) */
         uint64_t period_usec;           /* agent.period: "1s" */
-        bool fast_reaction;             /* agent.fast_reaction: PSI triggers and memory events */
+        bool fast_reaction;             /* agent.fast_reaction: true: PSI triggers and memory events */
         uint64_t psi_trigger_stall_usec;        /* agent.psi_trigger_stall: "100ms" */
         uint64_t psi_trigger_window_usec;       /* agent.psi_trigger_window: "1s" */
         uint64_t evict_grace_usec;      /* agent.evict_grace_period: "10s" (SIGTERM, then SIGKILL) */
@@ -66,7 +67,33 @@ int config_parse_yaml(const char *text, size_t size, const char *filename, Confi
 /* Reads and parses a file: defaults, then the file on top. On error *c is unchanged. */
 int config_load_file(const char *path, Config *c, ColoError *err);
 
-/* Parses "1s", "250ms", "5m", "1h", "12h", "2d", "100us" into microseconds. */
+/* Largest configuration file config_load_file() and config_parse_yaml() accept. */
+#define CONFIG_FILE_MAX (1U << 20)
+
+/* Parses "1s", "250ms", "5m", "1h", "12h", "2d", "100us" into microseconds; a decimal fraction
+ * ("1.5h") is allowed when the result is a whole number of microseconds, and a bare "0" means zero.
+ * Returns 0, -EINVAL (syntax, missing unit, negative) or -ERANGE (overflow). */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
-/* Parses "512Mi", "2Gi", "1G", "100" (bytes) into bytes. */
+/* Parses "512Mi", "2Gi", "1G", "100" (bytes) into bytes: K M G T P E are powers of 1000, Ki Mi
+ * Gi Ti Pi Ei powers of 1024; "1.5Gi" is allowed when the result is a whole number of bytes.
+ * Returns 0, -EINVAL or -ERANGE. */
 int config_parse_bytes(const char *s, uint64_t *ret);
+
+/* Canonical text of a duration ("250ms", "12h", "0s") or a byte size ("512Mi", "1000"), in the
+ * largest unit that divides it exactly; what the parsers above read back. Returns buf. */
+const char *config_format_duration(uint64_t usec, char *buf, size_t size);
+const char *config_format_bytes(uint64_t bytes, char *buf, size_t size);
+
+/* The key table, for listings, docs checks and reload diffs. Keys are numbered 0..n-1 in the
+ * order of docs/config.md; names are dotted, "isolation.reserved_cpu". */
+size_t config_n_keys(void);
+const char *config_key_name(size_t i);
+/* Looks a dotted name up; returns its index or -ENOENT. */
+int config_key_lookup(const char *name);
+/* Writes key i's value in c as it would appear in the YAML file ("1s", "true", "\"/run/colo\"").
+ * Returns buf. */
+const char *config_format_key(const Config *c, size_t i, char *buf, size_t size);
+/* Whether key i holds the same value in a and b, and whether every key does (so a reload can
+ * tell what changed; compares fields, never padding). */
+bool config_key_equal(const Config *a, const Config *b, size_t i);
+bool config_equal(const Config *a, const Config *b);

@@ -1,0 +1,142 @@
+/* Readers of published CPU-usage traces, streamed row by row (zlib: gzip or plain text alike),
+ * turned into per-node usage series on a fixed time grid for the simulator.
+ *
+ * Azure Public Dataset V1 VM CPU readings, `timestamp,vm id,min cpu,max cpu,avg cpu`, no header,
+ * rows time-ordered. VMs are packed into nodes of node_size VMs in order of first appearance
+ * (VM i belongs to node i / node_size); a node exists once its last VM has appeared, so the
+ * incomplete last node is never emitted. Each VM's limit is 1.0 and its usage max cpu / 100
+ * (avg cpu / 100 with TRACE_SIGNAL_AVG). A VM without a reading at a timestamp carries its last
+ * value forward for up to max_gap_steps steps (counted in vm_readings_carried); after that it
+ * counts as 0 (gone, counted in vm_readings_absent) but its node keeps its limit.
+ *
+ * Alibaba cluster-trace-v2018 machine_usage, `machine_id,time_stamp,cpu_util_percent,
+ * mem_util_percent,mem_gps,mkpi,net_in,net_out,disk_io_percent`, no header. Each machine is a
+ * node with limit 1.0 and usage cpu_util_percent / 100. Rows may be grouped by machine (as
+ * published) or interleaved; each machine's timestamps must not go backwards. Only the machine
+ * id, time stamp and CPU fields are read; the others may be empty.
+ *
+ * Resampling (both formats): the grid is the multiples of step_sec. A reading at t falls in the
+ * step ending at ceil(t / step) * step, i.e. (end - step, end]; a step's value is the maximum of
+ * its readings, emitted with t = end. Steps without readings between two non-empty steps are
+ * filled with the last value when there are at most max_gap_steps of them (gap_steps_filled);
+ * longer gaps break the series: those steps are not emitted at all (gap_steps_skipped,
+ * series_breaks). So emitted samples of one node are strictly increasing multiples of step.
+ *
+ * Malformed rows are counted by kind, with the line of the first of each kind, and skipped; the
+ * read fails only when no valid row (Azure: no complete node) remains. Memory is O(VMs + nodes),
+ * never O(rows). */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef enum TraceFormat {
+        TRACE_FORMAT_AUTO,      /* decided by the first valid line: 5 fields azure, 9 alibaba */
+        TRACE_FORMAT_AZURE,
+        TRACE_FORMAT_ALIBABA,
+        _TRACE_FORMAT_MAX,
+        _TRACE_FORMAT_INVALID = -EINVAL,
+} TraceFormat;
+
+typedef enum TraceSignal {
+        TRACE_SIGNAL_MAX,       /* azure max cpu column */
+        TRACE_SIGNAL_AVG,       /* azure avg cpu column */
+        _TRACE_SIGNAL_MAX,
+        _TRACE_SIGNAL_INVALID = -EINVAL,
+} TraceSignal;
+
+/* Why a row was skipped. */
+typedef enum TraceRowError {
+        TRACE_ROW_BLANK,            /* empty line */
+        TRACE_ROW_TOO_LONG,         /* longer than TRACE_LINE_MAX */
+        TRACE_ROW_FIELD_COUNT,      /* not 5 (azure) or 9 (alibaba) comma-separated fields */
+        TRACE_ROW_BAD_ID,           /* empty VM or machine id */
+        TRACE_ROW_BAD_TIMESTAMP,    /* not a non-negative integer number of seconds */
+        TRACE_ROW_EMPTY_VALUE,      /* the CPU field used is empty */
+        TRACE_ROW_BAD_NUMBER,       /* the CPU field is not a finite number */
+        TRACE_ROW_INVALID_MARKER,   /* alibaba's invalid-value markers, -1 and 101 */
+        TRACE_ROW_OUT_OF_RANGE,     /* CPU outside [0, 100] */
+        TRACE_ROW_OUT_OF_ORDER,     /* azure: timestamp before the previous row's; alibaba: before the machine's */
+        TRACE_ROW_DUPLICATE,        /* azure: a second reading of one VM at one timestamp */
+        _TRACE_ROW_ERROR_MAX,
+} TraceRowError;
+
+#define TRACE_LINE_MAX 4096
+
+typedef struct TraceOptions {
+        TraceFormat format;         /* TRACE_FORMAT_AUTO */
+        TraceSignal signal;         /* TRACE_SIGNAL_MAX (azure only) */
+        size_t node_size;           /* 10 VMs per node (azure only) */
+        uint64_t step_sec;          /* 300 */
+        unsigned max_gap_steps;     /* 3 */
+} TraceOptions;
+
+typedef struct TraceStats {
+        uint64_t lines;                             /* lines read */
+        uint64_t rows;                              /* valid rows */
+        uint64_t malformed[_TRACE_ROW_ERROR_MAX];   /* skipped rows by kind */
+        uint64_t first_line[_TRACE_ROW_ERROR_MAX];  /* line of the first of each kind, 0 if none */
+        uint64_t sources;                           /* VMs (azure) or machines (alibaba) seen */
+        uint64_t sources_dropped;                   /* azure: VMs of the incomplete last node */
+        uint64_t vm_readings_carried;               /* azure: missing readings filled with the last value */
+        uint64_t vm_readings_absent;                /* azure: missing readings counted as 0 */
+        uint64_t samples;                           /* node samples emitted, fills included */
+        uint64_t gap_steps_filled;
+        uint64_t gap_steps_skipped;
+        uint64_t series_breaks;
+} TraceStats;
+
+/* One point of a node's series: usage and the sum of limits over the step ending at t. */
+typedef struct TraceSample {
+        size_t node;
+        uint64_t t_usec;
+        double usage;
+        double limit;
+} TraceSample;
+
+typedef struct TraceReader TraceReader;
+
+void trace_options_init_defaults(TraceOptions *o);
+
+const char *trace_format_to_string(TraceFormat f);          /* "auto", "azure", "alibaba" */
+TraceFormat trace_format_from_string(const char *s);        /* _TRACE_FORMAT_INVALID if unknown */
+const char *trace_signal_to_string(TraceSignal s);          /* "max", "avg" */
+TraceSignal trace_signal_from_string(const char *s);
+const char *trace_row_error_to_string(TraceRowError e);     /* "field count", "invalid marker", ... */
+uint64_t trace_stats_malformed_total(const TraceStats *s);
+
+/* Opens a trace file, gzip-compressed or plain. Nothing is read yet beyond the gzip header.
+ * Fails with -EINVAL on bad options, -errno if the file cannot be opened. */
+int trace_reader_open(const char *path, const TraceOptions *o, TraceReader **ret, ColoError *err);
+
+/* The same over a plain-text buffer (not gzip), which must outlive the reader; name is used in
+ * messages. For fuzzing and tests. */
+int trace_reader_open_buffer(const void *data, size_t size, const char *name, const TraceOptions *o,
+                             TraceReader **ret, ColoError *err);
+
+TraceReader *trace_reader_free(TraceReader *r);             /* NULL-safe, returns NULL */
+
+/* The next sample of some node. Each node's samples come in increasing time; nodes interleave.
+ * Returns 1 with *ret filled, 0 at the end of the trace, or -errno: -EIO on a read or
+ * decompression error, -EBADMSG when the trace held no valid row or no complete node, -ENOMEM.
+ * Messages name the file (and the line for read errors). Amortised O(1) per row. */
+int trace_reader_next(TraceReader *r, TraceSample *ret, ColoError *err);
+
+const char *trace_reader_name(const TraceReader *r);
+TraceFormat trace_reader_format(const TraceReader *r);      /* TRACE_FORMAT_AUTO until detected */
+const TraceStats *trace_reader_stats(const TraceReader *r);
+
+/* Nodes emitted so far are 0 .. n_nodes-1. Azure nodes are named "node<N>", alibaba nodes by
+ * machine id. member(node, i) is the i-th VM id of an azure node (the machine id for alibaba),
+ * NULL past the end or for an unknown node. */
+size_t trace_reader_n_nodes(const TraceReader *r);
+const char *trace_reader_node_name(const TraceReader *r, size_t node);
+const char *trace_reader_node_member(const TraceReader *r, size_t node, size_t i);
+
+/* Reads everything into stats without keeping samples; for tests and tools that need totals.
+ * Returns the number of samples or -errno. */
+int64_t trace_reader_drain(TraceReader *r, ColoError *err);

@@ -42,6 +42,8 @@ typedef struct CgRootOptions {
          * path from each hierarchy's root. NULL means "colo". */
         const char *subtree;
         bool create;                    /* mkdir the managed root if missing */
+        const char *proc_root;          /* default "/proc": where /proc/<pid>/oom_score_adj lives */
+        bool report_successes;          /* also call the CgWriteCallback for successful writes */
 } CgRootOptions;
 
 typedef struct CgRoot CgRoot;   /* opaque; owns directory fds of the managed root */
@@ -112,6 +114,7 @@ typedef void (*CgWriteCallback)(void *userdata, const char *path, const char *va
 int cg_root_open(const CgRootOptions *opts, CgRoot **ret, ColoError *err);
 CgRoot *cg_root_free(CgRoot *root);     /* NULL-safe, returns NULL */
 CgMode cg_root_mode(const CgRoot *root);                /* V1 or V2 (hybrid reports V1) */
+bool cg_root_is_hybrid(const CgRoot *root);             /* v1 controllers plus a cgroup2 mount */
 bool cg_root_has_controller(const CgRoot *root, CgController c);
 /* Human-readable description of the managed root: each hierarchy's absolute path. */
 const char *cg_root_describe(const CgRoot *root);

@@ -1,0 +1,201 @@
+/* cgroup v1 backend: maps colo's knobs (v2 units) onto the per-controller hierarchies and reads
+ * usage from them. Weights become cpu.shares and blkio.weight, "unlimited" is -1, memory.high,
+ * memory.low and memory.min have no v1 equivalent and are ignored, and the soft limit exists only
+ * here. CPU time comes from cpuacct, which may be comounted with cpu. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cgroup/cgroup-internal.h"
+
+static const char *v1_file_name(CgFile f) {
+        static const char *const names[_CG_FILE_MAX] = {
+                [CG_FILE_CPU_USAGE] = "cpuacct.usage",
+                [CG_FILE_CPU_STAT] = "cpu.stat",
+                [CG_FILE_MEM_USAGE] = "memory.usage_in_bytes",
+                [CG_FILE_MEM_STAT] = "memory.stat",
+                [CG_FILE_MEM_LIMIT] = "memory.limit_in_bytes",
+                [CG_FILE_MEM_OOM] = "memory.oom_control",
+                [CG_FILE_CPU_PRESSURE] = "cpu.pressure",
+                [CG_FILE_MEM_PRESSURE] = "memory.pressure",
+                [CG_FILE_IO_PRESSURE] = "io.pressure",
+                [CG_FILE_PROCS] = "cgroup.procs",
+        };
+        return names[f];
+}
+
+static CgSlot v1_file_slot(CgFile f) {
+        switch (f) {
+        case CG_FILE_CPU_USAGE:
+                return CG_SLOT_CPUACCT;
+        case CG_FILE_CPU_STAT:
+        case CG_FILE_PROCS:
+                return CG_SLOT_CPU;
+        case CG_FILE_MEM_USAGE:
+        case CG_FILE_MEM_STAT:
+        case CG_FILE_MEM_LIMIT:
+        case CG_FILE_MEM_OOM:
+                return CG_SLOT_MEMORY;
+        case CG_FILE_CPU_PRESSURE:
+        case CG_FILE_MEM_PRESSURE:
+        case CG_FILE_IO_PRESSURE:
+                /* With psi=1 and cgroup1 PSI the kernel accounts pressure per cpuacct group. */
+                return CG_SLOT_CPUACCT;
+        default:
+                return CG_SLOT_CPU;
+        }
+}
+
+static void fmt_v1_value(char *buf, size_t size, uint64_t v) {
+        if (v == CG_UNLIMITED)
+                snprintf(buf, size, "-1");
+        else
+                snprintf(buf, size, "%" PRIu64, v);
+}
+
+/* Quota, period and burst. The kernel checks quota against period (and against the parent's
+ * ratio on v1) and burst against quota at every write, so the intermediate state must be valid:
+ * a longer period goes before the quota, a shorter one after; a smaller burst before the quota,
+ * a larger one after. */
+static void v1_apply_bandwidth(CgGroup *g, CgApplyCtx *c, const CgKnobs *w, CgKnobs *l) {
+        char v[32];
+        bool burst = cg_u64_differs(w->cpu_burst_usec, l->cpu_burst_usec);
+        bool burst_first = burst && l->cpu_burst_usec != CG_UNSET && w->cpu_burst_usec < l->cpu_burst_usec;
+        bool period = cg_u64_differs(w->cpu_period_usec, l->cpu_period_usec);
+        bool period_first = !(l->cpu_period_usec != CG_UNSET && w->cpu_period_usec < l->cpu_period_usec);
+
+        if (burst && burst_first) {
+                snprintf(v, sizeof(v), "%" PRIu64, w->cpu_burst_usec);
+                cg_knob_u64(g, c, CG_SLOT_CPU, "cpu.cfs_burst_us", CG_OPT_CPU_BURST, w->cpu_burst_usec,
+                            &l->cpu_burst_usec, v);
+        }
+        if (period && period_first) {
+                snprintf(v, sizeof(v), "%" PRIu64, w->cpu_period_usec);
+                cg_knob_u64(g, c, CG_SLOT_CPU, "cpu.cfs_period_us", -1, w->cpu_period_usec, &l->cpu_period_usec, v);
+        }
+        if (cg_u64_differs(w->cpu_quota_usec, l->cpu_quota_usec)) {
+                fmt_v1_value(v, sizeof(v), w->cpu_quota_usec);
+                cg_knob_u64(g, c, CG_SLOT_CPU, "cpu.cfs_quota_us", -1, w->cpu_quota_usec, &l->cpu_quota_usec, v);
+        }
+        if (period && !period_first) {
+                snprintf(v, sizeof(v), "%" PRIu64, w->cpu_period_usec);
+                cg_knob_u64(g, c, CG_SLOT_CPU, "cpu.cfs_period_us", -1, w->cpu_period_usec, &l->cpu_period_usec, v);
+        }
+        if (burst && !burst_first) {
+                snprintf(v, sizeof(v), "%" PRIu64, w->cpu_burst_usec);
+                cg_knob_u64(g, c, CG_SLOT_CPU, "cpu.cfs_burst_us", CG_OPT_CPU_BURST, w->cpu_burst_usec,
+                            &l->cpu_burst_usec, v);
+        }
+}
+
+static void v1_apply_io(CgGroup *g, CgApplyCtx *c, const CgKnobs *w, CgKnobs *l) {
+        char v[64];
+        if (cg_u64_differs(w->io_weight, l->io_weight)) {
+                snprintf(v, sizeof(v), "%" PRIu64, cg_io_weight_to_blkio_weight(w->io_weight));
+                /* CFQ's blkio.weight, else BFQ's blkio.bfq.weight; neither under other schedulers. */
+                int r = cg_apply_write(g, c, CG_SLOT_BLKIO, "blkio.weight", CG_OPT_IO_WEIGHT, v);
+                if (r == 1)
+                        r = cg_apply_write(g, c, CG_SLOT_BLKIO, "blkio.bfq.weight", CG_OPT_IO_BFQ_WEIGHT, v);
+                if (r == 0)
+                        l->io_weight = w->io_weight;
+                else if (r < 0)
+                        l->io_weight = CG_UNSET;
+        }
+        static const char *const files[4] = {
+                "blkio.throttle.read_bps_device",
+                "blkio.throttle.write_bps_device",
+                "blkio.throttle.read_iops_device",
+                "blkio.throttle.write_iops_device",
+        };
+        for (size_t i = 0; i < w->n_io_limits; i++) {
+                const CgIoLimit *wl = &w->io_limits[i];
+                CgIoLimit *ll = cg_last_io_limit(l, wl, i);
+                const uint64_t want[4] = { wl->rbps, wl->wbps, wl->riops, wl->wiops };
+                uint64_t *last[4] = { &ll->rbps, &ll->wbps, &ll->riops, &ll->wiops };
+                for (size_t k = 0; k < 4; k++) {
+                        if (!cg_u64_differs(want[k], *last[k]))
+                                continue;
+                        /* v1 removes a throttle rule by writing 0. */
+                        snprintf(v, sizeof(v), "%s %" PRIu64, wl->device, want[k] == CG_UNLIMITED ? 0 : want[k]);
+                        cg_knob_u64(g, c, CG_SLOT_BLKIO, files[k], -1, want[k], last[k], v);
+                }
+        }
+}
+
+static int v1_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
+        CgApplyCtx *c = ctx;
+        char v[32];
+        cg_knob_cpuset(g, c, w, l);
+        if (cg_slot_present(g->root, CG_SLOT_CPU)) {
+                cg_knob_cpu_weight_idle(g, c, w, l, "cpu.shares",
+                                        w->cpu_weight != CG_UNSET ? cg_weight_to_shares(w->cpu_weight) : 0);
+                v1_apply_bandwidth(g, c, w, l);
+        }
+        if (cg_slot_present(g->root, CG_SLOT_MEMORY)) {
+                if (cg_u64_differs(w->mem_max, l->mem_max)) {
+                        fmt_v1_value(v, sizeof(v), w->mem_max);
+                        cg_knob_u64(g, c, CG_SLOT_MEMORY, "memory.limit_in_bytes", -1, w->mem_max, &l->mem_max, v);
+                }
+                if (cg_u64_differs(w->mem_soft_limit, l->mem_soft_limit)) {
+                        fmt_v1_value(v, sizeof(v), w->mem_soft_limit);
+                        cg_knob_u64(g, c, CG_SLOT_MEMORY, "memory.soft_limit_in_bytes", -1, w->mem_soft_limit,
+                                    &l->mem_soft_limit, v);
+                }
+        }
+        cg_knob_qos(g, c, w, l);
+        if (cg_slot_present(g->root, CG_SLOT_BLKIO))
+                v1_apply_io(g, c, w, l);
+        return 0;
+}
+
+/* Cost: up to 9 pread() calls on kept-open fds (cpuacct.usage, cpu.stat, memory.usage_in_bytes,
+ * memory.stat, memory.limit_in_bytes, memory.oom_control, 3 pressure files where present), no
+ * opens after the first call. memory.stat is the expensive one in the kernel. */
+static int v1_read_usage(CgGroup *g, CgUsage *u, ColoError *err) {
+        uint64_t ns = 0, throttled_ns = 0;
+        int r = cg_read_number(g, CG_FILE_CPU_USAGE, false, &ns, err);
+        if (r < 0)
+                return r;
+        u->cpu_usage_usec = ns / NSEC_PER_USEC;
+        r = cg_read_keys(g, CG_FILE_CPU_STAT, (const char *[]) { "nr_periods", "nr_throttled", "throttled_time" },
+                         (uint64_t *[]) { &u->cpu_nr_periods, &u->cpu_nr_throttled, &throttled_ns }, 3, err);
+        if (r < 0)
+                return r;
+        u->cpu_throttled_usec = throttled_ns / NSEC_PER_USEC;
+
+        uint64_t inactive = 0;
+        if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
+            (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
+            (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" }, (uint64_t *[]) { &u->mem_oom_kills },
+                              1, err)) < 0)
+                return r;
+        /* total_ includes descendants, as usage_in_bytes does with use_hierarchy=1. */
+        char buf[8192];
+        ssize_t n = cg_read_cached(g, CG_FILE_MEM_STAT, buf, sizeof(buf), err);
+        if (n < 0 && n != -ENOENT)
+                return (int) n;
+        if (n >= 0) {
+                r = cg_parse_keyed_u64(buf, "total_inactive_file", &inactive);
+                if (r == -ENOENT)
+                        r = cg_parse_keyed_u64(buf, "inactive_file", &inactive);
+                if (r == -EINVAL) {
+                        char p[PATH_MAX];
+                        cg_group_file_path(g, CG_SLOT_MEMORY, "memory.stat", p, sizeof(p));
+                        return colo_error_setf_plain(err, EINVAL, "malformed inactive_file line in '%s'", p);
+                }
+        }
+        u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
+
+        if ((r = cg_read_group_pressure(g, CG_FILE_CPU_PRESSURE, &u->cpu_pressure, err)) < 0 ||
+            (r = cg_read_group_pressure(g, CG_FILE_MEM_PRESSURE, &u->mem_pressure, err)) < 0 ||
+            (r = cg_read_group_pressure(g, CG_FILE_IO_PRESSURE, &u->io_pressure, err)) < 0)
+                return r;
+        return 0;
+}
+
+const CgBackend cg_backend_v1 = {
+        .apply = v1_apply,
+        .read_usage = v1_read_usage,
+        .file_name = v1_file_name,
+        .file_slot = v1_file_slot,
+};

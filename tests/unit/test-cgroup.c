@@ -1,0 +1,997 @@
+/* Unit tests of src/lib/cgroup against fake v1 and v2 trees of plain files under mkdtemp(): each
+ * fixture lays out the directories and initial file contents, runs the real code and reads back
+ * what it wrote. Writes are counted (and failed on demand) through the test-only write seam. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup-internal.h"
+#include "cgroup/cgroup.h"
+
+typedef struct FakeCg {
+        char dir[64];
+        CgRoot *root;
+        /* write seam */
+        int writes;
+        int fail_at;            /* index of the write to fail, -1 for none */
+        int fail_errno;
+        bool fired;
+        char failed_path[PATH_MAX];
+        char watch_path[PATH_MAX];      /* sets watch_seen when written */
+        bool watch_seen;
+        /* CgWriteCallback */
+        int reported;
+        char reported_path[PATH_MAX];
+        char reported_value[256];
+        int reported_r;
+} FakeCg;
+
+static void fake_write(FakeCg *f, const char *rel, const char *content) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+        for (char *s = strchr(p + strlen(f->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                (void) mkdir(p, 0755);
+                *s = '/';
+        }
+        FILE *fp = fopen(p, "w");
+        assert_non_null(fp);
+        fputs(content, fp);
+        fclose(fp);
+}
+
+static const char *fake_read(FakeCg *f, const char *rel) {
+        static char buf[4096];
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+        FILE *fp = fopen(p, "r");
+        if (!fp)
+                return NULL;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+        buf[n] = '\0';
+        fclose(fp);
+        return buf;
+}
+
+static bool fake_exists(FakeCg *f, const char *rel) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+        return access(p, F_OK) == 0;
+}
+
+static int write_hook(void *userdata, const char *path, const char *value) {
+        FakeCg *f = userdata;
+        (void) value;
+        int n = f->writes++;
+        if (strcmp(path, f->watch_path) == 0)
+                f->watch_seen = true;
+        if (n == f->fail_at) {
+                f->fired = true;
+                snprintf(f->failed_path, sizeof(f->failed_path), "%s", path);
+                return -f->fail_errno;
+        }
+        return 0;
+}
+
+static void on_write(void *userdata, const char *path, const char *value, int r) {
+        FakeCg *f = userdata;
+        if (r < 0) {
+                f->reported++;
+                snprintf(f->reported_path, sizeof(f->reported_path), "%s", path);
+                snprintf(f->reported_value, sizeof(f->reported_value), "%s", value);
+                f->reported_r = r;
+        }
+}
+
+static void fake_reset_counters(FakeCg *f) {
+        f->writes = 0;
+        f->fail_at = -1;
+        f->fired = false;
+        f->reported = 0;
+        f->failed_path[0] = f->reported_path[0] = '\0';
+}
+
+static FakeCg *fake_new(void) {
+        FakeCg *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "/tmp/colo-test-cg-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        fake_reset_counters(f);
+        f->fail_errno = EBUSY;
+        return f;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st, (void) flag, (void) ftw;
+        return remove(p);
+}
+
+static int fake_teardown(void **state) {
+        FakeCg *f = *state;
+        if (!f)
+                return 0;
+        cg_root_free(f->root);
+        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+static int fake_open(FakeCg *f, CgMode mode, const char *self_cgroup) {
+        char fs[PATH_MAX], proc[PATH_MAX], self[PATH_MAX];
+        snprintf(fs, sizeof(fs), "%s/fs", f->dir);
+        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
+        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
+        fake_write(f, "proc/self/cgroup", self_cgroup);
+        CgRootOptions o = { .fs_root = fs, .mode = mode, .proc_self_cgroup = self, .subtree = "colo", .create = true,
+                            .proc_root = proc };
+        ColoError err = {};
+        int r = cg_root_open(&o, &f->root, &err);
+        if (r < 0)
+                print_error("cg_root_open: %s\n", err.msg);
+        if (r >= 0)
+                cg_root_set_write_hook(f->root, write_hook, f);
+        return r;
+}
+
+static const char v1_self[] = "9:name=systemd:/\n7:blkio:/\n4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n"
+                              "1:cpu:/\n0::/\n";
+
+/* The files a v1 kernel shows in a new group, minus the optional ones a test wants missing. */
+static void fake_v1_group(FakeCg *f, const char *path, bool optional) {
+        char p[PATH_MAX];
+#define W(dir, file, content) (snprintf(p, sizeof(p), "fs/%s/%s/%s", dir, path, file), fake_write(f, p, content))
+        W("cpu", "cpu.shares", "1024\n");
+        W("cpu", "cpu.cfs_quota_us", "-1\n");
+        W("cpu", "cpu.cfs_period_us", "100000\n");
+        W("cpu", "cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 5000000\n");
+        W("cpu", "cgroup.procs", "");
+        W("cpuacct", "cpuacct.usage", "123456789\n");
+        W("cpuacct", "cgroup.procs", "");
+        W("cpuset", "cpuset.cpus", "");
+        W("cpuset", "cpuset.mems", "");
+        W("cpuset", "cgroup.procs", "");
+        W("memory/process_api/abc", "memory.limit_in_bytes", "9223372036854771712\n");
+        W("memory/process_api/abc", "memory.soft_limit_in_bytes", "9223372036854771712\n");
+        W("memory/process_api/abc", "memory.usage_in_bytes", "104857600\n");
+        W("memory/process_api/abc", "memory.stat", "cache 100\ninactive_file 7\ntotal_cache 200\n"
+                                                    "total_inactive_file 4194304\n");
+        W("memory/process_api/abc", "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+        W("memory/process_api/abc", "cgroup.procs", "");
+        W("memory/process_api/abc", "cgroup.event_control", "");
+        W("blkio", "blkio.throttle.read_bps_device", "");
+        W("blkio", "blkio.throttle.write_bps_device", "");
+        W("blkio", "blkio.throttle.read_iops_device", "");
+        W("blkio", "blkio.throttle.write_iops_device", "");
+        W("blkio", "cgroup.procs", "");
+        if (optional) {
+                W("cpu", "cpu.idle", "0\n");
+                W("cpu", "cpu.cfs_burst_us", "0\n");
+                W("cpu", "cpu.qos_level", "0\n");
+                W("memory/process_api/abc", "memory.qos_level", "0\n");
+                W("blkio", "blkio.weight", "500\n");
+        }
+#undef W
+}
+
+static void fake_v2_group(FakeCg *f, const char *path) {
+        char p[PATH_MAX];
+#define W(file, content) (snprintf(p, sizeof(p), "fs/%s/%s", path, file), fake_write(f, p, content))
+        W("cgroup.controllers", "cpuset cpu io memory pids\n");
+        W("cgroup.subtree_control", "");
+        W("cgroup.procs", "");
+        W("cpu.weight", "100\n");
+        W("cpu.idle", "0\n");
+        W("cpu.max", "max 100000\n");
+        W("cpu.max.burst", "0\n");
+        W("cpu.stat", "usage_usec 5000\nuser_usec 3000\nsystem_usec 2000\nnr_periods 7\nnr_throttled 1\n"
+                      "throttled_usec 250\n");
+        W("cpuset.cpus", "");
+        W("cpuset.mems", "");
+        W("memory.max", "max\n");
+        W("memory.high", "max\n");
+        W("memory.low", "0\n");
+        W("memory.min", "0\n");
+        W("memory.current", "2097152\n");
+        W("memory.stat", "anon 1000\nfile 2000\ninactive_file 1048576\nactive_file 5\n");
+        W("memory.events", "low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\n");
+        W("io.weight", "default 100\n");
+        W("io.max", "");
+        W("cpu.pressure", "some avg10=1.50 avg60=0.50 avg300=0.10 total=12345\n"
+                          "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
+        W("memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n"
+                             "full avg10=0.00 avg60=0.00 avg300=0.00 total=1\n");
+#undef W
+}
+
+static int setup_v1(void **state) {
+        FakeCg *f = *state = fake_new();
+        fake_v1_group(f, "colo", true);
+        fake_v1_group(f, "colo/offline", true);
+        return fake_open(f, CG_MODE_V1, v1_self);
+}
+
+static int setup_v1_minimal(void **state) {
+        FakeCg *f = *state = fake_new();
+        fake_v1_group(f, "colo", false);
+        fake_v1_group(f, "colo/offline", false);
+        return fake_open(f, CG_MODE_V1, v1_self);
+}
+
+static int setup_v2(void **state) {
+        FakeCg *f = *state = fake_new();
+        fake_v2_group(f, "svc/colo");
+        fake_v2_group(f, "svc/colo/offline");
+        return fake_open(f, CG_MODE_V2, "0::/svc\n");
+}
+
+/* --- pure functions --- */
+
+static void test_weight_converts_to_shares_and_back(void **state) {
+        (void) state;
+        static const struct {
+                uint64_t weight, shares;
+        } cases[] = {
+                { 1, 10 }, { 100, 1024 }, { 50, 512 }, { 10000, 102400 }, { 0, 2 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_int_equal(cg_weight_to_shares(cases[i].weight), cases[i].shares);
+        assert_int_equal(cg_shares_to_weight(1024), 100);
+        assert_int_equal(cg_shares_to_weight(2), 1);
+        assert_int_equal(cg_shares_to_weight(262144), 10000);
+        assert_int_equal(cg_io_weight_to_blkio_weight(1), 10);
+        assert_int_equal(cg_io_weight_to_blkio_weight(500), 500);
+        assert_int_equal(cg_io_weight_to_blkio_weight(10000), 1000);
+}
+
+static void test_parse_proc_cgroup_v1(void **state) {
+        (void) state;
+        const char *text = "12:cpu,cpuacct:/a/b\n4:memory:/process_api/abc\n1:name=systemd:/user.slice\n0::/\n";
+        char p[256];
+        assert_int_equal(cg_parse_proc_cgroup(text, "cpuacct", p, sizeof(p)), 0);
+        assert_string_equal(p, "/a/b");
+        assert_int_equal(cg_parse_proc_cgroup(text, "cpu", p, sizeof(p)), 0);
+        assert_string_equal(p, "/a/b");
+        assert_int_equal(cg_parse_proc_cgroup(text, "memory", p, sizeof(p)), 0);
+        assert_string_equal(p, "/process_api/abc");
+        assert_int_equal(cg_parse_proc_cgroup(text, "name=systemd", p, sizeof(p)), 0);
+        assert_string_equal(p, "/user.slice");
+        assert_int_equal(cg_parse_proc_cgroup(text, "blkio", p, sizeof(p)), -ENOENT);
+        assert_int_equal(cg_parse_proc_cgroup(text, "cpus", p, sizeof(p)), -ENOENT);
+}
+
+static void test_parse_proc_cgroup_v2(void **state) {
+        (void) state;
+        char p[256];
+        assert_int_equal(cg_parse_proc_cgroup("0::/system.slice/colo.service\n", NULL, p, sizeof(p)), 0);
+        assert_string_equal(p, "/system.slice/colo.service");
+        assert_int_equal(cg_parse_proc_cgroup("0::/x", "cpu", p, sizeof(p)), -ENOENT);
+        assert_int_equal(cg_parse_proc_cgroup("0::relative\n", NULL, p, sizeof(p)), -EINVAL);
+        assert_int_equal(cg_parse_proc_cgroup("", NULL, p, sizeof(p)), -ENOENT);
+        assert_int_equal(cg_parse_proc_cgroup("0::/abcdef\n", NULL, p, 4), -ENAMETOOLONG);
+}
+
+static void test_parse_proc_cgroup_hybrid(void **state) {
+        (void) state;
+        char p[256];
+        /* This machine's layout: v1 controllers plus an empty cgroup2 line. */
+        assert_int_equal(cg_parse_proc_cgroup(v1_self, "memory", p, sizeof(p)), 0);
+        assert_string_equal(p, "/process_api/abc");
+        assert_int_equal(cg_parse_proc_cgroup(v1_self, "cpu", p, sizeof(p)), 0);
+        assert_string_equal(p, "/");
+        assert_int_equal(cg_parse_proc_cgroup(v1_self, NULL, p, sizeof(p)), 0);
+        assert_string_equal(p, "/");
+}
+
+static void test_parse_pressure(void **state) {
+        (void) state;
+        CgPressure p;
+        assert_int_equal(cg_parse_pressure("some avg10=2.18 avg60=1.65 avg300=0.53 total=6765318\n"
+                                           "full avg10=0.50 avg60=0.00 avg300=0.00 total=17\n",
+                                           &p),
+                         0);
+        assert_true(p.valid);
+        assert_true(p.some_avg10 == 2.18 && p.some_avg60 == 1.65 && p.some_avg300 == 0.53);
+        assert_int_equal(p.some_total_usec, 6765318);
+        assert_true(p.full_avg10 == 0.5);
+        assert_int_equal(p.full_total_usec, 17);
+        /* Kernels before 5.13 have no "full" line for cpu. */
+        assert_int_equal(cg_parse_pressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", &p), 0);
+        assert_true(p.valid);
+        static const char *const bad[] = {
+                "", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+                "some avg10=x avg60=0.00 avg300=0.00 total=0\n", "some avg10=0.00 avg60=0.00 total=0\n",
+                "some avg10=0.00 avg60=0.00 avg300=0.00 total=-1\n", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1 x\n",
+                "bogus\n", "some avg10=500 avg60=0 avg300=0 total=0\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                p.valid = true;
+                assert_int_equal(cg_parse_pressure(bad[i], &p), -EINVAL);
+        }
+}
+
+static void test_parse_keyed_and_limits(void **state) {
+        (void) state;
+        uint64_t v = 0;
+        const char *stat = "nr_periods 10\nnr_throttled 3\nthrottled_time 5000000";
+        assert_int_equal(cg_parse_keyed_u64(stat, "nr_throttled", &v), 0);
+        assert_int_equal(v, 3);
+        assert_int_equal(cg_parse_keyed_u64(stat, "throttled_time", &v), 0);
+        assert_int_equal(v, 5000000);
+        assert_int_equal(cg_parse_keyed_u64(stat, "nr", &v), -ENOENT);
+        assert_int_equal(cg_parse_keyed_u64("nr 1x\n", "nr", &v), -EINVAL);
+        assert_int_equal(cg_parse_limit("max\n", &v), 0);
+        assert_true(v == CG_UNLIMITED);
+        assert_int_equal(cg_parse_limit("-1\n", &v), 0);
+        assert_true(v == CG_UNLIMITED);
+        assert_int_equal(cg_parse_limit("9223372036854771712\n", &v), 0);
+        assert_true(v == CG_UNLIMITED);
+        assert_int_equal(cg_parse_limit("4096\n", &v), 0);
+        assert_int_equal(v, 4096);
+        assert_int_equal(cg_parse_limit("lots\n", &v), -EINVAL);
+        assert_int_equal(cg_parse_controllers("cpuset cpu io memory hugetlb pids\n"),
+                         (1u << CG_CTRL_CPU) | (1u << CG_CTRL_CPUSET) | (1u << CG_CTRL_IO) | (1u << CG_CTRL_MEMORY));
+        assert_int_equal(cg_parse_controllers("hugetlb\n"), 0);
+}
+
+static void test_path_validation(void **state) {
+        (void) state;
+        assert_true(cg_path_is_valid(""));
+        assert_true(cg_path_is_valid("online/normal/web-1"));
+        assert_false(cg_path_is_valid("/abs"));
+        assert_false(cg_path_is_valid("a//b"));
+        assert_false(cg_path_is_valid("a/../b"));
+        assert_false(cg_path_is_valid("./a"));
+        assert_false(cg_path_is_valid(NULL));
+}
+
+/* --- root and groups --- */
+
+static void test_root_open_v1_resolves_own_cgroup(void **state) {
+        FakeCg *f = *state;
+        assert_int_equal(cg_root_mode(f->root), CG_MODE_V1);
+        assert_false(cg_root_is_hybrid(f->root));
+        const char *d = cg_root_describe(f->root);
+        char want[PATH_MAX];
+        snprintf(want, sizeof(want), "memory=%s/fs/memory/process_api/abc/colo", f->dir);
+        assert_non_null(strstr(d, want));
+        snprintf(want, sizeof(want), "cpu=%s/fs/cpu/colo", f->dir);
+        assert_non_null(strstr(d, want));
+        assert_true(cg_root_has_controller(f->root, CG_CTRL_CPU));
+        assert_true(cg_root_has_controller(f->root, CG_CTRL_IO));
+}
+
+static void test_root_open_v2_and_bad_options(void **state) {
+        FakeCg *f = *state;
+        assert_int_equal(cg_root_mode(f->root), CG_MODE_V2);
+        char want[PATH_MAX];
+        snprintf(want, sizeof(want), "cgroup v2: %s/fs/svc/colo", f->dir);
+        assert_string_equal(cg_root_describe(f->root), want);
+        assert_false(cg_root_has_controller(f->root, _CG_CTRL_MAX));
+
+        char fs[PATH_MAX];
+        snprintf(fs, sizeof(fs), "%s/fs", f->dir);
+        CgRoot *r2 = NULL;
+        ColoError err = {};
+        CgRootOptions bad = { .fs_root = fs, .mode = CG_MODE_V2, .subtree = "../escape" };
+        assert_int_equal(cg_root_open(&bad, &r2, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "../escape"));
+        CgRootOptions missing = { .fs_root = fs, .mode = CG_MODE_V2, .subtree = "/nope", .create = false };
+        assert_int_equal(cg_root_open(&missing, &r2, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "nope"));
+        assert_null(r2);
+}
+
+static void test_root_open_v1_comounted_cpu_cpuacct(void **state) {
+        (void) state;
+        FakeCg *f = fake_new();
+        *state = f;
+        fake_write(f, "fs/cpu,cpuacct/colo/cpu.shares", "1024\n");
+        fake_write(f, "fs/cpu,cpuacct/colo/cpuacct.usage", "2000\n");
+        fake_write(f, "fs/memory/colo/memory.usage_in_bytes", "0\n");
+        char a[PATH_MAX];
+        snprintf(a, sizeof(a), "%s/fs/cpu", f->dir);
+        assert_int_equal(symlink("cpu,cpuacct", a), 0);
+        snprintf(a, sizeof(a), "%s/fs/cpuacct", f->dir);
+        assert_int_equal(symlink("cpu,cpuacct", a), 0);
+        assert_int_equal(fake_open(f, CG_MODE_V1, "3:memory:/\n2:cpu,cpuacct:/\n"), 0);
+        ColoError err = {};
+        CgGroup *g = NULL;
+        assert_int_equal(cg_group_open(f->root, "job", true, &g, &err), 0);
+        assert_true(fake_exists(f, "fs/cpu,cpuacct/colo/job"));
+        fake_write(f, "fs/cpu,cpuacct/colo/job/cgroup.procs", "");
+        fake_write(f, "fs/cpu,cpuacct/colo/job/cpuacct.usage", "7000\n");
+        fake_write(f, "fs/memory/colo/job/cgroup.procs", "");
+        /* One write per real directory, not per symlink. */
+        assert_int_equal(cg_group_attach(g, 4242, &err), 0);
+        assert_int_equal(f->writes, 2);
+        assert_string_equal(fake_read(f, "fs/cpu,cpuacct/colo/job/cgroup.procs"), "4242");
+        CgUsage u;
+        assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 7);
+        assert_false(cg_root_has_controller(f->root, CG_CTRL_IO));
+        cg_group_free(g);
+}
+
+static void test_group_open_rejects_bad_paths(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = NULL;
+        ColoError err = {};
+        assert_int_equal(cg_group_open(f->root, "a/../../etc", true, &g, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "a/../../etc"));
+        assert_int_equal(cg_group_open(f->root, "/abs", true, &g, &err), -EINVAL);
+        assert_int_equal(cg_group_open(f->root, "missing", false, &g, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "missing"));
+        assert_null(g);
+}
+
+static void test_group_create_initialises_cpuset_v1(void **state) {
+        FakeCg *f = *state;
+        fake_write(f, "fs/cpuset/colo/cpuset.cpus", "0-1\n");
+        fake_write(f, "fs/cpuset/colo/cpuset.mems", "0\n");
+        CgGroup *g = NULL;
+        ColoError err = {};
+        assert_int_equal(cg_group_open(f->root, "online/normal/web", true, &g, &err), 0);
+        assert_string_equal(cg_group_path(g), "online/normal/web");
+        assert_string_equal(fake_read(f, "fs/cpuset/colo/online/cpuset.cpus"), "0-1\n");
+        assert_string_equal(fake_read(f, "fs/cpuset/colo/online/normal/web/cpuset.mems"), "0\n");
+        assert_true(fake_exists(f, "fs/memory/process_api/abc/colo/online/normal/web"));
+        assert_true(fake_exists(f, "fs/blkio/colo/online/normal/web"));
+        cg_group_free(g);
+
+        char **children = NULL;
+        size_t n = 0;
+        assert_int_equal(cg_group_list_children(f->root, "", &children, &n, &err), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(children[0], "offline");
+        assert_string_equal(children[1], "online");
+        assert_null(children[2]);
+        strv_free(children);
+
+        /* Removing a group with files left is refused as busy; an empty one goes everywhere. */
+        assert_int_equal(cg_group_remove(f->root, "online/normal", &err), -EBUSY);
+        assert_non_null(strstr(err.msg, "online/normal"));
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/fs/cpuset/colo/online/normal/web/cpuset.cpus", f->dir);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s/fs/cpuset/colo/online/normal/web/cpuset.mems", f->dir);
+        unlink(p);
+        assert_int_equal(cg_group_remove(f->root, "online/normal/web", &err), 0);
+        assert_false(fake_exists(f, "fs/cpu/colo/online/normal/web"));
+        assert_false(fake_exists(f, "fs/memory/process_api/abc/colo/online/normal/web"));
+        assert_int_equal(cg_group_remove(f->root, "", &err), -EINVAL);
+}
+
+static void test_group_create_enables_controllers_v2(void **state) {
+        FakeCg *f = *state;
+        fake_write(f, "fs/svc/colo/cgroup.subtree_control", "memory\n");
+        CgGroup *g = NULL;
+        ColoError err = {};
+        assert_int_equal(cg_group_open(f->root, "online/web", true, &g, &err), 0);
+        assert_string_equal(fake_read(f, "fs/svc/colo/cgroup.subtree_control"), "+cpu +cpuset +io");
+        /* Nothing missing: nothing written. */
+        fake_write(f, "fs/svc/colo/cgroup.subtree_control", "cpuset cpu io memory\n");
+        fake_write(f, "fs/svc/colo/online/cgroup.controllers", "cpu memory\n");
+        fake_write(f, "fs/svc/colo/online/cgroup.subtree_control", "cpu\n");
+        CgGroup *g2 = NULL;
+        assert_int_equal(cg_group_open(f->root, "online/db", true, &g2, &err), 0);
+        assert_string_equal(fake_read(f, "fs/svc/colo/cgroup.subtree_control"), "cpuset cpu io memory\n");
+        assert_string_equal(fake_read(f, "fs/svc/colo/online/cgroup.subtree_control"), "+memory");
+        cg_group_free(g);
+        cg_group_free(g2);
+}
+
+/* --- applying knobs --- */
+
+static CgGroup *open_offline(FakeCg *f) {
+        CgGroup *g = NULL;
+        ColoError err = {};
+        assert_int_equal(cg_group_open(f->root, "offline", false, &g, &err), 0);
+        return g;
+}
+
+static void test_apply_converts_units_v1(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        CgKnobs want, last;
+        cg_knobs_init(&want);
+        cg_knobs_init(&last);
+        want.cpu_weight = 50;
+        want.cpu_quota_usec = 150000;
+        want.cpu_period_usec = 50000;
+        want.cpu_burst_usec = 1000;
+        snprintf(want.cpuset_cpus, sizeof(want.cpuset_cpus), "1");
+        snprintf(want.cpuset_mems, sizeof(want.cpuset_mems), "0");
+        want.mem_max = 1 << 30;
+        want.mem_soft_limit = CG_UNLIMITED;
+        want.mem_high = 1 << 20;        /* no v1 equivalent: ignored */
+        want.mem_low = 1 << 20;
+        want.io_weight = 5000;
+        want.n_io_limits = 1;
+        want.io_limits[0] = (CgIoLimit) { "8:0", 1048576, CG_UNLIMITED, CG_UNSET, 100 };
+        want.cpu_qos_level = -1;
+        want.mem_qos_level = -1;
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "512");
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_quota_us"), "150000");
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_period_us"), "50000");
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_burst_us"), "1000");
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.qos_level"), "-1");
+        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.cpus"), "1");
+        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.mems"), "0");
+        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes"), "1073741824");
+        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/memory.soft_limit_in_bytes"), "-1");
+        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/memory.qos_level"), "-1");
+        assert_false(fake_exists(f, "fs/memory/process_api/abc/colo/offline/memory.high"));
+        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.weight"), "1000");
+        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.read_bps_device"), "8:0 1048576");
+        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.write_bps_device"), "8:0 0");
+        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.read_iops_device"), "");
+        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.write_iops_device"), "8:0 100");
+        assert_int_equal(f->reported, 0);
+
+        /* The same wants again: not one write. */
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 0);
+
+        /* Unlimited quota is -1; only the changed knob is written. */
+        want.cpu_quota_usec = CG_UNLIMITED;
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 1);
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_quota_us"), "-1");
+        cg_group_free(g);
+}
+
+static void test_apply_idle_suspends_weight(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        CgKnobs want, last;
+        cg_knobs_init(&want);
+        cg_knobs_init(&last);
+        want.cpu_weight = 100;
+        want.cpu_idle = 1;
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, NULL, NULL, &err), 0);
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.idle"), "1");
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "1024\n");      /* untouched */
+        /* Leaving idle writes cpu.idle first, then the weight. */
+        want.cpu_idle = 0;
+        want.cpu_weight = 200;
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, NULL, NULL, &err), 0);
+        assert_int_equal(f->writes, 2);
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.idle"), "0");
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "2048");
+        cg_group_free(g);
+}
+
+static void test_apply_skips_missing_optional_files_v1(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        CgKnobs want, last;
+        cg_knobs_init(&want);
+        cg_knobs_init(&last);
+        want.cpu_weight = 10;
+        want.cpu_idle = 1;
+        want.cpu_burst_usec = 5000;
+        want.cpu_qos_level = -1;
+        want.mem_qos_level = -1;
+        want.io_weight = 100;
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->reported, 0);
+        assert_int_equal(err.code, 0);
+        /* Without cpu.idle the weight is the fallback, so it is written. */
+        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "102");
+        assert_false(fake_exists(f, "fs/cpu/colo/offline/cpu.idle"));
+        assert_false(fake_exists(f, "fs/blkio/colo/offline/blkio.bfq.weight"));
+        /* Remembered as absent: not tried again. */
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 0);
+        assert_false(cg_group_has_file(g, CG_CTRL_CPU, "cpu.idle"));
+        assert_true(cg_group_has_file(g, CG_CTRL_CPU, "cpu.shares"));
+        assert_true(cg_group_has_file(g, CG_CTRL_CPU, "cpuacct.usage"));
+        cg_group_free(g);
+}
+
+static void test_apply_rejects_bad_input_without_writing(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        CgKnobs want, last;
+        ColoError err = {};
+        for (int i = 0; i < 8; i++) {
+                cg_knobs_init(&want);
+                cg_knobs_init(&last);
+                want.mem_max = 1 << 20;         /* valid, must not be written either */
+                switch (i) {
+                case 0: want.cpu_weight = 0; break;
+                case 1: want.cpu_weight = 10001; break;
+                case 2: want.cpu_idle = 2; break;
+                case 3: want.cpu_quota_usec = 10; break;
+                case 4: want.cpu_period_usec = 2000000; break;
+                case 5: snprintf(want.cpuset_cpus, sizeof(want.cpuset_cpus), "0;rm"); break;
+                case 6: want.n_io_limits = 1; snprintf(want.io_limits[0].device, 32, "sda"); break;
+                case 7: want.oom_score_adj = 1001; break;
+                }
+                fake_reset_counters(f);
+                assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), -EINVAL);
+                assert_non_null(strstr(err.msg, "'offline'"));
+                assert_int_equal(f->writes, 0);
+        }
+        cg_group_free(g);
+}
+
+static void test_apply_v2(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        CgKnobs want, last;
+        cg_knobs_init(&want);
+        cg_knobs_init(&last);
+        want.cpu_weight = 20;
+        want.cpu_quota_usec = 50000;
+        want.cpu_period_usec = 100000;
+        want.cpu_burst_usec = 10000;
+        want.mem_max = CG_UNLIMITED;
+        want.mem_high = 3 << 20;
+        want.mem_low = 1 << 20;
+        want.mem_min = 4096;
+        want.mem_soft_limit = 4096;     /* v1 only: ignored */
+        want.io_weight = 50;
+        want.n_io_limits = 1;
+        want.io_limits[0] = (CgIoLimit) { "259:0", 2097152, CG_UNSET, CG_UNLIMITED, 300 };
+        want.cpu_qos_level = -1;        /* no cpu.qos_level on upstream kernels: skipped */
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.weight"), "20");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max"), "50000 100000");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max.burst"), "10000");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.max"), "max");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.high"), "3145728");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.low"), "1048576");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.min"), "4096");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/io.weight"), "default 50");
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/io.max"), "259:0 rbps=2097152 riops=max wiops=300");
+        assert_false(fake_exists(f, "fs/svc/colo/offline/memory.soft_limit_in_bytes"));
+        assert_false(fake_exists(f, "fs/svc/colo/offline/cpu.qos_level"));
+
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 0);
+
+        /* "max" quota keeps the period; a period alone keeps the current quota. */
+        want.cpu_quota_usec = CG_UNLIMITED;
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max"), "max 100000");
+        CgKnobs period_only;
+        cg_knobs_init(&period_only);
+        period_only.cpu_period_usec = 20000;
+        CgKnobs last2;
+        cg_knobs_init(&last2);
+        assert_int_equal(cg_group_apply(g, &period_only, &last2, on_write, f, &err), 0);
+        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max"), "max 20000");
+        cg_group_free(g);
+}
+
+/* Fails write n (EBUSY) for every n until no write fault fires: each failure must be reported
+ * with its path, leave the knob invalid in *last, and be retried by the next apply. */
+static void fault_sweep(FakeCg *f, const CgKnobs *want) {
+        for (int n = 0;; n++) {
+                CgGroup *g = open_offline(f);
+                CgKnobs last;
+                cg_knobs_init(&last);
+                fake_reset_counters(f);
+                f->fail_at = n;
+                ColoError err = {};
+                int r = cg_group_apply(g, want, &last, on_write, f, &err);
+                if (!f->fired) {
+                        assert_int_equal(r, 0);
+                        cg_group_free(g);
+                        assert_true(n > 5);
+                        break;
+                }
+                assert_int_equal(r, 1);
+                assert_int_equal(f->reported, 1);
+                assert_int_equal(f->reported_r, -EBUSY);
+                assert_string_equal(f->reported_path, f->failed_path);
+                assert_non_null(strstr(err.msg, f->failed_path));
+                assert_non_null(strstr(err.msg, f->reported_value));
+
+                /* The next apply retries the failed knob. */
+                snprintf(f->watch_path, sizeof(f->watch_path), "%s", f->failed_path);
+                fake_reset_counters(f);
+                f->watch_seen = false;
+                r = cg_group_apply(g, want, &last, on_write, f, &err);
+                assert_int_equal(r, 0);
+                assert_true(f->watch_seen);
+                f->watch_path[0] = '\0';
+                assert_int_equal(f->reported, 0);
+                /* And then the steady state writes nothing. */
+                fake_reset_counters(f);
+                assert_int_equal(cg_group_apply(g, want, &last, on_write, f, &err), 0);
+                assert_int_equal(f->writes, 0);
+                cg_group_free(g);
+        }
+}
+
+static void test_apply_fault_sweep_v1(void **state) {
+        FakeCg *f = *state;
+        CgKnobs want;
+        cg_knobs_init(&want);
+        want.cpu_weight = 300;
+        want.cpu_quota_usec = 20000;
+        want.cpu_period_usec = 100000;
+        want.cpu_burst_usec = 1000;
+        want.mem_max = 1 << 30;
+        want.mem_soft_limit = 1 << 29;
+        want.io_weight = 100;
+        want.n_io_limits = 1;
+        want.io_limits[0] = (CgIoLimit) { "8:0", 1000, 2000, CG_UNSET, CG_UNSET };
+        want.cpu_qos_level = 0;
+        fault_sweep(f, &want);
+}
+
+static void test_apply_fault_sweep_v2(void **state) {
+        FakeCg *f = *state;
+        CgKnobs want;
+        cg_knobs_init(&want);
+        want.cpu_weight = 300;
+        want.cpu_idle = 0;
+        want.cpu_quota_usec = 20000;
+        want.cpu_period_usec = 100000;
+        want.cpu_burst_usec = 1000;
+        snprintf(want.cpuset_cpus, sizeof(want.cpuset_cpus), "0-1");
+        want.mem_max = 1 << 30;
+        want.mem_high = 1 << 29;
+        want.mem_low = 1 << 20;
+        want.io_weight = 100;
+        want.n_io_limits = 1;
+        want.io_limits[0] = (CgIoLimit) { "8:0", 1000, 2000, CG_UNSET, CG_UNSET };
+        fault_sweep(f, &want);
+}
+
+static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
+        FakeCg *f = *state;
+        fake_write(f, "proc/100/oom_score_adj", "0\n");
+        fake_write(f, "proc/101/oom_score_adj", "0\n");
+        fake_write(f, "proc/102/oom_score_adj", "0\n");
+        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n");
+        fake_write(f, "fs/cpu/colo/offline/sub/cgroup.procs", "999\n");     /* exited: no proc entry */
+        CgGroup *g = open_offline(f);
+        CgKnobs want, last;
+        cg_knobs_init(&want);
+        cg_knobs_init(&last);
+        want.oom_score_adj = 500;
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_string_equal(fake_read(f, "proc/100/oom_score_adj"), "500");
+        assert_string_equal(fake_read(f, "proc/101/oom_score_adj"), "500");
+        assert_int_equal(last.oom_score_adj, 500);
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 0);
+        /* A new task gets it; old ones are not rewritten. */
+        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n");
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 1);
+        assert_string_equal(fake_read(f, "proc/102/oom_score_adj"), "500");
+        /* A task colo attaches gets it at once. */
+        fake_write(f, "proc/103/oom_score_adj", "0\n");
+        assert_int_equal(cg_group_attach(g, 103, &err), 0);
+        assert_string_equal(fake_read(f, "proc/103/oom_score_adj"), "500");
+        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/cgroup.procs"), "103");
+        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n103\n");  /* as the kernel would list */
+        /* A failed write is reported with the /proc path and retried. */
+        want.oom_score_adj = 900;
+        fake_reset_counters(f);
+        f->fail_at = 0;
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 1);
+        assert_int_equal(last.oom_score_adj, CG_UNSET_INT);
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/proc/100/oom_score_adj", f->dir);
+        assert_string_equal(f->reported_path, p);
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 1);
+        assert_string_equal(fake_read(f, "proc/100/oom_score_adj"), "900");
+        assert_int_equal(last.oom_score_adj, 900);
+        cg_group_free(g);
+}
+
+/* --- reading --- */
+
+static void test_read_usage_v1(void **state) {
+        FakeCg *f = *state;
+        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "10\n11\n");
+        fake_write(f, "fs/cpu/colo/offline/a/cgroup.procs", "12\n");
+        fake_write(f, "fs/cpu/colo/offline/a/b/cgroup.procs", "13\n14\n");
+        CgGroup *g = open_offline(f);
+        CgUsage u;
+        ColoError err = {};
+        assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 123456);
+        assert_int_equal(u.cpu_nr_periods, 10);
+        assert_int_equal(u.cpu_nr_throttled, 3);
+        assert_int_equal(u.cpu_throttled_usec, 5000);
+        assert_int_equal(u.mem_usage, 104857600);
+        assert_int_equal(u.mem_working_set, 104857600 - 4194304);
+        assert_true(u.mem_limit == CG_UNLIMITED);
+        assert_int_equal(u.mem_oom_kills, 2);
+        assert_false(u.cpu_pressure.valid);
+        assert_int_equal(u.nr_tasks, 5);
+
+        /* Kept-open files see new contents; inactive above usage floors the working set at 0. */
+        fake_write(f, "fs/memory/process_api/abc/colo/offline/memory.usage_in_bytes", "1000\n");
+        fake_write(f, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes", "4096\n");
+        assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
+        assert_int_equal(u.mem_usage, 1000);
+        assert_int_equal(u.mem_working_set, 0);
+        assert_int_equal(u.mem_limit, 4096);
+
+        fake_write(f, "fs/cpu/colo/offline/cpu.stat", "nr_periods x\n");
+        assert_int_equal(cg_group_read_usage(g, &u, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "colo/offline/cpu.stat"));
+        cg_group_free(g);
+}
+
+static void test_read_usage_v2(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        CgUsage u;
+        ColoError err = {};
+        assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 5000);
+        assert_int_equal(u.cpu_nr_periods, 7);
+        assert_int_equal(u.cpu_nr_throttled, 1);
+        assert_int_equal(u.cpu_throttled_usec, 250);
+        assert_int_equal(u.mem_usage, 2097152);
+        assert_int_equal(u.mem_working_set, 1048576);
+        assert_true(u.mem_limit == CG_UNLIMITED);
+        assert_int_equal(u.mem_oom_kills, 1);
+        assert_true(u.cpu_pressure.valid);
+        assert_true(u.cpu_pressure.some_avg10 == 1.5);
+        assert_int_equal(u.cpu_pressure.some_total_usec, 12345);
+        assert_true(u.mem_pressure.valid);
+        assert_false(u.io_pressure.valid);      /* no io.pressure file */
+        assert_int_equal(u.nr_tasks, 0);
+        char p[PATH_MAX], want[PATH_MAX];
+        assert_int_equal(cg_group_pressure_path(g, "memory", p, sizeof(p)), 0);
+        snprintf(want, sizeof(want), "%s/fs/svc/colo/offline/memory.pressure", f->dir);
+        assert_string_equal(p, want);
+        assert_int_equal(cg_group_pressure_path(g, "disk", p, sizeof(p)), -EINVAL);
+        cg_group_free(g);
+}
+
+static void test_read_host_pressure(void **state) {
+        FakeCg *f = *state = fake_new();
+        fake_write(f, "proc/pressure/cpu", "some avg10=3.00 avg60=2.00 avg300=1.00 total=99\n");
+        fake_write(f, "proc/pressure/memory", "some avg10=0.10 avg60=0.00 avg300=0.00 total=5\n"
+                                              "full avg10=0.05 avg60=0.00 avg300=0.00 total=2\n");
+        char proc[PATH_MAX];
+        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
+        CgPressure cpu, mem, io;
+        ColoError err = {};
+        assert_int_equal(cg_read_host_pressure(proc, &cpu, &mem, &io, &err), 0);
+        assert_true(cpu.valid && cpu.some_avg10 == 3.0 && cpu.some_total_usec == 99);
+        assert_true(mem.valid && mem.full_avg10 == 0.05);
+        assert_false(io.valid);
+        fake_write(f, "proc/pressure/io", "garbage\n");
+        assert_int_equal(cg_read_host_pressure(proc, &cpu, &mem, &io, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "pressure/io"));
+}
+
+/* --- tasks and events --- */
+
+static void test_kill_signals_every_task(void **state) {
+        FakeCg *f = *state;
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                pause();
+                _exit(0);
+        }
+        char procs[32];
+        snprintf(procs, sizeof(procs), "%d\n", (int) child);
+        fake_write(f, "fs/cpu/colo/offline/x/cgroup.procs", procs);
+        CgGroup *g = open_offline(f);
+        ColoError err = {};
+        pid_t *pids = NULL;
+        size_t n = 0;
+        assert_int_equal(cg_group_get_pids(g, &pids, &n, &err), 0);
+        assert_int_equal(n, 0);         /* the group itself, not descendants */
+        free(pids);
+        assert_int_equal(cg_group_kill(g, SIGKILL, &err), 1);
+        int status = 0;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        cg_group_free(g);
+}
+
+static void test_events_v1_threshold_registration(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        int fd = -1;
+        ColoError err = {};
+        assert_int_equal(cg_group_memory_threshold_fd(g, 1 << 20, &fd, &err), 0);
+        assert_true(fd >= 0);
+        int efd = -1, ufd = -1;
+        unsigned long long thr = 0;
+        assert_int_equal(sscanf(fake_read(f, "fs/memory/process_api/abc/colo/offline/cgroup.event_control"), "%d %d %llu",
+                                &efd, &ufd, &thr),
+                         3);
+        assert_int_equal(efd, fd);
+        assert_int_equal(thr, 1 << 20);
+        close(fd);
+        assert_int_equal(cg_group_memory_events_fd(g, &fd, &err), -EOPNOTSUPP);
+        char p[64];
+        assert_int_equal(cg_group_pressure_path(g, "cpu", p, sizeof(p)), -EOPNOTSUPP);
+        /* Trigger parameters are checked before anything is opened. */
+        assert_int_equal(cg_psi_trigger_open("/nonexistent", false, 100000, 100, &fd, &err), -EINVAL);
+        assert_int_equal(cg_psi_trigger_open("/nonexistent", false, 2000000, 1000000, &fd, &err), -EINVAL);
+        assert_int_equal(cg_psi_trigger_open("/nonexistent", false, 100000, 1000000, &fd, &err), -ENOENT);
+        cg_group_free(g);
+}
+
+static void test_events_v2_memory_events_inotify(void **state) {
+        FakeCg *f = *state;
+        CgGroup *g = open_offline(f);
+        int fd = -1;
+        ColoError err = {};
+        assert_int_equal(cg_group_memory_events_fd(g, &fd, &err), 0);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        assert_int_equal(poll(&pfd, 1, 0), 0);
+        fake_write(f, "fs/svc/colo/offline/memory.events", "oom_kill 2\n");
+        assert_int_equal(poll(&pfd, 1, 1000), 1);
+        close(fd);
+        assert_int_equal(cg_group_memory_threshold_fd(g, 1, &fd, &err), -EOPNOTSUPP);
+        cg_group_free(g);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_weight_converts_to_shares_and_back),
+                cmocka_unit_test(test_parse_proc_cgroup_v1),
+                cmocka_unit_test(test_parse_proc_cgroup_v2),
+                cmocka_unit_test(test_parse_proc_cgroup_hybrid),
+                cmocka_unit_test(test_parse_pressure),
+                cmocka_unit_test(test_parse_keyed_and_limits),
+                cmocka_unit_test(test_path_validation),
+                cmocka_unit_test_setup_teardown(test_root_open_v1_resolves_own_cgroup, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_root_open_v2_and_bad_options, setup_v2, fake_teardown),
+                cmocka_unit_test_teardown(test_root_open_v1_comounted_cpu_cpuacct, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_group_open_rejects_bad_paths, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_group_create_initialises_cpuset_v1, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_group_create_enables_controllers_v2, setup_v2, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_converts_units_v1, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_idle_suspends_weight, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_skips_missing_optional_files_v1, setup_v1_minimal,
+                                                fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_rejects_bad_input_without_writing, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_v2, setup_v2, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_fault_sweep_v1, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_fault_sweep_v2, setup_v2, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_apply_oom_score_adj_to_new_tasks_only, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_read_usage_v1, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_read_usage_v2, setup_v2, fake_teardown),
+                cmocka_unit_test_teardown(test_read_host_pressure, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_kill_signals_every_task, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_events_v1_threshold_registration, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_events_v2_memory_events_inotify, setup_v2, fake_teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -55,6 +55,8 @@ void config_init_defaults(Config *c) {
  * where each section and key was set, for duplicate and cross-field messages. */
 typedef struct Walker {
         const char *filename;
+        const char *text;
+        size_t text_size;
         yaml_document_t *doc;
         bool *visited;
         size_t n_nodes;
@@ -387,9 +389,19 @@ static int walker_check_rules(Walker *w) {
 static int yaml_error(Walker *w, const yaml_parser_t *parser) {
         if (parser->error == YAML_MEMORY_ERROR)
                 return colo_error_set(w->err, ENOMEM, "%s: parse", w->filename);
-        if (parser->error == YAML_READER_ERROR)
-                return walker_error(w, NULL, NULL, "invalid YAML: %s at byte %zu",
+        if (parser->error == YAML_READER_ERROR) {
+                /* The reader reports a byte offset only: turn it into a line and column. */
+                yaml_mark_t mark = {};
+                for (size_t i = 0; i < parser->problem_offset && i < w->text_size; i++) {
+                        if (w->text[i] == '\n') {
+                                mark.line++;
+                                mark.column = 0;
+                        } else
+                                mark.column++;
+                }
+                return walker_error(w, &mark, NULL, "invalid YAML: %s (byte %zu)",
                                     parser->problem ? parser->problem : "unreadable input", parser->problem_offset);
+        }
         if (parser->context)
                 return walker_error(w, &parser->problem_mark, NULL, "invalid YAML: %s (%s at line %zu)",
                                     parser->problem ? parser->problem : "syntax error", parser->context,
@@ -425,7 +437,9 @@ int config_parse_yaml(const char *text, size_t size, const char *filename, Confi
         if (!yaml_parser_initialize(&parser))
                 return colo_error_set(err, ENOMEM, "%s: parse", w.filename);
         parser_owned = &parser;
-        yaml_parser_set_input_string(&parser, (const unsigned char *) (text ? text : ""), text ? size : 0);
+        w.text = text ? text : "";
+        w.text_size = text ? size : 0;
+        yaml_parser_set_input_string(&parser, (const unsigned char *) w.text, w.text_size);
 
         if (!yaml_parser_load(&parser, &doc))
                 return yaml_error(&w, &parser);

@@ -1,4 +1,7 @@
-/* Policy defaults: conservative for online work, sized for small nodes (2 cores) and large ones. */
+/* Policy defaults (conservative for online work, sized for small nodes of 2 cores and large ones)
+ * and the range check every PolicyConfig passes before use. */
+#include <math.h>
+
 #include "policy/policy.h"
 #include "util/macro.h"
 
@@ -28,4 +31,53 @@ void policy_config_init_defaults(PolicyConfig *c) {
                 .online_cpu_weight = 10000,
                 .offline_cpu_weight = 1,
         };
+}
+
+static bool is_fraction(double v) {
+        return isfinite(v) && v >= 0.0 && v < 1.0;
+}
+
+static bool is_amount(double v) {
+        return isfinite(v) && v >= 0.0;
+}
+
+static bool is_weight(uint64_t w) {
+        return w >= 1 && w <= 10000;
+}
+
+static bool is_oom_score_adj(int32_t v) {
+        return v >= -1000 && v <= 1000;
+}
+
+int policy_config_check(const PolicyConfig *c, const char **ret_field) {
+        const char *bad = NULL;
+
+        if (!c)
+                bad = "config";
+        else if (!is_amount(c->reserved_cpu_cores))
+                bad = "reserved_cpu_cores";
+        else if (!is_fraction(c->cpu_safety_margin))
+                bad = "cpu_safety_margin";
+        else if (!is_fraction(c->mem_safety_margin))
+                bad = "mem_safety_margin";
+        else if (!is_amount(c->min_offline_cpu_cores))
+                bad = "min_offline_cpu_cores";
+        else if (c->cpu_period_usec < 1000 || c->cpu_period_usec > USEC_PER_SEC)
+                bad = "cpu_period_usec";
+        else if (!is_amount(c->mem_psi_squeeze) || c->mem_psi_squeeze > 100.0)
+                bad = "mem_psi_squeeze";
+        else if (!is_amount(c->mem_psi_evict) || c->mem_psi_evict > 100.0)
+                bad = "mem_psi_evict";
+        else if (!is_oom_score_adj(c->oom_score_adj_batch))
+                bad = "oom_score_adj_batch";
+        else if (!is_oom_score_adj(c->oom_score_adj_best_effort))
+                bad = "oom_score_adj_best_effort";
+        else if (!is_weight(c->online_cpu_weight))
+                bad = "online_cpu_weight";
+        else if (!is_weight(c->offline_cpu_weight))
+                bad = "offline_cpu_weight";
+
+        if (ret_field)
+                *ret_field = bad;
+        return bad ? -EINVAL : 0;
 }

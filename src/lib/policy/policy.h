@@ -23,6 +23,7 @@ typedef struct WorkloadSample {
         size_t nr_tasks;
         double cpu_limit_cores;         /* declared limit (Kubernetes) or 0 when unknown */
         uint64_t mem_limit;             /* declared limit or 0 when unknown */
+        bool being_evicted;             /* colo is already stopping it: reported EVICTED, never chosen again */
 } WorkloadSample;
 
 typedef struct NodeSample {
@@ -77,12 +78,44 @@ typedef struct PolicyConfig {
 
 void policy_config_init_defaults(PolicyConfig *c);
 
+/* Checks ranges (finite, non-negative numbers, margins below 1, weights 1..10000, a CFS period of
+ * 1 ms..1 s, oom_score_adj -1000..1000). Returns 0, or -EINVAL with *ret_field (if non-NULL) set to
+ * the name of the first offending PolicyConfig field. policy_decide() calls it too. */
+int policy_config_check(const PolicyConfig *c, const char **ret_field);
+
+/* CPU weights below the class parents (v2 units; relative among siblings). Fixed, not configured:
+ * they only order tiers inside a class, the class split itself is online/offline_cpu_weight. */
+#define POLICY_CPU_WEIGHT_CRITICAL 400
+#define POLICY_CPU_WEIGHT_NORMAL 100
+#define POLICY_CPU_WEIGHT_BATCH 100
+#define POLICY_CPU_WEIGHT_BEST_EFFORT 10
+
+/* What a switched-off feature means: its knobs are written back to the kernel's defaults, so
+ * turning a feature off at runtime undoes it instead of freezing the last value:
+ *   cpu_idle off       -> cpu.idle 0
+ *   cpu_weight off     -> weight 100 on every group (class and tier weights alike)
+ *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms
+ *   memory_limit off   -> offline memory.max unlimited, also while squeezed
+ *   memory_protect off -> memory.low/min 0 (v2), offline soft limit unlimited (v1)
+ *   oom_score_adj off  -> 0 for every managed task
+ *   qos_level off      -> cpu/memory.qos_level 0
+ *   eviction off       -> squeeze still happens, nothing is evicted */
+#define POLICY_NEUTRAL_CPU_WEIGHT 100
+#define POLICY_NEUTRAL_CPU_PERIOD_USEC 100000
+/* The smallest CFS quota the kernel accepts. */
+#define POLICY_MIN_CPU_QUOTA_USEC 1000
+/* Offline CPU use at or above this fraction of its budget counts as held by the quota. */
+#define POLICY_CPU_HELD_FRACTION 0.95
+
+#define POLICY_REASON_MAX 256
+
 /* What the policy remembers between periods; zero-initialise before the first call. */
 typedef struct PolicyState {
         bool squeezed;
         uint64_t squeeze_since_usec;
         uint64_t pressure_last_seen_usec;
         uint64_t last_eviction_usec;
+        uint64_t n_evictions;           /* evictions so far; 0: the cooldown has not started */
 } PolicyState;
 
 typedef enum WorkloadState {
@@ -106,6 +139,8 @@ typedef struct Eviction {
 } Eviction;
 
 typedef struct Plan {
+        /* What is enforced on the offline parent: the budget floored at min_offline_cpu_cores, or
+         * the floor alone while squeezed; memory: the budget, or lower while squeezed. */
         double offline_cpu_budget_cores;
         uint64_t offline_mem_budget;
         bool squeezed;
@@ -115,15 +150,32 @@ typedef struct Plan {
         Eviction *evictions;            /* at most one per cooldown */
         size_t n_evictions;
         WorkloadState *workload_states; /* parallel to NodeSample.workloads */
+        /* Parallel to workload_states: why a workload is squeezed or evicted, "" when running.
+         * Each points into this plan (squeeze_reason, cpu_held_reason or an eviction's reason). */
+        const char **workload_reasons;
+        bool cpu_held;                  /* offline CPU use is at its budget: the quota binds */
+        char cpu_held_reason[256];
+        double offline_cpu_budget_raw;  /* policy_offline_cpu_budget(): before floor and squeeze */
+        uint64_t offline_mem_budget_raw;        /* policy_offline_mem_budget(): before squeeze */
 } Plan;
 
 Plan *plan_free(Plan *p);
 
 /* Decides the plan for one period. Pure: reads only its arguments, updates *state. Returns 0 or
- * -ENOMEM / -EINVAL (invalid sample). */
+ * -ENOMEM / -EINVAL (invalid sample, estimate or config); on error *state and *ret_plan are
+ * untouched.
+ *
+ * Groups, parents before children: "" (the managed root), "online", "online/critical",
+ * "online/normal", "offline", "offline/batch", "offline/best-effort", then one leaf
+ * "<class>/<tier>/<name>" per sampled workload. Every group's plan is complete for the knobs colo
+ * owns there, so a leaf that appears under a new path (a class or tier move) converges at once.
+ *
+ * The online estimate used everywhere is max(est, what online uses now): a predictor that lags
+ * never hands offline memory or CPU that online holds at this moment. */
 int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg, PolicyState *state,
                   Plan **ret_plan);
 
-/* The budget formula alone, for status and metrics: capacity - reserved - estimate - margin, >= 0. */
+/* The budget formula alone, for status and metrics: capacity - reserved - estimate - margin, >= 0
+ * (estimate as above: never below current online use). 0 for invalid arguments. */
 double policy_offline_cpu_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);
 uint64_t policy_offline_mem_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);

@@ -550,32 +550,69 @@ static void test_booleans(void **state) {
                 assert_int_equal(config_parse_bool(neither[i], &b), -EINVAL);
 }
 
-/* Formatting every key of a non-default Config into YAML and parsing it back gives the same
- * Config: config_format_key() prints what the parser reads. */
-static void test_formatted_config_reads_back(void **state) {
+/* config_write_yaml() of a non-default Config parses back to the same Config: every key's text
+ * is what the parser reads, including strings at full length with characters YAML must escape. */
+static void test_written_config_reads_back(void **state) {
         (void) state;
         Config all, c;
         build_all_changed(&all);
-        char *yaml = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&yaml, &size);
-        assert_non_null(f);
-        const char *section = "";
-        for (size_t i = 0; i < config_n_keys(); i++) {
-                char value[300];
-                if (strcmp(config_keys[i].section, section) != 0) {
-                        section = config_keys[i].section;
-                        fprintf(f, "%s:\n", section);
-                }
-                fprintf(f, "  %s: %s\n", config_keys[i].name, config_format_key(&all, i, value, sizeof(value)));
+        memset(all.agent.state_dir, 'x', sizeof(all.agent.state_dir) - 1);
+        all.agent.state_dir[0] = '/';
+        all.agent.state_dir[10] = '"';
+        all.agent.state_dir[11] = '\\';
+        all.agent.state_dir[12] = ':';
+        all.agent.state_dir[13] = '#';
+        all.agent.state_dir[sizeof(all.agent.state_dir) - 1] = '\0';
+        all.policy.reserved_cpu_cores = 1.0 / 3.0;     /* not a short decimal: printed in full */
+        all.policy.cpu_safety_margin = 4.9406564584124654e-324;        /* the smallest double */
+        all.kubernetes.status_change_threshold = 0.1 + 0.2;
+
+        Config defaults;
+        config_init_defaults(&defaults);
+        const Config *wanted[] = { &all, &defaults };
+
+        for (size_t w = 0; w < ELEMENTSOF(wanted); w++) {
+                char *yaml = NULL;
+                size_t size = 0;
+                FILE *f = open_memstream(&yaml, &size);
+                assert_non_null(f);
+                assert_int_equal(config_write_yaml(wanted[w], f), 0);
+                fclose(f);
+                /* Parsed over a Config that differs in every key, so every key must be written. */
+                ColoError err = {};
+                if (w == 0)
+                        config_init_defaults(&c);
+                else
+                        build_all_changed(&c);
+                if (parse(yaml, &c, &err) < 0)
+                        fail_msg("%s\n%s", err.msg, yaml);
+                for (size_t i = 0; i < config_n_keys(); i++)
+                        if (!config_key_equal(&c, wanted[w], i))
+                                fail_msg("%s did not read back:\n%s", config_key_name(i), yaml);
+                free(yaml);
         }
-        fclose(f);
+}
+
+static void test_strange_characters_are_refused(void **state) {
+        (void) state;
+        static const char *const cases[] = {
+                "agent:\n  state_dir: \"/a\\x85b\"\n",     /* NEL, C1 */
+                "agent:\n  state_dir: \"/a\\u2028b\"\n",   /* line separator */
+                "agent:\n  state_dir: \"/a\\x1bb\"\n",     /* ESC */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Config c;
+                ColoError err = {};
+                config_init_defaults(&c);
+                if (parse(cases[i], &c, &err) != -EINVAL)
+                        fail_msg("case %zu accepted", i);
+                assert_non_null(strstr(err.msg, "colo.yaml:2:"));
+        }
+        Config c;
         ColoError err = {};
         config_init_defaults(&c);
-        if (parse(yaml, &c, &err) < 0)
-                fail_msg("%s\n%s", err.msg, yaml);
-        assert_true(config_equal(&c, &all));
-        free(yaml);
+        assert_int_equal(parse("agent:\n  state_dir: /srv/colo-état\n", &c, &err), 0);
+        assert_string_equal(c.agent.state_dir, "/srv/colo-état");
 }
 
 static void test_key_equal_sees_each_key(void **state) {
@@ -790,7 +827,8 @@ int main(void) {
                 cmocka_unit_test(test_bytes),
                 cmocka_unit_test(test_formatting_reads_back),
                 cmocka_unit_test(test_booleans),
-                cmocka_unit_test(test_formatted_config_reads_back),
+                cmocka_unit_test(test_written_config_reads_back),
+                cmocka_unit_test(test_strange_characters_are_refused),
                 cmocka_unit_test(test_key_equal_sees_each_key),
                 cmocka_unit_test(test_key_table_covers_every_field),
                 cmocka_unit_test(test_key_table_rows_are_consistent),

@@ -227,7 +227,9 @@ int config_key_lookup(const char *name) {
         return -ENOENT;
 }
 
-const char *config_quote(const char *s, size_t len, char *buf, size_t size) {
+/* YAML double-quoted text of s: \" \\ and \xNN escapes. With max_chars, cut with "..." past it;
+ * always cut (never overflowing) when buf is too small. */
+static const char *quote(const char *s, size_t len, size_t max_chars, char *buf, size_t size) {
         size_t o = 0;
         if (size < 8) {
                 if (size)
@@ -245,7 +247,7 @@ const char *config_quote(const char *s, size_t len, char *buf, size_t size) {
                 else
                         snprintf(piece, sizeof(piece), "%c", ch);
                 size_t n = strlen(piece);
-                if (i >= 60 || o + n + 5 > size) {
+                if ((max_chars && i >= max_chars) || o + n + 5 > size) {
                         memcpy(buf + o, "...", 3);
                         o += 3;
                         break;
@@ -256,6 +258,10 @@ const char *config_quote(const char *s, size_t len, char *buf, size_t size) {
         buf[o++] = '"';
         buf[o] = '\0';
         return buf;
+}
+
+const char *config_quote(const char *s, size_t len, char *buf, size_t size) {
+        return quote(s, len, 60, buf, size);
 }
 
 typedef struct TypeInfo {
@@ -277,9 +283,12 @@ static const TypeInfo type_info[_CONFIG_TYPE_MAX] = {
         [CONFIG_TYPE_PORT] = { "a port number", NULL },
 };
 
-/* Shortest fixed-point text that reads back as exactly v (no exponent: the parser takes none). */
+/* Shortest fixed-point text that reads back as exactly v (no exponent: the parser takes none).
+ * 17 significant digits always read back, so the loop ends by then; tiny values need their
+ * leading zeros on top (at most ~340 characters for the smallest subnormal). */
 static const char *format_double(double v, char *buf, size_t size) {
-        for (int prec = 0; prec <= 40; prec++) {
+        int leading_zeros = v != 0 && fabs(v) < 1 ? (int) -floor(log10(fabs(v))) : 0;
+        for (int prec = 0; prec <= 17 + leading_zeros; prec++) {
                 snprintf(buf, size, "%.*f", prec, v);
                 if (strtod(buf, NULL) == v)
                         break;
@@ -335,6 +344,17 @@ static int parse_scaled_double(const char *s, const char *suffix, double scale, 
         return config_parse_decimal(s, ret);
 }
 
+/* C0 and DEL, C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F) and the Unicode line and paragraph
+ * separators (U+2028, U+2029): none belongs in a path or a name, and YAML folds some of them. */
+static bool is_control_at(const char *s, size_t len, size_t i) {
+        const unsigned char *u = (const unsigned char *) s;
+        if (u[i] < 0x20 || u[i] == 0x7f)
+                return true;
+        if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+                return true;
+        return u[i] == 0xe2 && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9);
+}
+
 static int parse_string(const ConfigKey *k, const char *s, Config *c, char *buf, size_t size,
                         const char **ret_reason) {
         size_t len = strlen(s);
@@ -346,7 +366,7 @@ static int parse_string(const ConfigKey *k, const char *s, Config *c, char *buf,
                 return -ENAMETOOLONG;
         }
         for (size_t i = 0; i < len; i++)
-                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+                if (is_control_at(s, len, i)) {
                         snprintf(buf, size, "control characters are not allowed, got %s",
                                  config_quote(s, len, got, sizeof(got)));
                         *ret_reason = buf;
@@ -484,7 +504,7 @@ const char *config_format_key(const Config *c, size_t i, char *buf, size_t size)
                 snprintf(buf, size, "%s", *(const bool *) field ? "true" : "false");
                 break;
         case CONFIG_TYPE_STRING:
-                config_quote(field, strnlen(field, k->size), buf, size);
+                quote(field, strnlen(field, k->size), 0, buf, size);
                 break;
         case CONFIG_TYPE_DURATION:
                 config_format_duration(*(const uint64_t *) field, buf, size);
@@ -531,4 +551,19 @@ bool config_equal(const Config *a, const Config *b) {
                 if (!config_key_equal(a, b, i))
                         return false;
         return true;
+}
+
+int config_write_yaml(const Config *c, FILE *f) {
+        const char *section = NULL;
+        for (size_t i = 0; i < config_keys_count; i++) {
+                char value[CONFIG_VALUE_MAX];
+                if (!section || strcmp(section, config_keys[i].section) != 0) {
+                        section = config_keys[i].section;
+                        if (fprintf(f, "%s%s:\n", i ? "\n" : "", section) < 0)
+                                return -EIO;
+                }
+                if (fprintf(f, "  %s: %s\n", config_keys[i].name, config_format_key(c, i, value, sizeof(value))) < 0)
+                        return -EIO;
+        }
+        return fflush(f) == 0 ? 0 : -EIO;
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "policy/policy.h"
 #include "util/error.h"
@@ -90,9 +91,13 @@ size_t config_n_keys(void);
 const char *config_key_name(size_t i);
 /* Looks a dotted name up; returns its index or -ENOENT. */
 int config_key_lookup(const char *name);
-/* Writes key i's value in c as it would appear in the YAML file ("1s", "true", "\"/run/colo\"").
- * Returns buf. */
+/* Writes key i's value in c as it would appear in the YAML file ("1s", "true", "\"/run/colo\""),
+ * text that parses back to the same value. A buf of CONFIG_VALUE_MAX always suffices. Returns buf. */
+#define CONFIG_VALUE_MAX 1024
 const char *config_format_key(const Config *c, size_t i, char *buf, size_t size);
+/* Writes c as a complete configuration file, every key (for `--print-config` and tests). Returns 0
+ * or -EIO. */
+int config_write_yaml(const Config *c, FILE *f);
 /* Whether key i holds the same value in a and b, and whether every key does (so a reload can
  * tell what changed; compares fields, never padding). */
 bool config_key_equal(const Config *a, const Config *b, size_t i);

@@ -30,8 +30,18 @@ int cg_psi_trigger_open(const char *pressure_path, bool full, uint64_t stall_use
         int len = snprintf(trig, sizeof(trig), "%s %" PRIu64 " %" PRIu64, full ? "full" : "some", stall_usec,
                            window_usec);
         /* The kernel overwrites the last byte written with NUL: send the terminator too. */
-        if (write(fd, trig, (size_t) len + 1) < 0)
-                return colo_error_set(err, errno, "write PSI trigger '%s' to '%s'", trig, pressure_path);
+        if (write(fd, trig, (size_t) len + 1) < 0) {
+                int e = errno;
+                if (e != EINVAL || window_usec % (2 * USEC_PER_SEC) == 0)
+                        return colo_error_set(err, e, "write PSI trigger '%s' to '%s'", trig, pressure_path);
+                /* Without CAP_SYS_RESOURCE the kernel takes only windows that are multiples of 2 s:
+                 * keep the stall/window ratio on a 2 s window. */
+                uint64_t stall2 = stall_usec * 2 * USEC_PER_SEC / window_usec;
+                len = snprintf(trig, sizeof(trig), "%s %" PRIu64 " %" PRIu64, full ? "full" : "some", stall2,
+                               2 * USEC_PER_SEC);
+                if (write(fd, trig, (size_t) len + 1) < 0)
+                        return colo_error_set(err, errno, "write PSI trigger '%s' to '%s'", trig, pressure_path);
+        }
         *ret_fd = TAKE_FD(fd);
         return 0;
 }

@@ -644,6 +644,19 @@ int cg_count_tasks(CgGroup *g, size_t *ret, ColoError *err) {
         CgSlot s = listing_slot(g->root);
         size_t n = 0;
         char p[PATH_MAX];
+        int r;
+        if (g->root->mode == CG_MODE_V1) {
+                /* v1 keeps a pid list per open file and rebuilds it only once it has been idle for a
+                 * second, so a kept-open cgroup.procs re-read every period would never change:
+                 * open it afresh each time. */
+                r = count_tasks_cb(g->dfd[s], &n);
+                if (r < 0) {
+                        cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
+                        return colo_error_set(err, r, "count tasks from '%s'", p);
+                }
+                *ret = n;
+                return 0;
+        }
         if (g->file_fd[CG_FILE_PROCS] == -1) {
                 g->file_fd[CG_FILE_PROCS] = openat(g->dfd[s], "cgroup.procs", O_RDONLY | O_CLOEXEC);
                 if (g->file_fd[CG_FILE_PROCS] < 0) {
@@ -657,14 +670,14 @@ int cg_count_tasks(CgGroup *g, size_t *ret, ColoError *err) {
         }
         if (g->file_fd[CG_FILE_PROCS] >= 0) {
                 _cleanup_free_ char *text = NULL;
-                int r = pread_all(g->file_fd[CG_FILE_PROCS], &text);
+                r = pread_all(g->file_fd[CG_FILE_PROCS], &text);
                 if (r < 0) {
                         cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
                         return colo_error_set(err, r, "read '%s'", p);
                 }
                 count_lines(text, &n);
         }
-        int r = for_each_subdir(g->dfd[s], count_tasks_cb, &n);
+        r = for_each_subdir(g->dfd[s], count_tasks_cb, &n);
         if (r < 0) {
                 cg_group_file_path(g, s, "", p, sizeof(p));
                 return colo_error_set(err, r, "count tasks below '%s'", p);

@@ -159,7 +159,9 @@ uint64_t cg_io_weight_to_blkio_weight(uint64_t weight); /* clamp 10..1000 */
 
 /* --- events, for reacting within milliseconds instead of at the next period --- */
 /* Opens a PSI trigger: writes "<some|full> <stall_usec> <window_usec>" to a pressure file (host
- * /proc/pressure/memory or a v2 group's memory.pressure). Poll the fd for POLLPRI. */
+ * /proc/pressure/memory or a v2 group's memory.pressure). Poll the fd for POLLPRI. The window must
+ * be 500 ms..10 s and stall within it (else -EINVAL, nothing opened). Without CAP_SYS_RESOURCE the
+ * kernel accepts only multiples of 2 s; then a 2 s window with the same stall ratio is used. */
 int cg_psi_trigger_open(const char *pressure_path, bool full, uint64_t stall_usec, uint64_t window_usec,
                         int *ret_fd, ColoError *err);
 /* Path of the group's <resource>.pressure file ("cpu", "memory", "io"), or -EOPNOTSUPP (v1). */

@@ -1,0 +1,342 @@
+/* Scratch cgroups for integration tests (see scratch-cgroup.h). Deliberately independent of
+ * src/lib/cgroup, so a bug there cannot keep the cleanup from working: hierarchies come from
+ * /proc/self/mountinfo matched against /proc/self/cgroup, and removal is plain kill + rmdir. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scratch-cgroup.h"
+
+#define MAX_HIERARCHIES 16
+
+typedef struct ScratchHierarchy {
+        char controllers[128];  /* as /proc/self/cgroup lists them ("cpu,cpuacct"); "" for v2 */
+        char path[PATH_MAX];    /* the scratch directory */
+} ScratchHierarchy;
+
+struct ScratchCgroup {
+        char name[64];
+        ScratchHierarchy h[MAX_HIERARCHIES];
+        size_t n;
+        pid_t reaper;
+        ScratchCgroup *next;    /* live scratch groups, for the atexit() handler */
+};
+
+static ScratchCgroup *live;     /* test-process bookkeeping for atexit() */
+static unsigned counter;
+
+static void remove_live(ScratchCgroup *s) {
+        for (ScratchCgroup **p = &live; *p; p = &(*p)->next)
+                if (*p == s) {
+                        *p = s->next;
+                        return;
+                }
+}
+
+static void sleep_ms(long ms) {
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+static int read_text(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t len = 0;
+        ssize_t k;
+        while (len + 1 < size && (k = read(fd, buf + len, size - 1 - len)) > 0)
+                len += (size_t) k;
+        close(fd);
+        buf[len] = '\0';
+        return (int) len;
+}
+
+static int write_text(const char *path, const char *value) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t k = write(fd, value, strlen(value));
+        int r = k < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+/* Is every comma-separated entry of ctrls among the comma-separated super options? */
+static bool options_cover(const char *opts, const char *ctrls) {
+        char c[128];
+        snprintf(c, sizeof(c), "%s", ctrls);
+        char *save = NULL;
+        for (char *t = strtok_r(c, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                size_t tl = strlen(t);
+                bool found = false;
+                for (const char *p = opts; *p;) {
+                        size_t len = strcspn(p, ",");
+                        if (len == tl && memcmp(p, t, tl) == 0)
+                                found = true;
+                        p += len;
+                        p += *p == ',';
+                }
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* Mount point of the hierarchy holding ctrls ("" = cgroup2) from /proc/self/mountinfo. */
+static int find_mount(const char *mountinfo, const char *ctrls, char *ret, size_t size) {
+        const char *line = mountinfo;
+        while (*line) {
+                const char *eol = strchrnul(line, '\n');
+                char l[1024];
+                snprintf(l, sizeof(l), "%.*s", (int) (eol - line), line);
+                line = *eol ? eol + 1 : eol;
+                char *sep = strstr(l, " - ");
+                if (!sep)
+                        continue;
+                char fstype[32], source[64], opts[512], mnt[PATH_MAX];
+                if (sscanf(sep + 3, "%31s %63s %511s", fstype, source, opts) != 3)
+                        continue;
+                if (sscanf(l, "%*s %*s %*s %*s %4095s", mnt) != 1)
+                        continue;
+                bool v2 = strcmp(fstype, "cgroup2") == 0;
+                if (ctrls[0] ? (strcmp(fstype, "cgroup") == 0 && options_cover(opts, ctrls)) : v2) {
+                        snprintf(ret, size, "%s", mnt);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+static void cpuset_copy_from_parent(const char *dir) {
+        static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+        for (size_t i = 0; i < 2; i++) {
+                char parent[PATH_MAX], child[PATH_MAX], buf[512];
+                snprintf(parent, sizeof(parent), "%s/../%s", dir, files[i]);
+                snprintf(child, sizeof(child), "%s/%s", dir, files[i]);
+                if (read_text(parent, buf, sizeof(buf)) > 1)
+                        (void) write_text(child, buf);
+        }
+}
+
+/* Sends SIGKILL to every task below dir; returns how many were signalled. */
+static int kill_tasks(const char *dir) {
+        int n = 0;
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+        FILE *f = fopen(p, "re");
+        if (f) {
+                int pid;
+                while (fscanf(f, "%d", &pid) == 1)
+                        if (pid > 0 && pid != getpid() && kill(pid, SIGKILL) == 0)
+                                n++;
+                fclose(f);
+        }
+        DIR *d = opendir(dir);
+        if (!d)
+                return n;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+                        n += kill_tasks(p);
+                }
+        closedir(d);
+        return n;
+}
+
+/* rmdir depth-first, retrying while tasks are still exiting. */
+static int remove_tree(const char *dir) {
+        DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        int r = 0;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                        char p[PATH_MAX];
+                        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+                        int k = remove_tree(p);
+                        if (k < 0)
+                                r = k;
+                }
+        closedir(d);
+        for (int i = 0; i < 250; i++) {
+                if (rmdir(dir) == 0 || errno == ENOENT)
+                        return r;
+                if (errno != EBUSY)
+                        break;
+                (void) kill_tasks(dir);
+                sleep_ms(20);
+        }
+        return -errno;
+}
+
+static int cleanup(ScratchCgroup *s, bool quiet) {
+        for (int round = 0; round < 5; round++) {
+                int n = 0;
+                for (size_t i = 0; i < s->n; i++)
+                        n += kill_tasks(s->h[i].path);
+                if (n == 0)
+                        break;
+                sleep_ms(20);
+        }
+        int r = 0;
+        for (size_t i = 0; i < s->n; i++) {
+                int k = remove_tree(s->h[i].path);
+                if (k < 0) {
+                        if (!quiet)
+                                fprintf(stderr, "scratch-cgroup: cannot remove '%s': %s\n", s->h[i].path, strerror(-k));
+                        r = k;
+                }
+        }
+        return r;
+}
+
+/* The reaper waits for its parent's death and removes what is left. */
+static void run_reaper(ScratchCgroup *s, pid_t parent) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* Leave the test's process group: runners kill the whole group on a timeout. */
+        (void) setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                dup2(null, 0), dup2(null, 1), dup2(null, 2);
+                close(null);
+        }
+        /* Keep no pipe of the test runner open, or it would wait for us. */
+        for (int fd = 3; fd < 1024; fd++)
+                (void) close(fd);
+        if (getppid() == parent)
+                (void) sigwaitinfo(&set, NULL);
+        (void) cleanup(s, true);
+        _exit(0);
+}
+
+static void cleanup_at_exit(void) {
+        while (live) {
+                ScratchCgroup *s = live;
+                (void) scratch_cgroup_destroy(s);
+        }
+}
+
+int scratch_cgroup_create(ScratchCgroup **ret) {
+        if (geteuid() != 0)
+                return -EPERM;
+        static char self[8192], mountinfo[65536];
+        int r = read_text("/proc/self/cgroup", self, sizeof(self));
+        if (r < 0)
+                return r;
+        r = read_text("/proc/self/mountinfo", mountinfo, sizeof(mountinfo));
+        if (r < 0)
+                return r;
+
+        ScratchCgroup *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        snprintf(s->name, sizeof(s->name), "colo-test-%d-%u", (int) getpid(), counter++);
+
+        char *save = NULL;
+        for (char *line = strtok_r(self, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2 || s->n == MAX_HIERARCHIES)
+                        continue;
+                *c2 = '\0';
+                const char *ctrls = c1 + 1, *own = c2 + 1;
+                char mnt[PATH_MAX];
+                if (find_mount(mountinfo, ctrls, mnt, sizeof(mnt)) < 0)
+                        continue;
+                char own_dir[PATH_MAX];
+                snprintf(own_dir, sizeof(own_dir), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+                /* v2 only when delegated to us (writable); v1 hierarchies always (we are root). */
+                if (!ctrls[0] && access(own_dir, W_OK) < 0)
+                        continue;
+                ScratchHierarchy *h = &s->h[s->n];
+                snprintf(h->controllers, sizeof(h->controllers), "%s", ctrls);
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "%s/%s", own_dir, s->name);
+                memcpy(h->path, path, sizeof(h->path));
+                if (mkdir(h->path, 0755) < 0) {
+                        r = -errno;
+                        fprintf(stderr, "scratch-cgroup: mkdir '%s': %s\n", h->path, strerror(errno));
+                        (void) cleanup(s, false);
+                        free(s);
+                        return r;
+                }
+                s->n++;
+                if (options_cover(ctrls, "cpuset"))
+                        cpuset_copy_from_parent(h->path);
+        }
+        if (s->n == 0) {
+                free(s);
+                return -ENOMEDIUM;
+        }
+
+        pid_t parent = getpid();
+        s->reaper = fork();
+        if (s->reaper < 0) {
+                r = -errno;
+                (void) cleanup(s, false);
+                free(s);
+                return r;
+        }
+        if (s->reaper == 0)
+                run_reaper(s, parent);
+
+        static bool registered;
+        if (!registered && atexit(cleanup_at_exit) == 0)
+                registered = true;
+        s->next = live;
+        live = s;
+        *ret = s;
+        return 0;
+}
+
+const char *scratch_cgroup_subtree(const ScratchCgroup *s) {
+        return s->name;
+}
+
+static const ScratchHierarchy *find(const ScratchCgroup *s, const char *controller) {
+        for (size_t i = 0; i < s->n; i++)
+                if (controller ? options_cover(s->h[i].controllers, controller) : !s->h[i].controllers[0])
+                        return &s->h[i];
+        return NULL;
+}
+
+const char *scratch_cgroup_path(const ScratchCgroup *s, const char *controller) {
+        const ScratchHierarchy *h = find(s, controller);
+        return h ? h->path : NULL;
+}
+
+bool scratch_cgroup_has_v1(const ScratchCgroup *s, const char *controller) {
+        return controller && find(s, controller);
+}
+
+pid_t scratch_cgroup_reaper_pid(const ScratchCgroup *s) {
+        return s->reaper;
+}
+
+int scratch_cgroup_destroy(ScratchCgroup *s) {
+        if (!s)
+                return 0;
+        remove_live(s);
+        int r = cleanup(s, false);
+        if (s->reaper > 0) {
+                (void) kill(s->reaper, SIGKILL);
+                (void) waitpid(s->reaper, NULL, 0);
+        }
+        free(s);
+        return r;
+}

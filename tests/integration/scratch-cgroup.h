@@ -1,0 +1,41 @@
+/* Scratch cgroups for integration tests: a unique "colo-test-<pid>-<n>" directory below this
+ * process's own cgroup in every mounted v1 hierarchy (and the v2 one when it is writable), removed
+ * recursively at the end even when the test fails: scratch_cgroup_destroy() on the normal path,
+ * an atexit() handler on exit(), and a reaper process (PR_SET_PDEATHSIG) when the test dies by a
+ * signal or abort(). Removal kills leftover tasks, then rmdirs depth-first.
+ *
+ *     ScratchCgroup *s;
+ *     int r = scratch_cgroup_create(&s);
+ *     if (r == -EPERM || r == -ENOMEDIUM) return 77;           // not root, or no cgroupfs
+ *     CgRootOptions o = { .subtree = scratch_cgroup_subtree(s), .create = false };
+ *     ...
+ *     scratch_cgroup_destroy(s);
+ *
+ * The reaper is a child of the test process: a test that reaps with waitpid(-1, ...) should use
+ * scratch_cgroup_reaper_pid() to tell it apart. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct ScratchCgroup ScratchCgroup;
+
+/* Creates the scratch group. Returns 0, -EPERM when not root, -ENOMEDIUM when no cgroup
+ * hierarchy is mounted, or another -errno (with a message on stderr). */
+int scratch_cgroup_create(ScratchCgroup **ret);
+
+/* The scratch group's name, a relative subtree for CgRootOptions.subtree. */
+const char *scratch_cgroup_subtree(const ScratchCgroup *s);
+
+/* Absolute path of the scratch group in the hierarchy that holds controller ("cpu", "memory",
+ * "cpuacct", "name=systemd"; NULL for the v2 hierarchy), or NULL when it has none there. */
+const char *scratch_cgroup_path(const ScratchCgroup *s, const char *controller);
+
+/* True if the v1 hierarchy of controller is mounted (so v1 tests can run). */
+bool scratch_cgroup_has_v1(const ScratchCgroup *s, const char *controller);
+
+/* Kills every task left below the scratch group, removes it depth-first in every hierarchy and
+ * frees s. Returns 0 when everything is gone, else -errno (what remains is reported on stderr). */
+int scratch_cgroup_destroy(ScratchCgroup *s);
+
+pid_t scratch_cgroup_reaper_pid(const ScratchCgroup *s);

@@ -1,11 +1,96 @@
-/* colo move: placeholder until its module lands. */
+/* colo move: changes a running workload's class or tier by moving its processes to the leaf of
+ * the new tier. Works with or without the agent: the tree is the record, and a running agent
+ * applies the new tier's settings within one period. Repeating the command finishes a move that
+ * was interrupted. */
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "model/workload.h"
+#include "standalone/session.h"
+#include "standalone/tree.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static void move_usage(FILE *f) {
+        fprintf(f, "Usage: colo move NAME --class online|offline [--tier TIER] [OPTIONS]\n\n"
+                   "Moves a running workload to another class or tier.\n\n"
+                   "  -c, --class CLASS      online or offline (required)\n"
+                   "  -t, --tier TIER        online: critical, normal (default); offline: batch (default), best-effort\n"
+                   "      --config FILE      configuration file (default %s if present)\n"
+                   "      --subtree PATH     managed subtree (default: the running agent's, else agent.subtree)\n"
+                   "      --state-dir DIR    where the agent's status file is (default: agent.state_dir)\n",
+                DEFAULT_CONFIG_PATH);
+}
 
 int cmd_move(int argc, char **argv) {
-        (void) argc;
-        (void) argv;
-        fprintf(stderr, "colo move: not built yet\n");
-        return 1;
+        enum { OPT_CONFIG = 0x100, OPT_SUBTREE, OPT_STATE_DIR };
+        static const struct option options[] = {
+                { "class", required_argument, NULL, 'c' },
+                { "tier", required_argument, NULL, 't' },
+                { "config", required_argument, NULL, OPT_CONFIG },
+                { "subtree", required_argument, NULL, OPT_SUBTREE },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        SessionOptions so = {};
+        const char *class_arg = NULL, *tier_arg = NULL;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:t:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c': class_arg = optarg; break;
+                case 't': tier_arg = optarg; break;
+                case OPT_CONFIG: so.config_path = optarg; break;
+                case OPT_SUBTREE: so.subtree = optarg; break;
+                case OPT_STATE_DIR: so.state_dir = optarg; break;
+                case 'h': move_usage(stdout); return 0;
+                default: move_usage(stderr); return 2;
+                }
+        }
+        if (optind + 1 != argc) {
+                fprintf(stderr, "colo move: expected exactly one workload name\n");
+                move_usage(stderr);
+                return 2;
+        }
+        const char *name = argv[optind];
+        if (!workload_name_is_valid(name)) {
+                fprintf(stderr, "colo move: invalid workload name '%s'\n", name);
+                return 2;
+        }
+        if (!class_arg) {
+                fprintf(stderr, "colo move: --class online|offline is required\n");
+                return 2;
+        }
+        WorkloadClass cls = workload_class_from_string(class_arg);
+        if (cls < 0) {
+                fprintf(stderr, "colo move: unknown class '%s' (online or offline)\n", class_arg);
+                return 2;
+        }
+        WorkloadTier tier = tier_arg ? workload_tier_from_string(tier_arg) : workload_class_default_tier(cls);
+        if (tier < 0 || workload_tier_class(tier) != cls) {
+                fprintf(stderr, "colo move: tier '%s' is not a tier of class %s (%s)\n", tier_arg, class_arg,
+                        cls == CLASS_ONLINE ? "critical, normal" : "batch, best-effort");
+                return 2;
+        }
+
+        ColoError err = {};
+        _cleanup_(session_freep) Session *s = NULL;
+        int r = session_open(&so, &s, &err);
+        if (r < 0) {
+                fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
+                return 1;
+        }
+        r = tree_move_workload(s->root, name, tier, &err);
+        if (r < 0) {
+                fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
+                return 1;
+        }
+        printf("Moved workload '%s' to %s/%s (%d processes moved)%s.\n", name, workload_class_to_string(cls),
+               workload_tier_to_string(tier), r,
+               s->agent_live ? "; the agent applies the new settings within one period"
+                             : "; agent: not running, settings apply once it starts");
+        return 0;
 }

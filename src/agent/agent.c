@@ -1,0 +1,234 @@
+/* The Agent object: start-up (configuration, state directory and its lock, the managed tree,
+ * tracker, enforcer, event loop, fast-reaction sources, HTTP), shutdown, and SIGHUP reloads.
+ * This is the only place colo keeps mutable process state; everything hangs off one Agent. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "agent/agent.h"
+#include "cgroup/cgroup.h"
+#include "standalone/session.h"
+#include "standalone/tracker.h"
+#include "standalone/tree.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+Agent *agent_free(Agent *a) {
+        if (!a)
+                return NULL;
+        a->http = agent_http_free(a->http);
+        a->psi = psi_watch_free(a->psi);
+        agent_evictions_free(a);
+        for (size_t i = 0; i < ELEMENTSOF(a->signals); i++)
+                sd_event_source_disable_unref(a->signals[i]);
+        sd_event_source_disable_unref(a->tick_timer);
+        sd_event_source_disable_unref(a->tick_now);
+        sd_event_unref(a->event);
+        enforcer_free(a->enforcer);
+        tracker_free(a->tracker);
+        cg_root_free(a->root);
+        status_doc_done(&a->status);
+        free(a->status_json);
+        free(a->metrics_text);
+        if (a->lock_fd >= 0)
+                (void) close(a->lock_fd);
+        free(a);
+        return NULL;
+}
+
+static void apply_log_level(const Config *c) {
+        /* COLO_LOG_LEVEL in the environment (read by main()) wins over the file. */
+        if (getenv("COLO_LOG_LEVEL"))
+                return;
+        int level = log_level_from_string(c->agent.log_level);
+        if (level >= 0)
+                log_set_max_level(level);
+}
+
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* One agent per state directory: an flock()ed lock file, released by the kernel when we exit. */
+static int take_lock(Agent *a) {
+        char path[300];
+        int r = mkdir_parents(a->state_dir, 0755);
+        if (r < 0) {
+                log_error("Cannot create the state directory '%s': %s", a->state_dir, strerror(-r));
+                return r;
+        }
+        snprintf(path, sizeof(path), "%s/agent.lock", a->state_dir);
+        a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (a->lock_fd < 0) {
+                r = -errno;
+                log_error("Cannot open '%s': %s", path, strerror(-r));
+                return r;
+        }
+        if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                r = -errno;
+                if (r == -EWOULDBLOCK)
+                        log_error("Another colo agent is running with state directory '%s'.", a->state_dir);
+                else
+                        log_error("Cannot lock '%s': %s", path, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int agent_new(const AgentOptions *opts, Agent **ret) {
+        _cleanup_(agent_freep) Agent *a = calloc(1, sizeof(*a));
+        ColoError err = {};
+        int r;
+
+        if (!a)
+                return log_error("Out of memory."), -ENOMEM;
+        a->lock_fd = -1;
+        a->opts = *opts;
+        a->opts.config_path = NULL;     /* kept in a->config_path, the option string may go away */
+        r = session_load_config(opts->config_path, &a->config, &err);
+        if (r < 0) {
+                log_error("Invalid configuration: %s", colo_error_msg(&err));
+                return r;
+        }
+        if (opts->config_path)
+                snprintf(a->config_path, sizeof(a->config_path), "%s", opts->config_path);
+        else if (access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+                snprintf(a->config_path, sizeof(a->config_path), "%s", DEFAULT_CONFIG_PATH);
+        apply_log_level(&a->config);
+        snprintf(a->state_dir, sizeof(a->state_dir), "%s", opts->state_dir ?: a->config.agent.state_dir);
+        snprintf(a->subtree, sizeof(a->subtree), "%s", opts->subtree ?: a->config.agent.subtree);
+        a->opts.state_dir = a->opts.subtree = NULL;
+
+        r = take_lock(a);
+        if (r < 0)
+                return r;
+
+        /* A dry run creates nothing: the managed root must exist already. */
+        r = session_open_root(&a->config, a->subtree, 0, !opts->dry_run, &a->root, &err);
+        if (r < 0) {
+                log_error("Cannot open the managed cgroup subtree '%s': %s", a->subtree, colo_error_msg(&err));
+                return r;
+        }
+        if (!opts->dry_run) {
+                r = tree_ensure_parents(a->root, &err);
+                if (r < 0) {
+                        log_error("Cannot create the class and tier groups: %s", colo_error_msg(&err));
+                        return r;
+                }
+        }
+        r = tracker_new(a->root, NULL, &a->tracker, &err);
+        if (r < 0) {
+                log_error("Cannot start tracking workloads: %s", colo_error_msg(&err));
+                return r;
+        }
+        r = enforcer_new(a->root, &a->enforcer);
+        if (r < 0)
+                return log_error("Out of memory."), r;
+
+        r = agent_loop_setup(a);
+        if (r < 0) {
+                log_error("Cannot set up the event loop: %s", strerror(-r));
+                return r;
+        }
+        if (a->config.agent.fast_reaction) {
+                r = psi_watch_new(a, &a->psi);
+                if (r < 0)
+                        return log_error("Out of memory."), r;
+        }
+        if (a->config.metrics.enabled) {
+                r = agent_http_start(a, &a->http);
+                if (r < 0)
+                        return r;
+        }
+        log_info("colo agent " COLO_VERSION " started: subtree '%s' (%s), period %.3gs, state directory '%s'%s%s%s.",
+                 a->subtree, cg_root_describe(a->root), (double) a->config.agent.period_usec / USEC_PER_SEC, a->state_dir,
+                 a->config_path[0] ? ", config '" : ", default configuration", a->config_path,
+                 a->config_path[0] ? "'" : "");
+        if (opts->dry_run)
+                log_notice("Dry run: decisions are logged and published, no cgroup file is written, nothing is signalled.");
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+/* Settings that need a restart: they decide which cgroups and files the agent owns. */
+static void warn_restart_needed(const Config *old, const Config *new) {
+        if (strcmp(old->agent.subtree, new->agent.subtree) != 0 ||
+            strcmp(old->agent.cgroup_fs_root, new->agent.cgroup_fs_root) != 0 ||
+            strcmp(old->agent.cgroup_mode, new->agent.cgroup_mode) != 0 ||
+            strcmp(old->agent.state_dir, new->agent.state_dir) != 0)
+                log_warning("agent.subtree, agent.cgroup_root_fs, agent.cgroup_mode and agent.state_dir take effect "
+                            "after a restart; keeping the current ones.");
+}
+
+void agent_reload(Agent *a) {
+        ColoError err = {};
+        Config next;
+
+        if (!a->config_path[0]) {
+                log_info("SIGHUP: no configuration file (running on defaults); nothing to reload.");
+                return;
+        }
+        int r = config_load_file(a->config_path, &next, &err);
+        if (r < 0) {
+                a->metrics.reload_failures_total++;
+                log_error("Reload failed, keeping the running configuration: %s", colo_error_msg(&err));
+                return;
+        }
+        if (config_equal(&a->config, &next)) {
+                a->metrics.reloads_total++;
+                log_info("Reloaded '%s': no change.", a->config_path);
+                return;
+        }
+        for (size_t i = 0; i < config_n_keys(); i++) {
+                if (config_key_equal(&a->config, &next, i))
+                        continue;
+                char from[128], to[128];
+                log_info("Reload: %s: %s -> %s", config_key_name(i), config_format_key(&a->config, i, from, sizeof(from)),
+                         config_format_key(&next, i, to, sizeof(to)));
+        }
+        warn_restart_needed(&a->config, &next);
+
+        Config old = a->config;
+        /* Keep what needs a restart; take everything else. */
+        memcpy(next.agent.subtree, old.agent.subtree, sizeof(next.agent.subtree));
+        memcpy(next.agent.cgroup_fs_root, old.agent.cgroup_fs_root, sizeof(next.agent.cgroup_fs_root));
+        memcpy(next.agent.cgroup_mode, old.agent.cgroup_mode, sizeof(next.agent.cgroup_mode));
+        memcpy(next.agent.state_dir, old.agent.state_dir, sizeof(next.agent.state_dir));
+        a->config = next;
+        apply_log_level(&a->config);
+
+        if (old.agent.period_usec != next.agent.period_usec && agent_arm_period(a) < 0)
+                log_warning("Failed to re-arm the period timer.");
+        if (old.agent.fast_reaction != next.agent.fast_reaction ||
+            old.agent.psi_trigger_stall_usec != next.agent.psi_trigger_stall_usec ||
+            old.agent.psi_trigger_window_usec != next.agent.psi_trigger_window_usec) {
+                a->psi = psi_watch_free(a->psi);
+                if (next.agent.fast_reaction && psi_watch_new(a, &a->psi) < 0)
+                        log_warning("Failed to restart the fast-reaction sources.");
+        }
+        if (old.metrics.enabled != next.metrics.enabled || old.metrics.port != next.metrics.port ||
+            strcmp(old.metrics.listen_address, next.metrics.listen_address) != 0) {
+                a->http = agent_http_free(a->http);
+                if (next.metrics.enabled && agent_http_start(a, &a->http) < 0)
+                        log_warning("Metrics endpoint not restarted; fix metrics.* and reload again.");
+        }
+        a->metrics.reloads_total++;
+        log_info("Reloaded '%s'.", a->config_path);
+        /* Apply the new policy now, not at the next period. */
+        (void) sd_event_source_set_enabled(a->tick_now, SD_EVENT_ONESHOT);
+}

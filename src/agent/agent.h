@@ -1,0 +1,170 @@
+/* The node agent (`colo agent`): one Agent object owns all mutable state of the daemon (config,
+ * cgroup root, tracker, policy state, evictions, metrics, event sources). The files of
+ * src/agent each handle one part of it:
+ *   agent.c        lifetime: new / free, configuration load and SIGHUP reload
+ *   loop.c         sd-event: signals, the period timer, the coalesced immediate tick, watchdog
+ *   tick.c         one control period: collect -> estimate -> decide -> enforce -> evict -> status
+ *   estimate.c     the online peak estimate (recent maximum until profiles are available)
+ *   evict.c        stopping offline workloads: SIGTERM, SIGKILL after the grace period
+ *   psi-watch.c    fast reaction: PSI triggers and memory events wake the loop at once
+ *   metrics.c      Prometheus text rendering
+ *   http.c         libmicrohttpd on the sd-event loop: /metrics, /status, /healthz
+ *   status-file.c  <state_dir>/status.json, replaced atomically after every tick */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "config/config.h"
+#include "policy/policy.h"
+#include "standalone/status-doc.h"
+
+typedef struct CgRoot CgRoot;
+typedef struct CgGroup CgGroup;
+typedef struct Tracker Tracker;
+typedef struct AgentHttp AgentHttp;
+typedef struct PsiWatch PsiWatch;
+typedef struct Enforcer Enforcer;
+
+typedef struct AgentOptions {
+        const char *config_path;        /* --config; NULL: /etc/colo/colo.yaml if present, else defaults */
+        const char *subtree;            /* --subtree overrides agent.subtree */
+        const char *state_dir;          /* --state-dir overrides agent.state_dir */
+        bool dry_run;                   /* decide and report, write no cgroup file, signal nothing */
+} AgentOptions;
+
+/* The online peak estimate until a predictor takes over: the maximum of the online usage over the
+ * last RECENT_PEAK_WINDOW_SEC seconds, kept as one maximum per second in a ring (no allocation). */
+#define RECENT_PEAK_WINDOW_SEC 30
+typedef struct RecentPeak {
+        struct {
+                uint64_t second;        /* monotonic second this slot holds; 0 = empty */
+                double cpu_cores;
+                uint64_t mem_bytes;
+        } slots[RECENT_PEAK_WINDOW_SEC];
+} RecentPeak;
+
+void recent_peak_push(RecentPeak *p, uint64_t now_usec, double cpu_cores, uint64_t mem_bytes);
+OnlineEstimate recent_peak_get(const RecentPeak *p, uint64_t now_usec);
+
+/* One eviction in progress or done. Kept after the workload's group is gone so `colo status` and
+ * `colo run` can say why it stopped; dropped after EVICTION_RETAIN_USEC. */
+#define EVICTION_RETAIN_USEC (10 * 60 * USEC_PER_SEC)
+typedef struct EvictionRecord {
+        char name[WORKLOAD_NAME_MAX];
+        WorkloadTier tier;
+        char path[128];
+        char reason[STATUS_REASON_MAX];
+        uint64_t started_usec;          /* monotonic, SIGTERM sent */
+        uint64_t started_realtime_usec;
+        bool signalled;                 /* SIGTERM sent (or, dry run, would have been) */
+        bool killed;                    /* SIGKILL sent after the grace period */
+        bool finished;                  /* the group is empty (or gone) */
+        sd_event_source *kill_timer;
+        StatusWorkload last;            /* the workload as last seen, for the status document */
+} EvictionRecord;
+
+typedef struct AgentMetrics {
+        uint64_t ticks_total;
+        uint64_t tick_failures_total;
+        double tick_duration_seconds;           /* last tick */
+        double reaction_seconds;                /* last fast-reaction event -> budget written */
+        bool have_reaction;
+        uint64_t fast_events_total;
+        uint64_t evictions_total[_TIER_MAX];
+        uint64_t write_failures_total;
+        uint64_t reloads_total, reload_failures_total;
+} AgentMetrics;
+
+typedef struct Agent {
+        AgentOptions opts;
+        char config_path[256];          /* "" when running on defaults */
+        Config config;
+        char state_dir[256];
+        char subtree[256];
+        int lock_fd;
+
+        sd_event *event;
+        sd_event_source *tick_timer;    /* the period */
+        sd_event_source *tick_now;      /* defer source: one immediate tick per burst of events */
+        sd_event_source *signals[4];
+
+        CgRoot *root;
+        Tracker *tracker;
+        Enforcer *enforcer;
+        PolicyState policy_state;
+        RecentPeak recent_peak;
+        OnlineEstimate estimate;
+        char estimate_source[32];
+        bool has_predicted_peak;
+
+        EvictionRecord *evictions;
+        size_t n_evictions;
+
+        PsiWatch *psi;
+        uint64_t pending_event_usec;    /* monotonic time of the first event not yet acted on; 0 = none */
+        uint64_t last_tick_usec;
+
+        AgentHttp *http;
+        StatusDoc status;
+        char *status_json;              /* the last encoded status document (also served on /status) */
+        char *metrics_text;             /* render buffer, reused */
+        size_t metrics_size;
+        AgentMetrics metrics;
+        bool ready;                     /* READY=1 sent */
+        uint64_t write_failures_this_tick;
+} Agent;
+
+/* agent.c */
+int agent_new(const AgentOptions *opts, Agent **ret);
+Agent *agent_free(Agent *a);
+static inline void agent_freep(Agent **a) {
+        if (*a)
+                agent_free(*a);
+}
+/* SIGHUP: reloads the configuration file; an invalid one keeps the running configuration. */
+void agent_reload(Agent *a);
+
+/* loop.c */
+int agent_loop_setup(Agent *a);         /* event loop, signals, timers, watchdog */
+int agent_run(Agent *a);                /* until SIGTERM/SIGINT; returns the exit code */
+void agent_request_tick(Agent *a, uint64_t event_usec); /* from an event: tick now (coalesced) */
+int agent_arm_period(Agent *a);         /* (re)arms the period timer after a period change */
+
+/* enforcer.c: applies plans, keeping each planned group open with the knobs last written */
+int enforcer_new(CgRoot *root, Enforcer **ret);
+Enforcer *enforcer_free(Enforcer *e);
+/* Returns 0 or -ENOMEM; *ret_failures counts failed writes (each reported through cb). dry_run
+ * writes nothing. */
+int enforcer_apply(Enforcer *e, const Plan *plan, bool dry_run, CgWriteCallback cb, void *userdata,
+                   uint64_t *ret_failures);
+
+/* tick.c */
+int agent_tick(Agent *a);
+
+/* evict.c */
+void agent_start_eviction(Agent *a, const Eviction *e, size_t workload_index);  /* records it */
+void agent_evictions_signal(Agent *a);  /* SIGTERM for new records, once the status says why */
+void agent_evictions_update(Agent *a, uint64_t now_usec);       /* finished ones, expiry */
+bool agent_is_being_evicted(const Agent *a, const char *name);
+void agent_evictions_free(Agent *a);
+
+/* psi-watch.c */
+int psi_watch_new(Agent *a, PsiWatch **ret);
+PsiWatch *psi_watch_free(PsiWatch *w);
+/* Re-arms the v1 memory threshold after the estimate moved; cheap when nothing changed. */
+void psi_watch_update(PsiWatch *w, const NodeSample *s);
+
+/* metrics.c: renders into a->metrics_text; returns its length or -ENOMEM. */
+int agent_render_metrics(Agent *a);
+
+/* http.c */
+int agent_http_start(Agent *a, AgentHttp **ret);
+AgentHttp *agent_http_free(AgentHttp *h);
+
+/* status-file.c */
+int agent_write_status(Agent *a);

@@ -1,0 +1,129 @@
+/* Prometheus text exposition (format 0.0.4) of the agent's state, rendered from the last status
+ * document and the agent's counters into one buffer that is reused (it grows to the largest
+ * page once; a steady state allocates nothing). Workload label values need no escaping: workload
+ * names, classes, tiers and states are all from [A-Za-z0-9_.-]. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "util/macro.h"
+
+typedef struct Out {
+        Agent *a;
+        size_t len;
+        bool oom;
+} Out;
+
+static void out_printf(Out *o, const char *fmt, ...) _printf_(2, 3);
+static void out_printf(Out *o, const char *fmt, ...) {
+        for (;;) {
+                size_t avail = o->a->metrics_size - o->len;
+                va_list ap;
+                va_start(ap, fmt);
+                int n = vsnprintf(o->a->metrics_text ? o->a->metrics_text + o->len : NULL, avail, fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        o->oom = true;
+                        return;
+                }
+                if ((size_t) n < avail) {
+                        o->len += (size_t) n;
+                        return;
+                }
+                size_t size = MAX(o->a->metrics_size * 2, o->len + (size_t) n + 4096);
+                char *b = realloc(o->a->metrics_text, size);
+                if (!b) {
+                        o->oom = true;
+                        return;
+                }
+                o->a->metrics_text = b;
+                o->a->metrics_size = size;
+        }
+}
+
+static void gauge(Out *o, const char *name, const char *help, double v) {
+        out_printf(o, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help, name, name, v);
+}
+
+static void counter(Out *o, const char *name, const char *help, uint64_t v) {
+        out_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, (unsigned long long) v);
+}
+
+typedef double (*WorkloadValue)(const StatusWorkload *w);
+static double w_cpu(const StatusWorkload *w) { return w->cpu_usage_cores; }
+static double w_ws(const StatusWorkload *w) { return (double) w->mem_working_set; }
+static double w_usage(const StatusWorkload *w) { return (double) w->mem_usage; }
+static double w_tasks(const StatusWorkload *w) { return (double) w->nr_tasks; }
+
+static void workload_gauge(Out *o, const StatusDoc *d, const char *name, const char *help, WorkloadValue value) {
+        out_printf(o, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+        for (size_t i = 0; i < d->n_workloads; i++) {
+                const StatusWorkload *w = &d->workloads[i];
+                out_printf(o, "%s{name=\"%s\",class=\"%s\",tier=\"%s\"} %.9g\n", name, w->name,
+                           workload_class_to_string(w->cls), workload_tier_to_string(w->tier), value(w));
+        }
+}
+
+int agent_render_metrics(Agent *a) {
+        const StatusDoc *d = &a->status;
+        const AgentMetrics *m = &a->metrics;
+        Out o = { .a = a };
+
+        gauge(&o, "colo_node_cpu_capacity_cores", "CPUs colo manages.", d->cpu_capacity_cores);
+        gauge(&o, "colo_node_memory_capacity_bytes", "Memory colo manages (MemTotal or the managed root's limit).",
+              (double) d->mem_capacity);
+        gauge(&o, "colo_node_memory_available_bytes", "MemAvailable.", (double) d->mem_available);
+        gauge(&o, "colo_online_cpu_usage_cores", "CPU used by online workloads.", d->online_cpu_usage_cores);
+        gauge(&o, "colo_online_memory_working_set_bytes", "Working set of online workloads.",
+              (double) d->online_mem_working_set);
+        gauge(&o, "colo_offline_cpu_usage_cores", "CPU used by offline workloads.", d->offline_cpu_usage_cores);
+        gauge(&o, "colo_offline_memory_working_set_bytes", "Working set of offline workloads.",
+              (double) d->offline_mem_working_set);
+        gauge(&o, "colo_offline_cpu_budget_cores", "CPU quota of the offline parent.", d->offline_cpu_budget_cores);
+        gauge(&o, "colo_offline_memory_budget_bytes", "Memory limit of the offline parent.", (double) d->offline_mem_budget);
+        gauge(&o, "colo_online_predicted_peak_cpu_cores",
+              "Online CPU peak the budget is computed from (predicted, or the recent maximum).", d->online_estimate_cpu_cores);
+        gauge(&o, "colo_online_predicted_peak_memory_bytes",
+              "Online memory peak the budget is computed from (predicted, or the recent maximum).",
+              (double) d->online_estimate_mem_bytes);
+        out_printf(&o, "# HELP colo_online_estimate_info Where the online peak estimate comes from.\n"
+                       "# TYPE colo_online_estimate_info gauge\ncolo_online_estimate_info{source=\"%s\",predicted=\"%s\"} 1\n",
+                   d->estimate_source, d->has_predicted_peak ? "true" : "false");
+        gauge(&o, "colo_squeezed", "1 while offline work is squeezed under memory pressure.", d->squeezed ? 1 : 0);
+
+        workload_gauge(&o, d, "colo_workload_cpu_usage_cores", "CPU used by a workload.", w_cpu);
+        workload_gauge(&o, d, "colo_workload_memory_working_set_bytes", "Working set of a workload.", w_ws);
+        workload_gauge(&o, d, "colo_workload_memory_usage_bytes", "Memory charged to a workload.", w_usage);
+        workload_gauge(&o, d, "colo_workload_tasks", "Processes of a workload.", w_tasks);
+        out_printf(&o, "# HELP colo_workload_state A workload's state (the label); always 1.\n"
+                       "# TYPE colo_workload_state gauge\n");
+        for (size_t i = 0; i < d->n_workloads; i++) {
+                const StatusWorkload *w = &d->workloads[i];
+                out_printf(&o, "colo_workload_state{name=\"%s\",class=\"%s\",tier=\"%s\",state=\"%s\"} 1\n", w->name,
+                           workload_class_to_string(w->cls), workload_tier_to_string(w->tier),
+                           workload_state_to_string(w->state));
+        }
+
+        out_printf(&o, "# HELP colo_evictions_total Offline workloads evicted, by tier.\n# TYPE colo_evictions_total counter\n");
+        for (int t = 0; t < _TIER_MAX; t++)
+                if (workload_tier_class((WorkloadTier) t) == CLASS_OFFLINE)
+                        out_printf(&o, "colo_evictions_total{tier=\"%s\"} %llu\n", workload_tier_to_string((WorkloadTier) t),
+                                   (unsigned long long) m->evictions_total[t]);
+        counter(&o, "colo_cgroup_write_failures_total", "cgroup writes that failed.", m->write_failures_total);
+        counter(&o, "colo_ticks_total", "Control periods run (periodic and event-driven).", m->ticks_total);
+        counter(&o, "colo_tick_failures_total", "Control periods that failed.", m->tick_failures_total);
+        gauge(&o, "colo_tick_duration_seconds", "Duration of the last control period.", m->tick_duration_seconds);
+        counter(&o, "colo_fast_reaction_events_total", "PSI triggers and memory events received.", m->fast_events_total);
+        if (m->have_reaction)
+                gauge(&o, "colo_reaction_seconds", "Last fast-reaction event to the offline budget written.",
+                      m->reaction_seconds);
+        out_printf(&o, "# HELP colo_config_reloads_total Configuration reloads (SIGHUP), by result.\n"
+                       "# TYPE colo_config_reloads_total counter\n"
+                       "colo_config_reloads_total{result=\"ok\"} %llu\ncolo_config_reloads_total{result=\"failed\"} %llu\n",
+                   (unsigned long long) m->reloads_total, (unsigned long long) m->reload_failures_total);
+        gauge(&o, "colo_agent_dry_run", "1 when the agent decides but writes nothing.", a->opts.dry_run ? 1 : 0);
+        if (o.oom)
+                return -ENOMEM;
+        return (int) o.len;
+}

@@ -1,0 +1,62 @@
+/* <state_dir>/status.json: encoded after every tick and swapped in with rename(2), so readers see
+ * the old or the new document, never a torn one. No fsync: the file describes the running agent
+ * and is worthless after a crash (readers check the agent's pid), and a per-second fsync would be
+ * the agent's largest cost on a disk-backed state directory. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "standalone/session.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+static int write_all(int fd, const char *data, size_t size) {
+        while (size > 0) {
+                ssize_t n = write(fd, data, size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += n;
+                size -= (size_t) n;
+        }
+        return 0;
+}
+
+int agent_write_status(Agent *a) {
+        ColoError err = {};
+        char *json = NULL;
+        int r = status_doc_to_json(&a->status, &json, &err);
+        if (r < 0) {
+                log_warning("Failed to encode the status document: %s, ignoring.", colo_error_msg(&err));
+                return r;
+        }
+        free(a->status_json);
+        a->status_json = json;
+
+        char path[512], tmp[520];
+        if (session_status_path(a->state_dir, path, sizeof(path)) < 0)
+                return -ENAMETOOLONG;
+        snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                r = -errno;
+                log_warning("Failed to write the status file '%s': %s, ignoring.", tmp, strerror(-r));
+                return r;
+        }
+        size_t len = strlen(json);
+        r = write_all(fd, json, len);
+        if (r >= 0)
+                r = write_all(fd, "\n", 1);
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0) {
+                log_warning("Failed to write the status file '%s': %s, ignoring.", path, strerror(-r));
+                (void) unlink(tmp);
+        }
+        return r;
+}

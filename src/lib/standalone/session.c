@@ -1,0 +1,114 @@
+/* Front-end plumbing: configuration, the agent's status file and its liveness, and opening the
+ * managed root the same way the agent does. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cgroup/cgroup.h"
+#include "config/config.h"
+#include "standalone/session.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+#define STATUS_FILE_MAX (16U << 20)
+
+int session_status_path(const char *state_dir, char *buf, size_t size) {
+        int n = snprintf(buf, size, "%s/%s", state_dir, STATUS_FILE_NAME);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+int session_load_config(const char *path, Config *ret, ColoError *err) {
+        if (path)
+                return config_load_file(path, ret, err);
+        if (access(DEFAULT_CONFIG_PATH, F_OK) == 0)
+                return config_load_file(DEFAULT_CONFIG_PATH, ret, err);
+        config_init_defaults(ret);
+        return 0;
+}
+
+int session_read_status(const char *state_dir, StatusDoc *ret, ColoError *err) {
+        char path[512];
+        if (session_status_path(state_dir, path, sizeof(path)) < 0)
+                return colo_error_setf_plain(err, ENAMETOOLONG, "state directory '%s' is too long", state_dir);
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r = read_full_file(path, STATUS_FILE_MAX, &text, &size, err);
+        if (r < 0)
+                return r;
+        r = status_doc_from_json(text, size, ret, err);
+        if (r < 0)
+                return colo_error_wrap(err, "'%s'", path);
+        return 0;
+}
+
+bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root) {
+        if (!d || d->agent_pid <= 0)
+                return false;
+        if (kill((pid_t) d->agent_pid, 0) < 0 && errno != EPERM)
+                return false;
+        /* A recycled pid belongs to some other program: check the command name. */
+        char path[128], comm[32];
+        snprintf(path, sizeof(path), "%s/%lld/comm", proc_root ?: "/proc", (long long) d->agent_pid);
+        int n = read_small_file_at(AT_FDCWD, path, comm, sizeof(comm), NULL);
+        if (n < 0 || strncmp(comm, "colo", 4) != 0)
+                return false;
+        uint64_t max_age = 3 * d->period_usec + 5 * USEC_PER_SEC;
+        return d->updated_realtime_usec + max_age >= now_realtime_usec;
+}
+
+int session_open_root(const Config *cfg, const char *subtree, pid_t agent_pid, bool create, CgRoot **ret,
+                      ColoError *err) {
+        char proc_cgroup[64];
+        CgRootOptions opts = {
+                .fs_root = cfg->agent.cgroup_fs_root[0] ? cfg->agent.cgroup_fs_root : NULL,
+                .subtree = subtree ?: cfg->agent.subtree,
+                .create = create,
+        };
+        if (strcmp(cfg->agent.cgroup_mode, "v1") == 0)
+                opts.mode = CG_MODE_V1;
+        else if (strcmp(cfg->agent.cgroup_mode, "v2") == 0)
+                opts.mode = CG_MODE_V2;
+        else
+                opts.mode = CG_MODE_DETECT;
+        if (agent_pid > 0) {
+                snprintf(proc_cgroup, sizeof(proc_cgroup), "/proc/%d/cgroup", (int) agent_pid);
+                opts.proc_self_cgroup = proc_cgroup;
+        }
+        return cg_root_open(&opts, ret, err);
+}
+
+Session *session_free(Session *s) {
+        if (!s)
+                return NULL;
+        status_doc_done(&s->status);
+        cg_root_free(s->root);
+        free(s);
+        return NULL;
+}
+
+int session_open(const SessionOptions *opts, Session **ret, ColoError *err) {
+        _cleanup_(session_freep) Session *s = calloc(1, sizeof(*s));
+        if (!s)
+                return colo_error_set(err, ENOMEM, "open session");
+        int r = session_load_config(opts->config_path, &s->config, err);
+        if (r < 0)
+                return r;
+        snprintf(s->state_dir, sizeof(s->state_dir), "%s", opts->state_dir ?: s->config.agent.state_dir);
+
+        ColoError status_err = {};
+        r = session_read_status(s->state_dir, &s->status, &status_err);
+        s->have_status = r >= 0;
+        s->agent_live = s->have_status && session_agent_is_live(&s->status, now_realtime_usec(), NULL);
+
+        const char *subtree = opts->subtree ?: s->agent_live && s->status.subtree[0] ? s->status.subtree
+                                                                                      : s->config.agent.subtree;
+        snprintf(s->subtree, sizeof(s->subtree), "%s", subtree);
+        r = session_open_root(&s->config, s->subtree, s->agent_live ? (pid_t) s->status.agent_pid : 0, opts->create,
+                              &s->root, err);
+        if (r < 0)
+                return colo_error_wrap(err, "open the managed cgroup tree '%s'", s->subtree);
+        *ret = TAKE_PTR(s);
+        return 0;
+}

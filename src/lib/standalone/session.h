@@ -1,0 +1,66 @@
+/* How the standalone front-ends (colo run, status, move) find the managed tree and the agent.
+ *
+ * A relative subtree ("colo") means "below the cgroup the agent was started in", which differs
+ * between a shell and a systemd service. So when a live agent publishes its status file, the
+ * front-ends resolve the subtree against the agent's cgroups (/proc/<agent pid>/cgroup) rather
+ * than their own; without an agent they use their own, and an agent started later from the same
+ * place adopts what they created. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+#include "standalone/status-doc.h"
+#include "util/error.h"
+
+typedef struct CgRoot CgRoot;
+
+#define STATUS_FILE_NAME "status.json"
+#define DEFAULT_CONFIG_PATH "/etc/colo/colo.yaml"
+
+/* Fills buf with "<state_dir>/status.json". */
+int session_status_path(const char *state_dir, char *buf, size_t size);
+
+/* Loads the configuration: path if given (errors are fatal), else DEFAULT_CONFIG_PATH if it
+ * exists, else the defaults. */
+int session_load_config(const char *path, Config *ret, ColoError *err);
+
+/* Reads and decodes the status file. -ENOENT if there is none. */
+int session_read_status(const char *state_dir, StatusDoc *ret, ColoError *err);
+
+/* Whether a status document was written by a live agent: its pid exists, is a colo process, and
+ * the document is at most 3 periods + 5 s old at now_realtime_usec. */
+bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root);
+
+/* Opens the managed root. subtree is the configured one (agent.subtree, or --subtree); when
+ * agent_pid > 0 a relative subtree is resolved against that process's cgroups, else against the
+ * caller's. create makes the managed root if it is missing. */
+int session_open_root(const Config *cfg, const char *subtree, pid_t agent_pid, bool create, CgRoot **ret,
+                      ColoError *err);
+
+/* Everything a front-end needs, found in one call. */
+typedef struct SessionOptions {
+        const char *config_path;        /* --config, or NULL */
+        const char *subtree;            /* --subtree, or NULL: the live agent's, else the config's */
+        const char *state_dir;          /* --state-dir, or NULL: the config's */
+        bool create;                    /* create the managed root if missing */
+} SessionOptions;
+
+typedef struct Session {
+        Config config;
+        char state_dir[256];
+        char subtree[256];
+        bool have_status;               /* a status file was read */
+        bool agent_live;                /* ... and its agent is alive and the file recent */
+        StatusDoc status;
+        CgRoot *root;
+} Session;
+
+int session_open(const SessionOptions *opts, Session **ret, ColoError *err);
+Session *session_free(Session *s);      /* NULL-safe, returns NULL */
+static inline void session_freep(Session **s) {
+        if (*s)
+                session_free(*s);
+}

@@ -1,0 +1,68 @@
+/* The tracker: the managed workloads as the agent (every period) and `colo status` (once) see
+ * them. It keeps one open CgGroup per workload across periods, so a steady-state sample costs
+ * preads of already open files and no allocation, and turns cumulative CPU time into cores.
+ * tracker_refresh() re-lists the tree (new workloads are adopted, vanished ones dropped);
+ * tracker_sample() reads usage and builds the NodeSample the policy takes. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgroup/cgroup.h"
+#include "policy/policy.h"
+#include "standalone/tree.h"
+#include "util/error.h"
+
+typedef struct TrackedWorkload {
+        TreeWorkload id;
+        CgGroup *group;
+        CgUsage usage;                  /* last read */
+        double cpu_cores;               /* average over the last sampling interval */
+        uint64_t prev_cpu_usec, prev_sample_usec;
+        bool have_prev;
+        bool ever_populated;            /* had tasks at some sample since it was adopted */
+        uint64_t first_seen_usec;
+        uint64_t empty_since_usec;      /* monotonic time the group was first seen empty; 0 if populated */
+        bool read_failed;               /* the last read failed (group vanished or unreadable) */
+        bool being_evicted;             /* set by the agent while it stops the workload; passed to the policy */
+} TrackedWorkload;
+
+typedef struct Tracker Tracker;
+
+typedef struct TrackerOptions {
+        const char *proc_root;          /* "/proc": meminfo, pressure */
+        double cpu_capacity_cores;      /* 0: the CPUs this process may run on */
+} TrackerOptions;
+
+int tracker_new(CgRoot *root, const TrackerOptions *opts, Tracker **ret, ColoError *err);
+Tracker *tracker_free(Tracker *t);      /* NULL-safe, returns NULL; the CgRoot stays the caller's */
+static inline void tracker_freep(Tracker **t) {
+        if (*t)
+                tracker_free(*t);
+}
+
+/* Called by tracker_refresh() for each workload adopted (added) or dropped (!added). */
+typedef void (*TrackerChangeCallback)(void *userdata, const TreeWorkload *w, bool added);
+
+/* Re-lists the tree: adopts new leaves, drops vanished ones. Returns the number of workloads
+ * added plus removed (0 in a steady state), or -errno. cb may be NULL. */
+int tracker_refresh(Tracker *t, uint64_t now_usec, TrackerChangeCallback cb, void *userdata, ColoError *err);
+
+/* Reads usage of every workload, the class parents and the node. now_usec is monotonic. A
+ * workload whose group cannot be read is kept with read_failed set (and zero usage) and counted
+ * in the return value; -errno only when the node itself cannot be read. */
+int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err);
+
+/* The last sample; workloads[i] of the NodeSample is tracker_get(t, i). Valid until the next
+ * refresh or sample. */
+const NodeSample *tracker_node(const Tracker *t);
+size_t tracker_count(const Tracker *t);
+TrackedWorkload *tracker_get(Tracker *t, size_t i);
+/* Index of the workload with this name (the first, when an interrupted move left two), or -ENOENT. */
+int tracker_find(const Tracker *t, const char *name);
+
+/* The class parents' usage as last sampled (zero while a parent does not exist). */
+const CgUsage *tracker_class_usage(const Tracker *t, WorkloadClass c);
+/* The class parent groups ("online", "offline"), for event registration (PSI, memory events). */
+CgGroup *tracker_class_group(Tracker *t, WorkloadClass c);

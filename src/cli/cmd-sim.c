@@ -1,11 +1,281 @@
-/* colo sim: placeholder until its module lands. */
+/* colo sim: replays a real usage trace (Azure V1 VM CPU readings or Alibaba 2018 machine_usage,
+ * gzip or plain) through the agent's predictors and prints, per predictor, the violation rate,
+ * the mean savings and the savings as a fraction of the oracle's (src/lib/sim/sim.h has the
+ * definitions). Everything here is argument parsing; the work is in src/lib/trace and src/lib/sim. */
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "config/config.h"
+#include "sim/sim.h"
+#include "trace/trace.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define DEFAULT_PREDICTORS "oracle,limit,borg,nsigma,koord,max(nsigma,peak),colo"
+#define MAX_PREDICTORS 32
+
+static void sim_usage(FILE *f) {
+        fprintf(f,
+                "Usage: colo sim TRACE [OPTIONS]\n\n"
+                "Replays a CPU-usage trace through the peak predictors the agent runs. At each step t after the\n"
+                "warm-up every predictor predicts each node's peak over (t, t+horizon] from data up to t; a\n"
+                "violation is an actual peak above the prediction; savings = 1 - prediction / sum of limits.\n\n"
+                "  TRACE                    Azure Public Dataset V1 vm_cpu_readings or Alibaba 2018 machine_usage\n"
+                "                           file, gzip-compressed or plain\n"
+                "      --format FMT         azure, alibaba or auto (default: from the first valid line)\n"
+                "      --predictors LIST    comma-separated specs (default: %s)\n"
+                "      --node-size K        azure: VMs per simulated node (default 10)\n"
+                "      --signal max|avg     azure: CPU column used as usage (default max)\n"
+                "      --warmup DURATION    history before the first scored step (default 24h)\n"
+                "      --horizon DURATION   prediction horizon (default 1h)\n"
+                "      --step DURATION      resampling step, whole seconds (default 300s)\n"
+                "      --max-gap N          empty steps filled with the last value; longer gaps break (default 3)\n"
+                "      --json               print the results as JSON\n"
+                "      --csv DIR            write per-node series to DIR/node-<i>.csv and DIR/nodes.csv\n"
+                "      --plot FILE.png      draw predicted vs actual peak of one node (needs gnuplot)\n"
+                "      --plot-node N|NAME   node index or name for --plot (default 0)\n",
+                DEFAULT_PREDICTORS);
+}
+
+/* Splits a predictor list at the commas outside parentheses: "a,max(b,c)" -> "a", "max(b,c)". */
+static int split_predictors(char *list, char **specs, size_t max, size_t *ret_n) {
+        size_t n = 0;
+        int depth = 0;
+        char *start = list;
+        for (char *p = list;; p++) {
+                if (*p == '(')
+                        depth++;
+                else if (*p == ')')
+                        depth--;
+                if (*p == '\0' || (*p == ',' && depth == 0)) {
+                        bool end = *p == '\0';
+                        *p = '\0';
+                        while (*start == ' ')
+                                start++;
+                        if (*start == '\0' || n == max)
+                                return -EINVAL;
+                        specs[n++] = start;
+                        start = p + 1;
+                        if (end)
+                                break;
+                }
+        }
+        *ret_n = n;
+        return 0;
+}
+
+static int parse_duration_option(const char *name, const char *value, uint64_t *ret) {
+        if (config_parse_duration(value, ret) < 0) {
+                fprintf(stderr, "colo sim: --%s: invalid duration '%s' (e.g. 300s, 5m, 1h, 2d)\n", name, value);
+                return -EINVAL;
+        }
+        return 0;
+}
 
 int cmd_sim(int argc, char **argv) {
-        (void) argc;
-        (void) argv;
-        fprintf(stderr, "colo sim: not built yet\n");
-        return 1;
+        enum {
+                OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
+                OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE,
+        };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "format", required_argument, NULL, OPT_FORMAT },
+                { "predictors", required_argument, NULL, OPT_PREDICTORS },
+                { "node-size", required_argument, NULL, OPT_NODE_SIZE },
+                { "signal", required_argument, NULL, OPT_SIGNAL },
+                { "warmup", required_argument, NULL, OPT_WARMUP },
+                { "horizon", required_argument, NULL, OPT_HORIZON },
+                { "step", required_argument, NULL, OPT_STEP },
+                { "max-gap", required_argument, NULL, OPT_MAX_GAP },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "csv", required_argument, NULL, OPT_CSV },
+                { "plot", required_argument, NULL, OPT_PLOT },
+                { "plot-node", required_argument, NULL, OPT_PLOT_NODE },
+                {},
+        };
+        TraceOptions trace_opt;
+        SimOptions sim_opt;
+        const char *predictors = DEFAULT_PREDICTORS, *csv_dir = NULL, *plot_path = NULL, *plot_node = NULL;
+        bool json = false;
+        uint64_t step_usec = 300 * USEC_PER_SEC, u;
+        int c;
+
+        trace_options_init_defaults(&trace_opt);
+        sim_options_init_defaults(&sim_opt);
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        sim_usage(stdout);
+                        return 0;
+                case OPT_FORMAT:
+                        trace_opt.format = trace_format_from_string(optarg);
+                        if (trace_opt.format < 0) {
+                                fprintf(stderr, "colo sim: --format: expected azure, alibaba or auto, not '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_PREDICTORS:
+                        predictors = optarg;
+                        break;
+                case OPT_NODE_SIZE:
+                        if (parse_u64(optarg, &u) < 0 || u == 0 || u > 1000000) {
+                                fprintf(stderr, "colo sim: --node-size: expected 1..1000000, not '%s'\n", optarg);
+                                return 2;
+                        }
+                        trace_opt.node_size = (size_t) u;
+                        break;
+                case OPT_SIGNAL:
+                        trace_opt.signal = trace_signal_from_string(optarg);
+                        if (trace_opt.signal < 0) {
+                                fprintf(stderr, "colo sim: --signal: expected max or avg, not '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_WARMUP:
+                        if (parse_duration_option("warmup", optarg, &sim_opt.warmup_usec) < 0)
+                                return 2;
+                        break;
+                case OPT_HORIZON:
+                        if (parse_duration_option("horizon", optarg, &sim_opt.params.horizon_usec) < 0)
+                                return 2;
+                        break;
+                case OPT_STEP:
+                        if (parse_duration_option("step", optarg, &step_usec) < 0)
+                                return 2;
+                        if (step_usec == 0 || step_usec % USEC_PER_SEC != 0) {
+                                fprintf(stderr, "colo sim: --step: expected a positive whole number of seconds, not '%s'\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_MAX_GAP:
+                        if (parse_u64(optarg, &u) < 0 || u > 100000) {
+                                fprintf(stderr, "colo sim: --max-gap: expected 0..100000 steps, not '%s'\n", optarg);
+                                return 2;
+                        }
+                        trace_opt.max_gap_steps = (unsigned) u;
+                        break;
+                case OPT_JSON:
+                        json = true;
+                        break;
+                case OPT_CSV:
+                        csv_dir = optarg;
+                        break;
+                case OPT_PLOT:
+                        plot_path = optarg;
+                        break;
+                case OPT_PLOT_NODE:
+                        plot_node = optarg;
+                        break;
+                default:
+                        sim_usage(stderr);
+                        return 2;
+                }
+        if (optind != argc - 1) {
+                fprintf(stderr, "colo sim: expected exactly one TRACE file\n\n");
+                sim_usage(stderr);
+                return 2;
+        }
+        if (plot_node && !plot_path) {
+                fprintf(stderr, "colo sim: --plot-node needs --plot FILE.png\n");
+                return 2;
+        }
+        const char *path = argv[optind];
+        trace_opt.step_sec = step_usec / USEC_PER_SEC;
+        sim_opt.step_usec = step_usec;
+
+        _cleanup_free_ char *list = strdup(predictors);
+        char *specs[MAX_PREDICTORS];
+        size_t n_specs;
+        if (!list) {
+                log_error("Out of memory.");
+                return 1;
+        }
+        if (split_predictors(list, specs, MAX_PREDICTORS, &n_specs) < 0) {
+                fprintf(stderr, "colo sim: --predictors: expected up to %d comma-separated specs, got '%s'\n",
+                        MAX_PREDICTORS, predictors);
+                return 2;
+        }
+
+        ColoError err = {};
+        TraceReader *reader = NULL;
+        Sim *sim = NULL;
+        SimCsv *csv = NULL;
+        SimPlot *plot = NULL;
+        SimResult *result = NULL;
+        int ret = 1, r;
+
+        r = sim_new((const char *const *) specs, n_specs, &sim_opt, &sim, &err);
+        if (r < 0) {
+                fprintf(stderr, "colo sim: %s\n", colo_error_msg(&err));
+                return 2;
+        }
+        r = trace_reader_open(path, &trace_opt, &reader, &err);
+        if (r < 0) {
+                fprintf(stderr, "colo sim: %s\n", colo_error_msg(&err));
+                ret = r == -EINVAL ? 2 : 1;
+                goto finish;
+        }
+        if (csv_dir) {
+                r = sim_csv_new(csv_dir, (const char *const *) specs, n_specs, &csv, &err);
+                if (r >= 0)
+                        r = sim_add_observer(sim, sim_csv_observe, csv);
+                if (r < 0)
+                        goto fail;
+        }
+        if (plot_path) {
+                r = sim_plot_new(plot_path, plot_node, reader, (const char *const *) specs, n_specs,
+                                 sim_opt.params.horizon_usec, &plot, &err);
+                if (r >= 0)
+                        r = sim_add_observer(sim, sim_plot_observe, plot);
+                if (r < 0)
+                        goto fail;
+        }
+
+        r = sim_run_trace(sim, reader, &result, &err);
+        if (r < 0)
+                goto fail;
+        if (csv) {
+                r = sim_csv_finish(csv, reader, &err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (plot) {
+                r = sim_plot_render(plot, &err);
+                if (r < 0)
+                        goto fail;
+        }
+
+        const TraceStats *st = trace_reader_stats(reader);
+        if (trace_stats_malformed_total(st) > 0)
+                log_warning("Trace '%s': skipped %" PRIu64 " malformed rows of %" PRIu64 " lines, ignoring.", path,
+                            trace_stats_malformed_total(st), st->lines);
+        if (json) {
+                r = sim_result_print_json(result, stdout, &err);
+                if (r < 0)
+                        goto fail;
+        } else
+                sim_result_print_text(result, stdout);
+        if (csv)
+                fprintf(json ? stderr : stdout, "series written to '%s'\n", csv_dir);
+        if (plot)
+                fprintf(json ? stderr : stdout, "plot written to '%s'\n", plot_path);
+        ret = fflush(stdout) == 0 ? 0 : 1;
+        goto finish;
+
+fail:
+        fprintf(stderr, "colo sim: %s\n", colo_error_msg(&err));
+finish:
+        sim_result_free(result);
+        sim_plot_free(plot);
+        sim_csv_free(csv);
+        sim_free(sim);
+        trace_reader_free(reader);
+        return ret;
 }

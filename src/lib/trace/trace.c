@@ -266,28 +266,28 @@ static int reader_new(const char *name, const TraceOptions *o, TraceReader **ret
         return 0;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(TraceReader *, trace_reader_free);
+
 int trace_reader_open(const char *path, const TraceOptions *o, TraceReader **ret, ColoError *err) {
-        TraceReader *t;
+        _cleanup_(trace_reader_freep) TraceReader *t = NULL;
         int r = reader_new(path, o, &t, err);
         if (r < 0)
                 return r;
         r = line_source_open_file(&t->lines, path, err);
-        if (r < 0) {
-                trace_reader_free(t);
+        if (r < 0)
                 return r;
-        }
-        *ret = t;
+        *ret = TAKE_PTR(t);
         return 0;
 }
 
 int trace_reader_open_buffer(const void *data, size_t size, const char *name, const TraceOptions *o,
                              TraceReader **ret, ColoError *err) {
-        TraceReader *t;
+        _cleanup_(trace_reader_freep) TraceReader *t = NULL;
         int r = reader_new(name, o, &t, err);
         if (r < 0)
                 return r;
         line_source_open_buffer(&t->lines, data, size);
-        *ret = t;
+        *ret = TAKE_PTR(t);
         return 0;
 }
 

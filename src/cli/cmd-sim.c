@@ -231,7 +231,7 @@ int cmd_sim(int argc, char **argv) {
         }
         if (plot_path) {
                 r = sim_plot_new(plot_path, plot_node, reader, (const char *const *) specs, n_specs,
-                                 sim_opt.params.horizon_usec, &plot, &err);
+                                 sim_opt.params.horizon_usec, sim_opt.step_usec, &plot, &err);
                 if (r >= 0)
                         r = sim_add_observer(sim, sim_plot_observe, plot);
                 if (r < 0)

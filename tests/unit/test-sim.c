@@ -406,7 +406,7 @@ static void test_sim_plot_reports_missing_gnuplot_and_empty_nodes(void **state) 
                          .predictions = (const double[]) { 1.0 }, .n_predictors = 1 };
 
         /* Node 3 never scored. */
-        assert_int_equal(sim_plot_new(png, "3", NULL, specs, 1, S(3600), &p, &err), 0);
+        assert_int_equal(sim_plot_new(png, "3", NULL, specs, 1, S(3600), S(60), &p, &err), 0);
         assert_int_equal(sim_plot_observe(p, &step, &err), 0);
         assert_int_equal(sim_plot_render(p, &err), -ENODATA);
         assert_non_null(strstr(err.msg, "node '3' has no scored step"));
@@ -414,7 +414,7 @@ static void test_sim_plot_reports_missing_gnuplot_and_empty_nodes(void **state) 
 
         /* No gnuplot in PATH. */
         char *saved = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
-        assert_int_equal(sim_plot_new(png, NULL, NULL, specs, 1, S(3600), &p, &err), 0);
+        assert_int_equal(sim_plot_new(png, NULL, NULL, specs, 1, S(3600), S(60), &p, &err), 0);
         assert_int_equal(sim_plot_observe(p, &step, &err), 0);
         setenv("PATH", dir, 1);
         assert_int_equal(sim_plot_render(p, &err), -ENOENT);
@@ -425,7 +425,7 @@ static void test_sim_plot_reports_missing_gnuplot_and_empty_nodes(void **state) 
 
         /* With gnuplot (Debian gnuplot-nox), a PNG appears. */
         if (access("/usr/bin/gnuplot", X_OK) == 0) {
-                assert_int_equal(sim_plot_new(png, "0", NULL, specs, 1, S(3600), &p, &err), 0);
+                assert_int_equal(sim_plot_new(png, "0", NULL, specs, 1, S(3600), S(60), &p, &err), 0);
                 for (int i = 1; i <= 3; i++) {
                         step.t_usec = S(60 * i);
                         assert_int_equal(sim_plot_observe(p, &step, &err), 0);

@@ -346,9 +346,10 @@ struct SimPlot {
         const TraceReader *reader;
         char **specs;
         size_t n_specs;
-        uint64_t horizon_usec;
+        uint64_t horizon_usec, step_usec;
         double limit;
         uint64_t rows;
+        uint64_t last_t;
         char tmpdir[256];
         char data_path[300], script_path[300], log_path[300];
         FILE *data;
@@ -377,7 +378,7 @@ SimPlot *sim_plot_free(SimPlot *p) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(SimPlot *, sim_plot_free);
 
 int sim_plot_new(const char *png_path, const char *node, const TraceReader *reader, const char *const *specs,
-                 size_t n_specs, uint64_t horizon_usec, SimPlot **ret, ColoError *err) {
+                 size_t n_specs, uint64_t horizon_usec, uint64_t step_usec, SimPlot **ret, ColoError *err) {
         _cleanup_(sim_plot_freep) SimPlot *p = calloc(1, sizeof(*p));
         if (!p)
                 return colo_error_set(err, ENOMEM, "plot");
@@ -398,6 +399,7 @@ int sim_plot_new(const char *png_path, const char *node, const TraceReader *read
         }
         p->reader = reader;
         p->horizon_usec = horizon_usec;
+        p->step_usec = step_usec;
 
         const char *tmp = getenv("TMPDIR");
         snprintf(p->tmpdir, sizeof(p->tmpdir), "%s/colo-sim-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -427,6 +429,10 @@ int sim_plot_observe(void *userdata, const SimStep *step, ColoError *err) {
         }
         if (step->node != p->node)
                 return 0;
+        /* A blank line makes gnuplot break the lines where steps were not scored (gaps). */
+        if (p->rows > 0 && step->t_usec - p->last_t > p->step_usec)
+                fputc('\n', p->data);
+        p->last_t = step->t_usec;
         fprintf(p->data, "%" PRIu64 ",%.9g,%.9g,%.9g", step->t_usec / USEC_PER_SEC, step->usage, step->limit,
                 step->future_peak);
         for (size_t i = 0; i < step->n_predictors; i++)
@@ -450,6 +456,11 @@ static void gp_string(FILE *f, const char *s) {
         fputc('\'', f);
 }
 
+/* Distinct from the black actual peak and the grey usage. */
+static const char *const plot_colors[] = {
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+};
+
 static int write_script(SimPlot *p, ColoError *err) {
         FILE *f = fopen(p->script_path, "we");
         if (!f)
@@ -470,15 +481,16 @@ static int write_script(SimPlot *p, ColoError *err) {
                 p->limit, p->limit * 1.05);
         fprintf(f, "plot ");
         gp_string(f, p->data_path);
-        fprintf(f, " using ($1/86400):2 with lines lc rgb '#bbbbbb' title 'usage', \\\n"
-                   "  '' using ($1/86400):4 with lines lw 2 lc rgb 'black' title 'actual peak'");
-        for (size_t i = 0; i < p->n_specs; i++) {
+        fprintf(f, " using ($1/86400):2 with lines lc rgb '#bbbbbb' title 'usage'");
+        for (size_t i = 0, color = 0; i < p->n_specs; i++) {
                 if (strcmp(p->specs[i], "oracle") == 0)
                         continue; /* it is the actual peak */
-                fprintf(f, ", \\\n  '' using ($1/86400):%zu with lines title ", i + 5);
+                fprintf(f, ", \\\n  '' using ($1/86400):%zu with lines lc rgb '%s' title ", i + 5,
+                        plot_colors[color++ % ELEMENTSOF(plot_colors)]);
                 gp_string(f, p->specs[i]);
         }
-        fprintf(f, "\n");
+        /* Last, so it is drawn on top. */
+        fprintf(f, ", \\\n  '' using ($1/86400):4 with lines lw 2 lc rgb 'black' title 'actual peak'\n");
         if (fclose(f) != 0)
                 return colo_error_set(err, errno, "write '%s'", p->script_path);
         return 0;

@@ -121,12 +121,13 @@ int sim_csv_finish(SimCsv *c, const TraceReader *reader, ColoError *err);
 SimCsv *sim_csv_free(SimCsv *c);
 
 /* --plot FILE.png: records one node's scored steps (node given by index, or by name resolved
- * against the reader) and draws the actual future peak, the usage and each predictor's
- * prediction with gnuplot (a subprocess running a generated script). -ENOENT with a clear
+ * against the reader; NULL means "0") in a temporary file and draws the actual future peak, the
+ * usage and each predictor's prediction with gnuplot (a subprocess running a generated script),
+ * lines broken where steps more than step_usec apart were not scored. -ENOENT with a clear
  * message if gnuplot is not installed; -ENODATA if the node had no scored step. */
 typedef struct SimPlot SimPlot;
 int sim_plot_new(const char *png_path, const char *node, const TraceReader *reader, const char *const *specs,
-                 size_t n_specs, uint64_t horizon_usec, SimPlot **ret, ColoError *err);
+                 size_t n_specs, uint64_t horizon_usec, uint64_t step_usec, SimPlot **ret, ColoError *err);
 int sim_plot_observe(void *userdata, const SimStep *step, ColoError *err);
 int sim_plot_render(SimPlot *p, ColoError *err);
 SimPlot *sim_plot_free(SimPlot *p);

@@ -1,0 +1,294 @@
+/* Enforcement: turns a Plan into cgroup writes. Writes are diffed against what was last applied
+ * to each path (kept in EnforceState with the open group handles), so a steady state costs no
+ * writes and no opens; offline groups go first, so when online grows its offline limits drop
+ * before its guarantees rise, and when online shrinks offline gains only what online already
+ * released. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enforce/enforce-internal.h"
+#include "enforce/enforce.h"
+#include "policy/policy.h"
+#include "util/macro.h"
+
+typedef struct EnforceEntry {
+        char *path;
+        CgGroup *group;                 /* NULL until opened (or after a failure that needs a reopen) */
+        CgKnobs last;                   /* what colo last applied; unset = unknown */
+        bool create_reported;           /* dry run: "(create)" already reported */
+        bool taken;                     /* moved into the next state during an apply */
+} EnforceEntry;
+
+struct EnforceState {
+        EnforceEntry *entries;          /* sorted by path */
+        size_t n;
+};
+
+static void entry_done(EnforceEntry *e) {
+        cg_group_free(e->group);
+        free(e->path);
+        *e = (EnforceEntry) {};
+}
+
+EnforceState *enforce_state_new(void) {
+        return calloc(1, sizeof(EnforceState));
+}
+
+EnforceState *enforce_state_free(EnforceState *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++)
+                entry_done(&s->entries[i]);
+        free(s->entries);
+        free(s);
+        return NULL;
+}
+
+size_t enforce_state_size(const EnforceState *s) {
+        return s ? s->n : 0;
+}
+
+static int entry_cmp(const void *a, const void *b) {
+        return strcmp(((const EnforceEntry *) a)->path, ((const EnforceEntry *) b)->path);
+}
+
+static EnforceEntry *state_find(EnforceState *s, const char *path) {
+        EnforceEntry key = { .path = (char *) path };
+        return s->n ? bsearch(&key, s->entries, s->n, sizeof(*s->entries), entry_cmp) : NULL;
+}
+
+void enforce_state_forget(EnforceState *s, const char *path) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n; i++) {
+                if (path && strcmp(s->entries[i].path, path) != 0)
+                        continue;
+                /* Keep the path (the array stays sorted); drop the handle and what was applied. */
+                s->entries[i].group = cg_group_free(s->entries[i].group);
+                cg_knobs_init(&s->entries[i].last);
+                s->entries[i].create_reported = false;
+        }
+}
+
+static size_t path_depth(const char *path) {
+        if (!path[0])
+                return 0;
+        size_t d = 1;
+        for (const char *p = path; *p; p++)
+                d += *p == '/';
+        return d;
+}
+
+/* Workload leaves sit at <class>/<tier>/<name>; colo run and the tree code create them. */
+static bool path_is_leaf(const char *path) {
+        return path_depth(path) >= 3;
+}
+
+static bool path_is_offline(const char *path) {
+        const char *cls = workload_class_to_string(CLASS_OFFLINE);
+        size_t n = strlen(cls);
+        return strncmp(path, cls, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+typedef struct OrderKey {
+        size_t index;
+        int phase;                      /* 0: offline subtree, 1: the rest */
+        size_t depth;
+} OrderKey;
+
+static int order_cmp(const void *a, const void *b) {
+        const OrderKey *x = a, *y = b;
+        if (x->phase != y->phase)
+                return x->phase < y->phase ? -1 : 1;
+        if (x->depth != y->depth)
+                return x->depth < y->depth ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int path_ptr_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Every path once, each NUL-terminated within its buffer. */
+static int plan_check(const Plan *plan, ColoError *err) {
+        if (plan->n_groups > 0 && !plan->groups)
+                return colo_error_setf_plain(err, EINVAL, "plan has %zu groups but no group array", plan->n_groups);
+        if (plan->n_groups == 0)
+                return 0;
+        _cleanup_free_ const char **paths = malloc(plan->n_groups * sizeof(*paths));
+        if (!paths)
+                return colo_error_set(err, ENOMEM, "check plan");
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                if (!memchr(plan->groups[i].path, '\0', sizeof(plan->groups[i].path)))
+                        return colo_error_setf_plain(err, EINVAL, "plan group %zu: path not terminated", i);
+                paths[i] = plan->groups[i].path;
+        }
+        qsort(paths, plan->n_groups, sizeof(*paths), path_ptr_cmp);
+        for (size_t i = 1; i < plan->n_groups; i++)
+                if (strcmp(paths[i - 1], paths[i]) == 0)
+                        return colo_error_setf_plain(err, EINVAL, "cgroup '%s' appears twice in the plan", paths[i]);
+        return 0;
+}
+
+typedef struct ApplyRun {
+        CgRoot *root;
+        bool dry_run;
+        CgWriteCallback cb;
+        void *userdata;
+        ColoError *err;
+        int failures;
+} ApplyRun;
+
+static void run_fail(ApplyRun *run, const char *path, const char *value, ColoError *e, int r) {
+        if (run->failures == 0 && run->err) {
+                *run->err = *e;
+                (void) colo_error_wrap(run->err, "apply plan to cgroup '%s'", path);
+        }
+        run->failures++;
+        if (run->cb && value)
+                run->cb(run->userdata, path, value, r);
+}
+
+/* Returns false when the entry should be dropped (a leaf that no longer exists). */
+static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
+        ColoError lerr = {};
+        int r;
+
+        if (!e->group) {
+                bool leaf = path_is_leaf(gp->path);
+                bool create = !leaf && gp->path[0] != '\0';
+                r = cg_group_open(run->root, gp->path, create, &e->group, &lerr);
+                if (r == -ENOENT && leaf)
+                        return false;
+                if (r < 0) {
+                        run_fail(run, gp->path, create ? "(create)" : "(open)", &lerr, r);
+                        return true;
+                }
+                /* A fresh handle may be a fresh directory: nothing is known to be applied. */
+                cg_knobs_init(&e->last);
+        }
+
+        r = cg_group_apply(e->group, &gp->knobs, &e->last, run->cb, run->userdata, &lerr);
+        if (r == 0)
+                return true;
+        if (r < 0) {
+                /* The cgroup layer rejected the knobs before writing any: the group is untouched. */
+                run_fail(run, gp->path, "(invalid knobs)", &lerr, r);
+                return true;
+        }
+        /* cg_group_apply() already reported each failed write through cb. */
+        run_fail(run, gp->path, NULL, &lerr, -lerr.code);
+        run->failures += r - 1;
+        /* A vanished directory (the group was removed and maybe recreated behind our back) shows
+         * as ENOENT/ENODEV: reopen and rewrite everything next time. Other failures are retried
+         * knob by knob; the cgroup layer already invalidated them in e->last. */
+        if (lerr.code == ENOENT || lerr.code == ENODEV) {
+                e->group = cg_group_free(e->group);
+                cg_knobs_init(&e->last);
+        }
+        return true;
+}
+
+typedef struct DryRun {
+        ApplyRun *run;
+        const char *path;
+        CgGroup *group;
+} DryRun;
+
+static bool dry_has_file(void *userdata, CgController c, const char *file) {
+        DryRun *d = userdata;
+        return !d->group || cg_group_has_file(d->group, c, file);
+}
+
+static void dry_report(void *userdata, const EnforceChange *ch) {
+        DryRun *d = userdata;
+        if (!d->run->cb)
+                return;
+        char p[sizeof(((GroupPlan *) NULL)->path) + 64];
+        snprintf(p, sizeof(p), "%s%s%s", d->path, d->path[0] ? "/" : "", ch->file);
+        d->run->cb(d->run->userdata, p, ch->value, 0);
+}
+
+static bool apply_dry(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
+        if (!e->group) {
+                int r = cg_group_open(run->root, gp->path, false, &e->group, NULL);
+                if (r == -ENOENT && path_is_leaf(gp->path))
+                        return false;
+                if (r < 0 && !e->create_reported && run->cb) {
+                        char p[sizeof(gp->path) + 1];
+                        snprintf(p, sizeof(p), "%s/", gp->path);
+                        run->cb(run->userdata, p, "(create)", 0);
+                        e->create_reported = true;
+                }
+        }
+        DryRun d = { .run = run, .path = gp->path, .group = e->group };
+        enforce_describe_changes(cg_root_mode(run->root), &gp->knobs, &e->last, dry_has_file, dry_report, &d);
+        enforce_knobs_record(&gp->knobs, &e->last);
+        return true;
+}
+
+int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_run, CgWriteCallback cb,
+                  void *userdata, ColoError *err) {
+        if (!root || !plan || !state)
+                return colo_error_setf_plain(err, EINVAL, "enforce: missing cgroup root, plan or state");
+        int r = plan_check(plan, err);
+        if (r < 0)
+                return r;
+
+        size_t n = plan->n_groups;
+        _cleanup_free_ OrderKey *order = calloc(MAX(n, (size_t) 1), sizeof(*order));
+        _cleanup_free_ EnforceEntry *next = calloc(MAX(n, (size_t) 1), sizeof(*next));
+        if (!order || !next)
+                return colo_error_set(err, ENOMEM, "enforce plan");
+
+        /* First every allocation, so running out of memory changes nothing. */
+        for (size_t i = 0; i < n; i++) {
+                const char *path = plan->groups[i].path;
+                order[i] = (OrderKey) { .index = i, .phase = path_is_offline(path) ? 0 : 1, .depth = path_depth(path) };
+                EnforceEntry *old = state_find(state, path);
+                if (old) {
+                        next[i] = *old;
+                        next[i].taken = false;
+                        old->taken = true;
+                        continue;
+                }
+                next[i] = (EnforceEntry) { .path = strdup(path) };
+                cg_knobs_init(&next[i].last);
+                if (!next[i].path) {
+                        /* Undo: give taken entries back, free the fresh ones. */
+                        for (size_t j = 0; j < i; j++) {
+                                old = state_find(state, plan->groups[j].path);
+                                if (old)
+                                        old->taken = false;
+                                else
+                                        free(next[j].path);
+                        }
+                        return colo_error_set(err, ENOMEM, "enforce plan");
+                }
+        }
+        qsort(order, n, sizeof(*order), order_cmp);
+
+        ApplyRun run = { .root = root, .dry_run = dry_run, .cb = cb, .userdata = userdata, .err = err };
+        for (size_t k = 0; k < n; k++) {
+                size_t i = order[k].index;
+                bool keep = dry_run ? apply_dry(&run, &plan->groups[i], &next[i]) :
+                                      apply_real(&run, &plan->groups[i], &next[i]);
+                if (!keep)
+                        entry_done(&next[i]);   /* path NULL: dropped below */
+        }
+
+        /* Forget paths no longer planned, then adopt the new set. */
+        for (size_t i = 0; i < state->n; i++)
+                if (!state->entries[i].taken)
+                        entry_done(&state->entries[i]);
+        free(state->entries);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                if (next[i].path)
+                        next[m++] = next[i];
+        qsort(next, m, sizeof(*next), entry_cmp);
+        state->entries = TAKE_PTR(next);
+        state->n = m;
+        return run.failures;
+}

@@ -1,0 +1,51 @@
+/* Enforcement: turns a Plan into cgroup writes. The only part of the policy path that does I/O.
+ * What was last applied is remembered per group path, so a steady state costs no writes; offline
+ * groups are applied before everything else, so limits on offline work drop before online
+ * guarantees grow. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cgroup/cgroup.h"
+#include "util/error.h"
+
+typedef struct Plan Plan;
+
+/* Per-path memory of what colo last wrote (and the open group handles). Opaque. */
+typedef struct EnforceState EnforceState;
+
+EnforceState *enforce_state_new(void);                  /* NULL on ENOMEM */
+EnforceState *enforce_state_free(EnforceState *s);      /* NULL-safe, returns NULL */
+static inline void enforce_state_freep(EnforceState **s) {
+        enforce_state_free(*s);
+}
+
+/* Number of group paths remembered. */
+size_t enforce_state_size(const EnforceState *s);
+
+/* Forgets one path (after the caller removed or recreated that group, so the next apply reopens
+ * it and writes everything), or, with path NULL, every path (all knobs rewritten next apply, e.g.
+ * after the agent suspects someone else wrote to the tree). */
+void enforce_state_forget(EnforceState *s, const char *path);
+
+/* Applies plan below root. For each group, parents first, offline groups before the rest:
+ *  - class and tier parents ("online", "offline/batch", ...) are created when missing; the
+ *    managed root "" is expected to exist; workload leaves ("<class>/<tier>/<name>") are never
+ *    created: a leaf that vanished since the sample (the workload ended, or a move removed it)
+ *    is skipped without counting as a failure, and forgotten;
+ *  - only knobs differing from what was last applied to that path are written; a group whose
+ *    writes failed is reopened and fully rewritten next time;
+ *  - paths no longer in the plan are forgotten (their handles closed).
+ * Each failed write is reported through cb (path, value, -errno); the first failure's message is
+ * left in err. Returns the number of failed writes (0: all applied), or -EINVAL (NULL argument,
+ * a path twice in the plan: nothing is applied) / -ENOMEM.
+ *
+ * dry_run writes nothing and creates nothing: each write that would happen is reported through
+ * cb with r = 0, as "<group path>/<file>" relative to the managed root (a missing group as
+ * "<group path>/" with value "(create)"), with the files of the root's cgroup version; optional
+ * files (cpu.idle, *.qos_level, burst, io weight) are reported only where an existing group
+ * has them. The state then records the values as if written, so a dry-running agent reports each
+ * change once: use a separate state for dry runs. Returns 0. */
+int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_run, CgWriteCallback cb,
+                  void *userdata, ColoError *err);

@@ -1,0 +1,524 @@
+/* Unit tests of src/lib/enforce against fake v1 and v2 trees of plain files under mkdtemp(): the
+ * real policy makes the plan, enforce applies it, and the tests read back what was written. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "enforce/enforce.h"
+#include "policy/policy.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+#define WRITES_MAX 256
+
+typedef struct Write {
+        char path[512];
+        char value[192];
+        int r;
+} Write;
+
+typedef struct Fake {
+        char dir[64];
+        CgMode mode;
+        CgRoot *root;
+        EnforceState *state;
+        Write writes[WRITES_MAX];
+        size_t n_writes;
+} Fake;
+
+static void record_write(void *userdata, const char *path, const char *value, int r) {
+        Fake *f = userdata;
+        assert_true(f->n_writes < WRITES_MAX);
+        Write *w = &f->writes[f->n_writes++];
+        snprintf(w->path, sizeof(w->path), "%s", path);
+        snprintf(w->value, sizeof(w->value), "%s", value);
+        w->r = r;
+}
+
+static const char *const v2_files[] = {
+        "cpu.weight", "cpu.idle", "cpu.max", "memory.max", "memory.high", "memory.low", "memory.min", "cgroup.procs",
+};
+static const char *const v1_cpu_files[] = { "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.idle", "cgroup.procs" };
+static const char *const v1_memory_files[] = { "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "cgroup.procs" };
+
+static const char *const all_groups[] = {
+        "", "online", "online/critical", "online/normal", "offline", "offline/batch", "offline/best-effort",
+        "online/critical/db", "online/normal/web", "offline/batch/etl", "offline/best-effort/crawl",
+        "online/normal/job", "offline/batch/job",
+};
+
+/* Directory of group path in hierarchy ("" on v2, "cpu" or "memory" on v1). */
+static void group_dir(const Fake *f, const char *hierarchy, const char *path, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s%s/colo%s%s", f->dir, hierarchy[0] ? "/" : "", hierarchy, path[0] ? "/" : "", path);
+}
+
+static void mkdir_p(const char *path) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s", path);
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = '\0';
+                        (void) mkdir(p, 0755);
+                        *s = '/';
+                }
+        (void) mkdir(p, 0755);
+}
+
+static void fake_add_files(const Fake *f, const char *hierarchy, const char *path, const char *const *files, size_t n) {
+        char dir[512], file[600];
+        group_dir(f, hierarchy, path, dir, sizeof(dir));
+        mkdir_p(dir);
+        for (size_t i = 0; i < n; i++) {
+                snprintf(file, sizeof(file), "%s/%s", dir, files[i]);
+                FILE *fp = fopen(file, "we");
+                assert_non_null(fp);
+                fputs(strcmp(files[i], "cgroup.procs") == 0 ? "" : "init\n", fp);
+                fclose(fp);
+        }
+}
+
+static void fake_add_group(const Fake *f, const char *path) {
+        if (f->mode == CG_MODE_V2)
+                fake_add_files(f, "", path, v2_files, ELEMENTSOF(v2_files));
+        else {
+                fake_add_files(f, "cpu", path, v1_cpu_files, ELEMENTSOF(v1_cpu_files));
+                fake_add_files(f, "memory", path, v1_memory_files, ELEMENTSOF(v1_memory_files));
+        }
+}
+
+/* The contents of a knob file, newline stripped ("init" when never written). */
+static const char *fake_read(const Fake *f, const char *hierarchy, const char *path, const char *file) {
+        static char buf[256];
+        char dir[512], p[600];
+        group_dir(f, hierarchy, path, dir, sizeof(dir));
+        snprintf(p, sizeof(p), "%s/%s", dir, file);
+        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        assert_true(n >= 0);
+        buf[n] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        return buf;
+}
+
+static int fake_setup(void **state, CgMode mode, bool populate) {
+        Fake *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "/tmp/colo-test-enforce-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        f->mode = mode;
+        fake_add_group(f, "");
+        if (populate)
+                for (size_t i = 0; i < ELEMENTSOF(all_groups); i++)
+                        fake_add_group(f, all_groups[i]);
+        CgRootOptions o = { .fs_root = f->dir, .mode = mode, .subtree = "/colo", .report_successes = true };
+        ColoError err = {};
+        if (cg_root_open(&o, &f->root, &err) < 0)
+                fail_msg("cg_root_open: %s", err.msg);
+        f->state = enforce_state_new();
+        assert_non_null(f->state);
+        *state = f;
+        return 0;
+}
+
+static int setup_v2(void **state) {
+        return fake_setup(state, CG_MODE_V2, true);
+}
+static int setup_v1(void **state) {
+        return fake_setup(state, CG_MODE_V1, true);
+}
+static int setup_v2_bare(void **state) {
+        return fake_setup(state, CG_MODE_V2, false);
+}
+
+static int teardown(void **state) {
+        Fake *f = *state;
+        enforce_state_free(f->state);
+        cg_root_free(f->root);
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f);
+        return 0;
+}
+
+static const WorkloadSample workloads[] = {
+        { .name = "db", .cls = CLASS_ONLINE, .tier = TIER_CRITICAL, .nr_tasks = 1 },
+        { .name = "web", .cls = CLASS_ONLINE, .tier = TIER_NORMAL, .nr_tasks = 1 },
+        { .name = "etl", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .nr_tasks = 1 },
+        { .name = "crawl", .cls = CLASS_OFFLINE, .tier = TIER_BEST_EFFORT, .nr_tasks = 1 },
+};
+
+/* The policy's plan for a quiet 4-core 8 GiB node: offline CPU budget 4 - 0.1 - online - 0.2. */
+static Plan *make_plan(const WorkloadSample *w, size_t n, double online_cpu) {
+        PolicyConfig cfg;
+        policy_config_init_defaults(&cfg);
+        NodeSample s = {
+                .now_usec = 1000 * USEC_PER_SEC,
+                .cpu_capacity_cores = 4.0,
+                .mem_capacity = 8 * GiB,
+                .mem_available = 4 * GiB,
+                .workloads = w,
+                .n_workloads = n,
+        };
+        OnlineEstimate est = { .cpu_cores = online_cpu, .mem_bytes = 2 * GiB };
+        PolicyState st = {};
+        Plan *p = NULL;
+        assert_int_equal(policy_decide(&s, &est, &cfg, &st, &p), 0);
+        return p;
+}
+
+static int apply(Fake *f, const Plan *p, bool dry_run) {
+        ColoError err = {};
+        f->n_writes = 0;
+        int r = enforce_apply(f->root, p, f->state, dry_run, record_write, f, &err);
+        if (r < 0)
+                fail_msg("enforce_apply: %s", err.msg);
+        return r;
+}
+
+static size_t failed_writes(const Fake *f) {
+        size_t n = 0;
+        for (size_t i = 0; i < f->n_writes; i++)
+                n += f->writes[i].r < 0;
+        return n;
+}
+
+static char *u64str(uint64_t v) {
+        static char buf[4][32];
+        static int i;
+        i = (i + 1) % 4;
+        snprintf(buf[i], sizeof(buf[i]), "%llu", (unsigned long long) v);
+        return buf[i];
+}
+
+static void test_enforce_first_apply_writes_the_plan_v2(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);     /* budget 2.2 cores */
+
+        assert_int_equal(apply(f, p, false), 0);
+        assert_true(f->n_writes > 20);
+        assert_int_equal(failed_writes(f), 0);
+        assert_string_equal(fake_read(f, "", "offline", "cpu.max"), "220000 100000");
+        assert_string_equal(fake_read(f, "", "offline", "cpu.idle"), "1");
+        assert_string_equal(fake_read(f, "", "offline", "cpu.weight"), "init");   /* idle groups take no weight */
+        assert_string_equal(fake_read(f, "", "offline", "memory.max"), u64str(p->offline_mem_budget));
+        assert_string_equal(fake_read(f, "", "online", "cpu.weight"), "10000");
+        assert_string_equal(fake_read(f, "", "online", "memory.low"), u64str(2 * GiB));
+        assert_string_equal(fake_read(f, "", "", "memory.min"), u64str(2 * GiB));
+        assert_string_equal(fake_read(f, "", "online/critical", "memory.min"), "max");
+        assert_string_equal(fake_read(f, "", "online/normal", "memory.min"), "0");
+        assert_string_equal(fake_read(f, "", "offline/best-effort", "cpu.weight"), "10");
+        assert_string_equal(fake_read(f, "", "offline/batch/etl", "memory.low"), "0");
+        assert_int_equal(enforce_state_size(f->state), p->n_groups);
+        plan_free(p);
+}
+
+static void test_enforce_first_apply_writes_the_plan_v1(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(failed_writes(f), 0);
+        assert_string_equal(fake_read(f, "cpu", "offline", "cpu.cfs_quota_us"), "220000");
+        assert_string_equal(fake_read(f, "cpu", "offline", "cpu.cfs_period_us"), "100000");
+        assert_string_equal(fake_read(f, "cpu", "offline", "cpu.idle"), "1");
+        assert_string_equal(fake_read(f, "cpu", "online", "cpu.shares"), u64str(cg_weight_to_shares(10000)));
+        assert_string_equal(fake_read(f, "cpu", "offline/best-effort", "cpu.shares"), u64str(cg_weight_to_shares(10)));
+        assert_string_equal(fake_read(f, "memory", "offline", "memory.limit_in_bytes"), u64str(p->offline_mem_budget));
+        assert_string_equal(fake_read(f, "memory", "offline", "memory.soft_limit_in_bytes"), "0");
+        /* v1 has no memory.low: nothing was written for online protection. */
+        for (size_t i = 0; i < f->n_writes; i++)
+                assert_null(strstr(f->writes[i].path, "memory.low"));
+        plan_free(p);
+}
+
+static void steady_state_writes_nothing(Fake *f) {
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_true(f->n_writes > 0);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(f->n_writes, 0);
+        /* A new but equal plan, as the next period makes it. */
+        Plan *again = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, again, false), 0);
+        assert_int_equal(f->n_writes, 0);
+        plan_free(p);
+        plan_free(again);
+}
+
+static void test_enforce_second_apply_of_the_same_plan_writes_nothing_v2(void **state) {
+        steady_state_writes_nothing(*state);
+}
+
+static void test_enforce_second_apply_of_the_same_plan_writes_nothing_v1(void **state) {
+        steady_state_writes_nothing(*state);
+}
+
+static void changed_budget_writes_only_the_quota(Fake *f, const char *hierarchy, const char *file, const char *value) {
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 0);
+        Plan *q = make_plan(workloads, ELEMENTSOF(workloads), 2.5);     /* budget 1.2 cores */
+        assert_int_equal(apply(f, q, false), 0);
+        assert_int_equal(f->n_writes, 1);
+        char want[600];
+        group_dir(f, hierarchy, "offline", want, sizeof(want));
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "/%s", file);
+        assert_string_equal(f->writes[0].path, want);
+        assert_string_equal(f->writes[0].value, value);
+        assert_string_equal(fake_read(f, hierarchy, "offline", file), value);
+        plan_free(p);
+        plan_free(q);
+}
+
+static void test_enforce_changed_budget_writes_only_cpu_max_v2(void **state) {
+        changed_budget_writes_only_the_quota(*state, "", "cpu.max", "120000 100000");
+}
+
+static void test_enforce_changed_budget_writes_only_the_quota_v1(void **state) {
+        changed_budget_writes_only_the_quota(*state, "cpu", "cpu.cfs_quota_us", "120000");
+}
+
+static bool dry_run_reported(const Fake *f, const char *path, const char *value) {
+        for (size_t i = 0; i < f->n_writes; i++)
+                if (strcmp(f->writes[i].path, path) == 0 && strcmp(f->writes[i].value, value) == 0)
+                        return f->writes[i].r == 0;
+        return false;
+}
+
+static void dry_run_writes_nothing(Fake *f, const char *hierarchy, const char *quota_file, const char *quota) {
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, true), 0);
+        assert_true(f->n_writes > 20);
+        char rel[64];
+        snprintf(rel, sizeof(rel), "offline/%s", quota_file);
+        assert_true(dry_run_reported(f, rel, quota));
+        assert_true(dry_run_reported(f, "offline/cpu.idle", "1"));
+        assert_true(dry_run_reported(f, "offline/best-effort/crawl/oom_score_adj of each task", "1000"));
+        for (size_t i = 0; i < ELEMENTSOF(all_groups); i++) {
+                assert_string_equal(fake_read(f, hierarchy, all_groups[i], quota_file), "init");
+                assert_string_equal(fake_read(f, hierarchy, all_groups[i], "cpu.idle"), "init");
+        }
+        /* The dry state remembers what it reported: the same plan reports nothing new. */
+        assert_int_equal(apply(f, p, true), 0);
+        assert_int_equal(f->n_writes, 0);
+        plan_free(p);
+}
+
+static void test_enforce_dry_run_writes_nothing_v2(void **state) {
+        dry_run_writes_nothing(*state, "", "cpu.max", "220000 100000");
+}
+
+static void test_enforce_dry_run_writes_nothing_v1(void **state) {
+        dry_run_writes_nothing(*state, "cpu", "cpu.cfs_quota_us", "220000");
+}
+
+static void test_enforce_dry_run_does_not_create_groups_v2(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, true), 0);
+        assert_true(dry_run_reported(f, "offline/", "(create)"));
+        char dir[512];
+        group_dir(f, "", "offline", dir, sizeof(dir));
+        assert_int_equal(access(dir, F_OK), -1);
+        plan_free(p);
+}
+
+static ssize_t write_index(const Fake *f, const char *group, const char *file) {
+        char suffix[256];
+        snprintf(suffix, sizeof(suffix), "/colo%s%s/%s", group[0] ? "/" : "", group, file);
+        for (size_t i = 0; i < f->n_writes; i++) {
+                size_t n = strlen(f->writes[i].path), m = strlen(suffix);
+                if (n >= m && strcmp(f->writes[i].path + n - m, suffix) == 0)
+                        return (ssize_t) i;
+        }
+        return -1;
+}
+
+static void test_enforce_lowers_offline_limits_before_raising_online_guarantees_v2(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 0);
+
+        /* Online grows: offline's memory.max drops and online's memory.low rises. */
+        PolicyConfig cfg;
+        policy_config_init_defaults(&cfg);
+        NodeSample s = { .now_usec = 1, .cpu_capacity_cores = 4.0, .mem_capacity = 8 * GiB, .mem_available = 4 * GiB,
+                         .workloads = workloads, .n_workloads = ELEMENTSOF(workloads) };
+        OnlineEstimate est = { .cpu_cores = 1.5, .mem_bytes = 4 * GiB };
+        PolicyState st = {};
+        Plan *q = NULL;
+        assert_int_equal(policy_decide(&s, &est, &cfg, &st, &q), 0);
+        assert_true(q->offline_mem_budget < p->offline_mem_budget);
+        assert_int_equal(apply(f, q, false), 0);
+
+        ssize_t offline_max = write_index(f, "offline", "memory.max");
+        ssize_t online_low = write_index(f, "online", "memory.low");
+        ssize_t online_min = write_index(f, "online", "memory.min");
+        ssize_t root_low = write_index(f, "", "memory.low");
+        assert_true(offline_max >= 0 && online_low >= 0 && online_min >= 0 && root_low >= 0);
+        assert_true(offline_max < online_low && offline_max < online_min && offline_max < root_low);
+        assert_int_equal(f->n_writes, 5);       /* root low+min, online low+min, offline max */
+        plan_free(p);
+        plan_free(q);
+}
+
+static void test_enforce_creates_class_and_tier_parents_but_not_leaves_v2(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        ColoError err = {};
+        f->n_writes = 0;
+        int r = enforce_apply(f->root, p, f->state, false, record_write, f, &err);
+        /* Plain mkdir in a fake tree makes no knob files, so writes to new groups fail. */
+        assert_true(r > 0);
+        assert_int_equal((size_t) r, failed_writes(f));
+        assert_non_null(strstr(err.msg, "apply plan to cgroup 'offline'"));
+        static const char *const parents[] = { "online", "online/critical", "online/normal", "offline", "offline/batch",
+                                               "offline/best-effort" };
+        char dir[512];
+        for (size_t i = 0; i < ELEMENTSOF(parents); i++) {
+                group_dir(f, "", parents[i], dir, sizeof(dir));
+                assert_int_equal(access(dir, F_OK), 0);
+        }
+        group_dir(f, "", "offline/batch/etl", dir, sizeof(dir));
+        assert_int_equal(access(dir, F_OK), -1);
+        /* Vanished leaves are not failures and are not remembered. */
+        for (size_t i = 0; i < f->n_writes; i++)
+                assert_null(strstr(f->writes[i].path, "etl"));
+        assert_int_equal(enforce_state_size(f->state), 7);
+        plan_free(p);
+}
+
+static void test_enforce_forgets_paths_no_longer_planned_v2(void **state) {
+        Fake *f = *state;
+        Plan *all = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        Plan *fewer = make_plan(workloads, 2, 1.5);     /* etl and crawl ended */
+        assert_int_equal(apply(f, all, false), 0);
+        assert_int_equal(enforce_state_size(f->state), all->n_groups);
+        assert_int_equal(apply(f, fewer, false), 0);
+        assert_int_equal(f->n_writes, 0);
+        assert_int_equal(enforce_state_size(f->state), fewer->n_groups);
+        /* Back again: nothing is remembered for them, so everything is written. */
+        assert_int_equal(apply(f, all, false), 0);
+        assert_true(write_index(f, "offline/batch/etl", "cpu.weight") >= 0);
+        assert_true(write_index(f, "offline/best-effort/crawl", "memory.min") >= 0);
+        plan_free(all);
+        plan_free(fewer);
+}
+
+static void test_enforce_forget_rewrites_the_group_v2(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 0);
+        enforce_state_forget(f->state, "offline");
+        assert_int_equal(apply(f, p, false), 0);
+        assert_true(f->n_writes > 0);
+        for (size_t i = 0; i < f->n_writes; i++)
+                assert_non_null(strstr(f->writes[i].path, "/colo/offline/cpu.") ?: strstr(f->writes[i].path, "/colo/offline/memory."));
+        enforce_state_forget(f->state, NULL);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_true(f->n_writes > 20);
+        plan_free(p);
+}
+
+static void test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2(void **state) {
+        Fake *f = *state;
+        static const WorkloadSample before[] = { { .name = "job", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .nr_tasks = 1 } };
+        static const WorkloadSample after[] = { { .name = "job", .cls = CLASS_ONLINE, .tier = TIER_NORMAL, .nr_tasks = 1 } };
+        Plan *p = make_plan(before, 1, 1.0);
+        Plan *q = make_plan(after, 1, 1.0);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_string_equal(fake_read(f, "", "offline/batch/job", "memory.low"), "0");
+        assert_int_equal(apply(f, q, false), 0);
+        assert_string_equal(fake_read(f, "", "online/normal/job", "memory.low"), "max");
+        assert_string_equal(fake_read(f, "", "online/normal/job", "cpu.weight"), "100");
+        assert_string_equal(fake_read(f, "", "online/normal/job", "cpu.idle"), "0");
+        assert_int_equal(enforce_state_size(f->state), q->n_groups);
+        plan_free(p);
+        plan_free(q);
+}
+
+static void test_enforce_reports_failed_writes_with_their_path_v2(void **state) {
+        Fake *f = *state;
+        char dir[512], file[600];
+        group_dir(f, "", "offline", dir, sizeof(dir));
+        snprintf(file, sizeof(file), "%s/cpu.max", dir);
+        assert_int_equal(unlink(file), 0);
+        assert_int_equal(mkdir(file, 0755), 0);         /* open(O_WRONLY) fails with EISDIR */
+
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        ColoError err = {};
+        f->n_writes = 0;
+        assert_int_equal(enforce_apply(f->root, p, f->state, false, record_write, f, &err), 1);
+        assert_int_equal(failed_writes(f), 1);
+        ssize_t i = write_index(f, "offline", "cpu.max");
+        assert_true(i >= 0 && f->writes[i].r == -EISDIR);
+        assert_non_null(strstr(err.msg, file));
+        assert_int_equal(err.code, EISDIR);
+
+        /* Retried next time, and only that knob. */
+        assert_int_equal(apply(f, p, false), 1);
+        assert_int_equal(f->n_writes, 1);
+        plan_free(p);
+}
+
+static void test_enforce_rejects_a_path_planned_twice(void **state) {
+        Fake *f = *state;
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        memcpy(p->groups[p->n_groups - 1].path, p->groups[p->n_groups - 2].path, sizeof(p->groups[0].path));
+        ColoError err = {};
+        f->n_writes = 0;
+        assert_int_equal(enforce_apply(f->root, p, f->state, false, record_write, f, &err), -EINVAL);
+        assert_int_equal(f->n_writes, 0);
+        assert_non_null(strstr(err.msg, "appears twice"));
+        assert_int_equal(enforce_state_size(f->state), 0);
+        assert_int_equal(enforce_apply(NULL, p, f->state, false, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(enforce_apply(f->root, NULL, f->state, false, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(enforce_apply(f->root, p, NULL, false, NULL, NULL, NULL), -EINVAL);
+        plan_free(p);
+}
+
+static void test_enforce_state_free_accepts_null(void **state) {
+        (void) state;
+        assert_null(enforce_state_free(NULL));
+        assert_int_equal(enforce_state_size(NULL), 0);
+        enforce_state_forget(NULL, "x");
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_enforce_first_apply_writes_the_plan_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_first_apply_writes_the_plan_v1, setup_v1, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_second_apply_of_the_same_plan_writes_nothing_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_second_apply_of_the_same_plan_writes_nothing_v1, setup_v1, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_changed_budget_writes_only_cpu_max_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_changed_budget_writes_only_the_quota_v1, setup_v1, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_dry_run_writes_nothing_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_dry_run_writes_nothing_v1, setup_v1, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_dry_run_does_not_create_groups_v2, setup_v2_bare, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_lowers_offline_limits_before_raising_online_guarantees_v2,
+                                                setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_creates_class_and_tier_parents_but_not_leaves_v2,
+                                                setup_v2_bare, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_forgets_paths_no_longer_planned_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_forget_rewrites_the_group_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2,
+                                                setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_reports_failed_writes_with_their_path_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_rejects_a_path_planned_twice, setup_v2, teardown),
+                cmocka_unit_test(test_enforce_state_free_accepts_null),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

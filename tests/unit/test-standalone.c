@@ -1,0 +1,509 @@
+/* Unit tests of src/lib/standalone: tree paths and name generation (pure), discovery and creation
+ * against a fake cgroup v2 tree of plain directories and files, the tracker's CPU rates and
+ * adoption over the same fake tree, and the status document's JSON round trip and errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "standalone/snapshot.h"
+#include "standalone/status-doc.h"
+#include "standalone/tracker.h"
+#include "standalone/tree.h"
+#include "util/macro.h"
+
+typedef struct Fake {
+        char dir[64];
+        char fs[PATH_MAX], proc[PATH_MAX];
+        CgRoot *root;
+} Fake;
+
+static void fake_write(Fake *f, const char *rel, const char *content) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+        for (char *s = strchr(p + strlen(f->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                (void) mkdir(p, 0755);
+                *s = '/';
+        }
+        FILE *fp = fopen(p, "w");
+        assert_non_null(fp);
+        fputs(content, fp);
+        fclose(fp);
+}
+
+/* mkdir -p below the fake's directory. */
+static void fake_mkdir(Fake *f, const char *rel) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s/", f->dir, rel);
+        for (char *s = strchr(p + strlen(f->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = '\0';
+                (void) mkdir(p, 0755);
+                *s = '/';
+        }
+}
+
+static bool fake_exists(Fake *f, const char *rel) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+        return access(p, F_OK) == 0;
+}
+
+/* A v2 group's files as the tracker reads them. */
+static void fake_v2_group(Fake *f, const char *path, uint64_t cpu_usec, uint64_t mem, const char *procs) {
+        char p[PATH_MAX], v[256];
+#define W(file, content) (snprintf(p, sizeof(p), "fs/%s%s%s", path, path[0] ? "/" : "", file), fake_write(f, p, content))
+        snprintf(v, sizeof(v), "usage_usec %llu\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
+                 (unsigned long long) cpu_usec);
+        W("cpu.stat", v);
+        snprintf(v, sizeof(v), "%llu\n", (unsigned long long) mem);
+        W("memory.current", v);
+        W("memory.max", "max\n");
+        W("memory.stat", "anon 0\nfile 0\ninactive_file 4096\n");
+        W("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+        W("cgroup.procs", procs);
+        W("cgroup.controllers", "cpuset cpu io memory pids\n");
+        W("cgroup.subtree_control", "");
+#undef W
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st, (void) flag, (void) ftw;
+        return remove(p);
+}
+
+static int setup_fake(void **state) {
+        Fake *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "/tmp/colo-test-sa-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->fs, sizeof(f->fs), "%s/fs", f->dir);
+        snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
+        fake_write(f, "proc/self/cgroup", "0::/\n");
+        fake_write(f, "proc/meminfo", "MemTotal:       4000000 kB\nMemFree:        1000 kB\n"
+                                      "MemAvailable:   3000000 kB\n");
+        fake_v2_group(f, "", 0, 0, "");
+        fake_v2_group(f, "colo", 0, 0, "");
+        char self[PATH_MAX];
+        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
+        CgRootOptions o = { .fs_root = f->fs, .mode = CG_MODE_V2, .proc_self_cgroup = self, .subtree = "colo",
+                            .create = true, .proc_root = f->proc };
+        ColoError err = {};
+        int r = cg_root_open(&o, &f->root, &err);
+        if (r < 0)
+                print_error("cg_root_open: %s\n", err.msg);
+        *state = f;
+        return r;
+}
+
+static int teardown_fake(void **state) {
+        Fake *f = *state;
+        cg_root_free(f->root);
+        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+/* --- pure --- */
+
+static void test_tree_paths_follow_the_layout(void **state) {
+        (void) state;
+        char buf[TREE_PATH_MAX];
+        assert_int_equal(tree_workload_path(TIER_CRITICAL, "db", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "online/critical/db");
+        assert_int_equal(tree_workload_path(TIER_BEST_EFFORT, "x.1", buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "offline/best-effort/x.1");
+        assert_int_equal(tree_workload_path(TIER_NORMAL, "..", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(tree_workload_path(TIER_NORMAL, "a/b", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(tree_workload_path(_TIER_MAX, "a", buf, sizeof(buf)), -EINVAL);
+        assert_int_equal(tree_workload_path(TIER_NORMAL, "abc", buf, 8), -ENAMETOOLONG);
+        assert_string_equal(tree_tier_path(TIER_BATCH), "offline/batch");
+        assert_string_equal(tree_class_path(CLASS_ONLINE), "online");
+        assert_null(tree_tier_path(_TIER_INVALID));
+}
+
+static void test_tree_parse_path_accepts_only_leaves(void **state) {
+        (void) state;
+        static const struct {
+                const char *path;
+                int r;
+                WorkloadClass cls;
+                WorkloadTier tier;
+                const char *name;
+        } cases[] = {
+                { "online/normal/web", 0, CLASS_ONLINE, TIER_NORMAL, "web" },
+                { "offline/best-effort/j-1", 0, CLASS_OFFLINE, TIER_BEST_EFFORT, "j-1" },
+                { "online/batch/web", -EINVAL },        /* tier of the other class */
+                { "offline/normal/web", -EINVAL },
+                { "online/normal", -EINVAL },           /* a tier parent, not a leaf */
+                { "online/normal/web/sub", -EINVAL },
+                { "online/normal/", -EINVAL },
+                { "online/normal/..", -EINVAL },
+                { "online/norm/web", -EINVAL },
+                { "", -EINVAL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                TreeWorkload w = {};
+                assert_int_equal(tree_parse_path(cases[i].path, &w), cases[i].r);
+                if (cases[i].r < 0)
+                        continue;
+                assert_int_equal(w.cls, cases[i].cls);
+                assert_int_equal(w.tier, cases[i].tier);
+                assert_string_equal(w.name, cases[i].name);
+                assert_string_equal(w.path, cases[i].path);
+        }
+        assert_int_equal(tree_parse_path(NULL, &(TreeWorkload) {}), -EINVAL);
+}
+
+static void test_generated_names_are_valid_and_derived_from_the_command(void **state) {
+        (void) state;
+        static const struct {
+                const char *command;
+                uint32_t suffix;
+                const char *name;
+        } cases[] = {
+                { "/usr/bin/stress-ng", 0x1a2b, "stress-ng-1a2b" },
+                { "memcached", 0, "memcached-0" },
+                { "./my job!", 0xff, "my_job_-ff" },            /* runs of odd characters collapse */
+                { "..hidden", 1, "hidden-1" },                  /* no leading dots */
+                { "...", 2, "cmd-2" },
+                { "", 3, "cmd-3" },
+                { "/usr/bin/", 4, "cmd-4" },
+                { "sh", 0xffffffff, "sh-ffffffff" },
+                { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 7,
+                  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-7" },  /* 40 characters kept */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char buf[WORKLOAD_NAME_MAX];
+                assert_int_equal(tree_generate_name(cases[i].command, cases[i].suffix, buf, sizeof(buf)), 0);
+                assert_string_equal(buf, cases[i].name);
+                assert_true(workload_name_is_valid(buf));
+        }
+        char small[4];
+        assert_int_equal(tree_generate_name("abcdef", 1, small, sizeof(small)), -ENAMETOOLONG);
+        assert_int_equal(tree_generate_name(NULL, 5, (char[WORKLOAD_NAME_MAX]) {}, WORKLOAD_NAME_MAX), 0);
+}
+
+/* --- the tree on a fake v2 hierarchy --- */
+
+static void test_discover_lists_workload_leaves_sorted_v2(void **state) {
+        Fake *f = *state;
+        fake_mkdir(f, "fs/colo/online/normal/web");
+        fake_mkdir(f, "fs/colo/online/critical/db");
+        fake_mkdir(f, "fs/colo/offline/batch/job1");
+        fake_mkdir(f, "fs/colo/offline/best-effort/a-job");
+        fake_mkdir(f, "fs/colo/offline/batch/bad name");       /* not a workload name: skipped */
+        fake_mkdir(f, "fs/colo/online/normal/web/nested");     /* below a leaf: not a workload */
+        fake_mkdir(f, "fs/colo/elsewhere/normal/x");           /* not a class parent */
+        fake_mkdir(f, "fs/colo/offline/best-effort/web");      /* an interrupted move: listed twice */
+
+        TreeWorkload *list = NULL;
+        size_t n = 0;
+        ColoError err = {};
+        assert_int_equal(tree_discover(f->root, &list, &n, &err), 0);
+        static const struct {
+                const char *name, *path;
+                WorkloadClass cls;
+        } want[] = {
+                { "a-job", "offline/best-effort/a-job", CLASS_OFFLINE },
+                { "db", "online/critical/db", CLASS_ONLINE },
+                { "job1", "offline/batch/job1", CLASS_OFFLINE },
+                { "web", "online/normal/web", CLASS_ONLINE },
+                { "web", "offline/best-effort/web", CLASS_OFFLINE },
+        };
+        assert_int_equal(n, ELEMENTSOF(want));
+        for (size_t i = 0; i < n; i++) {
+                assert_string_equal(list[i].name, want[i].name);
+                assert_string_equal(list[i].path, want[i].path);
+                assert_int_equal(list[i].cls, want[i].cls);
+        }
+        free(list);
+
+        TreeWorkload found[4];
+        assert_int_equal(tree_find(f->root, "web", found, ELEMENTSOF(found), &err), 2);
+        assert_int_equal(tree_find(f->root, "nothing", found, ELEMENTSOF(found), &err), 0);
+        assert_int_equal(tree_find(f->root, "a/b", found, ELEMENTSOF(found), &err), -EINVAL);
+}
+
+static void test_discover_on_an_empty_root_finds_nothing_v2(void **state) {
+        Fake *f = *state;
+        TreeWorkload *list = (TreeWorkload *) 1;
+        size_t n = 99;
+        assert_int_equal(tree_discover(f->root, &list, &n, NULL), 0);
+        assert_int_equal(n, 0);
+        assert_null(list);
+}
+
+static void test_create_makes_parents_and_refuses_a_used_name_v2(void **state) {
+        Fake *f = *state;
+        ColoError err = {};
+        assert_int_equal(tree_create_workload(f->root, TIER_BATCH, "job", NULL, &err), 0);
+        assert_true(fake_exists(f, "fs/colo/offline/batch/job"));
+        for (int t = 0; t < _TIER_MAX; t++) {
+                char p[PATH_MAX];
+                snprintf(p, sizeof(p), "fs/colo/%s", tree_tier_path((WorkloadTier) t));
+                assert_true(fake_exists(f, p));
+        }
+        /* The same name under another tier or class is refused, and nothing is created. */
+        assert_int_equal(tree_create_workload(f->root, TIER_NORMAL, "job", NULL, &err), -EEXIST);
+        assert_non_null(strstr(err.msg, "job"));
+        assert_false(fake_exists(f, "fs/colo/online/normal/job"));
+        assert_int_equal(tree_create_workload(f->root, TIER_BATCH, "bad/name", NULL, &err), -EINVAL);
+        assert_int_equal(tree_create_workload(f->root, _TIER_INVALID, "x", NULL, &err), -EINVAL);
+        assert_false(fake_exists(f, "fs/colo/online/normal/x"));
+
+        assert_int_equal(tree_move_workload(f->root, "absent", TIER_NORMAL, &err), -ENOENT);
+        assert_int_equal(tree_remove_if_empty(f->root, "offline/batch/gone", &err), 1);
+}
+
+/* --- the tracker --- */
+
+static void test_tracker_adopts_workloads_and_computes_cpu_rates_v2(void **state) {
+        Fake *f = *state;
+        ColoError err = {};
+        fake_v2_group(f, "colo/online", 0, 0, "");
+        fake_v2_group(f, "colo/offline", 0, 0, "");
+        fake_v2_group(f, "colo/online/normal/web", 1000000, 50 << 20, "10\n11\n");
+        fake_v2_group(f, "colo/offline/batch/job", 0, 0, "");
+
+        Tracker *t = NULL;
+        TrackerOptions o = { .proc_root = f->proc, .cpu_capacity_cores = 4 };
+        assert_int_equal(tracker_new(f->root, &o, &t, &err), 0);
+        assert_int_equal(tracker_refresh(t, 1000000, NULL, NULL, &err), 2);
+        assert_int_equal(tracker_refresh(t, 1000000, NULL, NULL, &err), 0);   /* steady: no change */
+        assert_int_equal(tracker_count(t), 2);
+        assert_int_equal(tracker_sample(t, 1000000, &err), 0);
+
+        /* One second later: web used 0.5 s of CPU, the online parent 1.5 s. */
+        fake_v2_group(f, "colo/online/normal/web", 1500000, 50 << 20, "10\n11\n");
+        fake_v2_group(f, "colo/online", 1500000, 60 << 20, "");
+        assert_int_equal(tracker_sample(t, 2000000, &err), 0);
+        const NodeSample *s = tracker_node(t);
+        assert_int_equal(s->n_workloads, 2);
+        assert_true(fabs(s->cpu_capacity_cores - 4) < 1e-9);
+        assert_int_equal(s->mem_available, 3000000ULL * 1024);
+        assert_int_equal(s->mem_capacity, 4000000ULL * 1024);
+        int web = tracker_find(t, "web");
+        assert_true(web >= 0);
+        assert_string_equal(s->workloads[web].name, "web");
+        assert_true(fabs(s->workloads[web].cpu_usage_cores - 0.5) < 1e-9);
+        assert_int_equal(s->workloads[web].mem_working_set, (50 << 20) - 4096);
+        assert_int_equal(s->workloads[web].nr_tasks, 2);
+        assert_true(fabs(s->online_cpu_usage - 1.5) < 1e-9);
+        assert_int_equal(s->online_mem_working_set, (60 << 20) - 4096);
+
+        TrackedWorkload *job = tracker_get(t, (size_t) tracker_find(t, "job"));
+        assert_non_null(job);
+        assert_false(job->ever_populated);
+        assert_int_equal(job->empty_since_usec, 1000000);
+
+        /* A workload moved to another tier is dropped and adopted under its new path. */
+        char old[PATH_MAX];
+        snprintf(old, sizeof(old), "%s/colo/offline/batch/job", f->fs);
+        nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fake_v2_group(f, "colo/offline/best-effort/job", 0, 0, "42\n");
+        assert_int_equal(tracker_refresh(t, 3000000, NULL, NULL, &err), 2);
+        job = tracker_get(t, (size_t) tracker_find(t, "job"));
+        assert_int_equal(job->id.tier, TIER_BEST_EFFORT);
+        assert_int_equal(tracker_sample(t, 3000000, &err), 0);
+        assert_true(job->ever_populated);
+        tracker_free(t);
+}
+
+/* --- the status document --- */
+
+static void fill_doc(StatusDoc *d) {
+        *d = (StatusDoc) {
+                .agent_pid = 4242,
+                .dry_run = true,
+                .updated_realtime_usec = 1700000000123456ULL,
+                .period_usec = 1000000,
+                .cpu_capacity_cores = 2,
+                .mem_capacity = 24ULL << 30,
+                .mem_available = 20ULL << 30,
+                .online_cpu_usage_cores = 0.75,
+                .online_mem_working_set = 1ULL << 30,
+                .offline_cpu_usage_cores = 1.125,
+                .offline_mem_working_set = 3ULL << 30,
+                .offline_cpu_budget_cores = 0.9,
+                .offline_mem_budget = 18ULL << 30,
+                .has_predicted_peak = true,
+                .online_estimate_cpu_cores = 1.25,
+                .online_estimate_mem_bytes = 2ULL << 30,
+                .squeezed = true,
+                .evictions_total = 3,
+        };
+        snprintf(d->subtree, sizeof(d->subtree), "colo");
+        snprintf(d->cgroup_root, sizeof(d->cgroup_root), "cpu=/sys/fs/cgroup/cpu/colo \"quoted\"");
+        snprintf(d->cgroup_mode, sizeof(d->cgroup_mode), "v1");
+        snprintf(d->estimate_source, sizeof(d->estimate_source), "profiles");
+        snprintf(d->squeeze_reason, sizeof(d->squeeze_reason), "MemAvailable 400Mi below the watermark 512Mi");
+        assert_int_equal(status_doc_reserve(d, 2), 0);
+        d->n_workloads = 2;
+        d->workloads[0] = (StatusWorkload) { .name = "web", .cls = CLASS_ONLINE, .tier = TIER_CRITICAL,
+                                             .cpu_usage_cores = 0.5, .mem_usage = 100, .mem_working_set = 90,
+                                             .nr_tasks = 4, .state = WORKLOAD_RUNNING };
+        d->workloads[1] = (StatusWorkload) { .name = "hog", .cls = CLASS_OFFLINE, .tier = TIER_BEST_EFFORT,
+                                             .mem_usage = 5ULL << 30, .mem_working_set = 4ULL << 30,
+                                             .state = WORKLOAD_EVICTED, .evicted_realtime_usec = 1700000000000000ULL,
+                                             .reason = "online memory pressure 45% (some avg10)" };
+}
+
+static void test_status_doc_round_trips_through_json(void **state) {
+        (void) state;
+        StatusDoc d, back = {};
+        fill_doc(&d);
+        char *json = NULL;
+        ColoError err = {};
+        assert_int_equal(status_doc_to_json(&d, &json, &err), 0);
+        assert_int_equal(status_doc_from_json(json, strlen(json), &back, &err), 0);
+
+        assert_int_equal(back.agent_pid, d.agent_pid);
+        assert_true(back.dry_run);
+        assert_int_equal(back.updated_realtime_usec, d.updated_realtime_usec);
+        assert_int_equal(back.period_usec, d.period_usec);
+        assert_string_equal(back.subtree, d.subtree);
+        assert_string_equal(back.cgroup_root, d.cgroup_root);
+        assert_string_equal(back.cgroup_mode, d.cgroup_mode);
+        assert_true(back.cpu_capacity_cores == d.cpu_capacity_cores);
+        assert_int_equal(back.mem_capacity, d.mem_capacity);
+        assert_int_equal(back.mem_available, d.mem_available);
+        assert_true(back.online_cpu_usage_cores == d.online_cpu_usage_cores);
+        assert_int_equal(back.online_mem_working_set, d.online_mem_working_set);
+        assert_true(back.offline_cpu_usage_cores == d.offline_cpu_usage_cores);
+        assert_int_equal(back.offline_mem_working_set, d.offline_mem_working_set);
+        assert_true(back.offline_cpu_budget_cores == d.offline_cpu_budget_cores);
+        assert_int_equal(back.offline_mem_budget, d.offline_mem_budget);
+        assert_string_equal(back.estimate_source, d.estimate_source);
+        assert_true(back.has_predicted_peak);
+        assert_true(back.online_estimate_cpu_cores == d.online_estimate_cpu_cores);
+        assert_int_equal(back.online_estimate_mem_bytes, d.online_estimate_mem_bytes);
+        assert_true(back.squeezed);
+        assert_string_equal(back.squeeze_reason, d.squeeze_reason);
+        assert_int_equal(back.evictions_total, 3);
+        assert_int_equal(back.n_workloads, 2);
+        for (size_t i = 0; i < 2; i++) {
+                const StatusWorkload *a = &d.workloads[i], *b = &back.workloads[i];
+                assert_string_equal(a->name, b->name);
+                assert_int_equal(a->cls, b->cls);
+                assert_int_equal(a->tier, b->tier);
+                assert_true(a->cpu_usage_cores == b->cpu_usage_cores);
+                assert_int_equal(a->mem_usage, b->mem_usage);
+                assert_int_equal(a->mem_working_set, b->mem_working_set);
+                assert_int_equal(a->nr_tasks, b->nr_tasks);
+                assert_int_equal(a->state, b->state);
+                assert_string_equal(a->reason, b->reason);
+                assert_int_equal(a->evicted_realtime_usec, b->evicted_realtime_usec);
+        }
+        assert_non_null(status_doc_find(&back, "hog"));
+        assert_null(status_doc_find(&back, "nope"));
+        free(json);
+        status_doc_done(&back);
+        status_doc_done(&d);
+        assert_null(d.workloads);
+}
+
+/* Replaces the first occurrence of from in text by to, in a new buffer. */
+static char *replace(const char *text, const char *from, const char *to) {
+        const char *at = strstr(text, from);
+        assert_non_null(at);
+        size_t n = strlen(text) - strlen(from) + strlen(to);
+        char *out = malloc(n + 1);
+        assert_non_null(out);
+        snprintf(out, n + 1, "%.*s%s%s", (int) (at - text), text, to, at + strlen(from));
+        return out;
+}
+
+static void test_status_doc_rejects_bad_documents_naming_the_field(void **state) {
+        (void) state;
+        StatusDoc d;
+        fill_doc(&d);
+        char *json = NULL;
+        assert_int_equal(status_doc_to_json(&d, &json, NULL), 0);
+        static const struct {
+                const char *from, *to, *message;
+        } cases[] = {
+                { "\"version\": 1", "\"version\": 2", "version 2" },
+                { "\"pid\": 4242", "\"pid\": -1", "agent.pid" },
+                { "\"cpu_capacity_cores\": 2.0", "\"cpu_capacity_cores\": \"2\"", "node.cpu_capacity_cores" },
+                { "\"memory_budget_bytes\"", "\"memory_budget\"", "offline.memory_budget_bytes" },
+                { "\"state\": \"evicted\"", "\"state\": \"sleeping\"", "workloads[1].state" },
+                { "\"name\": \"hog\"", "\"name\": \"../hog\"", "workloads[1].name" },
+                { "\"tier\": \"critical\"", "\"tier\": \"batch\"", "workloads[0]" },
+                { "\"squeezed\": true", "\"squeezed\": 1", "offline.squeezed" },
+                { "\"workloads\": [", "\"workloads\": {\"x\": [", "line" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *bad = replace(json, cases[i].from, cases[i].to);
+                StatusDoc out = { .agent_pid = 77 };
+                ColoError err = {};
+                assert_int_equal(status_doc_from_json(bad, strlen(bad), &out, &err), -EBADMSG);
+                if (!strstr(err.msg, cases[i].message))
+                        fail_msg("case %zu: '%s' does not mention '%s'", i, err.msg, cases[i].message);
+                assert_int_equal(out.agent_pid, 77);    /* untouched on error */
+                free(bad);
+        }
+        ColoError err = {};
+        StatusDoc out = {};
+        assert_int_equal(status_doc_from_json("[]", 2, &out, &err), -EBADMSG);
+        assert_int_equal(status_doc_from_json("", 0, &out, &err), -EBADMSG);
+        /* Unknown fields are ignored: a newer agent may add some. */
+        char *extra = replace(json, "\"version\": 1", "\"future\": {\"x\": 1}, \"version\": 1");
+        assert_int_equal(status_doc_from_json(extra, strlen(extra), &out, &err), 0);
+        assert_int_equal(out.n_workloads, 2);
+        status_doc_done(&out);
+        free(extra);
+        free(json);
+        status_doc_done(&d);
+}
+
+static void test_fill_status_without_a_plan_reports_running_and_formula_budgets(void **state) {
+        (void) state;
+        WorkloadSample ws[] = {
+                { .name = "web", .cls = CLASS_ONLINE, .tier = TIER_NORMAL, .cpu_usage_cores = 0.5, .nr_tasks = 1 },
+                { .name = "job", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .cpu_usage_cores = 1.0, .nr_tasks = 2 },
+        };
+        NodeSample s = { .cpu_capacity_cores = 2, .mem_capacity = 8ULL << 30, .mem_available = 6ULL << 30,
+                         .online_cpu_usage = 0.5, .offline_cpu_usage = 1.0, .workloads = ws, .n_workloads = 2 };
+        OnlineEstimate est = { .cpu_cores = 0.8, .mem_bytes = 1ULL << 30 };
+        PolicyConfig cfg;
+        policy_config_init_defaults(&cfg);
+        StatusDoc d = {};
+        assert_int_equal(snapshot_fill_status(&d, &s, &est, &cfg, NULL), 0);
+        assert_int_equal(d.n_workloads, 2);
+        assert_string_equal(d.workloads[1].name, "job");
+        assert_int_equal(d.workloads[1].state, WORKLOAD_RUNNING);
+        assert_int_equal(d.workloads[1].nr_tasks, 2);
+        assert_true(fabs(d.offline_cpu_budget_cores - policy_offline_cpu_budget(&s, &est, &cfg)) < 1e-12);
+        assert_int_equal(d.offline_mem_budget, policy_offline_mem_budget(&s, &est, &cfg));
+        assert_true(fabs(d.online_estimate_cpu_cores - 0.8) < 1e-12);
+        status_doc_done(&d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_tree_paths_follow_the_layout),
+                cmocka_unit_test(test_tree_parse_path_accepts_only_leaves),
+                cmocka_unit_test(test_generated_names_are_valid_and_derived_from_the_command),
+                cmocka_unit_test_setup_teardown(test_discover_lists_workload_leaves_sorted_v2, setup_fake, teardown_fake),
+                cmocka_unit_test_setup_teardown(test_discover_on_an_empty_root_finds_nothing_v2, setup_fake, teardown_fake),
+                cmocka_unit_test_setup_teardown(test_create_makes_parents_and_refuses_a_used_name_v2, setup_fake,
+                                                teardown_fake),
+                cmocka_unit_test_setup_teardown(test_tracker_adopts_workloads_and_computes_cpu_rates_v2, setup_fake,
+                                                teardown_fake),
+                cmocka_unit_test(test_status_doc_round_trips_through_json),
+                cmocka_unit_test(test_status_doc_rejects_bad_documents_naming_the_field),
+                cmocka_unit_test(test_fill_status_without_a_plan_reports_running_and_formula_budgets),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -474,6 +474,90 @@ static void test_enforce_reports_failed_writes_with_their_path_v2(void **state) 
         plan_free(p);
 }
 
+/* Every knob file that a first apply writes, relative to the fake tree. */
+typedef struct Snapshot {
+        char file[WRITES_MAX][256];
+        char value[WRITES_MAX][64];
+        size_t n;
+} Snapshot;
+
+static void snapshot_written(const Fake *f, Snapshot *snap) {
+        snap->n = 0;
+        for (size_t i = 0; i < f->n_writes; i++) {
+                const char *rel = f->writes[i].path + strlen(f->dir);
+                if (strncmp(f->writes[i].path, f->dir, strlen(f->dir)) != 0)
+                        continue;       /* /proc/<pid>/oom_score_adj: none here, the fake groups are empty */
+                snprintf(snap->file[snap->n], sizeof(snap->file[0]), "%s", rel);
+                snprintf(snap->value[snap->n], sizeof(snap->value[0]), "%s", f->writes[i].value);
+                snap->n++;
+        }
+}
+
+static void assert_tree_matches(const Fake *f, const Snapshot *snap) {
+        for (size_t i = 0; i < snap->n; i++) {
+                char p[600], buf[128] = "";
+                snprintf(p, sizeof(p), "%s%s", f->dir, snap->file[i]);
+                assert_true(read_small_file_at(AT_FDCWD, p, buf, sizeof(buf), NULL) >= 0);
+                buf[strcspn(buf, "\n")] = '\0';
+                if (strcmp(buf, snap->value[i]) != 0)
+                        fail_msg("'%s' is '%s', want '%s'", snap->file[i], buf, snap->value[i]);
+        }
+}
+
+/* Fault sweep: each knob file in turn refuses its write (a directory in its place, EISDIR). The
+ * apply reports exactly that failure and still writes everything else; once the file is back, the
+ * next apply writes only that knob, and the tree ends as a fault-free apply leaves it. */
+static void failed_write_is_retried_alone_at_every_position(CgMode mode) {
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        void *st = NULL;
+        fake_setup(&st, mode, true);
+        Fake *ref = st;
+        assert_int_equal(apply(ref, p, false), 0);
+        static Snapshot snap;
+        snapshot_written(ref, &snap);
+        assert_true(snap.n > 10);
+        teardown(&st);
+
+        for (size_t k = 0; k < snap.n; k++) {
+                fake_setup(&st, mode, true);
+                Fake *f = st;
+                char victim[600];
+                snprintf(victim, sizeof(victim), "%s%s", f->dir, snap.file[k]);
+                assert_int_equal(unlink(victim), 0);
+                assert_int_equal(mkdir(victim, 0755), 0);
+
+                assert_int_equal(apply(f, p, false), 1);
+                assert_int_equal(failed_writes(f), 1);
+                for (size_t i = 0; i < f->n_writes; i++)
+                        if (f->writes[i].r < 0)
+                                assert_string_equal(f->writes[i].path, victim);
+
+                assert_int_equal(rmdir(victim), 0);
+                FILE *fp = fopen(victim, "we");
+                assert_non_null(fp);
+                fclose(fp);
+                assert_int_equal(apply(f, p, false), 0);
+                if (f->n_writes != 1 || strcmp(f->writes[0].path, victim) != 0)
+                        fail_msg("after fixing '%s': %zu writes, first '%s'", snap.file[k], f->n_writes,
+                                 f->n_writes ? f->writes[0].path : "");
+                assert_tree_matches(f, &snap);
+                assert_int_equal(apply(f, p, false), 0);
+                assert_int_equal(f->n_writes, 0);
+                teardown(&st);
+        }
+        plan_free(p);
+}
+
+static void test_enforce_retries_only_the_failed_write_at_every_position_v2(void **state) {
+        (void) state;
+        failed_write_is_retried_alone_at_every_position(CG_MODE_V2);
+}
+
+static void test_enforce_retries_only_the_failed_write_at_every_position_v1(void **state) {
+        (void) state;
+        failed_write_is_retried_alone_at_every_position(CG_MODE_V1);
+}
+
 static void test_enforce_rejects_a_path_planned_twice(void **state) {
         Fake *f = *state;
         Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
@@ -517,6 +601,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2,
                                                 setup_v2, teardown),
                 cmocka_unit_test_setup_teardown(test_enforce_reports_failed_writes_with_their_path_v2, setup_v2, teardown),
+                cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v2),
+                cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v1),
                 cmocka_unit_test_setup_teardown(test_enforce_rejects_a_path_planned_twice, setup_v2, teardown),
                 cmocka_unit_test(test_enforce_state_free_accepts_null),
         };

@@ -94,7 +94,7 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field);
  * turning a feature off at runtime undoes it instead of freezing the last value:
  *   cpu_idle off       -> cpu.idle 0
  *   cpu_weight off     -> weight 100 on every group (class and tier weights alike)
- *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms
+ *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms, also while squeezed
  *   memory_limit off   -> offline memory.max unlimited, also while squeezed
  *   memory_protect off -> memory.low/min 0 (v2), offline soft limit unlimited (v1)
  *   oom_score_adj off  -> 0 for every managed task

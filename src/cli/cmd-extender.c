@@ -1,11 +1,317 @@
-/* colo extender: placeholder until its module lands. */
+/* colo extender: serves the kube-scheduler extender (POST /filter, POST /prioritize, GET /healthz)
+ * over HTTP or HTTPS. Decisions are extender_handle() in src/lib/k8s. With --node-source, a
+ * refresher thread keeps a node set for kube-scheduler's nodeCacheCapable mode, where only node
+ * names are sent; without it, kube-scheduler must send full Nodes (nodeCacheCapable: false). */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <curl/curl.h>
 
 #include "cli/commands.h"
+#include "k8s/extender-node-source.h"
+#include "k8s/extender.h"
+#include "k8s/https-server.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+typedef struct Extender {
+        ExtenderConfig cfg;
+        ExtenderNodeCache *cache;
+        /* node source */
+        const char *node_file;
+        bool in_cluster;
+        ApiServerAccess api;
+        char api_url[512];
+        unsigned refresh_sec;
+        struct timespec file_mtime;
+        /* refresher thread */
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t lock;
+        pthread_cond_t wake;
+        bool stopping;
+} Extender;
+
+static void extender_usage(FILE *f) {
+        fprintf(f, "Usage: colo extender [OPTIONS]\n\n"
+                   "Serves the kube-scheduler extender: load-aware filtering of online pods on the nodes'\n"
+                   "predicted peaks, and scoring of offline pods by oversold headroom.\n"
+                   "Endpoints: POST /filter, POST /prioritize, GET /healthz.\n\n"
+                   "  -l, --listen ADDR:PORT       address to listen on (default 0.0.0.0:8888)\n"
+                   "      --tls-cert FILE          PEM certificate: serve HTTPS (enableHTTPS: true)\n"
+                   "      --tls-key FILE           PEM private key\n"
+                   "      --max-body BYTES         largest ExtenderArgs accepted (default %u)\n"
+                   "      --timeout SEC            idle connection timeout (default 30)\n"
+                   "      --threads N              request threads (default 2)\n"
+                   "      --cpu-threshold F        online pods: reject a node when predicted CPU peak plus the\n"
+                   "                               request exceeds F x allocatable (default 0.80)\n"
+                   "      --memory-threshold F     the same for memory (default 0.90)\n"
+                   "      --stale-after SEC        colo.io/node-usage older than this counts as missing\n"
+                   "                               (default 600)\n"
+                   "      --node-source SOURCE     node data for nodeCacheCapable: true: 'in-cluster' (LIST\n"
+                   "                               /api/v1/nodes with the pod's service account) or\n"
+                   "                               'file:PATH' (a NodeList JSON file); default none\n"
+                   "      --node-refresh SEC       how often to reload the node source (default 10)\n",
+                EXTENDER_REQUEST_MAX_SIZE_DEFAULT);
+}
+
+static void on_http_log(const char *message, void *userdata) {
+        (void) userdata;
+        log_debug("http: %s", message);
+}
+
+static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
+        Extender *x = userdata;
+        if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+                reply->content_type = "text/plain";
+                reply->body = strdup("ok\n");
+                reply->body_size = reply->body ? 3 : 0;
+                return;
+        }
+        ExtenderVerb verb = strcmp(req->path, "/filter") == 0       ? EXTENDER_FILTER
+                            : strcmp(req->path, "/prioritize") == 0 ? EXTENDER_PRIORITIZE
+                                                                    : _EXTENDER_VERB_INVALID;
+        if (verb < 0)
+                return http_reply_error(reply, 404, "unknown path; the extender serves POST /filter and /prioritize");
+        if (strcmp(req->method, "POST") != 0)
+                return http_reply_error(reply, 405, "use POST");
+
+        _cleanup_(extender_node_set_unrefp) ExtenderNodeSet *nodes = x->cache ? extender_node_cache_acquire(x->cache)
+                                                                             : NULL;
+        ColoError err = {};
+        ExtenderStats stats = {};
+        int r = extender_handle(&x->cfg, verb, nodes, req->body, req->body_size, now_realtime_usec(), &reply->body,
+                                &reply->body_size, &stats, &err);
+        if (r < 0) {
+                log_warning("Bad ExtenderArgs on %s: %s", req->path, err.msg);
+                reply->body = extender_error_body(err.msg, &reply->body_size);
+                reply->status = r == -ENOMEM ? 500 : r == -EMSGSIZE ? 413 : 400;
+                return;
+        }
+        if (verb == EXTENDER_FILTER)
+                log_debug("Filter for %s pod '%s': %zu of %zu nodes pass, %zu without colo data",
+                          stats.offline ? "offline" : "online", stats.pod, stats.passed, stats.candidates,
+                          stats.without_data);
+        else
+                log_debug("Prioritize for %s pod '%s': %zu nodes, %zu without colo data",
+                          stats.offline ? "offline" : "online", stats.pod, stats.candidates, stats.without_data);
+}
+
+/* Loads the node source once. Returns 0 (also when a file is unchanged) or -errno, logged. */
+static int refresh_nodes(Extender *x) {
+        ColoError err = {};
+        _cleanup_(extender_node_set_unrefp) ExtenderNodeSet *set = NULL;
+        int r;
+        if (x->node_file) {
+                struct stat st;
+                if (stat(x->node_file, &st) < 0) {
+                        log_warning("Cannot stat node file '%s': %m, keeping the previous node set.", x->node_file);
+                        return -errno;
+                }
+                if (st.st_mtim.tv_sec == x->file_mtime.tv_sec && st.st_mtim.tv_nsec == x->file_mtime.tv_nsec)
+                        return 0;
+                r = extender_nodes_load_file(x->node_file, &set, &err);
+                if (r >= 0)
+                        x->file_mtime = st.st_mtim;
+        } else
+                r = extender_nodes_list_api(&x->api, &set, &err);
+        if (r < 0) {
+                log_warning("Cannot refresh nodes: %s, keeping the previous node set.", err.msg);
+                return r;
+        }
+        log_debug("Loaded %zu nodes.", extender_node_set_size(set));
+        extender_node_cache_replace(x->cache, set);
+        return 0;
+}
+
+static void *refresher(void *userdata) {
+        Extender *x = userdata;
+        pthread_mutex_lock(&x->lock);
+        while (!x->stopping) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += x->refresh_sec;
+                while (!x->stopping && pthread_cond_timedwait(&x->wake, &x->lock, &until) == 0)
+                        ;
+                if (x->stopping)
+                        break;
+                pthread_mutex_unlock(&x->lock);
+                (void) refresh_nodes(x);
+                pthread_mutex_lock(&x->lock);
+        }
+        pthread_mutex_unlock(&x->lock);
+        return NULL;
+}
+
+static int parse_fraction(const char *s, double *ret) {
+        double d;
+        if (parse_double(s, &d) < 0 || !(d > 0.0 && d <= 1.0))
+                return -EINVAL;
+        *ret = d;
+        return 0;
+}
 
 int cmd_extender(int argc, char **argv) {
-        (void) argc;
-        (void) argv;
-        fprintf(stderr, "colo extender: not built yet\n");
-        return 1;
+        enum {
+                OPT_TLS_CERT = 0x100, OPT_TLS_KEY, OPT_MAX_BODY, OPT_TIMEOUT, OPT_THREADS, OPT_CPU, OPT_MEMORY,
+                OPT_STALE, OPT_SOURCE, OPT_REFRESH,
+        };
+        static const struct option options[] = {
+                { "listen", required_argument, NULL, 'l' },
+                { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+                { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+                { "max-body", required_argument, NULL, OPT_MAX_BODY },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                { "threads", required_argument, NULL, OPT_THREADS },
+                { "cpu-threshold", required_argument, NULL, OPT_CPU },
+                { "memory-threshold", required_argument, NULL, OPT_MEMORY },
+                { "stale-after", required_argument, NULL, OPT_STALE },
+                { "node-source", required_argument, NULL, OPT_SOURCE },
+                { "node-refresh", required_argument, NULL, OPT_REFRESH },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        Extender x = { .cfg = EXTENDER_CONFIG_DEFAULT, .refresh_sec = 10 };
+        const char *listen = "0.0.0.0:8888", *source = NULL;
+        HttpsServerOptions o = { .max_body_size = EXTENDER_REQUEST_MAX_SIZE_DEFAULT, .connection_timeout_sec = 30,
+                                 .threads = 2, .handler = handle, .userdata = &x, .logger = on_http_log };
+        uint64_t v;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'l': listen = optarg; break;
+                case OPT_TLS_CERT: o.cert_file = optarg; break;
+                case OPT_TLS_KEY: o.key_file = optarg; break;
+                case OPT_MAX_BODY:
+                        if (parse_u64(optarg, &v) < 0 || v < 1024 || v > (1u << 30))
+                                goto bad_value;
+                        o.max_body_size = x.cfg.max_request_size = v;
+                        break;
+                case OPT_TIMEOUT:
+                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 3600)
+                                goto bad_value;
+                        o.connection_timeout_sec = (unsigned) v;
+                        break;
+                case OPT_THREADS:
+                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
+                                goto bad_value;
+                        o.threads = (unsigned) v;
+                        break;
+                case OPT_CPU:
+                        if (parse_fraction(optarg, &x.cfg.cpu_threshold) < 0)
+                                goto bad_value;
+                        break;
+                case OPT_MEMORY:
+                        if (parse_fraction(optarg, &x.cfg.memory_threshold) < 0)
+                                goto bad_value;
+                        break;
+                case OPT_STALE:
+                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 7 * 86400)
+                                goto bad_value;
+                        x.cfg.stale_after_usec = v * USEC_PER_SEC;
+                        break;
+                case OPT_SOURCE:
+                        if (strcmp(optarg, "in-cluster") != 0 && strncmp(optarg, "file:", 5) != 0 &&
+                            strcmp(optarg, "none") != 0)
+                                goto bad_value;
+                        source = optarg;
+                        break;
+                case OPT_REFRESH:
+                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 3600)
+                                goto bad_value;
+                        x.refresh_sec = (unsigned) v;
+                        break;
+                case 'h': extender_usage(stdout); return 0;
+                default: extender_usage(stderr); return 2;
+                }
+                continue;
+        bad_value:
+                for (const struct option *p = options; p->name; p++)
+                        if (p->val == c)
+                                fprintf(stderr, "colo extender: invalid value '%s' for --%s\n", optarg, p->name);
+                return 2;
+        }
+        if (optind != argc) {
+                fprintf(stderr, "colo extender: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        if (!o.cert_file != !o.key_file) {
+                fprintf(stderr, "colo extender: --tls-cert and --tls-key go together\n");
+                return 2;
+        }
+        char addr[64];
+        if (https_listen_parse(listen, addr, sizeof(addr), &o.port) < 0) {
+                fprintf(stderr, "colo extender: --listen '%s' is not ADDR:PORT\n", listen);
+                return 2;
+        }
+        o.bind_address = addr;
+
+        ColoError err = {};
+        HttpsServer *server = NULL;
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        pthread_mutex_init(&x.lock, NULL);
+        pthread_cond_init(&x.wake, NULL);
+        int ret = 1;
+        if (source && strcmp(source, "none") != 0) {
+                if (extender_node_cache_new(&x.cache) < 0) {
+                        log_error("Out of memory.");
+                        goto finish;
+                }
+                if (strncmp(source, "file:", 5) == 0)
+                        x.node_file = source + 5;
+                else if (api_server_access_in_cluster(&x.api, x.api_url, sizeof(x.api_url), &err) < 0) {
+                        log_error("--node-source in-cluster: %s", err.msg);
+                        goto finish;
+                } else
+                        x.in_cluster = true;
+                /* A first load that fails is not fatal: names without data pass the filter. */
+                (void) refresh_nodes(&x);
+        }
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);        /* threads started below inherit the mask */
+        signal(SIGPIPE, SIG_IGN);
+
+        if (x.cache) {
+                if (pthread_create(&x.thread, NULL, refresher, &x) != 0) {
+                        log_error("Cannot start the node refresher: %m");
+                        goto finish;
+                }
+                x.thread_started = true;
+        }
+        if (https_server_start(&o, &server, &err) < 0) {
+                log_error("Cannot start the extender: %s", err.msg);
+                goto finish;
+        }
+        log_info("Serving the scheduler extender on %s port %u (%s), node source %s", addr, https_server_port(server),
+                 o.cert_file ? "TLS" : "plain HTTP", source ? source : "none (nodeCacheCapable: false)");
+        int sig = 0;
+        (void) sigwait(&mask, &sig);
+        log_info("Got %s, stopping.", strsignal(sig));
+        ret = 0;
+finish:
+        server = https_server_stop(server);
+        if (x.thread_started) {
+                pthread_mutex_lock(&x.lock);
+                x.stopping = true;
+                pthread_cond_signal(&x.wake);
+                pthread_mutex_unlock(&x.lock);
+                pthread_join(x.thread, NULL);
+        }
+        extender_node_cache_free(x.cache);
+        pthread_cond_destroy(&x.wake);
+        pthread_mutex_destroy(&x.lock);
+        curl_global_cleanup();
+        return ret;
 }

@@ -1,11 +1,201 @@
-/* colo webhook: placeholder until its module lands. */
+/* colo webhook: serves the mutating admission webhook (POST /mutate, AdmissionReview v1) over
+ * TLS, plus GET /healthz. The decision is admission_review() in src/lib/k8s; this file parses
+ * options, wires the HTTP server, logs each decision and waits for SIGTERM. */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/commands.h"
+#include "k8s/admission.h"
+#include "k8s/https-server.h"
+#include "model/workload.h"
+#include "util/fileio.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define REPLACEABLE_MAX 16
+
+static void webhook_usage(FILE *f) {
+        fprintf(f, "Usage: colo webhook [OPTIONS]\n\n"
+                   "Serves the Kubernetes mutating admission webhook: pods marked offline are moved onto\n"
+                   "colo.io/offline-cpu and colo.io/offline-memory (POST /mutate, AdmissionReview v1).\n\n"
+                   "  -l, --listen ADDR:PORT           address to listen on (default 0.0.0.0:8443)\n"
+                   "      --tls-cert FILE              PEM certificate (chain) for TLS\n"
+                   "      --tls-key FILE               PEM private key for TLS\n"
+                   "      --insecure-http              serve plain HTTP (tests only; the API server needs TLS)\n"
+                   "      --max-body BYTES             largest AdmissionReview accepted (default %u)\n"
+                   "      --timeout SEC                idle connection timeout (default 30)\n"
+                   "      --threads N                  request threads (default 2)\n"
+                   "      --offline-priority N         value of the colo-offline PriorityClass (default %d)\n"
+                   "      --preemption-policy POLICY   Never (default), PreemptLowerPriority, or keep\n"
+                   "      --replaceable-priority-class NAME\n"
+                   "                                   a class offline pods may carry and lose, such as the\n"
+                   "                                   cluster's globalDefault one (repeatable)\n",
+                ADMISSION_REVIEW_MAX_SIZE, ADMISSION_OFFLINE_PRIORITY_DEFAULT);
+}
+
+static void on_http_log(const char *message, void *userdata) {
+        (void) userdata;
+        log_debug("http: %s", message);
+}
+
+static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
+        const AdmissionConfig *cfg = userdata;
+        if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+                reply->content_type = "text/plain";
+                reply->body = strdup("ok\n");
+                reply->body_size = reply->body ? 3 : 0;
+                return;
+        }
+        if (strcmp(req->path, "/mutate") != 0)
+                return http_reply_error(reply, 404, "unknown path; the webhook serves POST /mutate");
+        if (strcmp(req->method, "POST") != 0)
+                return http_reply_error(reply, 405, "use POST");
+        if (req->content_type && strncmp(req->content_type, "application/json", 16) != 0)
+                return http_reply_error(reply, 415, "Content-Type must be application/json");
+
+        ColoError err = {};
+        AdmissionOutcome out = {};
+        int r = admission_review(cfg, req->body, req->body_size, &reply->body, &reply->body_size, &out, &err);
+        if (r < 0) {
+                log_warning("Bad AdmissionReview: %s", err.msg);
+                return http_reply_error(reply, r == -ENOMEM ? 500 : 400, err.msg);
+        }
+        const char *cls = workload_class_to_string(out.workload_class);
+        if (!out.allowed)
+                log_info("Rejected pod '%s' (uid %s, code %d): %s", out.pod, out.uid, out.code, out.message);
+        else if (out.patch_ops > 0)
+                log_info("Mutated %s pod '%s' (uid %s): %zu patch operations", cls ? cls : "?", out.pod, out.uid,
+                         out.patch_ops);
+        else
+                log_debug("Admitted %s pod '%s' (uid %s) unchanged", cls ? cls : "-", out.pod, out.uid);
+}
+
+static int parse_size_arg(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        return parse_u64(s, ret) < 0 || *ret < min || *ret > max ? -EINVAL : 0;
+}
 
 int cmd_webhook(int argc, char **argv) {
-        (void) argc;
-        (void) argv;
-        fprintf(stderr, "colo webhook: not built yet\n");
-        return 1;
+        enum {
+                OPT_TLS_CERT = 0x100, OPT_TLS_KEY, OPT_INSECURE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_THREADS,
+                OPT_PRIORITY, OPT_PREEMPTION, OPT_REPLACEABLE,
+        };
+        static const struct option options[] = {
+                { "listen", required_argument, NULL, 'l' },
+                { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+                { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+                { "insecure-http", no_argument, NULL, OPT_INSECURE },
+                { "max-body", required_argument, NULL, OPT_MAX_BODY },
+                { "timeout", required_argument, NULL, OPT_TIMEOUT },
+                { "threads", required_argument, NULL, OPT_THREADS },
+                { "offline-priority", required_argument, NULL, OPT_PRIORITY },
+                { "preemption-policy", required_argument, NULL, OPT_PREEMPTION },
+                { "replaceable-priority-class", required_argument, NULL, OPT_REPLACEABLE },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
+        const char *replaceable[REPLACEABLE_MAX + 1] = {};
+        size_t n_replaceable = 0;
+        const char *listen = "0.0.0.0:8443";
+        HttpsServerOptions o = { .max_body_size = ADMISSION_REVIEW_MAX_SIZE, .connection_timeout_sec = 30,
+                                 .threads = 2, .handler = handle, .userdata = &cfg, .logger = on_http_log };
+        bool insecure = false;
+        uint64_t v;
+        int64_t prio;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'l': listen = optarg; break;
+                case OPT_TLS_CERT: o.cert_file = optarg; break;
+                case OPT_TLS_KEY: o.key_file = optarg; break;
+                case OPT_INSECURE: insecure = true; break;
+                case OPT_MAX_BODY:
+                        if (parse_size_arg(optarg, 1024, 1u << 30, &v) < 0)
+                                goto bad_value;
+                        o.max_body_size = v;
+                        break;
+                case OPT_TIMEOUT:
+                        if (parse_size_arg(optarg, 1, 3600, &v) < 0)
+                                goto bad_value;
+                        o.connection_timeout_sec = (unsigned) v;
+                        break;
+                case OPT_THREADS:
+                        if (parse_size_arg(optarg, 1, 256, &v) < 0)
+                                goto bad_value;
+                        o.threads = (unsigned) v;
+                        break;
+                case OPT_PRIORITY:
+                        if (parse_i64(optarg, &prio) < 0 || prio < INT32_MIN || prio > 1000000000)
+                                goto bad_value;
+                        cfg.offline_priority = (int32_t) prio;
+                        break;
+                case OPT_PREEMPTION:
+                        if (strcmp(optarg, "keep") == 0)
+                                cfg.offline_preemption_policy = NULL;
+                        else if (strcmp(optarg, "Never") == 0 || strcmp(optarg, "PreemptLowerPriority") == 0)
+                                cfg.offline_preemption_policy = optarg;
+                        else
+                                goto bad_value;
+                        break;
+                case OPT_REPLACEABLE:
+                        if (n_replaceable == REPLACEABLE_MAX) {
+                                fprintf(stderr, "colo webhook: at most %d --replaceable-priority-class\n", REPLACEABLE_MAX);
+                                return 2;
+                        }
+                        replaceable[n_replaceable++] = optarg;
+                        break;
+                case 'h': webhook_usage(stdout); return 0;
+                default: webhook_usage(stderr); return 2;
+                }
+                continue;
+        bad_value:
+                for (const struct option *p = options; p->name; p++)
+                        if (p->val == c)
+                                fprintf(stderr, "colo webhook: invalid value '%s' for --%s\n", optarg, p->name);
+                return 2;
+        }
+        if (optind != argc) {
+                fprintf(stderr, "colo webhook: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+        cfg.replaceable_priority_classes = replaceable;
+        if (!insecure && (!o.cert_file || !o.key_file)) {
+                fprintf(stderr, "colo webhook: the API server calls webhooks over TLS: give --tls-cert and --tls-key "
+                                "(or --insecure-http for tests)\n");
+                return 2;
+        }
+        if (insecure && (o.cert_file || o.key_file)) {
+                fprintf(stderr, "colo webhook: --insecure-http excludes --tls-cert/--tls-key\n");
+                return 2;
+        }
+        char addr[64];
+        if (https_listen_parse(listen, addr, sizeof(addr), &o.port) < 0) {
+                fprintf(stderr, "colo webhook: --listen '%s' is not ADDR:PORT\n", listen);
+                return 2;
+        }
+        o.bind_address = addr;
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);        /* server threads inherit the mask */
+        signal(SIGPIPE, SIG_IGN);
+
+        ColoError err = {};
+        _cleanup_(https_server_stopp) HttpsServer *server = NULL;
+        if (https_server_start(&o, &server, &err) < 0) {
+                log_error("Cannot start the webhook: %s", err.msg);
+                return 1;
+        }
+        log_info("Serving the admission webhook on %s port %u (%s), offline priority %d", addr,
+                 https_server_port(server), insecure ? "plain HTTP" : "TLS", cfg.offline_priority);
+        int sig = 0;
+        (void) sigwait(&mask, &sig);
+        log_info("Got %s, stopping.", strsignal(sig));
+        return 0;
 }

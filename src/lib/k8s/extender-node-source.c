@@ -1,0 +1,137 @@
+/* Node data for the extender's name-only mode, from a file or one LIST call with libcurl. A LIST
+ * every few seconds instead of a watch keeps this small; the data it carries (colo.io/node-usage)
+ * changes only on the agent's hysteresis anyway, and stale entries are ignored by time stamp. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "k8s/extender-node-source.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+int extender_nodes_load_file(const char *path, ExtenderNodeSet **ret, ColoError *err) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r = read_full_file(path, EXTENDER_NODE_LIST_MAX_SIZE, &text, &size, err);
+        if (r < 0)
+                return r;
+        json_error_t jerr;
+        json_auto_t *list = json_loadb(text, size, 0, &jerr);
+        if (!list)
+                return colo_error_setf_plain(err, EINVAL, "'%s': not JSON: %s (line %d)", path, jerr.text, jerr.line);
+        r = extender_node_set_new(list, ret, err);
+        if (r < 0)
+                return colo_error_wrap(err, "'%s'", path);
+        return 0;
+}
+
+int api_server_access_in_cluster(ApiServerAccess *ret, char *url_buf, size_t url_size, ColoError *err) {
+        const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+        if (!host || !*host || !port || !*port)
+                return colo_error_setf_plain(err, ENOENT, "not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset");
+        bool ipv6 = strchr(host, ':') != NULL;
+        int n = snprintf(url_buf, url_size, "https://%s%s%s:%s", ipv6 ? "[" : "", host, ipv6 ? "]" : "", port);
+        if (n < 0 || (size_t) n >= url_size)
+                return colo_error_setf_plain(err, ENAMETOOLONG, "API server URL too long");
+        *ret = (ApiServerAccess) { .base_url = url_buf, .ca_file = IN_CLUSTER_CA_FILE,
+                                   .token_file = IN_CLUSTER_TOKEN_FILE, .timeout_sec = 30 };
+        return 0;
+}
+
+typedef struct Download {
+        char *data;
+        size_t size;
+        bool too_large;
+} Download;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        Download *d = userdata;
+        size_t n = size * nmemb;
+        if (d->size + n > EXTENDER_NODE_LIST_MAX_SIZE) {
+                d->too_large = true;
+                return 0;
+        }
+        char *p = realloc(d->data, d->size + n + 1);
+        if (!p)
+                return 0;
+        memcpy(p + d->size, ptr, n);
+        d->data = p;
+        d->size += n;
+        d->data[d->size] = '\0';
+        return n;
+}
+
+static void curl_easy_cleanupp(CURL **c) {
+        if (*c)
+                curl_easy_cleanup(*c);
+}
+
+static void curl_slist_free_allp(struct curl_slist **l) {
+        curl_slist_free_all(*l);
+}
+
+int extender_nodes_list_api(const ApiServerAccess *api, ExtenderNodeSet **ret, ColoError *err) {
+        _cleanup_(curl_easy_cleanupp) CURL *curl = curl_easy_init();
+        _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
+        _cleanup_free_ char *auth = NULL;
+        Download d = {};
+        int r;
+        if (!curl)
+                return colo_error_set(err, ENOMEM, "curl");
+        if (api->token_file) {
+                _cleanup_free_ char *token = NULL;
+                r = read_full_file(api->token_file, 64 << 10, &token, NULL, err);
+                if (r < 0)
+                        return colo_error_wrap(err, "service account token");
+                token[strcspn(token, "\r\n")] = '\0';
+                if (asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+                        auth = NULL;
+                        return colo_error_set(err, ENOMEM, "curl");
+                }
+                explicit_bzero(token, strlen(token));
+                headers = curl_slist_append(headers, auth);
+        }
+        headers = curl_slist_append(headers, "Accept: application/json");
+        if (!headers)
+                return colo_error_set(err, ENOMEM, "curl");
+        char url[1024];
+        snprintf(url, sizeof(url), "%s/api/v1/nodes?resourceVersion=0", api->base_url);
+
+        (void) curl_easy_setopt(curl, CURLOPT_URL, url);
+        (void) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        (void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+        (void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
+        (void) curl_easy_setopt(curl, CURLOPT_TIMEOUT, api->timeout_sec > 0 ? api->timeout_sec : 30L);
+        (void) curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        (void) curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+        (void) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+        if (api->ca_file)
+                (void) curl_easy_setopt(curl, CURLOPT_CAINFO, api->ca_file);
+        CURLcode cc = curl_easy_perform(curl);
+        if (auth)
+                explicit_bzero(auth, strlen(auth));
+        if (cc != CURLE_OK) {
+                free(d.data);
+                if (d.too_large)
+                        return colo_error_setf_plain(err, EFBIG, "GET %s: NodeList larger than %u bytes", url,
+                                                     EXTENDER_NODE_LIST_MAX_SIZE);
+                return colo_error_setf_plain(err, EIO, "GET %s: %s", url, curl_easy_strerror(cc));
+        }
+        _cleanup_free_ char *body = d.data;
+        long status = 0;
+        (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200)
+                return colo_error_setf_plain(err, status == 401 || status == 403 ? EACCES : EIO,
+                                             "GET %s: HTTP %ld: %.200s", url, status, body ? body : "");
+        json_error_t jerr;
+        json_auto_t *list = json_loadb(body ? body : "", d.size, 0, &jerr);
+        if (!list)
+                return colo_error_setf_plain(err, EINVAL, "GET %s: not JSON: %s", url, jerr.text);
+        r = extender_node_set_new(list, ret, err);
+        if (r < 0)
+                return colo_error_wrap(err, "GET %s", url);
+        return 0;
+}

@@ -1,0 +1,270 @@
+/* libmicrohttpd wrapper. MHD calls the access handler several times per request: first with the
+ * headers (a context is allocated and an oversized Content-Length refused up front), then once
+ * per body chunk (appended up to max_body_size; past it the rest is discarded and 413 answered),
+ * and finally with no data, when the user handler runs. The context is freed in the
+ * request-completed callback, which MHD calls however the request ended. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "k8s/https-server.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+#define PEM_MAX_SIZE (1u << 20)
+
+struct HttpsServer {
+        struct MHD_Daemon *daemon;
+        HttpsServerOptions options;
+        char *cert_pem;
+        char *key_pem;
+        uint16_t port;
+};
+
+typedef struct RequestContext {
+        char *body;
+        size_t size;
+        size_t allocated;
+        bool too_large;
+} RequestContext;
+
+void http_reply_error(HttpReply *reply, int status, const char *message) {
+        json_auto_t *o = json_pack("{s:s}", "error", message ? message : "");
+        free(reply->body);
+        reply->body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        reply->body_size = reply->body ? strlen(reply->body) : 0;
+        reply->status = status;
+        reply->content_type = "application/json";
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *connection, HttpReply *reply) {
+        struct MHD_Response *response;
+        if (reply->body)
+                response = MHD_create_response_from_buffer_with_free_callback(reply->body_size, reply->body, free);
+        else
+                response = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+        if (!response) {
+                free(reply->body);
+                return MHD_NO;
+        }
+        reply->body = NULL;     /* owned by the response now */
+        (void) MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                       reply->content_type ? reply->content_type : "application/json");
+        enum MHD_Result r = MHD_queue_response(connection, (unsigned) reply->status, response);
+        MHD_destroy_response(response);
+        return r;
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *connection, int status, const char *fmt, ...)
+        _printf_(3, 4);
+static enum MHD_Result queue_error(struct MHD_Connection *connection, int status, const char *fmt, ...) {
+        char msg[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        HttpReply reply = {};
+        http_reply_error(&reply, status, msg);
+        return queue_reply(connection, &reply);
+}
+
+static int append_body(RequestContext *ctx, const char *data, size_t n, size_t max) {
+        if (ctx->size + n > max) {
+                ctx->too_large = true;
+                return 0;
+        }
+        if (ctx->size + n + 1 > ctx->allocated) {
+                size_t want = MAX(ctx->allocated * 2, ctx->size + n + 1);
+                want = MIN(want, max + 1);
+                char *p = realloc(ctx->body, want);
+                if (!p)
+                        return -ENOMEM;
+                ctx->body = p;
+                ctx->allocated = want;
+        }
+        memcpy(ctx->body + ctx->size, data, n);
+        ctx->size += n;
+        ctx->body[ctx->size] = '\0';
+        return 0;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls) {
+        HttpsServer *s = cls;
+        RequestContext *ctx = *con_cls;
+        (void) version;
+
+        if (!ctx) {
+                ctx = calloc(1, sizeof(*ctx));
+                if (!ctx)
+                        return MHD_NO;
+                *con_cls = ctx;
+                const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                uint64_t declared;
+                if (cl && parse_u64(cl, &declared) >= 0 && declared > s->options.max_body_size)
+                        return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE,
+                                           "request body of %s bytes exceeds the limit of %zu", cl,
+                                           s->options.max_body_size);
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                if (!ctx->too_large && append_body(ctx, upload_data, *upload_data_size, s->options.max_body_size) < 0)
+                        return MHD_NO;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        if (ctx->too_large)
+                return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE, "request body exceeds the limit of %zu bytes",
+                                   s->options.max_body_size);
+
+        HttpRequest req = {
+                .method = method,
+                .path = url,
+                .content_type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                .body = ctx->body ? ctx->body : "",
+                .body_size = ctx->size,
+        };
+        HttpReply reply = { .status = 200, .content_type = "application/json" };
+        s->options.handler(&req, &reply, s->options.userdata);
+        return queue_reply(connection, &reply);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+        (void) cls;
+        (void) connection;
+        (void) toe;
+        RequestContext *ctx = *con_cls;
+        if (ctx) {
+                free(ctx->body);
+                free(ctx);
+                *con_cls = NULL;
+        }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        HttpsServer *s = cls;
+        if (!s->options.logger)
+                return;
+        char msg[512];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        size_t n = strlen(msg);
+        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+                msg[--n] = '\0';
+        s->options.logger(msg, s->options.userdata);
+}
+
+HttpsServer *https_server_stop(HttpsServer *s) {
+        if (!s)
+                return NULL;
+        if (s->daemon)
+                MHD_stop_daemon(s->daemon);
+        free(s->cert_pem);
+        if (s->key_pem) {
+                explicit_bzero(s->key_pem, strlen(s->key_pem));
+                free(s->key_pem);
+        }
+        free(s);
+        return NULL;
+}
+
+int https_listen_parse(const char *s, char *addr, size_t addr_size, uint16_t *ret_port) {
+        const char *colon = strrchr(s, ':');
+        if (!colon)
+                return -EINVAL;
+        const char *host = s;
+        size_t host_len = (size_t) (colon - s);
+        if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+                host++;
+                host_len -= 2;
+        } else if (memchr(host, ':', host_len))
+                return -EINVAL;                 /* bare IPv6 needs brackets */
+        if (host_len == 0) {
+                host = "0.0.0.0";
+                host_len = strlen(host);
+        }
+        uint64_t port;
+        if (host_len >= addr_size || parse_u64(colon + 1, &port) < 0 || port > 65535)
+                return -EINVAL;
+        memcpy(addr, host, host_len);
+        addr[host_len] = '\0';
+        *ret_port = (uint16_t) port;
+        return 0;
+}
+
+uint16_t https_server_port(const HttpsServer *s) {
+        return s->port;
+}
+
+int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError *err) {
+        if (!o->handler || o->threads == 0 || o->max_body_size == 0 || !o->bind_address)
+                return colo_error_setf_plain(err, EINVAL, "http server: handler, threads, body limit and address needed");
+        if (!o->cert_file != !o->key_file)
+                return colo_error_setf_plain(err, EINVAL, "http server: TLS needs both a certificate and a key");
+
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in in4;
+                struct sockaddr_in6 in6;
+        } addr = {};
+        bool ipv6 = false;
+        if (inet_pton(AF_INET, o->bind_address, &addr.in4.sin_addr) == 1) {
+                addr.in4.sin_family = AF_INET;
+                addr.in4.sin_port = htons(o->port);
+        } else if (inet_pton(AF_INET6, o->bind_address, &addr.in6.sin6_addr) == 1) {
+                addr.in6.sin6_family = AF_INET6;
+                addr.in6.sin6_port = htons(o->port);
+                ipv6 = true;
+        } else
+                return colo_error_setf_plain(err, EINVAL, "http server: '%s' is not a numeric IP address", o->bind_address);
+
+        _cleanup_(https_server_stopp) HttpsServer *s = calloc(1, sizeof(*s));
+        if (!s)
+                return colo_error_set(err, ENOMEM, "http server");
+        s->options = *o;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+        if (ipv6)
+                flags |= MHD_USE_IPv6;
+        if (o->cert_file) {
+                int r = read_full_file(o->cert_file, PEM_MAX_SIZE, &s->cert_pem, NULL, err);
+                if (r < 0)
+                        return colo_error_wrap(err, "TLS certificate");
+                r = read_full_file(o->key_file, PEM_MAX_SIZE, &s->key_pem, NULL, err);
+                if (r < 0)
+                        return colo_error_wrap(err, "TLS key");
+                flags |= MHD_USE_TLS;
+        }
+
+        struct MHD_OptionItem opts[16];
+        size_t n = 0;
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_SOCK_ADDR, 0, &addr.sa };
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL };
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_sec, NULL };
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, NULL };
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) on_mhd_log, s };
+        if (o->max_connections > 0)
+                opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL };
+        if (s->cert_pem) {
+                opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem };
+                opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem };
+        }
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
+
+        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        if (!s->daemon)
+                return colo_error_setf_plain(err, EIO, "http server: cannot listen on %s port %u%s (address in use, "
+                                             "or the certificate/key is invalid)", o->bind_address, o->port,
+                                             s->cert_pem ? " with TLS" : "");
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        s->port = info ? info->port : o->port;
+        *ret = TAKE_PTR(s);
+        return 0;
+}

@@ -1,0 +1,67 @@
+/* A small HTTP(S) server for JSON endpoints on libmicrohttpd: TLS from PEM cert/key files (MHD is
+ * built with GnuTLS in Debian) or plain HTTP for tests, a bound on request bodies, an idle
+ * timeout per connection, HTTP/1.1 keep-alive, and an internal thread pool that calls one
+ * handler per complete request. Used by `colo webhook` and `colo extender`. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef struct HttpRequest {
+        const char *method;             /* "POST", "GET", ... */
+        const char *path;               /* "/filter" */
+        const char *content_type;       /* NULL when absent */
+        const char *body;               /* NUL-terminated; "" without a body */
+        size_t body_size;
+} HttpRequest;
+
+typedef struct HttpReply {
+        int status;                     /* 200 unless the handler sets it */
+        const char *content_type;       /* static string; "application/json" unless set */
+        char *body;                     /* malloc'd; the server frees it. NULL = empty body */
+        size_t body_size;
+} HttpReply;
+
+/* Called on a pool thread, concurrently: must be thread-safe. */
+typedef void (*HttpHandler)(const HttpRequest *req, HttpReply *reply, void *userdata);
+/* Receives libmicrohttpd's diagnostics (TLS handshake failures and the like), any thread. */
+typedef void (*HttpLogger)(const char *message, void *userdata);
+
+typedef struct HttpsServerOptions {
+        const char *bind_address;       /* numeric IPv4 or IPv6, e.g. "0.0.0.0", "::", "127.0.0.1" */
+        uint16_t port;                  /* 0 picks a free port (see https_server_port()) */
+        const char *cert_file;          /* PEM; both NULL = plain HTTP */
+        const char *key_file;
+        size_t max_body_size;           /* larger bodies get 413 */
+        unsigned connection_timeout_sec;/* idle connections are closed after this */
+        unsigned threads;               /* size of the thread pool, >= 1 */
+        unsigned max_connections;       /* 0 = libmicrohttpd's default */
+        HttpHandler handler;
+        void *userdata;
+        HttpLogger logger;              /* optional */
+} HttpsServerOptions;
+
+typedef struct HttpsServer HttpsServer;
+
+/* Starts serving in background threads. -EINVAL on bad options, -errno/-EIO when the
+ * certificate cannot be read or the socket not bound, with the reason in err. */
+int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError *err);
+
+/* The port actually bound. */
+uint16_t https_server_port(const HttpsServer *s);
+
+/* Stops accepting, waits for the threads to finish and frees. NULL-safe; returns NULL. */
+HttpsServer *https_server_stop(HttpsServer *s);
+
+static inline void https_server_stopp(HttpsServer **s) {
+        https_server_stop(*s);
+}
+
+/* Splits "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (all addresses: "0.0.0.0") for the options.
+ * -EINVAL when malformed. */
+int https_listen_parse(const char *s, char *addr, size_t addr_size, uint16_t *ret_port);
+
+/* Convenience for handlers: sets reply to status with a JSON body {"error": message}. */
+void http_reply_error(HttpReply *reply, int status, const char *message);

@@ -219,6 +219,15 @@ int main(void) {
         CHECK(u.mem_working_set > 0 && u.mem_working_set <= u.mem_usage);
         CHECK(u.mem_limit == 64 << 20);
         CHECK(u.nr_tasks == 1);
+        if (cg_root_is_hybrid(root)) {
+                /* Hybrid: per-group PSI from the group's mirror in the cgroup2 mount. */
+                CHECK(u.cpu_pressure.valid && u.mem_pressure.valid);
+                char pressure[PATH_MAX];
+                CHECK(cg_group_pressure_path(offline, "memory", pressure, sizeof(pressure)) == 0);
+                CHECK(strstr(pressure, "/unified/") != NULL);
+                CHECK_OK(cg_psi_trigger_open(pressure, true, 50000, 1000000, &psi_fd, &err));
+                close(psi_fd);
+        }
         /* The parent groups see the task too (nr_tasks counts descendants). */
         CgGroup *offline_parent = NULL;
         CHECK_OK(cg_group_open(root, "offline", false, &offline_parent, &err));

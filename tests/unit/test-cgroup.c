@@ -146,6 +146,7 @@ static int fake_open(FakeCg *f, CgMode mode, const char *self_cgroup) {
         return r;
 }
 
+static const char v1_self_no_v2[] = "7:blkio:/\n4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n";
 static const char v1_self[] = "9:name=systemd:/\n7:blkio:/\n4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n"
                               "1:cpu:/\n0::/\n";
 
@@ -895,6 +896,83 @@ static void test_read_host_pressure(void **state) {
         assert_non_null(strstr(err.msg, "pressure/io"));
 }
 
+static void test_hybrid_mirrors_groups_for_pressure(void **state) {
+        (void) state;
+        FakeCg *f = fake_new();
+        *state = f;
+        fake_v1_group(f, "colo", true);
+        fake_v1_group(f, "colo/offline", true);
+        fake_write(f, "fs/unified/svc/colo/offline/cgroup.procs", "");
+        fake_write(f, "fs/unified/svc/colo/offline/cpu.pressure", "some avg10=9.00 avg60=0.00 avg300=0.00 total=4\n");
+        assert_int_equal(fake_open(f, CG_MODE_V1, "4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n"
+                                                  "7:blkio:/\n0::/svc\n"),
+                         0);
+        assert_int_equal(cg_root_mode(f->root), CG_MODE_V1);
+        assert_true(cg_root_is_hybrid(f->root));
+        CgGroup *g = open_offline(f);
+        CgUsage u;
+        ColoError err = {};
+        assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
+        assert_true(u.cpu_pressure.valid && u.cpu_pressure.some_avg10 == 9.0);
+        assert_false(u.mem_pressure.valid);
+        char p[PATH_MAX], want[PATH_MAX];
+        assert_int_equal(cg_group_pressure_path(g, "memory", p, sizeof(p)), 0);
+        snprintf(want, sizeof(want), "%s/fs/unified/svc/colo/offline/memory.pressure", f->dir);
+        assert_string_equal(p, want);
+        assert_int_equal(cg_group_attach(g, 77, &err), 0);
+        assert_string_equal(fake_read(f, "fs/unified/svc/colo/offline/cgroup.procs"), "77");
+        /* New groups are mirrored; knobs never go there. */
+        CgGroup *g2 = NULL;
+        assert_int_equal(cg_group_open(f->root, "online/web", true, &g2, &err), 0);
+        assert_true(fake_exists(f, "fs/unified/svc/colo/online/web"));
+        cg_group_free(g2);
+        cg_group_free(g);
+}
+
+static void test_hybrid_without_v2_entry_has_no_mirror(void **state) {
+        (void) state;
+        FakeCg *f = fake_new();
+        *state = f;
+        fake_v1_group(f, "colo/offline", true);
+        fake_write(f, "fs/unified/README", "");
+        assert_int_equal(fake_open(f, CG_MODE_V1, v1_self_no_v2), 0);
+        CgGroup *g = open_offline(f);
+        char p[PATH_MAX];
+        assert_int_equal(cg_group_pressure_path(g, "cpu", p, sizeof(p)), -EOPNOTSUPP);
+        cg_group_free(g);
+}
+
+static void test_detect_on_plain_directory_fails_clearly(void **state) {
+        FakeCg *f = *state = fake_new();
+        fake_write(f, "fs/cpu/cpu.shares", "1024\n");
+        char fs[PATH_MAX];
+        snprintf(fs, sizeof(fs), "%s/fs", f->dir);
+        CgRootOptions o = { .fs_root = fs, .mode = CG_MODE_DETECT, .subtree = "/" };
+        CgRoot *r = NULL;
+        ColoError err = {};
+        assert_int_equal(cg_root_open(&o, &r, &err), -ENOMEDIUM);
+        assert_non_null(strstr(err.msg, fs));
+        assert_null(r);
+}
+
+static void test_detect_this_machine_read_only(void **state) {
+        (void) state;
+        if (access("/sys/fs/cgroup", F_OK) < 0)
+                skip();
+        /* The hierarchy roots themselves, opened without creating or writing anything. */
+        CgRootOptions o = { .mode = CG_MODE_DETECT, .subtree = "/" };
+        CgRoot *r = NULL;
+        ColoError err = {};
+        int k = cg_root_open(&o, &r, &err);
+        if (k == -ENOMEDIUM)
+                skip();
+        assert_int_equal(k, 0);
+        assert_true(cg_root_mode(r) == CG_MODE_V1 || cg_root_mode(r) == CG_MODE_V2);
+        assert_true(cg_root_has_controller(r, CG_CTRL_CPU) || cg_root_mode(r) == CG_MODE_V2);
+        print_message("%s\n", cg_root_describe(r));
+        cg_root_free(r);
+}
+
 /* --- tasks and events --- */
 
 static void test_kill_signals_every_task(void **state) {
@@ -989,6 +1067,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_read_usage_v1, setup_v1, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_read_usage_v2, setup_v2, fake_teardown),
                 cmocka_unit_test_teardown(test_read_host_pressure, fake_teardown),
+                cmocka_unit_test_teardown(test_hybrid_mirrors_groups_for_pressure, fake_teardown),
+                cmocka_unit_test_teardown(test_hybrid_without_v2_entry_has_no_mirror, fake_teardown),
+                cmocka_unit_test_teardown(test_detect_on_plain_directory_fails_clearly, fake_teardown),
+                cmocka_unit_test(test_detect_this_machine_read_only),
                 cmocka_unit_test_setup_teardown(test_kill_signals_every_task, setup_v1, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_events_v1_threshold_registration, setup_v1, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_events_v2_memory_events_inotify, setup_v2, fake_teardown),

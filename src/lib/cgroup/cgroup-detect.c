@@ -26,6 +26,7 @@ static const struct {
         [CG_SLOT_CPUSET] = { "cpuset", { "cpuset" } },
         [CG_SLOT_MEMORY] = { "memory", { "memory" } },
         [CG_SLOT_BLKIO] = { "blkio", { "blkio" } },
+        [CG_SLOT_UNIFIED] = { NULL, { "unified" } },    /* hybrid only, see cgroup-internal.h */
 };
 
 bool cg_path_is_valid(const char *path) {
@@ -103,6 +104,8 @@ static bool is_dir(const char *path) {
 /* Finds the mount directory of slot s below fs_root; "" when absent. */
 static void find_v1_mount(const char *fs_root, CgSlot s, bool detect, char *buf, size_t size) {
         buf[0] = '\0';
+        if (s == CG_SLOT_UNIFIED)
+                return;
         for (size_t i = 0; i < ELEMENTSOF(slot_info[s].dirs) && slot_info[s].dirs[i]; i++) {
                 char p[PATH_MAX];
                 snprintf(p, sizeof(p), "%s/%s", fs_root, slot_info[s].dirs[i]);
@@ -168,6 +171,8 @@ int cg_detect(CgRoot *root, const CgRootOptions *opts, ColoError *err) {
                         if (any) {
                                 mode = CG_MODE_V1;
                                 root->hybrid = has_unified;
+                                if (has_unified)
+                                        snprintf(mounts[CG_SLOT_UNIFIED], sizeof(mounts[0]), "%s", unified);
                         } else if (has_unified) {
                                 mode = CG_MODE_V2;
                                 snprintf(v2_base, sizeof(v2_base), "%s", unified);
@@ -184,6 +189,12 @@ int cg_detect(CgRoot *root, const CgRootOptions *opts, ColoError *err) {
                 if (!any)
                         return colo_error_setf_plain(err, ENOMEDIUM, "no cgroup v1 controller directory under '%s'",
                                                      fs_root);
+                char unified[PATH_MAX];
+                snprintf(unified, sizeof(unified), "%s/unified", fs_root);
+                if (is_dir(unified)) {
+                        root->hybrid = true;
+                        snprintf(mounts[CG_SLOT_UNIFIED], sizeof(mounts[0]), "%s", unified);
+                }
         } else
                 snprintf(v2_base, sizeof(v2_base), "%s", fs_root);
         root->mode = mode;
@@ -202,6 +213,20 @@ int cg_detect(CgRoot *root, const CgRootOptions *opts, ColoError *err) {
                 const char *mount = mode == CG_MODE_V2 ? v2_base : mounts[s];
                 if (!mount[0])
                         continue;
+                bool mirror = mode == CG_MODE_V1 && s == CG_SLOT_UNIFIED;
+                char own[PATH_MAX] = "/";
+                if (!absolute) {
+                        const char *ctrl = mode == CG_MODE_V2 ? NULL : slot_info[s].controller;
+                        int r = cg_parse_proc_cgroup(self, ctrl, own, sizeof(own));
+                        if (r < 0 && mirror)
+                                continue;       /* the PSI mirror is optional */
+                        if (r < 0)
+                                return colo_error_setf_plain(err, -r, "no %s%s%s entry in '%s'",
+                                                             ctrl ? "'" : "", ctrl ? ctrl : "cgroup v2 (0::)",
+                                                             ctrl ? "'" : "",
+                                                             opts->proc_self_cgroup ? opts->proc_self_cgroup
+                                                                                    : DEFAULT_PROC_SELF_CGROUP);
+                }
                 h->present = true;
                 h->primary = s;
                 if (mode == CG_MODE_V2 && s != CG_SLOT_CPU)
@@ -215,17 +240,6 @@ int cg_detect(CgRoot *root, const CgRootOptions *opts, ColoError *err) {
                                 break;
                         }
 
-                char own[PATH_MAX] = "/";
-                if (!absolute) {
-                        const char *ctrl = mode == CG_MODE_V2 ? NULL : slot_info[s].controller;
-                        int r = cg_parse_proc_cgroup(self, ctrl, own, sizeof(own));
-                        if (r < 0)
-                                return colo_error_setf_plain(err, -r, "no %s%s%s entry in '%s'",
-                                                             ctrl ? "'" : "", ctrl ? ctrl : "cgroup v2 (0::)",
-                                                             ctrl ? "'" : "",
-                                                             opts->proc_self_cgroup ? opts->proc_self_cgroup
-                                                                                    : DEFAULT_PROC_SELF_CGROUP);
-                }
                 h->path = join_path(mount, own, subtree);
                 if (!h->path)
                         return colo_error_set(err, ENOMEM, "cgroup root path");

@@ -49,11 +49,13 @@ int cg_psi_trigger_open(const char *pressure_path, bool full, uint64_t stall_use
 int cg_group_pressure_path(CgGroup *g, const char *resource, char *buf, size_t size) {
         if (!resource || (strcmp(resource, "cpu") != 0 && strcmp(resource, "memory") != 0 && strcmp(resource, "io") != 0))
                 return -EINVAL;
-        if (g->root->mode != CG_MODE_V2)
+        /* v2, or the cgroup2 mirror of a hybrid layout. */
+        CgSlot s = g->root->mode == CG_MODE_V2 ? CG_SLOT_CPU : CG_SLOT_UNIFIED;
+        if (cg_slot_fd(g, s) < 0)
                 return -EOPNOTSUPP;
         char name[32];
         snprintf(name, sizeof(name), "%s.pressure", resource);
-        cg_group_file_path(g, CG_SLOT_CPU, name, buf, size);
+        cg_group_file_path(g, s, name, buf, size);
         return 0;
 }
 

@@ -12,13 +12,16 @@
 
 /* One slot per v1 hierarchy colo touches. On v2 every slot aliases CG_SLOT_CPU (the one unified
  * directory); on v1 comounted hierarchies ("cpu,cpuacct") alias the first slot of the mount, so
- * mkdir, rmdir and attach happen once per real directory. */
+ * mkdir, rmdir and attach happen once per real directory. CG_SLOT_UNIFIED is the cgroup2 mount of
+ * a hybrid layout: it holds none of colo's controllers, but the kernel keeps per-group PSI there,
+ * so groups are mirrored into it (best effort) for pressure files and PSI triggers. */
 typedef enum CgSlot {
         CG_SLOT_CPU,
         CG_SLOT_CPUACCT,
         CG_SLOT_CPUSET,
         CG_SLOT_MEMORY,
         CG_SLOT_BLKIO,
+        CG_SLOT_UNIFIED,
         _CG_SLOT_MAX,
 } CgSlot;
 
@@ -57,7 +60,7 @@ typedef struct CgBackend {
         int (*apply)(CgGroup *g, const CgKnobs *want, CgKnobs *last, void *apply_ctx);
         int (*read_usage)(CgGroup *g, CgUsage *ret, ColoError *err);
         const char *(*file_name)(CgFile f);
-        CgSlot (*file_slot)(CgFile f);
+        CgSlot (*file_slot)(const CgRoot *root, CgFile f);
 } CgBackend;
 
 typedef struct CgHierarchy {
@@ -116,6 +119,10 @@ int cg_write_raw(CgGroup *g, CgSlot slot, const char *name, const char *value);
 /* Writes value and reports it: returns 0 on success, 1 when the file is optional (opt >= 0) and
  * missing (remembered in g->absent, not reported), -errno on failure (reported and counted). */
 int cg_apply_write(CgGroup *g, CgApplyCtx *c, CgSlot slot, const char *name, int opt, const char *value);
+/* Reports a write (failures always, successes when the root asks) and counts failures. */
+void cg_apply_report(CgApplyCtx *c, const char *path, const char *value, int r);
+/* The slot whose directory lists groups and tasks (cpu where mounted). */
+CgSlot cg_listing_slot(const CgRoot *root);
 /* Writes oom_score_adj to every task of g and its descendants not yet written with this value. */
 void cg_apply_oom_score_adj(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last);
 bool cg_slot_present(const CgRoot *root, CgSlot slot);

@@ -24,7 +24,7 @@ static const char *v1_file_name(CgFile f) {
         return names[f];
 }
 
-static CgSlot v1_file_slot(CgFile f) {
+static CgSlot v1_file_slot(const CgRoot *root, CgFile f) {
         switch (f) {
         case CG_FILE_CPU_USAGE:
                 return CG_SLOT_CPUACCT;
@@ -39,8 +39,9 @@ static CgSlot v1_file_slot(CgFile f) {
         case CG_FILE_CPU_PRESSURE:
         case CG_FILE_MEM_PRESSURE:
         case CG_FILE_IO_PRESSURE:
-                /* With psi=1 and cgroup1 PSI the kernel accounts pressure per cpuacct group. */
-                return CG_SLOT_CPUACCT;
+                /* Hybrid: the cgroup2 mirror has per-group PSI. Otherwise only kernels with
+                 * cgroup1 PSI (psi_v1) show pressure files, in the cpuacct hierarchy. */
+                return root->h[CG_SLOT_UNIFIED].present ? CG_SLOT_UNIFIED : CG_SLOT_CPUACCT;
         default:
                 return CG_SLOT_CPU;
         }

@@ -25,8 +25,8 @@ static const char *v2_file_name(CgFile f) {
         return names[f];
 }
 
-static CgSlot v2_file_slot(CgFile f) {
-        (void) f;
+static CgSlot v2_file_slot(const CgRoot *root, CgFile f) {
+        (void) root, (void) f;
         return CG_SLOT_CPU;     /* the one unified directory */
 }
 

@@ -164,7 +164,9 @@ uint64_t cg_io_weight_to_blkio_weight(uint64_t weight); /* clamp 10..1000 */
  * kernel accepts only multiples of 2 s; then a 2 s window with the same stall ratio is used. */
 int cg_psi_trigger_open(const char *pressure_path, bool full, uint64_t stall_usec, uint64_t window_usec,
                         int *ret_fd, ColoError *err);
-/* Path of the group's <resource>.pressure file ("cpu", "memory", "io"), or -EOPNOTSUPP (v1). */
+/* Path of the group's <resource>.pressure file ("cpu", "memory", "io"): on v2, and on hybrid
+ * layouts from the group's mirror in the cgroup2 mount (which tracks PSI per group without
+ * controllers). -EOPNOTSUPP on pure v1, -EINVAL for another resource. */
 int cg_group_pressure_path(CgGroup *g, const char *resource, char *buf, size_t size);
 /* v1: an eventfd that becomes readable when the group's memory usage crosses threshold bytes
  * (cgroup.event_control on memory.usage_in_bytes). -EOPNOTSUPP on v2. */

@@ -1,0 +1,109 @@
+/* The cached read path: files read every period are opened once per group and re-read with
+ * pread() at offset 0, so a steady read costs one syscall per file and no path lookup. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cgroup/cgroup-internal.h"
+#include "util/fileio.h"
+
+/* --- read path --- */
+
+ssize_t cg_read_cached(CgGroup *g, CgFile f, char *buf, size_t size, ColoError *err) {
+        const CgBackend *b = g->root->backend;
+        CgSlot s = b->file_slot(g->root, f);
+        const char *name = b->file_name(f);
+        char p[PATH_MAX];
+        if (g->file_fd[f] == -2)
+                return -ENOENT;
+        if (g->file_fd[f] == -1) {
+                int dfd = cg_slot_fd(g, s);
+                int fd = dfd >= 0 ? openat(dfd, name, O_RDONLY | O_CLOEXEC) : -1;
+                if (fd < 0) {
+                        if (dfd < 0 || errno == ENOENT) {
+                                g->file_fd[f] = -2;
+                                return -ENOENT;
+                        }
+                        cg_group_file_path(g, s, name, p, sizeof(p));
+                        return colo_error_set(err, errno, "open '%s'", p);
+                }
+                g->file_fd[f] = fd;
+        }
+        size_t len = 0;
+        for (;;) {
+                ssize_t k = pread(g->file_fd[f], buf + len, size - 1 - len, (off_t) len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        cg_group_file_path(g, s, name, p, sizeof(p));
+                        return colo_error_set(err, errno, "read '%s'", p);
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+                if (len == size - 1) {
+                        cg_group_file_path(g, s, name, p, sizeof(p));
+                        return colo_error_setf_plain(err, EFBIG, "'%s' is larger than %zu bytes", p, size - 1);
+                }
+        }
+        buf[len] = '\0';
+        return (ssize_t) len;
+}
+
+int cg_group_read_usage(CgGroup *g, CgUsage *ret, ColoError *err) {
+        CgUsage u = { .mem_limit = CG_UNLIMITED };
+        int r = g->root->backend->read_usage(g, &u, err);
+        if (r < 0)
+                return r;
+        r = cg_count_tasks(g, &u.nr_tasks, err);
+        if (r < 0)
+                return r;
+        *ret = u;
+        return 0;
+}
+
+static int malformed(CgGroup *g, CgFile f, const char *what, ColoError *err) {
+        char p[PATH_MAX];
+        const CgBackend *b = g->root->backend;
+        cg_group_file_path(g, b->file_slot(g->root, f), b->file_name(f), p, sizeof(p));
+        return colo_error_setf_plain(err, EINVAL, "malformed %s in '%s'", what, p);
+}
+
+int cg_read_keys(CgGroup *g, CgFile f, const char *const *keys, uint64_t *const *values, size_t n, ColoError *err) {
+        char buf[8192];
+        ssize_t len = cg_read_cached(g, f, buf, sizeof(buf), err);
+        if (len == -ENOENT)
+                return 0;
+        if (len < 0)
+                return (int) len;
+        for (size_t i = 0; i < n; i++)
+                if (cg_parse_keyed_u64(buf, keys[i], values[i]) == -EINVAL)
+                        return malformed(g, f, keys[i], err);
+        return 0;
+}
+
+int cg_read_number(CgGroup *g, CgFile f, bool limit, uint64_t *ret, ColoError *err) {
+        char buf[64];
+        ssize_t len = cg_read_cached(g, f, buf, sizeof(buf), err);
+        if (len == -ENOENT)
+                return 0;
+        if (len < 0)
+                return (int) len;
+        if ((limit ? cg_parse_limit(buf, ret) : parse_u64(buf, ret)) < 0)
+                return malformed(g, f, "number", err);
+        return 0;
+}
+
+int cg_read_group_pressure(CgGroup *g, CgFile f, CgPressure *ret, ColoError *err) {
+        char buf[512];
+        ssize_t len = cg_read_cached(g, f, buf, sizeof(buf), err);
+        /* EOPNOTSUPP: the file exists but PSI is off for cgroups (psi=0, or cgroup1 without psi_v1). */
+        if (len == -ENOENT || len == -EOPNOTSUPP)
+                return 0;
+        if (len < 0)
+                return (int) len;
+        if (cg_parse_pressure(buf, ret) < 0)
+                return malformed(g, f, "pressure", err);
+        return 0;
+}

@@ -17,7 +17,6 @@ typedef enum ConfigType {
         CONFIG_TYPE_CORES,      /* double: "0.5" or millicores "500m" */
         CONFIG_TYPE_FRACTION,   /* double: "0.05" or "5%" */
         CONFIG_TYPE_PERCENT,    /* double: "10" or "10%" */
-        CONFIG_TYPE_DECIMAL,    /* double: a plain decimal number */
         CONFIG_TYPE_INT32,      /* int32_t */
         CONFIG_TYPE_UINT64,     /* uint64_t */
         CONFIG_TYPE_PORT,       /* uint16_t */
@@ -68,6 +67,9 @@ int config_key_parse(const ConfigKey *k, const char *s, Config *c, char *reason_
 /* Quotes len bytes of s for a message: "..." with \" \\ and \xNN escapes, cut with "..." past
  * about 60 characters. Returns buf. */
 const char *config_quote(const char *s, size_t len, char *buf, size_t size);
+
+/* "a duration", "a size", "a string", ...: what a key of type t holds, for messages. */
+const char *config_type_noun(ConfigType t);
 
 /* The key's value in c as a double, for cross-field comparisons of numeric keys. */
 double config_key_number(const ConfigKey *k, const Config *c);

@@ -277,11 +277,14 @@ static const TypeInfo type_info[_CONFIG_TYPE_MAX] = {
         [CONFIG_TYPE_CORES] = { "a number of cores", "e.g. 0.5 or 500m" },
         [CONFIG_TYPE_FRACTION] = { "a fraction", "e.g. 0.05 or 5%" },
         [CONFIG_TYPE_PERCENT] = { "a percentage", "e.g. 10 or 10%" },
-        [CONFIG_TYPE_DECIMAL] = { "a number", "e.g. 0.5" },
         [CONFIG_TYPE_INT32] = { "an integer", NULL },
         [CONFIG_TYPE_UINT64] = { "an integer", NULL },
         [CONFIG_TYPE_PORT] = { "a port number", NULL },
 };
+
+const char *config_type_noun(ConfigType t) {
+        return t >= 0 && t < _CONFIG_TYPE_MAX ? type_info[t].noun : "a value";
+}
 
 /* Shortest fixed-point text that reads back as exactly v (no exponent: the parser takes none).
  * 17 significant digits always read back, so the loop ends by then; tiny values need their
@@ -428,15 +431,12 @@ int config_key_parse(const ConfigKey *k, const char *s, Config *c, char *buf, si
         case CONFIG_TYPE_CORES:
         case CONFIG_TYPE_FRACTION:
         case CONFIG_TYPE_PERCENT:
-        case CONFIG_TYPE_DECIMAL:
                 if (k->type == CONFIG_TYPE_CORES)
                         r = parse_scaled_double(s, "m", 0.001, &d);
                 else if (k->type == CONFIG_TYPE_FRACTION)
                         r = parse_scaled_double(s, "%", 0.01, &d);
-                else if (k->type == CONFIG_TYPE_PERCENT)
-                        r = parse_scaled_double(s, "%", 1.0, &d);
                 else
-                        r = config_parse_decimal(s, &d);
+                        r = parse_scaled_double(s, "%", 1.0, &d);
                 if (r < 0 || d < k->min || d > k->max)
                         return reason_expected(k, s, r == -ERANGE || r >= 0, buf, size, ret_reason);
                 *(double *) field = d;
@@ -480,7 +480,6 @@ double config_key_number(const ConfigKey *k, const Config *c) {
         case CONFIG_TYPE_CORES:
         case CONFIG_TYPE_FRACTION:
         case CONFIG_TYPE_PERCENT:
-        case CONFIG_TYPE_DECIMAL:
                 return *(const double *) field;
         case CONFIG_TYPE_INT32:
                 return *(const int32_t *) field;
@@ -539,7 +538,6 @@ bool config_key_equal(const Config *a, const Config *b, size_t i) {
         case CONFIG_TYPE_CORES:
         case CONFIG_TYPE_FRACTION:
         case CONFIG_TYPE_PERCENT:
-        case CONFIG_TYPE_DECIMAL:
                 return *(const double *) fa == *(const double *) fb;
         default:
                 return memcmp(fa, fb, k->size) == 0;

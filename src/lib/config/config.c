@@ -219,9 +219,11 @@ static int walker_key(Walker *w, size_t section, yaml_node_pair_t *pair) {
         r = walker_key_name(w, kn, sec, &name);
         if (r < 0)
                 return r;
-        snprintf(dotted, sizeof(dotted), "%s.%s", sec, name);
-        if (strlen(name) > 64)
-                snprintf(dotted, sizeof(dotted), "%s.%.60s...", sec, name);
+        /* The name as shown in messages: printable, and not the whole of a huge key. */
+        snprintf(dotted, sizeof(dotted), "%s.%.60s%s", sec, name, strlen(name) > 60 ? "..." : "");
+        for (char *ch = dotted; *ch; ch++)
+                if ((unsigned char) *ch < 0x20 || *ch == 0x7f)
+                        *ch = '?';
 
         int idx = -1;
         for (size_t i = 0; i < config_keys_count; i++)
@@ -243,12 +245,7 @@ static int walker_key(Walker *w, size_t section, yaml_node_pair_t *pair) {
         w->key_set[idx] = true;
         w->key_mark[idx] = vn->start_mark;
 
-        const char *noun = k->type == CONFIG_TYPE_STRING ? "a string" : k->type == CONFIG_TYPE_BOOL ? "a boolean"
-                                                                                                      : "a number";
-        if (k->type == CONFIG_TYPE_DURATION)
-                noun = "a duration";
-        else if (k->type == CONFIG_TYPE_BYTES)
-                noun = "a size";
+        const char *noun = config_type_noun(k->type);
         if (vn->type != YAML_SCALAR_NODE)
                 return walker_error(w, &vn->start_mark, k->dotted, "expected %s, got %s", noun, node_kind(vn));
         if (node_is_null(vn))

@@ -451,6 +451,13 @@ static void test_group_create_initialises_cpuset_v1(void **state) {
         assert_true(fake_exists(f, "fs/memory/process_api/abc/colo/online/normal/web"));
         assert_true(fake_exists(f, "fs/blkio/colo/online/normal/web"));
         cg_group_free(g);
+        /* An existing group with an empty cpuset is initialised when opened with create only. */
+        assert_int_equal(cg_group_open(f->root, "offline", false, &g, &err), 0);
+        cg_group_free(g);
+        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.cpus"), "");
+        assert_int_equal(cg_group_open(f->root, "offline", true, &g, &err), 0);
+        cg_group_free(g);
+        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.cpus"), "0-1\n");
 
         char **children = NULL;
         size_t n = 0;

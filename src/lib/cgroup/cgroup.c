@@ -106,7 +106,7 @@ CgRoot *cg_root_free(CgRoot *root) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(CgRoot *, cg_root_free);
 
 /* v1 cpuset children start with empty cpus and mems, and a task cannot join such a group:
- * copy the parent's values into a directory we just created. */
+ * copy the parent's values into a directory we just created (or found empty). */
 static int cpuset_init_from_parent(int parent_fd, int child_fd, const char *child_path, ColoError *err) {
         static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
@@ -124,6 +124,13 @@ static int cpuset_init_from_parent(int parent_fd, int child_fd, const char *chil
                         return colo_error_set(err, errno, "write '%s/%s'", child_path, files[i]);
         }
         return 0;
+}
+
+/* A v1 cpuset group made by someone else (or by a crashed colo before initialising it). */
+static bool cpuset_is_empty(int dirfd) {
+        char buf[16];
+        int r = read_small_file_at(dirfd, "cpuset.cpus", buf, sizeof(buf), NULL);
+        return r >= 0 && (buf[0] == '\0' || buf[0] == '\n');
 }
 
 /* v2: makes the controllers colo needs (those the directory offers) available to its children.
@@ -205,7 +212,7 @@ static int open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_p
                 int next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (next < 0)
                         return colo_error_set(err, errno, "open '%s'", path);
-                if (created && cpuset) {
+                if (create && cpuset && (created || cpuset_is_empty(next))) {
                         int r = cpuset_init_from_parent(cur, next, path, err);
                         if (r < 0) {
                                 (void) close(next);

@@ -100,17 +100,20 @@ typedef struct CgUsage {
         uint64_t cpu_nr_periods, cpu_nr_throttled, cpu_throttled_usec;
         uint64_t mem_usage;             /* bytes charged (v1 usage_in_bytes, v2 memory.current) */
         uint64_t mem_working_set;       /* usage minus inactive file cache, as kubelet computes it */
-        uint64_t mem_limit;             /* effective memory.max / limit_in_bytes; CG_UNLIMITED if none */
+        uint64_t mem_limit;             /* the group's own memory.max / limit_in_bytes; CG_UNLIMITED if none */
         uint64_t mem_oom_kills;         /* where the kernel reports it (v2 memory.events, v1 oom_control) */
         CgPressure cpu_pressure, mem_pressure, io_pressure;    /* valid only where the kernel has them */
         size_t nr_tasks;                /* processes in the group, including descendants */
 } CgUsage;
 
 /* Reports each write: path is the full path of the file, r is 0 or -errno. Called for failures
- * always, and for successes too when the caller wants an audit trail. */
+ * always, and for successes too when CgRootOptions.report_successes is set (an audit trail). */
 typedef void (*CgWriteCallback)(void *userdata, const char *path, const char *value, int r);
 
 /* --- root --- */
+/* Detects the layout, resolves the managed root in each hierarchy and opens it (creating it when
+ * opts->create; v1 cpuset directories get their parent's cpus/mems). opts NULL = all defaults.
+ * The root must outlive every CgGroup opened from it. Holds one directory fd per hierarchy. */
 int cg_root_open(const CgRootOptions *opts, CgRoot **ret, ColoError *err);
 CgRoot *cg_root_free(CgRoot *root);     /* NULL-safe, returns NULL */
 CgMode cg_root_mode(const CgRoot *root);                /* V1 or V2 (hybrid reports V1) */
@@ -120,6 +123,12 @@ bool cg_root_has_controller(const CgRoot *root, CgController c);
 const char *cg_root_describe(const CgRoot *root);
 
 /* --- groups (paths relative to the managed root; "" is the root itself) --- */
+/* Opens (with create: mkdir -p) a group in every hierarchy. On v2, creating enables the
+ * controllers colo needs in cgroup.subtree_control of each ancestor from the managed root down;
+ * on hybrid layouts the group is mirrored into the cgroup2 mount for per-group PSI. A group keeps
+ * one directory fd per hierarchy (5 on v1, 6 hybrid, 1 on v2) plus, once read, one fd per
+ * frequently read file (up to 9): budget RLIMIT_NOFILE at about 16 fds per managed group.
+ * -EINVAL for a path with "..", "." or empty components; -ENOENT if missing and !create. */
 int cg_group_open(CgRoot *root, const char *path, bool create, CgGroup **ret, ColoError *err);
 CgGroup *cg_group_free(CgGroup *g);
 const char *cg_group_path(const CgGroup *g);
@@ -131,13 +140,23 @@ void strv_free(char **l);
 
 /* Pids in the group itself (not descendants), from cgroup.procs. */
 int cg_group_get_pids(CgGroup *g, pid_t **ret, size_t *ret_n, ColoError *err);
-/* Moves a process (all its threads) into the group, in every hierarchy. */
+/* Moves a process (all its threads) into the group, in every hierarchy (cpuset first, so an
+ * unusable cpuset fails before anything moved). Applies the group's current oom_score_adj, if
+ * one was applied, to the task at once. */
 int cg_group_attach(CgGroup *g, pid_t pid, ColoError *err);
-/* Sends sig to every process of the group and its descendants. Returns the number signalled. */
+/* Sends sig to every process of the group and its descendants (v2 SIGKILL: cgroup.kill, which
+ * also catches tasks forking meanwhile). Returns the number of processes found and signalled. */
 int cg_group_kill(CgGroup *g, int sig, ColoError *err);
 bool cg_group_has_file(CgGroup *g, CgController c, const char *name);
 
 /* --- reading --- */
+/* Usage of the group including descendants. Cost per call: one pread() per kept-open file (v1:
+ * cpuacct.usage, cpu.stat, memory.usage_in_bytes, memory.limit_in_bytes, memory.stat,
+ * memory.oom_control, pressure files on hybrid; v2: cpu.stat, memory.current, memory.max,
+ * memory.stat, memory.events, 3 pressure files), an fstat() to see whether there are child
+ * groups, and cgroup.procs (pread on v2; open+read+close on v1, whose kept-open pid lists go
+ * stale). Child groups add a readdir and their cgroup.procs. Missing files leave their fields at
+ * 0 / !valid / CG_UNLIMITED; a malformed file is -EINVAL naming it. */
 int cg_group_read_usage(CgGroup *g, CgUsage *ret, ColoError *err);
 /* Host-wide PSI from <proc>/pressure/{cpu,memory,io}; absent resources stay !valid. */
 int cg_read_host_pressure(const char *proc_root, CgPressure *cpu, CgPressure *mem, CgPressure *io, ColoError *err);
@@ -146,9 +165,15 @@ int cg_parse_pressure(const char *text, CgPressure *ret);      /* pure, fuzzed *
 /* --- writing --- */
 /* Makes the group's knobs match want, writing only values that differ from *last (what colo last
  * wrote, updated on success; a failed knob is invalidated so it is retried next time). Knobs the
- * kernel lacks (ENOENT on an optional file such as cpu.idle or cpu.qos_level) are skipped quietly
- * and remembered as absent. Returns the number of failed writes (0 = all applied); each failure
- * is reported through cb with its path and the first is also left in err. */
+ * kernel lacks (ENOENT on an optional file such as cpu.idle, cpu.qos_level, burst, blkio/io
+ * weight) are skipped quietly and remembered as absent; knobs of controllers the root lacks are
+ * skipped. Writes are ordered so each intermediate state is valid (idle before/after the weight,
+ * period vs quota, burst vs quota). oom_score_adj goes to every task of the group and its
+ * descendants, and later only to tasks not yet written (one cgroup.procs read per call while it
+ * is wanted). Returns the number of failed writes (0 = all applied); each failure is reported
+ * through cb with its path and the first is also left in err. Invalid want (weight 0, quota
+ * under 1 ms, malformed cpuset or device, ...): -EINVAL naming the field, nothing written.
+ * A steady state (want == *last) costs no syscalls apart from the oom_score_adj check. */
 int cg_group_apply(CgGroup *g, const CgKnobs *want, CgKnobs *last, CgWriteCallback cb, void *userdata,
                    ColoError *err);
 

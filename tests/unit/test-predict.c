@@ -11,6 +11,7 @@
 
 #include "predict/histogram.h"
 #include "predict/predictor.h"
+#include "predict/profile-set.h"
 #include "predict/profile.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
@@ -201,6 +202,268 @@ static void test_spec_errors_are_reported(void **state) {
         assert_null(p);
 }
 
+static void test_colo_learns_its_margin(void **state) {
+        (void) state;
+        PredictorParams pp = defaults(); /* 1 h horizon, p99.25: 134 scores before it trusts itself */
+        Predictor *p = NULL;
+        ColoError err = {};
+        assert_int_equal(predictor_new("colo", &pp, false, &p, &err), 0);
+        /* flat at 2 of 10: the error is 0, so the prediction is 2 plus one histogram step */
+        uint64_t t = 0;
+        for (int i = 0; i < 12 + 133; i++, t += 5 * MIN_)
+                predictor_observe(p, t, 2.0, 10);
+        assert_true(predictor_predict(p, t, 10, NAN) == 10); /* 133 scores: still cold */
+        predictor_observe(p, t, 2.0, 10);
+        double flat = predictor_predict(p, t, 10, NAN);
+        assert_true(flat >= 2.0 && flat <= 2.0 + 0.001 * 10 + 1e-9);
+        predictor_free(p);
+
+        /* a 5-minute spike to 8 every day at noon over a base of 2: after a week the prediction
+         * before noon covers the spike, while at night it stays well below it */
+        assert_int_equal(predictor_new("colo", &pp, false, &p, &err), 0);
+        uint64_t day = 24 * HOUR;
+        for (t = 0; t < 7 * day; t += 5 * MIN_)
+                predictor_observe(p, t, t % day == 12 * HOUR ? 8.0 : 2.0, 10);
+        t = 7 * day + 11 * HOUR + 30 * MIN_;
+        for (uint64_t u = 7 * day; u <= t; u += 5 * MIN_)
+                predictor_observe(p, u, 2.0, 10);
+        assert_true(predictor_predict(p, t, 10, NAN) >= 8.0);
+        for (uint64_t u = t + 5 * MIN_; u <= 8 * day + 3 * HOUR; u += 5 * MIN_)
+                predictor_observe(p, u, u % day == 12 * HOUR ? 8.0 : 2.0, 10);
+        double night = predictor_predict(p, 8 * day + 3 * HOUR, 10, NAN);
+        assert_true(night > 2.0 && night < 8.0);
+        predictor_free(p);
+}
+
+static void test_windows_stay_bounded_under_fast_samples(void **state) {
+        (void) state;
+        /* a sample every millisecond for an hour over a 24 h window still predicts exactly */
+        PredictorParams pp = defaults();
+        Predictor *p = NULL;
+        ColoError err = {};
+        assert_int_equal(predictor_new("max(peak,nsigma)", &pp, false, &p, &err), 0);
+        for (uint64_t t = 0; t < HOUR; t += 1000)
+                predictor_observe(p, t, t == 1800 * USEC_PER_SEC ? 3.0 : 1.0, 4);
+        assert_true(predictor_predict(p, HOUR, 4, NAN) >= 3.0);
+        predictor_free(p);
+}
+
+static void test_histogram_decays_and_quantiles(void **state) {
+        (void) state;
+        HistogramConfig c = { .first = 1, .growth = 2, .n_buckets = 8, .half_life_usec = HOUR };
+        /* buckets: [0,1) [1,2) [2,4) [4,8) ... upper bounds 1 2 4 8 16 */
+        static const struct {
+                double v;
+                uint32_t bucket;
+        } where[] = { { 0, 0 }, { 0.5, 0 }, { 1.5, 1 }, { 3, 2 }, { 5, 3 }, { 1e9, 7 }, { -1, 0 } };
+        for (size_t i = 0; i < ELEMENTSOF(where); i++)
+                assert_int_equal(histogram_bucket_of(&c, where[i].v), where[i].bucket);
+        assert_true(histogram_bucket_upper(&c, 3) == 8);
+
+        Histogram *h = NULL;
+        assert_int_equal(histogram_new(&c, &h), 0);
+        assert_true(isnan(histogram_quantile(h, 0.5)));
+        histogram_add(h, 0, 0.5, 3);     /* weight 3 at t = 0 */
+        histogram_add(h, HOUR, 5, 1);    /* weight 1 at one half-life: counts as 2 */
+        /* total 5 (in t = 0 units): p50 -> 2.5 of cumulative: bucket 0 (3) reaches it */
+        assert_true(histogram_quantile(h, 0.5) == 1);
+        assert_true(histogram_quantile(h, 0.7) == 8);  /* 3.5 > 3 */
+        assert_true(histogram_quantile(h, 0.6) == 1);  /* 3.0 <= 3 */
+        assert_true(fabs(histogram_weight(h, HOUR) - 2.5) < 1e-12); /* seen from 1 h later */
+        /* 100 half-lives later one sample outweighs everything before: renormalisation keeps it finite */
+        histogram_add(h, 100 * HOUR, 0.5, 1);
+        assert_true(histogram_quantile(h, 0.99) == 1);
+        assert_true(isfinite(histogram_weight(h, 100 * HOUR)));
+        histogram_free(h);
+
+        HistogramConfig bad = c;
+        bad.growth = 1;
+        assert_int_equal(histogram_new(&bad, &h), -EINVAL);
+        HistogramConfig lin = { .first = 0.5, .linear = true, .n_buckets = 4 };
+        assert_int_equal(histogram_bucket_of(&lin, 1.2), 2);
+        assert_true(histogram_bucket_upper(&lin, 2) == 1.5);
+        assert_int_equal(histogram_bucket_of(&lin, 99), 3);
+}
+
+static void test_day_profile_keeps_daily_peaks(void **state) {
+        (void) state;
+        DayProfileConfig c = { .n_buckets = 24, .period_usec = 24 * HOUR, .half_life_usec = 24 * HOUR };
+        DayProfile *p = NULL;
+        assert_int_equal(day_profile_new(&c, &p), 0);
+        assert_true(isnan(day_profile_peak(p, 9, 0)));
+        /* day 0: 9:00-10:00 peaks at 8, the rest idles at 1; day 1: 9:00 only reaches 4 */
+        for (uint64_t t = 0; t < 24 * HOUR; t += 10 * MIN_)
+                day_profile_add(p, t, t / HOUR == 9 ? (t % HOUR == 20 * MIN_ ? 8 : 6) : 1);
+        assert_int_equal(day_profile_bucket_of(p, 9 * HOUR + 59 * MIN_), 9);
+        assert_int_equal(day_profile_buckets_seen(p), 24);
+        /* the 8 at 9:20 has decayed for the 30 minutes to the bucket's last sample */
+        assert_true(fabs(day_profile_peak(p, 9, 9 * HOUR + 50 * MIN_) - 8 * exp2(-30.0 / 1440)) < 1e-12);
+        assert_true(fabs(day_profile_mean(p, 9, 0) - (5 * 6 + 8) / 6.0) < 0.01); /* older samples weigh a bit less */
+        /* a day later the peak has halved: 4; a new 4 at 9:00 keeps it there */
+        assert_true(fabs(day_profile_peak(p, 9, 33 * HOUR + 20 * MIN_) - 4) < 1e-12);
+        day_profile_add(p, 33 * HOUR, 3);
+        assert_true(fabs(day_profile_peak(p, 9, 33 * HOUR + 20 * MIN_) - 4) < 1e-12);
+        /* the window (8:30, 9:30] touches buckets 8 and 9 */
+        double v = day_profile_peak_between(p, 32 * HOUR + 30 * MIN_, 33 * HOUR + 30 * MIN_);
+        assert_true(v > 3.9 && v < 4.1);
+        assert_true(day_profile_peak_between(p, 2 * HOUR, 3 * HOUR) <= 1);
+        day_profile_free(p);
+        DayProfileConfig bad = { .n_buckets = 7, .period_usec = 24 * HOUR, .half_life_usec = HOUR };
+        assert_int_equal(day_profile_new(&bad, &p), -EINVAL);
+}
+
+#define GIB (1024ull * 1024 * 1024)
+
+static ProfileSet *profile_set_for_test(const char *spec) {
+        ProfileSetConfig cfg;
+        profile_set_config_init_defaults(&cfg); /* young below 1 h */
+        cfg.predictor_spec = spec;
+        ProfileSet *s = NULL;
+        ColoError err = {};
+        assert_int_equal(profile_set_new(&cfg, &s, &err), 0);
+        return s;
+}
+
+static void observe_ok(ProfileSet *s, uint64_t t, const ProfileSample *x, size_t n) {
+        double cpu = 0;
+        uint64_t mem = 0;
+        for (size_t i = 0; i < n; i++) {
+                cpu += x[i].cpu;
+                mem += x[i].mem;
+        }
+        ColoError err = {};
+        assert_int_equal(profile_set_observe(s, t, x, n, cpu, mem, &err), 0);
+}
+
+static void test_profile_set_counts_young_workloads_at_their_limit(void **state) {
+        (void) state;
+        ProfileSet *s = profile_set_for_test("peak");
+        ProfileSample x[] = {
+                { .name = "old", .cpu = 1, .mem = 2 * GIB, .cpu_limit = 4, .mem_limit = 8 * GIB },
+                { .name = "young", .cpu = 0.5, .mem = 1 * GIB, .cpu_limit = 2, .mem_limit = 4 * GIB },
+                { .name = "nolimit", .cpu = 0.25, .mem = 1 * GIB },
+        };
+        observe_ok(s, 0, x, 1);
+        observe_ok(s, 2 * HOUR, x, 1);           /* old is 2 h old */
+        x[2].cpu = 0.75;
+        observe_ok(s, 2 * HOUR + MIN_, x, 3);    /* young and nolimit appear */
+        x[2].cpu = 0.25;
+        observe_ok(s, 2 * HOUR + 2 * MIN_, x, 3);
+        ProfileEstimate e;
+        profile_set_estimate(s, 2 * HOUR + 2 * MIN_, 16, 64 * GIB, &e);
+        assert_int_equal(e.n_workloads, 3);
+        assert_int_equal(e.n_young, 2);
+        /* node peak over 24 h: 1 + 0.5 + 0.75 = 2.25 cores; young at limit: +1.5; nolimit at its
+         * peak 0.75 (now 0.25): +0.5 */
+        assert_true(fabs(e.cpu_predicted - 2.25) < 1e-9);
+        assert_true(fabs(e.cpu_young - 2.0) < 1e-9);
+        assert_true(fabs(e.cpu_peak - 4.25) < 1e-9);
+        assert_int_equal(e.mem_young, 3 * GIB);   /* young: 4 - 1; nolimit: its peak, no headroom */
+        assert_int_equal(e.mem_peak, 4 * GIB + 3 * GIB);
+        assert_true(e.cpu_limit == 16);           /* a limit is unknown: the capacity */
+        /* capped by the capacity */
+        profile_set_estimate(s, 2 * HOUR + 2 * MIN_, 3, 5 * GIB, &e);
+        assert_true(e.cpu_peak == 3);
+        assert_int_equal(e.mem_peak, 5 * GIB);
+        /* an hour later they have grown up */
+        observe_ok(s, 3 * HOUR + 2 * MIN_, x, 3);
+        profile_set_estimate(s, 3 * HOUR + 2 * MIN_, 16, 64 * GIB, &e);
+        assert_int_equal(e.n_young, 0);
+        assert_true(e.cpu_young == 0 && e.mem_young == 0);
+        profile_set_free(s);
+}
+
+static void test_profile_set_forgets_workloads_that_disappear(void **state) {
+        (void) state;
+        ProfileSet *s = profile_set_for_test("colo");
+        ProfileSample x[] = {
+                { .name = "b", .cpu = 1, .mem = GIB, .cpu_limit = 2, .mem_limit = 2 * GIB },
+                { .name = "a", .cpu = 1, .mem = GIB, .cpu_limit = 2, .mem_limit = 2 * GIB },
+                { .name = "c", .cpu = 1, .mem = GIB, .cpu_limit = 2, .mem_limit = 2 * GIB },
+        };
+        for (int i = 0; i < 10; i++)
+                observe_ok(s, (uint64_t) i * MIN_, x, 3);
+        assert_int_equal(profile_set_workload_count(s), 3);
+        ProfileWorkloadInfo info;
+        assert_int_equal(profile_set_workload_info(s, 0, 10 * MIN_, &info), 0);
+        assert_string_equal(info.name, "a");
+        assert_int_equal(info.samples, 10);
+        assert_int_equal(info.history_usec, 10 * MIN_);
+        assert_true(info.young);
+        assert_true(info.cpu_p50 >= 1 && info.cpu_p50 <= 1.05);
+        assert_true(info.cpu_peak <= 1 && info.cpu_peak > 0.999); /* decaying: 3-day half-life */
+        assert_int_equal(profile_set_workload_info(s, 3, 0, &info), -ERANGE);
+
+        observe_ok(s, 11 * MIN_, &x[1], 2);      /* b is gone */
+        assert_int_equal(profile_set_workload_count(s), 2);
+        assert_int_equal(profile_set_workload_info(s, 1, 11 * MIN_, &info), 0);
+        assert_string_equal(info.name, "c");
+        observe_ok(s, 12 * MIN_, x, 1);          /* b is back, a fresh profile */
+        assert_int_equal(profile_set_workload_count(s), 1);
+        assert_int_equal(profile_set_workload_info(s, 0, 12 * MIN_, &info), 0);
+        assert_string_equal(info.name, "b");
+        assert_int_equal(info.samples, 1);
+        observe_ok(s, 13 * MIN_, NULL, 0);
+        assert_int_equal(profile_set_workload_count(s), 0);
+        profile_set_free(s);
+}
+
+static void test_profile_set_rejects_bad_samples_and_changes_nothing(void **state) {
+        (void) state;
+        ProfileSet *s = profile_set_for_test("colo");
+        ProfileSample good[] = { { .name = "a", .cpu = 1, .mem = GIB } };
+        observe_ok(s, 0, good, 1);
+        char long_name[PROFILE_NAME_MAX + 2];
+        memset(long_name, 'x', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        static const struct {
+                ProfileSample x[2];
+                size_t n;
+                const char *msg;
+        } bad[] = {
+                { { { .name = "" } }, 1, "empty workload name" },
+                { { { .name = NULL } }, 1, "empty workload name" },
+                { { { .name = "n", .cpu = -1 } }, 1, "CPU -1" },
+                { { { .name = "n", .cpu = NAN } }, 1, "CPU nan" },
+                { { { .name = "n", .cpu_limit = INFINITY } }, 1, "limit inf" },
+                { { { .name = "d", .cpu = 1 }, { .name = "d", .cpu = 2 } }, 2, "sampled twice" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                ColoError err = {};
+                assert_int_equal(profile_set_observe(s, MIN_, bad[i].x, bad[i].n, 1, GIB, &err), -EINVAL);
+                if (!strstr(err.msg, bad[i].msg)) {
+                        print_error("case %zu: '%s' lacks '%s'\n", i, err.msg, bad[i].msg);
+                        fail();
+                }
+        }
+        ProfileSample longer[] = { { .name = long_name } };
+        ColoError err = {};
+        assert_int_equal(profile_set_observe(s, MIN_, longer, 1, 1, GIB, &err), -EINVAL);
+        assert_int_equal(profile_set_observe(s, MIN_, good, 1, -1, GIB, &err), -EINVAL);
+        assert_int_equal(profile_set_workload_count(s), 1);
+        ProfileWorkloadInfo info;
+        assert_int_equal(profile_set_workload_info(s, 0, MIN_, &info), 0);
+        assert_string_equal(info.name, "a");
+        assert_int_equal(info.samples, 1);
+
+        ProfileSetConfig cfg;
+        profile_set_config_init_defaults(&cfg);
+        cfg.max_workloads = 1;
+        cfg.predictor_spec = "colo";
+        ProfileSet *small = NULL;
+        assert_int_equal(profile_set_new(&cfg, &small, &err), 0);
+        ProfileSample two[] = { { .name = "a" }, { .name = "b" } };
+        assert_int_equal(profile_set_observe(small, 0, two, 2, 0, 0, &err), -E2BIG);
+        profile_set_free(small);
+        cfg.predictor_spec = "oracle";
+        assert_int_equal(profile_set_new(&cfg, &small, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "simulator"));
+        cfg.predictor_spec = "colo";
+        cfg.day_buckets = 7;
+        assert_int_equal(profile_set_new(&cfg, &small, &err), -EINVAL);
+        profile_set_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_limit_and_borg_scale_the_limit),
@@ -211,6 +474,13 @@ int main(void) {
                 cmocka_unit_test(test_koord_is_a_decaying_quantile_with_margin),
                 cmocka_unit_test(test_max_combines_predictions),
                 cmocka_unit_test(test_spec_errors_are_reported),
+                cmocka_unit_test(test_colo_learns_its_margin),
+                cmocka_unit_test(test_windows_stay_bounded_under_fast_samples),
+                cmocka_unit_test(test_histogram_decays_and_quantiles),
+                cmocka_unit_test(test_day_profile_keeps_daily_peaks),
+                cmocka_unit_test(test_profile_set_counts_young_workloads_at_their_limit),
+                cmocka_unit_test(test_profile_set_forgets_workloads_that_disappear),
+                cmocka_unit_test(test_profile_set_rejects_bad_samples_and_changes_nothing),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,8 @@ struct Histogram {
 };
 
 static bool config_valid(const HistogramConfig *c) {
-        return isfinite(c->first) && c->first > 0 && isfinite(c->growth) && c->growth > 1 && c->n_buckets >= 2 &&
+        return isfinite(c->first) && c->first > 0 && (c->linear || (isfinite(c->growth) && c->growth > 1)) &&
+               c->n_buckets >= 2 &&
                c->n_buckets <= HISTOGRAM_MAX_BUCKETS;
 }
 
@@ -52,13 +53,15 @@ const HistogramConfig *histogram_config(const Histogram *h) {
 uint32_t histogram_bucket_of(const HistogramConfig *cfg, double value) {
         if (!(value >= cfg->first)) /* also NaN */
                 return 0;
-        double i = 1 + floor(log(value / cfg->first) / log(cfg->growth));
+        double i = cfg->linear ? floor(value / cfg->first) : 1 + floor(log(value / cfg->first) / log(cfg->growth));
         if (!(i < cfg->n_buckets - 1))
                 return cfg->n_buckets - 1;
         return (uint32_t) i;
 }
 
 double histogram_bucket_upper(const HistogramConfig *cfg, uint32_t i) {
+        if (cfg->linear)
+                return cfg->first * ((double) i + 1);
         return cfg->first * pow(cfg->growth, (double) i);
 }
 
@@ -121,6 +124,7 @@ bool histogram_empty(const Histogram *h) {
 void histogram_save(const Histogram *h, CkWriter *w) {
         ck_put_double(w, h->cfg.first);
         ck_put_double(w, h->cfg.growth);
+        ck_put_u8(w, h->cfg.linear);
         ck_put_u32(w, h->cfg.n_buckets);
         ck_put_u64(w, h->cfg.half_life_usec);
         ck_put_u64(w, h->ref_usec);
@@ -143,11 +147,13 @@ int histogram_load(Histogram *h, CkReader *r) {
         int k;
         if ((k = ck_get_double(r, "histogram first bucket", 0, 1e300, &c.first)) < 0 ||
             (k = ck_get_double(r, "histogram growth", 0, 1e300, &c.growth)) < 0 ||
+            (k = ck_get_bool(r, "histogram linear flag", &c.linear)) < 0 ||
             (k = ck_get_u32(r, "histogram buckets", &c.n_buckets)) < 0 ||
             (k = ck_get_u64(r, "histogram half-life", &c.half_life_usec)) < 0 ||
             (k = ck_get_u64(r, "histogram reference time", &ref)) < 0)
                 return k;
-        if (c.first != h->cfg.first || c.growth != h->cfg.growth || c.n_buckets != h->cfg.n_buckets ||
+        if (c.first != h->cfg.first || c.growth != h->cfg.growth || c.linear != h->cfg.linear ||
+            c.n_buckets != h->cfg.n_buckets ||
             c.half_life_usec != h->cfg.half_life_usec)
                 return colo_error_setf_plain(r->err, EBADMSG, "histogram configuration differs (offset %zu)", r->pos);
         if ((k = ck_get_count(r, "histogram used buckets", h->cfg.n_buckets, &used)) < 0)

@@ -1,6 +1,7 @@
 /* Decaying histogram with exponential buckets, as in the Kubernetes VPA recommender that
  * Koordinator builds on. Bucket 0 holds [0, first); bucket i >= 1 holds
  * [first * growth^(i-1), first * growth^i); the last bucket also takes everything above.
+ * With linear set, bucket i holds [i * first, (i + 1) * first) instead (growth is ignored).
  *
  * A sample at time t weighs 2^((t - t0) / half_life) relative to one at t0, so old samples fade
  * with the configured half-life. Adding is O(1) (weights grow instead of all buckets shrinking;
@@ -17,7 +18,8 @@
 
 typedef struct HistogramConfig {
         double first;           /* upper bound of bucket 0, > 0 */
-        double growth;          /* > 1 */
+        double growth;          /* > 1, exponential buckets only */
+        bool linear;
         uint32_t n_buckets;     /* 2 .. HISTOGRAM_MAX_BUCKETS */
         uint64_t half_life_usec;/* 0: no decay */
 } HistogramConfig;

@@ -23,7 +23,8 @@ void predictor_params_init_defaults(PredictorParams *p) {
                 .koord_quantile = 0.95,
                 .koord_margin = 1.1,
                 .peak_window_usec = 24 * 3600 * USEC_PER_SEC,
-                .half_life_usec = 12 * 3600 * USEC_PER_SEC,
+                .half_life_usec = 7 * 24 * 3600 * USEC_PER_SEC,
+                .colo_quantile = 0.9925,
         };
 }
 
@@ -38,6 +39,8 @@ int predictor_params_validate(const PredictorParams *p, ColoError *err) {
                 return colo_error_setf_plain(err, EINVAL, "koord quantile %g not in (0, 1]", p->koord_quantile);
         if (!(p->koord_margin >= 1 && p->koord_margin <= 10))
                 return colo_error_setf_plain(err, EINVAL, "koord margin %g not in [1, 10]", p->koord_margin);
+        if (!(p->colo_quantile >= 0.5 && p->colo_quantile < 1))
+                return colo_error_setf_plain(err, EINVAL, "colo quantile %g not in [0.5, 1)", p->colo_quantile);
         if (p->nsigma_window_usec == 0 || p->koord_half_life_usec == 0 || p->peak_window_usec == 0 ||
             p->half_life_usec == 0)
                 return colo_error_setf_plain(err, EINVAL, "predictor windows and half-lives must be positive");

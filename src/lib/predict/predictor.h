@@ -32,7 +32,8 @@ typedef struct PredictorParams {
         double koord_quantile;          /* 0.95 */
         double koord_margin;            /* 1.1 */
         uint64_t peak_window_usec;      /* 24 h */
-        uint64_t half_life_usec;        /* colo's decaying histograms: 12 h */
+        uint64_t half_life_usec;        /* colo: half-life of its forecast-error record, 7 days */
+        double colo_quantile;           /* colo: share of peaks to cover, 0.9925 */
 } PredictorParams;
 
 void predictor_params_init_defaults(PredictorParams *p);

@@ -2,7 +2,8 @@
  * turned into per-node usage series on a fixed time grid for the simulator.
  *
  * Azure Public Dataset V1 VM CPU readings, `timestamp,vm id,min cpu,max cpu,avg cpu`, no header,
- * rows time-ordered. VMs are packed into nodes of node_size VMs in order of first appearance
+ * rows time-ordered; only the timestamp, the VM id and the selected CPU column are checked (min
+ * cpu is empty in some published slices). VMs are packed into nodes of node_size VMs in order of first appearance
  * (VM i belongs to node i / node_size); a node exists once its last VM has appeared, so the
  * incomplete last node is never emitted. Each VM's limit is 1.0 and its usage max cpu / 100
  * (avg cpu / 100 with TRACE_SIGNAL_AVG). A VM without a reading at a timestamp carries its last

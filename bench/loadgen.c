@@ -224,7 +224,7 @@ static void conn_set_want_write(Loadgen *lg, Conn *c, bool want) {
 /* Writes as much queued output as the socket takes. */
 static void conn_flush(Loadgen *lg, Conn *c) {
         while (!c->dead && c->out_len > 0) {
-                ssize_t n = write(c->fd, c->out + c->out_start, c->out_len);
+                ssize_t n = send(c->fd, c->out + c->out_start, c->out_len, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

@@ -1,0 +1,153 @@
+#!/bin/bash
+# colo demo (`make demo`): an online service next to offline CPU and memory hogs, first without
+# colo, then under colo, with the online service's latency measured each time.
+#
+#   1. memcached alone                        (the reference latency)
+#   2. memcached + CPU hogs + a memory hog, all plain processes at the same priority
+#   3. the same under colo: `colo agent` manages a subtree below this script's cgroup, memcached
+#      runs with `colo run --class online`, the hogs with `colo run --class offline`
+#
+# Latency comes from colo-loadgen (open loop: Poisson arrivals, latency from the intended send
+# time) at a fixed rate for a few seconds per part. The load generator sits in its own cgroup
+# with a high CPU weight in all three parts, so only memcached's treatment changes.
+# Everything (processes, agent, cgroups colo-demo-<pid>-*) is removed on exit, Ctrl-C included.
+#
+# Usage: scripts/demo.sh COLO_BINARY   (as root; colo-loadgen and colo-mem-hog are taken from
+#                                       the same build directory: <dir of colo>/bench/)
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH_PREFIX=colo-demo
+# shellcheck source=bench/lib.sh
+source "$SCRIPT_DIR/../bench/lib.sh"
+
+[ $# -eq 1 ] || { echo "usage: $0 COLO_BINARY" >&2; exit 2; }
+COLO="$(realpath -m "$1")"
+BUILD_DIR="$(dirname "$COLO")"
+LOADGEN="$BUILD_DIR/bench/colo-loadgen"
+MEMHOG="$BUILD_DIR/bench/colo-mem-hog"
+for f in "$COLO" "$LOADGEN" "$MEMHOG"; do
+        [ -x "$f" ] || bench_die "'$f' not found; run 'make' first"
+done
+command -v memcached >/dev/null || bench_die "memcached is not installed (apt-get install memcached)"
+command -v jq >/dev/null || bench_die "jq is not installed (apt-get install jq)"
+bench_require_root
+
+RATE="${COLO_DEMO_RATE:-15000}"          # requests/s: a modest load on a small machine
+SECONDS_EACH="${COLO_DEMO_SECONDS:-8}"
+MEMHOG_MIB="${COLO_DEMO_MEMHOG_MIB:-512}"
+CPUS="$(nproc)"
+HOGS="$CPUS"                             # enough CPU hogs to keep every CPU busy
+HZ="$(getconf CLK_TCK)"
+
+trap bench_cleanup EXIT
+trap 'echo; echo "interrupted; cleaning up"; exit 130' INT TERM HUP
+bench_tmpdir
+
+bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+LOADGEN_GROUP="$(bench_make_group cpu loadgen)"
+echo 10240 >"$LOADGEN_GROUP/cpu.shares"
+PLAIN_GROUP="$(bench_make_group cpu plain)"
+
+# Measures memcached's latency on port $1 for SECONDS_EACH seconds; prints the loadgen's JSON
+# into $2 and the CPU the pids in $3 got (percent of one core) into $2.hogs.
+measure() {
+        local port="$1" out="$2" pids="$3" t0 t1 h0 h1 pid
+        "$LOADGEN" --port "$port" --rate "$RATE" --duration 2 >/dev/null || bench_die "warm-up load failed"
+        bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" \
+                --no-warmup --json >"$out"
+        local lg=$BENCH_SPAWNED_PID
+        sleep 1
+        t0=$(date +%s.%N); h0=0
+        for pid in $pids; do h0=$((h0 + $(bench_proc_ticks "$pid"))); done
+        sleep $((SECONDS_EACH - 2))
+        t1=$(date +%s.%N); h1=0
+        for pid in $pids; do h1=$((h1 + $(bench_proc_ticks "$pid"))); done
+        wait "$lg" || bench_die "the load generator failed: $(cat "$out")"
+        echo "($h1 - $h0) * 100 / $HZ / ($t1 - $t0)" | bc -l >"$out.hogs"
+        jq -r '"    latency: p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us, p99.9 \(.latency_us.p999) us "
+               + "at \(.achieved_rate | round) req/s, \(.errors) errors"' "$out"
+        if [ -n "$pids" ]; then
+                printf '    the offline hogs got %.0f%% of one core\n' "$(cat "$out.hogs")"
+        fi
+}
+
+start_memcached_plain() {
+        PORT="$(bench_free_port)"
+        bench_spawn_in "$PLAIN_GROUP" memcached -l 127.0.0.1 -p "$PORT" -t 1 -U 0 -u nobody -m 64
+        MC_PID=$BENCH_SPAWNED_PID
+        bench_wait_port "$PORT" || bench_die "memcached did not start"
+}
+
+bold "colo demo: memcached (online) next to $HOGS CPU hogs and a ${MEMHOG_MIB} MiB memory hog (offline), $CPUS CPUs"
+echo "load: $RATE requests/s from colo-loadgen (open loop), ${SECONDS_EACH} s per part"
+
+bold "1/3  memcached alone"
+start_memcached_plain
+measure "$PORT" "$BENCH_TMP/alone.json" ""
+bench_stop_pids "$MC_PID"
+
+bold "2/3  memcached + offline hogs, without colo (plain processes, same priority)"
+start_memcached_plain
+HOG_PIDS=""
+for _ in $(seq 1 "$HOGS"); do
+        bench_spawn_in "$PLAIN_GROUP" sh -c 'while :; do :; done'
+        HOG_PIDS="$HOG_PIDS $BENCH_SPAWNED_PID"
+done
+bench_spawn_in "$PLAIN_GROUP" "$MEMHOG" --mib "$MEMHOG_MIB"
+HOG_PIDS="$HOG_PIDS $BENCH_SPAWNED_PID"
+measure "$PORT" "$BENCH_TMP/plain.json" "$HOG_PIDS"
+bench_stop_pids "$MC_PID" $HOG_PIDS
+wait 2>/dev/null || true
+
+bold "3/3  the same under colo"
+echo "    colo agent --subtree $BENCH_PREFIX-$BENCH_RUN_ID-colo    (a cgroup subtree below this script's own)"
+bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-colo"
+PORT="$(bench_free_port)"
+echo "    colo run --class online  --name memcached -- memcached -p $PORT ..."
+bench_colo_run "$COLO" --class online --name memcached -- memcached -l 127.0.0.1 -p "$PORT" -t 1 -U 0 -u nobody -m 64
+bench_wait_port "$PORT" || bench_die "memcached did not start under colo run"
+for i in $(seq 1 "$HOGS"); do
+        echo "    colo run --class offline --name cpu-hog$i -- sh -c 'while :; do :; done'"
+        bench_colo_run "$COLO" --class offline --name "cpu-hog$i" -- sh -c 'while :; do :; done'
+done
+echo "    colo run --class offline --tier best-effort --name mem-hog -- colo-mem-hog --mib $MEMHOG_MIB"
+bench_colo_run "$COLO" --class offline --tier best-effort --name mem-hog -- "$MEMHOG" --mib "$MEMHOG_MIB"
+HOG_PIDS=""
+for name in $(seq -f "cpu-hog%g" 1 "$HOGS") mem-hog; do
+        leaf="$(bench_wait_workload "$name")" || bench_die "workload $name did not start"
+        HOG_PIDS="$HOG_PIDS $(cat "$leaf/cgroup.procs" | tr '\n' ' ')"
+done
+sleep 2         # a couple of control periods: the agent has seen everything and set the knobs
+
+bold "colo status"
+"$COLO" status --state-dir "$BENCH_AGENT_STATE" --subtree "$BENCH_SUBTREE" | sed 's/^/    /'
+
+echo
+measure "$PORT" "$BENCH_TMP/colo.json" "$HOG_PIDS"
+
+bold "summary: memcached latency (open-loop, ${RATE} req/s)"
+printf '    %-28s %10s %10s %10s %14s\n' "" "p50 (us)" "p99 (us)" "p99.9 (us)" "offline CPU"
+for part in alone plain colo; do
+        case $part in
+        alone) label="memcached alone" ;;
+        plain) label="+ offline hogs, no colo" ;;
+        colo) label="+ offline hogs, with colo" ;;
+        esac
+        hogs="-"
+        [ "$part" = alone ] || hogs="$(printf '%.0f%% of a core' "$(cat "$BENCH_TMP/$part.json.hogs")")"
+        printf '    %-28s %10s %10s %10s %14s\n' "$label" \
+                "$(jq '.latency_us.p50 | round' "$BENCH_TMP/$part.json")" \
+                "$(jq '.latency_us.p99 | round' "$BENCH_TMP/$part.json")" \
+                "$(jq '.latency_us.p999 | round' "$BENCH_TMP/$part.json")" "$hogs"
+done
+p99_alone="$(jq .latency_us.p99 "$BENCH_TMP/alone.json")"
+printf '\n    p99 vs alone: %+.0f%% without colo, %+.0f%% with colo\n' \
+        "$(echo "($(jq .latency_us.p99 "$BENCH_TMP/plain.json") / $p99_alone - 1) * 100" | bc -l)" \
+        "$(echo "($(jq .latency_us.p99 "$BENCH_TMP/colo.json") / $p99_alone - 1) * 100" | bc -l)"
+echo "    (a few seconds per part on a shared machine are noisy; bench/interference.sh measures properly)"
+
+bold "cleaning up"
+bench_cleanup
+echo "    done: processes stopped, agent stopped, cgroups removed"

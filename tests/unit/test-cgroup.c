@@ -818,6 +818,22 @@ static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
         assert_int_equal(f->writes, 1);
         assert_string_equal(fake_read(f, "proc/100/oom_score_adj"), "900");
         assert_int_equal(last.oom_score_adj, 900);
+
+        /* After a usage read saw the same tasks, apply does not rescan; a task that arrives
+         * later is handled after the next usage read. */
+        CgUsage u;
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_TASKS, &u, &err), 0);
+        assert_int_equal(u.nr_tasks, 5);
+        fake_write(f, "proc/104/oom_score_adj", "0\n");
+        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n103\n104\n");
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 0);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_TASKS, &u, &err), 0);
+        assert_int_equal(u.nr_tasks, 6);
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, 1);
+        assert_string_equal(fake_read(f, "proc/104/oom_score_adj"), "900");
         cg_group_free(g);
 }
 
@@ -850,6 +866,16 @@ static void test_read_usage_v1(void **state) {
         assert_int_equal(u.mem_usage, 1000);
         assert_int_equal(u.mem_working_set, 0);
         assert_int_equal(u.mem_limit, 4096);
+
+        /* Only what is asked for is read. */
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_CPU, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 123456);
+        assert_int_equal(u.mem_usage, 0);
+        assert_true(u.mem_limit == CG_UNLIMITED);
+        assert_int_equal(u.nr_tasks, 0);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_WORKING_SET, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 0);
+        assert_int_equal(u.mem_usage, 1000);
 
         fake_write(f, "fs/cpu/colo/offline/cpu.stat", "nr_periods x\n");
         assert_int_equal(cg_group_read_usage(g, &u, &err), -EINVAL);

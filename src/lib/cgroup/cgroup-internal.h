@@ -58,7 +58,7 @@ typedef int (*CgWriteHook)(void *userdata, const char *path, const char *value);
 
 typedef struct CgBackend {
         int (*apply)(CgGroup *g, const CgKnobs *want, CgKnobs *last, void *apply_ctx);
-        int (*read_usage)(CgGroup *g, CgUsage *ret, ColoError *err);
+        int (*read_usage)(CgGroup *g, unsigned fields, CgUsage *ret, ColoError *err);
         const char *(*file_name)(CgFile f);
         CgSlot (*file_slot)(const CgRoot *root, CgFile f);
 } CgBackend;
@@ -96,6 +96,11 @@ struct CgGroup {
         int32_t oom_value;
         pid_t *oom_pids;
         size_t n_oom_pids;
+        /* Order-independent hash of the pids below the group: as last counted by a usage read,
+         * and as last fully handled by the oom_score_adj pass. Equal hashes let apply skip its
+         * cgroup.procs scan. */
+        uint64_t procs_hash, oom_hash;
+        bool procs_hash_valid, oom_hash_valid;
 };
 
 extern const CgBackend cg_backend_v1;
@@ -177,3 +182,5 @@ int cg_read_keys(CgGroup *g, CgFile f, const char *const *keys, uint64_t *const 
 /* One pread() of a single-number file; limit: "max"/"-1"/page-counter max read as CG_UNLIMITED. */
 int cg_read_number(CgGroup *g, CgFile f, bool limit, uint64_t *ret, ColoError *err);
 int cg_read_group_pressure(CgGroup *g, CgFile f, CgPressure *ret, ColoError *err);
+/* The three pressure files of a group into u. */
+int cg_read_pressures(CgGroup *g, CgUsage *u, ColoError *err);

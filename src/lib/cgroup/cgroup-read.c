@@ -51,16 +51,24 @@ ssize_t cg_read_cached(CgGroup *g, CgFile f, char *buf, size_t size, ColoError *
         return (ssize_t) len;
 }
 
-int cg_group_read_usage(CgGroup *g, CgUsage *ret, ColoError *err) {
+int cg_group_read_usage_fields(CgGroup *g, unsigned fields, CgUsage *ret, ColoError *err) {
         CgUsage u = { .mem_limit = CG_UNLIMITED };
-        int r = g->root->backend->read_usage(g, &u, err);
+        if (fields & CG_USAGE_WORKING_SET)
+                fields |= CG_USAGE_MEMORY;
+        int r = g->root->backend->read_usage(g, fields, &u, err);
         if (r < 0)
                 return r;
-        r = cg_count_tasks(g, &u.nr_tasks, err);
-        if (r < 0)
-                return r;
+        if (fields & CG_USAGE_TASKS) {
+                r = cg_count_tasks(g, &u.nr_tasks, err);
+                if (r < 0)
+                        return r;
+        }
         *ret = u;
         return 0;
+}
+
+int cg_group_read_usage(CgGroup *g, CgUsage *ret, ColoError *err) {
+        return cg_group_read_usage_fields(g, CG_USAGE_ALL, ret, err);
 }
 
 static int malformed(CgGroup *g, CgFile f, const char *what, ColoError *err) {
@@ -105,5 +113,14 @@ int cg_read_group_pressure(CgGroup *g, CgFile f, CgPressure *ret, ColoError *err
                 return (int) len;
         if (cg_parse_pressure(buf, ret) < 0)
                 return malformed(g, f, "pressure", err);
+        return 0;
+}
+
+int cg_read_pressures(CgGroup *g, CgUsage *u, ColoError *err) {
+        int r;
+        if ((r = cg_read_group_pressure(g, CG_FILE_CPU_PRESSURE, &u->cpu_pressure, err)) < 0 ||
+            (r = cg_read_group_pressure(g, CG_FILE_MEM_PRESSURE, &u->mem_pressure, err)) < 0 ||
+            (r = cg_read_group_pressure(g, CG_FILE_IO_PRESSURE, &u->io_pressure, err)) < 0)
+                return r;
         return 0;
 }

@@ -152,15 +152,37 @@ int cg_group_get_pids(CgGroup *g, pid_t **ret, size_t *ret_n, ColoError *err) {
         return 0;
 }
 
-static int count_lines(const char *text, size_t *n) {
-        for (const char *p = text; *p; p++)
-                if (*p == '\n')
-                        (*n)++;
-        return 0;
+/* Task count plus an order-independent hash of the pids (sum of a 64-bit mix of each), so two
+ * listings of the same set hash equal whatever the order. */
+typedef struct TaskTally {
+        size_t n;
+        uint64_t hash;
+} TaskTally;
+
+static uint64_t mix_pid(pid_t pid) {
+        uint64_t x = (uint64_t) pid + UINT64_C(0x9e3779b97f4a7c15);    /* splitmix64 finaliser */
+        x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return x ^ (x >> 31);
+}
+
+static void tally_text(const char *text, TaskTally *t) {
+        const char *p = text;
+        while (*p) {
+                char *end;
+                long v = strtol(p, &end, 10);
+                if (end == p) {
+                        p++;
+                        continue;
+                }
+                t->n++;
+                t->hash += mix_pid((pid_t) v);
+                p = end;
+        }
 }
 
 static int count_tasks_cb(int subfd, void *userdata) {
-        size_t *n = userdata;
+        TaskTally *t = userdata;
         int fd = openat(subfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : -errno;
@@ -169,53 +191,55 @@ static int count_tasks_cb(int subfd, void *userdata) {
         (void) close(fd);
         if (r < 0)
                 return r;
-        count_lines(text, n);
-        return for_each_subdir(subfd, count_tasks_cb, n);
+        tally_text(text, t);
+        return for_each_subdir(subfd, count_tasks_cb, t);
 }
 
 int cg_count_tasks(CgGroup *g, size_t *ret, ColoError *err) {
         CgSlot s = cg_listing_slot(g->root);
-        size_t n = 0;
+        TaskTally t = {};
         char p[PATH_MAX];
         int r;
+        g->procs_hash_valid = false;
         if (g->root->mode == CG_MODE_V1) {
                 /* v1 keeps a pid list per open file and rebuilds it only once it has been idle for a
                  * second, so a kept-open cgroup.procs re-read every period would never change:
                  * open it afresh each time. */
-                r = count_tasks_cb(g->dfd[s], &n);
+                r = count_tasks_cb(g->dfd[s], &t);
                 if (r < 0) {
                         cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
                         return colo_error_set(err, r, "count tasks from '%s'", p);
                 }
-                *ret = n;
-                return 0;
-        }
-        if (g->file_fd[CG_FILE_PROCS] == -1) {
-                g->file_fd[CG_FILE_PROCS] = openat(g->dfd[s], "cgroup.procs", O_RDONLY | O_CLOEXEC);
-                if (g->file_fd[CG_FILE_PROCS] < 0) {
-                        int e = errno;
-                        g->file_fd[CG_FILE_PROCS] = e == ENOENT ? -2 : -1;
-                        if (e != ENOENT) {
-                                cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
-                                return colo_error_set(err, e, "open '%s'", p);
+        } else {
+                if (g->file_fd[CG_FILE_PROCS] == -1) {
+                        g->file_fd[CG_FILE_PROCS] = openat(g->dfd[s], "cgroup.procs", O_RDONLY | O_CLOEXEC);
+                        if (g->file_fd[CG_FILE_PROCS] < 0) {
+                                int e = errno;
+                                g->file_fd[CG_FILE_PROCS] = e == ENOENT ? -2 : -1;
+                                if (e != ENOENT) {
+                                        cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
+                                        return colo_error_set(err, e, "open '%s'", p);
+                                }
                         }
                 }
-        }
-        if (g->file_fd[CG_FILE_PROCS] >= 0) {
-                _cleanup_free_ char *text = NULL;
-                r = pread_all(g->file_fd[CG_FILE_PROCS], &text);
-                if (r < 0) {
-                        cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
-                        return colo_error_set(err, r, "read '%s'", p);
+                if (g->file_fd[CG_FILE_PROCS] >= 0) {
+                        _cleanup_free_ char *text = NULL;
+                        r = pread_all(g->file_fd[CG_FILE_PROCS], &text);
+                        if (r < 0) {
+                                cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
+                                return colo_error_set(err, r, "read '%s'", p);
+                        }
+                        tally_text(text, &t);
                 }
-                count_lines(text, &n);
+                r = for_each_subdir(g->dfd[s], count_tasks_cb, &t);
+                if (r < 0) {
+                        cg_group_file_path(g, s, "", p, sizeof(p));
+                        return colo_error_set(err, r, "count tasks below '%s'", p);
+                }
         }
-        r = for_each_subdir(g->dfd[s], count_tasks_cb, &n);
-        if (r < 0) {
-                cg_group_file_path(g, s, "", p, sizeof(p));
-                return colo_error_set(err, r, "count tasks below '%s'", p);
-        }
-        *ret = n;
+        g->procs_hash = t.hash;
+        g->procs_hash_valid = true;
+        *ret = t.n;
         return 0;
 }
 
@@ -331,6 +355,12 @@ bool cg_group_has_file(CgGroup *g, CgController c, const char *name) {
 void cg_apply_oom_score_adj(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last) {
         if (want->oom_score_adj == CG_UNSET_INT)
                 return;
+        /* The last usage read saw exactly the tasks this pass already handled: nothing to do. */
+        if (g->oom_value == want->oom_score_adj && g->oom_hash_valid && g->procs_hash_valid &&
+            g->procs_hash == g->oom_hash) {
+                last->oom_score_adj = want->oom_score_adj;
+                return;
+        }
         CgSlot s = cg_listing_slot(g->root);
         pid_t *pids = NULL;
         size_t n = 0, cap = 0;
@@ -343,6 +373,9 @@ void cg_apply_oom_score_adj(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKn
                 last->oom_score_adj = CG_UNSET_INT;
                 return;
         }
+        uint64_t hash = 0;
+        for (size_t i = 0; i < n; i++)
+                hash += mix_pid(pids[i]);
         if (n > 0)
                 qsort(pids, n, sizeof(*pids), cmp_pid);
         bool same_value = g->oom_value == want->oom_score_adj;
@@ -373,5 +406,7 @@ void cg_apply_oom_score_adj(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKn
         g->oom_pids = pids;
         g->n_oom_pids = kept;
         g->oom_value = want->oom_score_adj;
+        g->oom_hash = hash;
+        g->oom_hash_valid = failed == 0;
         last->oom_score_adj = failed ? CG_UNSET_INT : want->oom_score_adj;
 }

@@ -149,48 +149,43 @@ static int v1_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
         return 0;
 }
 
-/* Cost: up to 9 pread() calls on kept-open fds (cpuacct.usage, cpu.stat, memory.usage_in_bytes,
- * memory.stat, memory.limit_in_bytes, memory.oom_control, 3 pressure files where present), no
- * opens after the first call. memory.stat is the expensive one in the kernel. */
-static int v1_read_usage(CgGroup *g, CgUsage *u, ColoError *err) {
-        uint64_t ns = 0, throttled_ns = 0;
-        int r = cg_read_number(g, CG_FILE_CPU_USAGE, false, &ns, err);
-        if (r < 0)
-                return r;
-        u->cpu_usage_usec = ns / NSEC_PER_USEC;
-        r = cg_read_keys(g, CG_FILE_CPU_STAT, (const char *[]) { "nr_periods", "nr_throttled", "throttled_time" },
-                         (uint64_t *[]) { &u->cpu_nr_periods, &u->cpu_nr_throttled, &throttled_ns }, 3, err);
-        if (r < 0)
-                return r;
-        u->cpu_throttled_usec = throttled_ns / NSEC_PER_USEC;
-
-        uint64_t inactive = 0;
-        if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
-            (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
-            (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" }, (uint64_t *[]) { &u->mem_oom_kills },
-                              1, err)) < 0)
-                return r;
-        /* total_ includes descendants, as usage_in_bytes does with use_hierarchy=1. */
-        char buf[8192];
-        ssize_t n = cg_read_cached(g, CG_FILE_MEM_STAT, buf, sizeof(buf), err);
-        if (n < 0 && n != -ENOENT)
-                return (int) n;
-        if (n >= 0) {
-                r = cg_parse_keyed_u64(buf, "total_inactive_file", &inactive);
-                if (r == -ENOENT)
-                        r = cg_parse_keyed_u64(buf, "inactive_file", &inactive);
-                if (r == -EINVAL) {
-                        char p[PATH_MAX];
-                        cg_group_file_path(g, CG_SLOT_MEMORY, "memory.stat", p, sizeof(p));
-                        return colo_error_setf_plain(err, EINVAL, "malformed inactive_file line in '%s'", p);
-                }
+/* Cost: one pread() per file asked for, on fds kept open (cpuacct.usage, cpu.stat;
+ * memory.usage_in_bytes, memory.limit_in_bytes, memory.oom_control; memory.stat; 3 pressure files
+ * where present). memory.stat is the expensive one in the kernel. */
+static int v1_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err) {
+        int r;
+        if (fields & CG_USAGE_CPU) {
+                uint64_t ns = 0, throttled_ns = 0;
+                r = cg_read_number(g, CG_FILE_CPU_USAGE, false, &ns, err);
+                if (r < 0)
+                        return r;
+                u->cpu_usage_usec = ns / NSEC_PER_USEC;
+                r = cg_read_keys(g, CG_FILE_CPU_STAT, (const char *[]) { "nr_periods", "nr_throttled", "throttled_time" },
+                                 (uint64_t *[]) { &u->cpu_nr_periods, &u->cpu_nr_throttled, &throttled_ns }, 3, err);
+                if (r < 0)
+                        return r;
+                u->cpu_throttled_usec = throttled_ns / NSEC_PER_USEC;
         }
-        u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
-
-        if ((r = cg_read_group_pressure(g, CG_FILE_CPU_PRESSURE, &u->cpu_pressure, err)) < 0 ||
-            (r = cg_read_group_pressure(g, CG_FILE_MEM_PRESSURE, &u->mem_pressure, err)) < 0 ||
-            (r = cg_read_group_pressure(g, CG_FILE_IO_PRESSURE, &u->io_pressure, err)) < 0)
-                return r;
+        if (fields & CG_USAGE_MEMORY) {
+                if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
+                    (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
+                    (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" },
+                                      (uint64_t *[]) { &u->mem_oom_kills }, 1, err)) < 0)
+                        return r;
+        }
+        if (fields & CG_USAGE_WORKING_SET) {
+                /* total_ includes descendants, as usage_in_bytes does with use_hierarchy=1. */
+                uint64_t inactive = 0, inactive_local = 0;
+                r = cg_read_keys(g, CG_FILE_MEM_STAT, (const char *[]) { "total_inactive_file", "inactive_file" },
+                                 (uint64_t *[]) { &inactive, &inactive_local }, 2, err);
+                if (r < 0)
+                        return r;
+                if (inactive == 0)
+                        inactive = inactive_local;
+                u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
+        }
+        if (fields & CG_USAGE_PRESSURE)
+                return cg_read_pressures(g, u, err);
         return 0;
 }
 

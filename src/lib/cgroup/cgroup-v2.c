@@ -161,29 +161,36 @@ static int v2_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
         return 0;
 }
 
-/* Cost: up to 8 pread() calls on kept-open fds (cpu.stat, memory.current, memory.max,
- * memory.stat, memory.events, cpu/memory/io.pressure), no opens after the first call. */
-static int v2_read_usage(CgGroup *g, CgUsage *u, ColoError *err) {
-        int r = cg_read_keys(g, CG_FILE_CPU_STAT,
-                             (const char *[]) { "usage_usec", "nr_periods", "nr_throttled", "throttled_usec" },
-                             (uint64_t *[]) { &u->cpu_usage_usec, &u->cpu_nr_periods, &u->cpu_nr_throttled,
-                                              &u->cpu_throttled_usec },
-                             4, err);
-        if (r < 0)
-                return r;
-        uint64_t inactive = 0;
-        if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
-            (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
-            (r = cg_read_keys(g, CG_FILE_MEM_STAT, (const char *[]) { "inactive_file" }, (uint64_t *[]) { &inactive }, 1,
-                              err)) < 0 ||
-            (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" }, (uint64_t *[]) { &u->mem_oom_kills },
-                              1, err)) < 0)
-                return r;
-        u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
-        if ((r = cg_read_group_pressure(g, CG_FILE_CPU_PRESSURE, &u->cpu_pressure, err)) < 0 ||
-            (r = cg_read_group_pressure(g, CG_FILE_MEM_PRESSURE, &u->mem_pressure, err)) < 0 ||
-            (r = cg_read_group_pressure(g, CG_FILE_IO_PRESSURE, &u->io_pressure, err)) < 0)
-                return r;
+/* Cost: one pread() per file asked for, on fds kept open (cpu.stat; memory.current,
+ * memory.max, memory.events; memory.stat; 3 pressure files). */
+static int v2_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err) {
+        int r;
+        if (fields & CG_USAGE_CPU) {
+                r = cg_read_keys(g, CG_FILE_CPU_STAT,
+                                 (const char *[]) { "usage_usec", "nr_periods", "nr_throttled", "throttled_usec" },
+                                 (uint64_t *[]) { &u->cpu_usage_usec, &u->cpu_nr_periods, &u->cpu_nr_throttled,
+                                                  &u->cpu_throttled_usec },
+                                 4, err);
+                if (r < 0)
+                        return r;
+        }
+        if (fields & CG_USAGE_MEMORY) {
+                if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
+                    (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
+                    (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" },
+                                      (uint64_t *[]) { &u->mem_oom_kills }, 1, err)) < 0)
+                        return r;
+        }
+        if (fields & CG_USAGE_WORKING_SET) {
+                uint64_t inactive = 0;
+                r = cg_read_keys(g, CG_FILE_MEM_STAT, (const char *[]) { "inactive_file" }, (uint64_t *[]) { &inactive },
+                                 1, err);
+                if (r < 0)
+                        return r;
+                u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
+        }
+        if (fields & CG_USAGE_PRESSURE)
+                return cg_read_pressures(g, u, err);
         return 0;
 }
 

@@ -158,6 +158,20 @@ bool cg_group_has_file(CgGroup *g, CgController c, const char *name);
  * stale). Child groups add a readdir and their cgroup.procs. Missing files leave their fields at
  * 0 / !valid / CG_UNLIMITED; a malformed file is -EINVAL naming it. */
 int cg_group_read_usage(CgGroup *g, CgUsage *ret, ColoError *err);
+/* What cg_group_read_usage_fields() reads; fields not asked for stay 0 / !valid / CG_UNLIMITED. */
+typedef enum CgUsageField {
+        CG_USAGE_CPU = 1 << 0,          /* cpu_usage_usec, throttling counters */
+        CG_USAGE_MEMORY = 1 << 1,       /* mem_usage, mem_limit, mem_oom_kills */
+        CG_USAGE_WORKING_SET = 1 << 2,  /* mem_working_set: memory.stat, the costliest file on v1 */
+        CG_USAGE_PRESSURE = 1 << 3,     /* cpu/mem/io_pressure */
+        CG_USAGE_TASKS = 1 << 4,        /* nr_tasks (also lets cg_group_apply skip its oom_score_adj scan) */
+        CG_USAGE_ALL = (1 << 5) - 1,
+} CgUsageField;
+/* Like cg_group_read_usage() (which is CG_USAGE_ALL) but reads only the files fields need.
+ * Measured on this machine's hybrid v1 (200 leaf groups, every field, then a steady apply with
+ * oom_score_adj): about 40 us of CPU per group and period, 0.8% of a core at a 1 s period;
+ * pressure (3 files) and working set (memory.stat) are the expensive parts. */
+int cg_group_read_usage_fields(CgGroup *g, unsigned fields, CgUsage *ret, ColoError *err);
 /* Host-wide PSI from <proc>/pressure/{cpu,memory,io}; absent resources stay !valid. */
 int cg_read_host_pressure(const char *proc_root, CgPressure *cpu, CgPressure *mem, CgPressure *io, ColoError *err);
 int cg_parse_pressure(const char *text, CgPressure *ret);      /* pure, fuzzed */

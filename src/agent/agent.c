@@ -1,5 +1,5 @@
 /* The Agent object: start-up (configuration, state directory and its lock, the managed tree,
- * tracker, enforcer, event loop, fast-reaction sources, HTTP), shutdown, and SIGHUP reloads.
+ * tracker, enforcement state, event loop, fast-reaction sources, HTTP), shutdown, and SIGHUP reloads.
  * This is the only place colo keeps mutable process state; everything hangs off one Agent. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "cgroup/cgroup.h"
+#include "enforce/enforce.h"
 #include "standalone/session.h"
 #include "standalone/tracker.h"
 #include "standalone/tree.h"
@@ -27,7 +28,7 @@ Agent *agent_free(Agent *a) {
         sd_event_source_disable_unref(a->tick_timer);
         sd_event_source_disable_unref(a->tick_now);
         sd_event_unref(a->event);
-        enforcer_free(a->enforcer);
+        enforce_state_free(a->enforce_state);
         tracker_free(a->tracker);
         cg_root_free(a->root);
         status_doc_done(&a->status);
@@ -136,9 +137,9 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
                 log_error("Cannot start tracking workloads: %s", colo_error_msg(&err));
                 return r;
         }
-        r = enforcer_new(a->root, &a->enforcer);
-        if (r < 0)
-                return log_error("Out of memory."), r;
+        a->enforce_state = enforce_state_new();
+        if (!a->enforce_state)
+                return log_error("Out of memory."), -ENOMEM;
 
         r = agent_loop_setup(a);
         if (r < 0) {

@@ -28,7 +28,7 @@ typedef struct CgGroup CgGroup;
 typedef struct Tracker Tracker;
 typedef struct AgentHttp AgentHttp;
 typedef struct PsiWatch PsiWatch;
-typedef struct Enforcer Enforcer;
+typedef struct EnforceState EnforceState;
 
 typedef struct AgentOptions {
         const char *config_path;        /* --config; NULL: /etc/colo/colo.yaml if present, else defaults */
@@ -95,7 +95,7 @@ typedef struct Agent {
 
         CgRoot *root;
         Tracker *tracker;
-        Enforcer *enforcer;
+        EnforceState *enforce_state;
         PolicyState policy_state;
         RecentPeak recent_peak;
         OnlineEstimate estimate;
@@ -134,14 +134,6 @@ int agent_loop_setup(Agent *a);         /* event loop, signals, timers, watchdog
 int agent_run(Agent *a);                /* until SIGTERM/SIGINT; returns the exit code */
 void agent_request_tick(Agent *a, uint64_t event_usec); /* from an event: tick now (coalesced) */
 int agent_arm_period(Agent *a);         /* (re)arms the period timer after a period change */
-
-/* enforcer.c: applies plans, keeping each planned group open with the knobs last written */
-int enforcer_new(CgRoot *root, Enforcer **ret);
-Enforcer *enforcer_free(Enforcer *e);
-/* Returns 0 or -ENOMEM; *ret_failures counts failed writes (each reported through cb). dry_run
- * writes nothing. */
-int enforcer_apply(Enforcer *e, const Plan *plan, bool dry_run, CgWriteCallback cb, void *userdata,
-                   uint64_t *ret_failures);
 
 /* tick.c */
 int agent_tick(Agent *a);

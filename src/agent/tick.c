@@ -1,5 +1,5 @@
 /* One control period: collect -> estimate -> decide -> enforce -> evict -> status. Runs every
- * agent.period and at once after a fast-reaction event. Only the tracker and enforcer touch the
+ * agent.period and at once after a fast-reaction event. Only the tracker and enforce_apply() touch the
  * kernel; the decision is policy_decide(), the same pure function the simulator and `colo status`
  * call. The status file is written before any eviction signal goes out, so the reason is on
  * record by the time the workload's supervisor sees it die. */
@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "cgroup/cgroup.h"
+#include "enforce/enforce.h"
 #include "standalone/snapshot.h"
 #include "standalone/tracker.h"
 #include "standalone/tree.h"
@@ -24,8 +25,12 @@
 
 static void on_write(void *userdata, const char *path, const char *value, int r) {
         Agent *a = userdata;
-        if (r >= 0)
+        if (r >= 0) {
+                /* Only a dry run reports writes that succeeded (would have happened). */
+                if (a->opts.dry_run)
+                        log_info("Dry run: would write '%s' to '%s'.", value, path);
                 return;
+        }
         a->metrics.write_failures_total++;
         a->write_failures_this_tick++;
         log_warning("Failed to write '%s' to '%s': %s", value, path, strerror(-r));
@@ -53,8 +58,10 @@ static void remove_empty_leaves(Agent *a, uint64_t now) {
                         continue;
                 ColoError err = {};
                 int r = tree_remove_if_empty(a->root, w->id.path, &err);
-                if (r > 0)
+                if (r > 0) {
                         log_info("Removed the empty group of workload '%s' (%s).", w->id.name, w->id.path);
+                        enforce_state_forget(a->enforce_state, w->id.path);
+                }
                 else if (r < 0)
                         log_warning("Failed to remove the empty group '%s': %s, ignoring.", w->id.path, colo_error_msg(&err));
         }
@@ -154,10 +161,9 @@ int agent_tick(Agent *a) {
                 return r;
         }
 
-        uint64_t failures = 0;
-        r = enforcer_apply(a->enforcer, plan, a->opts.dry_run, on_write, a, &failures);
+        r = enforce_apply(a->root, plan, a->enforce_state, a->opts.dry_run, on_write, a, &err);
         if (r < 0)
-                log_error("Failed to apply the plan: %s", strerror(-r));
+                log_error("Failed to apply the plan: %s", colo_error_msg(&err));
         if (a->pending_event_usec != 0) {
                 uint64_t now = now_monotonic_usec();
                 a->metrics.reaction_seconds = (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC;

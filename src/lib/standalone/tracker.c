@@ -1,11 +1,10 @@
 /* The tracker: a sorted array of workloads with their open groups, merged against the tree on
  * each refresh (allocating only when the set changed), and the per-sample reads that turn the
  * cgroup counters into a NodeSample. */
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "collect/collect.h"
 #include "standalone/tracker.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -21,8 +20,7 @@ typedef struct ClassUsage {
 struct Tracker {
         CgRoot *root;
         char proc_root[256];
-        double cpu_capacity_cores;
-        int meminfo_fd;
+        double fixed_cpu_capacity;      /* > 0: overrides the CPU count */
         CgGroup *root_group;
 
         TrackedWorkload *items;         /* sorted by (name, tier), like tree_discover() */
@@ -48,34 +46,17 @@ Tracker *tracker_free(Tracker *t) {
         for (int c = 0; c < _CLASS_MAX; c++)
                 cg_group_free(t->cls[c].group);
         cg_group_free(t->root_group);
-        if (t->meminfo_fd >= 0)
-                (void) close(t->meminfo_fd);
         free(t);
         return NULL;
-}
-
-static double affinity_cpus(void) {
-        cpu_set_t set;
-        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-                return CPU_COUNT(&set);
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (double) n : 1.0;
 }
 
 int tracker_new(CgRoot *root, const TrackerOptions *opts, Tracker **ret, ColoError *err) {
         _cleanup_(tracker_freep) Tracker *t = calloc(1, sizeof(*t));
         if (!t)
                 return colo_error_set(err, ENOMEM, "create tracker");
-        t->meminfo_fd = -1;
         t->root = root;
         snprintf(t->proc_root, sizeof(t->proc_root), "%s", opts && opts->proc_root ? opts->proc_root : "/proc");
-        t->cpu_capacity_cores = opts && opts->cpu_capacity_cores > 0 ? opts->cpu_capacity_cores : affinity_cpus();
-
-        char path[300];
-        snprintf(path, sizeof(path), "%s/meminfo", t->proc_root);
-        t->meminfo_fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (t->meminfo_fd < 0)
-                return colo_error_set(err, errno, "open '%s'", path);
+        t->fixed_cpu_capacity = opts ? opts->cpu_capacity_cores : 0;
         int r = cg_group_open(root, "", false, &t->root_group, err);
         if (r < 0)
                 return colo_error_wrap(err, "open the managed root");
@@ -175,44 +156,20 @@ int tracker_refresh(Tracker *t, uint64_t now_usec, TrackerChangeCallback cb, voi
 
 /* Cores used since the previous sample, from cumulative CPU time. */
 static double cpu_rate(uint64_t cpu_usec, uint64_t now_usec, uint64_t *prev_cpu, uint64_t *prev_t, bool *have_prev) {
-        double cores = 0.0;
-        if (*have_prev && now_usec > *prev_t && cpu_usec >= *prev_cpu)
-                cores = (double) (cpu_usec - *prev_cpu) / (double) (now_usec - *prev_t);
+        CollectCpuSample prev = { .usage_usec = *prev_cpu, .wall_usec = *prev_t }, now = { cpu_usec, now_usec };
+        double cores = *have_prev ? collect_cpu_cores(&prev, &now) : 0.0;
         *prev_cpu = cpu_usec;
         *prev_t = now_usec;
         *have_prev = true;
         return cores;
 }
 
-/* MemTotal and MemAvailable from the kept-open /proc/meminfo. */
-static int read_meminfo(Tracker *t, uint64_t *total, uint64_t *available, ColoError *err) {
-        char buf[4096];
-        ssize_t n = pread(t->meminfo_fd, buf, sizeof(buf) - 1, 0);
-        if (n < 0)
-                return colo_error_set(err, errno, "read '%s/meminfo'", t->proc_root);
-        buf[n] = '\0';
-        bool have_total = false, have_available = false;
-        for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-                unsigned long long kb;
-                if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
-                        *total = (uint64_t) kb * 1024;
-                        have_total = true;
-                } else if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
-                        *available = (uint64_t) kb * 1024;
-                        have_available = true;
-                }
-        }
-        if (!have_total || !have_available)
-                return colo_error_setf_plain(err, EBADMSG, "'%s/meminfo' lacks MemTotal or MemAvailable", t->proc_root);
-        return 0;
-}
-
 int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
         NodeSample *s = &t->node;
-        uint64_t mem_total = 0, mem_available = 0;
+        CollectNode node;
         int r, failed = 0;
 
-        r = read_meminfo(t, &mem_total, &mem_available, err);
+        r = collect_node(t->proc_root, NULL, &node, err);
         if (r < 0)
                 return r;
 
@@ -276,19 +233,16 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
         }
 
         CgUsage root_usage = {};
-        uint64_t capacity = mem_total;
+        uint64_t capacity = node.mem_total;
         if (cg_group_read_usage(t->root_group, &root_usage, NULL) >= 0 && root_usage.mem_limit > 0 &&
             root_usage.mem_limit < capacity)
                 capacity = root_usage.mem_limit;
 
-        CgPressure host_cpu = {}, host_mem = {}, host_io = {};
-        (void) cg_read_host_pressure(t->proc_root, &host_cpu, &host_mem, &host_io, NULL);
-
         *s = (NodeSample) {
                 .now_usec = now_usec,
-                .cpu_capacity_cores = t->cpu_capacity_cores,
+                .cpu_capacity_cores = t->fixed_cpu_capacity > 0 ? t->fixed_cpu_capacity : (double) node.n_cpus,
                 .mem_capacity = capacity,
-                .mem_available = mem_available,
+                .mem_available = node.mem_available,
                 .online_cpu_usage = t->cls[CLASS_ONLINE].cpu_cores,
                 .offline_cpu_usage = t->cls[CLASS_OFFLINE].cpu_cores,
                 .online_mem_working_set = t->cls[CLASS_ONLINE].usage.mem_working_set,
@@ -296,9 +250,9 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
                 .offline_mem_usage = t->cls[CLASS_OFFLINE].usage.mem_usage,
                 .online_mem_pressure = t->cls[CLASS_ONLINE].usage.mem_pressure.valid
                                                ? t->cls[CLASS_ONLINE].usage.mem_pressure
-                                               : host_mem,
-                .host_cpu_pressure = host_cpu,
-                .host_mem_pressure = host_mem,
+                                               : node.mem_pressure,
+                .host_cpu_pressure = node.cpu_pressure,
+                .host_mem_pressure = node.mem_pressure,
                 .workloads = t->samples,
                 .n_workloads = t->n_items,
         };

@@ -32,7 +32,7 @@ typedef struct Tracker Tracker;
 
 typedef struct TrackerOptions {
         const char *proc_root;          /* "/proc": meminfo, pressure */
-        double cpu_capacity_cores;      /* 0: the CPUs this process may run on */
+        double cpu_capacity_cores;      /* 0: the online CPUs this process may run on (collect_node) */
 } TrackerOptions;
 
 int tracker_new(CgRoot *root, const TrackerOptions *opts, Tracker **ret, ColoError *err);

@@ -1,0 +1,333 @@
+/* End-to-end harness for the agent's integration tests (see agent-harness.h). Test code: it keeps
+ * its bookkeeping in file-scope variables so the atexit() handler can clean up after a failed
+ * CHECK() anywhere. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent-harness.h"
+#include "scratch-cgroup.h"
+
+#define MAX_RUNS 16
+#define HARNESS_CPU_SHARES 65536
+
+static struct {
+        ScratchCgroup *scratch;
+        const char *colo, *workload;
+        char dir[64];
+        char config[PATH_MAX], state_dir[PATH_MAX];
+        char extra_yaml[2048];
+        pid_t agent;
+        struct {
+                pid_t supervisor;
+                char name[64];
+                bool reaped;
+                int status;
+        } runs[MAX_RUNS];
+        size_t n_runs;
+        bool torn_down;
+} H;
+
+void harness_sleep_ms(long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+int harness_metrics_port(void) {
+        return 20000 + (int) (getpid() % 20000);
+}
+
+const char *harness_state_dir(void) {
+        return H.state_dir;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st, (void) flag, (void) ftw;
+        return remove(p);
+}
+
+/* Stops a child: SIGTERM, then SIGKILL after timeout_ms. */
+static void stop_child(pid_t pid, long timeout_ms, int *ret_status) {
+        int status = 0;
+        if (pid <= 0)
+                return;
+        (void) kill(pid, SIGTERM);
+        for (long waited = 0; waited < timeout_ms; waited += 20) {
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        if (ret_status)
+                                *ret_status = status;
+                        return;
+                }
+                harness_sleep_ms(20);
+        }
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, &status, 0);
+        if (ret_status)
+                *ret_status = status;
+}
+
+void harness_teardown(void) {
+        if (H.torn_down)
+                return;
+        H.torn_down = true;
+        for (size_t i = 0; i < H.n_runs; i++)
+                if (!H.runs[i].reaped) {
+                        (void) kill(H.runs[i].supervisor, SIGKILL);
+                        (void) waitpid(H.runs[i].supervisor, NULL, 0);
+                }
+        if (H.agent > 0) {
+                int status = 0;
+                stop_child(H.agent, 5000, &status);
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        fprintf(stderr, "harness: the agent did not exit cleanly on SIGTERM (status 0x%x)\n", status);
+                H.agent = 0;
+        }
+        if (H.scratch) {
+                (void) scratch_cgroup_destroy(H.scratch);
+                H.scratch = NULL;
+        }
+        if (H.dir[0])
+                (void) nftw(H.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void teardown_at_exit(void) {
+        harness_teardown();
+}
+
+int harness_setup(int argc, char **argv, const char *extra_yaml) {
+        if (argc < 3) {
+                fprintf(stderr, "usage: %s COLO WORKLOAD\n", argv[0]);
+                exit(2);
+        }
+        if (geteuid() != 0) {
+                fprintf(stderr, "SKIP: needs root\n");
+                return HARNESS_SKIP;
+        }
+        H.colo = argv[1];
+        H.workload = argv[2];
+        int r = scratch_cgroup_create(&H.scratch);
+        if (r == -EPERM || r == -ENOMEDIUM) {
+                fprintf(stderr, "SKIP: no writable cgroup hierarchy\n");
+                return HARNESS_SKIP;
+        }
+        CHECK(r >= 0);
+        if (!scratch_cgroup_has_v1(H.scratch, "cpu") || !scratch_cgroup_has_v1(H.scratch, "memory")) {
+                fprintf(stderr, "SKIP: needs the cgroup v1 cpu and memory hierarchies\n");
+                (void) scratch_cgroup_destroy(H.scratch);
+                H.scratch = NULL;
+                return HARNESS_SKIP;
+        }
+        atexit(teardown_at_exit);
+        /* The scratch group stands for a whole node: weight it well above the other tenants of a
+         * shared test machine (builds, other tests), so what the tests measure is colo's
+         * isolation inside it, not the machine's background load. Ours to write: we created it. */
+        FILE *shares = fopen(harness_cg_path("cpu", "cpu.shares"), "w");
+        CHECK(shares && fprintf(shares, "%d", HARNESS_CPU_SHARES) > 0 && fclose(shares) == 0);
+        snprintf(H.dir, sizeof(H.dir), "/tmp/colo-test-agent-XXXXXX");
+        CHECK(mkdtemp(H.dir));
+        snprintf(H.config, sizeof(H.config), "%s/colo.yaml", H.dir);
+        snprintf(H.state_dir, sizeof(H.state_dir), "%s/state", H.dir);
+        snprintf(H.extra_yaml, sizeof(H.extra_yaml), "%s", extra_yaml ? extra_yaml : "");
+        /* Processes we start must not outlive us; SIGPIPE from a closed pipe neither. */
+        (void) signal(SIGPIPE, SIG_IGN);
+        return 0;
+}
+
+static pid_t spawn(const char *const *argv) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                execv(argv[0], (char *const *) argv);
+                fprintf(stderr, "exec '%s': %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        return pid;
+}
+
+void harness_start_agent(unsigned period_ms) {
+        FILE *f = fopen(H.config, "w");
+        CHECK(f);
+        fprintf(f, "agent:\n  subtree: %s\n  state_dir: %s\n  period: %ums\n  evict_grace_period: 2s\n"
+                   "metrics:\n  enabled: true\n  port: %d\n%s",
+                scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_metrics_port(), H.extra_yaml);
+        CHECK(fclose(f) == 0);
+
+        H.agent = spawn((const char *const[]) { H.colo, "agent", "--config", H.config, NULL });
+        char status_path[PATH_MAX], want[64];
+        snprintf(status_path, sizeof(status_path), "%s/status.json", H.state_dir);
+        snprintf(want, sizeof(want), "\"pid\": %d,", (int) H.agent);
+        for (int i = 0; i < 500; i++) {
+                int status;
+                if (waitpid(H.agent, &status, WNOHANG) == H.agent) {
+                        fprintf(stderr, "harness: the agent exited during start-up (status 0x%x)\n", status);
+                        H.agent = 0;
+                        exit(1);
+                }
+                char buf[8192] = "";
+                int fd = open(status_path, O_RDONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                        close(fd);
+                        buf[n > 0 ? n : 0] = '\0';
+                        if (strstr(buf, want))
+                                return;
+                }
+                harness_sleep_ms(20);
+        }
+        fprintf(stderr, "harness: no status file from the agent after 10 s\n");
+        exit(1);
+}
+
+const char *harness_cg_path(const char *controller, const char *rel) {
+        static char buf[4][PATH_MAX];
+        static int next;
+        const char *base = scratch_cgroup_path(H.scratch, controller);
+        CHECK(base);
+        char *b = buf[next++ % 4];
+        snprintf(b, PATH_MAX, "%s%s%s", base, rel[0] ? "/" : "", rel);
+        return b;
+}
+
+static int read_text(const char *path, char *buf, size_t size) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        int e = errno;
+        close(fd);
+        if (n < 0)
+                return -e;
+        buf[n] = '\0';
+        return (int) n;
+}
+
+int64_t harness_try_read_i64(const char *path) {
+        char buf[64];
+        if (read_text(path, buf, sizeof(buf)) < 0)
+                return -1;
+        return strtoll(buf, NULL, 10);
+}
+
+int64_t harness_read_i64(const char *path) {
+        char buf[64];
+        if (read_text(path, buf, sizeof(buf)) < 0) {
+                fprintf(stderr, "harness: cannot read '%s': %s\n", path, strerror(errno));
+                exit(1);
+        }
+        return strtoll(buf, NULL, 10);
+}
+
+/* The first pid listed in a group's cgroup.procs (cpu hierarchy), or 0. */
+static pid_t first_pid(const char *leaf) {
+        char rel[256], buf[256];
+        snprintf(rel, sizeof(rel), "%s/cgroup.procs", leaf);
+        if (read_text(harness_cg_path("cpu", rel), buf, sizeof(buf)) <= 0)
+                return 0;
+        return (pid_t) strtol(buf, NULL, 10);
+}
+
+pid_t harness_run(const char *cls, const char *tier, const char *name, const char *const *args) {
+        const char *argv[32] = { H.colo, "run", "--config", H.config, "--class", cls, "--tier", tier, "--name", name,
+                                 "--", H.workload };
+        size_t n = 12;
+        for (size_t i = 0; args[i] && n < 31; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        CHECK(H.n_runs < MAX_RUNS);
+        H.runs[H.n_runs].supervisor = spawn(argv);
+        snprintf(H.runs[H.n_runs].name, sizeof(H.runs[H.n_runs].name), "%s", name);
+        H.n_runs++;
+
+        char leaf[256];
+        snprintf(leaf, sizeof(leaf), "%s/%s/%s", cls, tier, name);
+        for (int i = 0; i < 500; i++) {
+                pid_t pid = first_pid(leaf);
+                if (pid > 0)
+                        return pid;
+                harness_sleep_ms(10);
+        }
+        fprintf(stderr, "harness: workload '%s' never appeared in '%s'\n", name, leaf);
+        exit(1);
+}
+
+int harness_wait_run(const char *name, long timeout_ms) {
+        for (size_t i = 0; i < H.n_runs; i++) {
+                if (strcmp(H.runs[i].name, name) != 0)
+                        continue;
+                if (H.runs[i].reaped)
+                        return H.runs[i].status;
+                for (long waited = 0; waited <= timeout_ms; waited += 20) {
+                        int status;
+                        if (waitpid(H.runs[i].supervisor, &status, WNOHANG) == H.runs[i].supervisor) {
+                                H.runs[i].reaped = true;
+                                H.runs[i].status = status;
+                                return status;
+                        }
+                        harness_sleep_ms(20);
+                }
+                return -1;
+        }
+        return -1;
+}
+
+int harness_colo(const char *const *args) {
+        const char *argv[32] = { H.colo };
+        size_t n = 1;
+        for (size_t i = 0; args[i] && n < 29; i++)
+                argv[n++] = args[i];
+        argv[n++] = "--config";
+        argv[n++] = H.config;
+        argv[n] = NULL;
+        pid_t pid = spawn(argv);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        return status;
+}
+
+double harness_cpu_seconds(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (read_text(path, buf, sizeof(buf)) <= 0)
+                return 0;
+        /* Fields after the command (which may contain spaces): state is field 3, utime 14, stime 15. */
+        const char *p = strrchr(buf, ')');
+        CHECK(p);
+        unsigned long long utime = 0, stime = 0;
+        CHECK(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) == 2);
+        return (double) (utime + stime) / (double) sysconf(_SC_CLK_TCK);
+}
+
+uint64_t harness_rss(pid_t pid) {
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        if (read_text(path, buf, sizeof(buf)) <= 0)
+                return 0;
+        const char *p = strstr(buf, "VmRSS:");
+        if (!p)
+                return 0;
+        unsigned long long kb = 0;
+        CHECK(sscanf(p, "VmRSS: %llu kB", &kb) == 1);
+        return kb * 1024;
+}
+
+bool harness_alive(pid_t pid) {
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (read_text(path, buf, sizeof(buf)) <= 0)
+                return false;
+        const char *p = strrchr(buf, ')');
+        return p && p[2] != 'Z';
+}

@@ -1,0 +1,66 @@
+/* End-to-end harness for the agent's integration tests: a scratch cgroup below the test's own
+ * cgroup (scratch-cgroup.h) becomes the agent's managed subtree, a temporary directory holds the
+ * configuration and the state directory, and `colo agent` / `colo run` are started as children
+ * that die with the test (PR_SET_PDEATHSIG). harness_teardown() (also run at exit) stops them,
+ * kills what is left in the scratch group and removes everything.
+ *
+ * Usage: main(argc, argv) with argv[1] = the colo executable, argv[2] = colo-test-workload. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HARNESS_SKIP 77
+
+#define CHECK(cond)                                                                              \
+        do {                                                                                     \
+                if (!(cond)) {                                                                   \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+                        exit(1); /* atexit() tears the harness down */                         \
+                }                                                                                \
+        } while (0)
+
+/* Sets everything up; extra_yaml is appended to the configuration (sections agent/metrics are
+ * written by the harness: pass only other sections, or NULL). Returns 0, or HARNESS_SKIP when not
+ * root or without the v1 cpu and memory hierarchies. */
+int harness_setup(int argc, char **argv, const char *extra_yaml);
+
+/* Starts `colo agent` and waits until its status file names it (at most 10 s). period_ms: agent.period. */
+void harness_start_agent(unsigned period_ms);
+
+/* Starts `colo run --class cls --tier tier --name name -- <workload> args...` (args: NULL-terminated,
+ * given to colo-test-workload) and waits until the workload's process is in its leaf. Returns the
+ * workload's pid (not the supervisor's). */
+pid_t harness_run(const char *cls, const char *tier, const char *name, const char *const *args);
+
+/* Runs `colo <args...>` with the harness's --config appended, waits, returns its exit status. */
+int harness_colo(const char *const *args);
+
+/* Absolute path of rel ("" = the managed root, "offline/batch/x/cgroup.procs") in the hierarchy
+ * of controller ("cpu", "memory"). */
+const char *harness_cg_path(const char *controller, const char *rel);
+
+/* Reads a number from a cgroup file or /proc file; exits the test if unreadable. */
+int64_t harness_read_i64(const char *path);
+/* Like harness_read_i64 but returns -1 when the file is missing. */
+int64_t harness_try_read_i64(const char *path);
+
+/* CPU time (user + system) of a process in seconds, from /proc/<pid>/stat. */
+double harness_cpu_seconds(pid_t pid);
+/* Resident memory of a process (VmRSS) in bytes, or 0 when it is gone. */
+uint64_t harness_rss(pid_t pid);
+bool harness_alive(pid_t pid);
+
+/* Waits for a `colo run` supervisor started by harness_run() (found by the workload name) to
+ * exit, at most timeout_ms. Returns its wait status, or -1 on timeout. */
+int harness_wait_run(const char *name, long timeout_ms);
+
+void harness_sleep_ms(long ms);
+/* The agent's metrics port (127.0.0.1). */
+int harness_metrics_port(void);
+/* The state directory (status.json lives there). */
+const char *harness_state_dir(void);
+
+void harness_teardown(void);

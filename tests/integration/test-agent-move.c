@@ -1,0 +1,130 @@
+/* Integration test on real cgroup v1: `colo move` changes a running workload's class and tier in
+ * both directions, and the agent converges its settings within one period plus a margin, read
+ * back from the kernel's files: the task's cgroup and oom_score_adj, the class parents' cpu.idle
+ * and cpu.shares. Also checks /metrics and `colo status --json` name the workload's new place.
+ * Needs root and v1: exit 77. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent-harness.h"
+
+#define PERIOD_MS 500
+#define MARGIN_MS 1000
+
+static int64_t oom_score_adj(pid_t pid) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%d/oom_score_adj", (int) pid);
+        return harness_read_i64(p);
+}
+
+/* Whether pid is listed in the leaf's cgroup.procs in both the cpu and the memory hierarchy. */
+static bool in_leaf(pid_t pid, const char *leaf) {
+        static const char *const controllers[] = { "cpu", "memory" };
+        char rel[256];
+        snprintf(rel, sizeof(rel), "%s/cgroup.procs", leaf);
+        for (size_t i = 0; i < 2; i++) {
+                FILE *f = fopen(harness_cg_path(controllers[i], rel), "r");
+                if (!f)
+                        return false;
+                bool found = false;
+                int p;
+                while (!found && fscanf(f, "%d", &p) == 1)
+                        found = p == (int) pid;
+                fclose(f);
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* Polls until the workload is in leaf with the given oom_score_adj, at most one period plus the
+ * margin after the move returned. */
+static bool converges(pid_t pid, const char *leaf, int64_t oom) {
+        for (int waited = 0; waited <= PERIOD_MS + MARGIN_MS; waited += 20) {
+                if (in_leaf(pid, leaf) && oom_score_adj(pid) == oom)
+                        return true;
+                harness_sleep_ms(20);
+        }
+        fprintf(stderr, "not converged: in '%s': %s, oom_score_adj %lld (want %lld)\n", leaf,
+                in_leaf(pid, leaf) ? "yes" : "no", (long long) oom_score_adj(pid), (long long) oom);
+        return false;
+}
+
+static void move(const char *cls, const char *tier) {
+        int status = harness_colo((const char *const[]) { "move", "mv", "--class", cls, "--tier", tier, NULL });
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* GET path from the agent's metrics port; returns the body (static buffer) or NULL. */
+static const char *http_get(int port, const char *path) {
+        static char buf[1 << 16];
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                close(fd);
+                return NULL;
+        }
+        char req[256];
+        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+        CHECK(write(fd, req, (size_t) n) == n);
+        size_t len = 0;
+        ssize_t k;
+        while (len < sizeof(buf) - 1 && (k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+                len += (size_t) k;
+        close(fd);
+        buf[len] = '\0';
+        const char *body = strstr(buf, "\r\n\r\n");
+        return strncmp(buf, "HTTP/1.", 7) == 0 && strstr(buf, " 200 ") ? (body ? body + 4 : NULL) : NULL;
+}
+
+int main(int argc, char **argv) {
+        int r = harness_setup(argc, argv, NULL);
+        if (r != 0)
+                return r;
+        harness_start_agent(PERIOD_MS);
+
+        pid_t pid = harness_run("online", "normal", "mv", (const char *const[]) { "hold", "4", NULL });
+        CHECK(converges(pid, "online/normal/mv", 0));
+        CHECK(harness_read_i64(harness_cg_path("cpu", "online/cpu.shares")) == 102400);
+        CHECK(harness_read_i64(harness_cg_path("cpu", "online/cpu.idle")) == 0);
+
+        move("offline", "batch");
+        CHECK(converges(pid, "offline/batch/mv", 500));
+        CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.idle")) == 1);
+        CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.shares")) <= 10);
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "online/normal/mv/cpu.shares")) < 0);    /* old leaf gone */
+
+        move("offline", "best-effort");
+        CHECK(converges(pid, "offline/best-effort/mv", 1000));
+
+        move("online", "critical");
+        CHECK(converges(pid, "online/critical/mv", 0));
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/mv/cpu.shares")) < 0);
+
+        /* Repeating a move is harmless; moving what does not exist fails cleanly. */
+        move("online", "critical");
+        CHECK(converges(pid, "online/critical/mv", 0));
+        int status = harness_colo((const char *const[]) { "move", "nothing", "--class", "online", NULL });
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+
+        /* The agent reports the workload at its new place (after its next period). */
+        harness_sleep_ms(PERIOD_MS + 200);
+        const char *metrics = http_get(harness_metrics_port(), "/metrics");
+        CHECK(metrics);
+        CHECK(strstr(metrics, "colo_workload_state{name=\"mv\",class=\"online\",tier=\"critical\",state=\"running\"} 1"));
+        CHECK(strstr(metrics, "colo_offline_cpu_budget_cores "));
+        const char *health = http_get(harness_metrics_port(), "/healthz");
+        CHECK(health && strcmp(health, "ok\n") == 0);
+        const char *st = http_get(harness_metrics_port(), "/status");
+        CHECK(st && strstr(st, "\"name\": \"mv\"") && strstr(st, "\"tier\": \"critical\""));
+        harness_teardown();
+        return 0;
+}

@@ -61,9 +61,10 @@ typedef struct CgIoLimit {
 
 #define CG_IO_LIMITS_MAX 8
 
-/* What colo wants a group's knobs to be. Units are v2's; v1 converts (weights to shares,
- * memory.high to memory.soft_limit_in_bytes where v1 has no high, etc.). Fields left at the
- * CG_UNSET sentinels are not touched. Initialise with cg_knobs_init(). */
+/* What colo wants a group's knobs to be. Units are v2's; v1 converts (weights to shares and
+ * blkio weights, CG_UNLIMITED to -1). mem_high/low/min exist only on v2 and mem_soft_limit only
+ * on v1; each is ignored on the other. Fields left at the CG_UNSET sentinels are not touched.
+ * Initialise with cg_knobs_init(). */
 typedef struct CgKnobs {
         uint64_t cpu_weight;            /* 1..10000, v1: cpu.shares = weight * 1024 / 100 */
         int32_t cpu_idle;               /* 0/1: cpu.idle (SCHED_IDLE group) where the kernel has it */

@@ -100,6 +100,7 @@ static pid_t spawn_worker(int *go_fd, int *done_fd) {
                 volatile char *mem = malloc(size);     /* volatile: the stores must happen */
                 if (!mem)
                         _exit(1);
+                mem[0] = (char) x;
                 for (size_t i = 0; i < size; i += 4096)
                         mem[i] = 1;
                 if (write(done[1], "d", 1) != 1)

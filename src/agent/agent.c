@@ -10,6 +10,7 @@
 #include "agent/agent.h"
 #include "cgroup/cgroup.h"
 #include "enforce/enforce.h"
+#include "predict/profile-set.h"
 #include "standalone/session.h"
 #include "standalone/tracker.h"
 #include "standalone/tree.h"
@@ -20,8 +21,12 @@
 Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
+        agent_profiles_save(a);
         a->http = agent_http_free(a->http);
         a->psi = psi_watch_free(a->psi);
+        sd_event_source_disable_unref(a->checkpoint_timer);
+        profile_set_free(a->profiles);
+        free(a->profile_samples);
         agent_evictions_free(a);
         for (size_t i = 0; i < ELEMENTSOF(a->signals); i++)
                 sd_event_source_disable_unref(a->signals[i]);
@@ -146,6 +151,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
                 log_error("Cannot set up the event loop: %s", strerror(-r));
                 return r;
         }
+        (void) agent_profiles_start(a);     /* on failure: the recent maximum only, logged */
         if (a->config.agent.fast_reaction) {
                 r = psi_watch_new(a, &a->psi);
                 if (r < 0)
@@ -227,6 +233,16 @@ void agent_reload(Agent *a) {
                 a->http = agent_http_free(a->http);
                 if (next.metrics.enabled && agent_http_start(a, &a->http) < 0)
                         log_warning("Metrics endpoint not restarted; fix metrics.* and reload again.");
+        }
+        if (strcmp(old.prediction.predictor, next.prediction.predictor) != 0 ||
+            old.prediction.horizon_usec != next.prediction.horizon_usec ||
+            old.prediction.half_life_usec != next.prediction.half_life_usec ||
+            old.prediction.min_history_usec != next.prediction.min_history_usec ||
+            old.prediction.checkpoint_interval_usec != next.prediction.checkpoint_interval_usec ||
+            strcmp(old.prediction.checkpoint_path, next.prediction.checkpoint_path) != 0) {
+                /* A checkpoint is only valid for the settings it was made under: start afresh. */
+                log_notice("Prediction settings changed: the usage profiles start over.");
+                (void) agent_profiles_start(a);
         }
         a->metrics.reloads_total++;
         log_info("Reloaded '%s'.", a->config_path);

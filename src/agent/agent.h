@@ -23,12 +23,15 @@
 #include "policy/policy.h"
 #include "standalone/status-doc.h"
 
+typedef struct Agent Agent;
 typedef struct CgRoot CgRoot;
 typedef struct CgGroup CgGroup;
 typedef struct Tracker Tracker;
 typedef struct AgentHttp AgentHttp;
 typedef struct PsiWatch PsiWatch;
 typedef struct EnforceState EnforceState;
+typedef struct ProfileSet ProfileSet;
+typedef struct ProfileSample ProfileSample;
 
 typedef struct AgentOptions {
         const char *config_path;        /* --config; NULL: /etc/colo/colo.yaml if present, else defaults */
@@ -50,6 +53,12 @@ typedef struct RecentPeak {
 
 void recent_peak_push(RecentPeak *p, uint64_t now_usec, double cpu_cores, uint64_t mem_bytes);
 OnlineEstimate recent_peak_get(const RecentPeak *p, uint64_t now_usec);
+
+/* estimate.c: the usage profiles (built from prediction.*, loaded from the checkpoint) and the
+ * estimate of one period into a->estimate. */
+int agent_profiles_start(Agent *a);
+void agent_profiles_save(Agent *a);     /* checkpoint now (also at exit) */
+void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec);
 
 /* One eviction in progress or done. Kept after the workload's group is gone so `colo status` and
  * `colo run` can say why it stopped; dropped after EVICTION_RETAIN_USEC. */
@@ -98,9 +107,14 @@ typedef struct Agent {
         EnforceState *enforce_state;
         PolicyState policy_state;
         RecentPeak recent_peak;
-        OnlineEstimate estimate;
-        char estimate_source[32];
-        bool has_predicted_peak;
+        ProfileSet *profiles;           /* NULL if it could not be built: recent maximum only */
+        ProfileSample *profile_samples; /* per-period buffer, reused */
+        size_t profile_samples_cap;
+        sd_event_source *checkpoint_timer;
+        OnlineEstimate estimate;        /* what the budget is computed from this period */
+        OnlineEstimate predicted;       /* the predictor's answer, calibrated or not */
+        char estimate_source[64];
+        bool has_predicted_peak;        /* estimate comes (at least partly) from the predictor */
 
         EvictionRecord *evictions;
         size_t n_evictions;

@@ -1,7 +1,16 @@
-/* The online peak estimate before predictions are available: the largest online CPU and memory
- * use seen in the last RECENT_PEAK_WINDOW_SEC seconds. One slot per second in a fixed ring, so a
- * burst of fast-reaction ticks neither allocates nor shortens the window. */
+/* The online peak estimate the offline budget is computed from: the predictor's (usage profiles
+ * and the node predictor of predict/profile-set.h, checkpointed so a restart stays calibrated)
+ * once it is calibrated, and before that the largest online CPU and memory use seen in the last
+ * RECENT_PEAK_WINDOW_SEC seconds, one slot per second in a fixed ring (so a burst of
+ * fast-reaction ticks neither allocates nor shortens the window). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "agent/agent.h"
+#include "predict/profile-set.h"
+#include "util/fileio.h"
+#include "util/log.h"
 #include "util/macro.h"
 
 void recent_peak_push(RecentPeak *p, uint64_t now_usec, double cpu_cores, uint64_t mem_bytes) {
@@ -28,4 +37,136 @@ OnlineEstimate recent_peak_get(const RecentPeak *p, uint64_t now_usec) {
                 e.mem_bytes = MAX(e.mem_bytes, slot->mem_bytes);
         }
         return e;
+}
+
+/* --- the predictor path: usage profiles and the node predictor (predict/profile-set.h) --- */
+
+static void profile_config_from(const Config *c, ProfileSetConfig *ret) {
+        profile_set_config_init_defaults(ret);
+        ret->predictor_spec = c->prediction.predictor;
+        ret->params.horizon_usec = c->prediction.horizon_usec;
+        ret->half_life_usec = c->prediction.half_life_usec;
+        ret->min_history_usec = c->prediction.min_history_usec;
+}
+
+static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        agent_profiles_save(a);
+        (void) sd_event_source_set_time(s, usec + a->config.prediction.checkpoint_interval_usec);
+        return 0;
+}
+
+int agent_profiles_start(Agent *a) {
+        ProfileSetConfig pc;
+        ColoError err = {};
+
+        a->profiles = profile_set_free(a->profiles);
+        a->checkpoint_timer = sd_event_source_disable_unref(a->checkpoint_timer);
+        profile_config_from(&a->config, &pc);
+        int r = profile_set_new(&pc, &a->profiles, &err);
+        if (r < 0) {
+                log_warning("Cannot start the usage profiles (%s); the online estimate stays the recent maximum.",
+                            colo_error_msg(&err));
+                return r;
+        }
+        const char *path = a->config.prediction.checkpoint_path;
+        if (!path[0])
+                return 0;
+        r = profile_set_load(a->profiles, path, &err);
+        if (r >= 0)
+                log_info("Loaded usage profiles from '%s' (%zu workloads).", path, profile_set_workload_count(a->profiles));
+        else if (r == -ENOENT)
+                log_debug("No usage profile checkpoint at '%s' yet.", path);
+        else
+                log_warning("Ignoring the usage profile checkpoint: %s; starting cold.", colo_error_msg(&err));
+        if (!a->opts.dry_run) {
+                r = sd_event_add_time_relative(a->event, &a->checkpoint_timer, CLOCK_MONOTONIC,
+                                               a->config.prediction.checkpoint_interval_usec, USEC_PER_SEC, on_checkpoint, a);
+                if (r < 0)
+                        log_warning("Cannot schedule profile checkpoints: %s", strerror(-r));
+                else
+                        (void) sd_event_source_set_enabled(a->checkpoint_timer, SD_EVENT_ON);
+        }
+        return 0;
+}
+
+void agent_profiles_save(Agent *a) {
+        const char *path = a->config.prediction.checkpoint_path;
+        if (!a->profiles || !path[0] || a->opts.dry_run)
+                return;
+        char dir[sizeof(a->config.prediction.checkpoint_path)];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                (void) mkdir(dir, 0755);        /* /var/lib/colo on a fresh node; deeper paths must exist */
+        }
+        ColoError err = {};
+        if (profile_set_save(a->profiles, path, &err) < 0)
+                log_warning("Failed to save the usage profiles: %s, ignoring.", colo_error_msg(&err));
+        else
+                log_debug("Saved usage profiles to '%s'.", path);
+}
+
+/* The online estimate for this period. The predictor's, per resource, once it is calibrated;
+ * until then (the node predictor answers the limit, which in standalone mode, without declared
+ * limits, is the whole node: no overselling at all for hours after a cold start) the largest
+ * online usage of the last RECENT_PEAK_WINDOW_SEC seconds. */
+void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec) {
+        recent_peak_push(&a->recent_peak, now_usec, s->online_cpu_usage, s->online_mem_working_set);
+        OnlineEstimate recent = recent_peak_get(&a->recent_peak, now_usec);
+        a->estimate = recent;
+        a->has_predicted_peak = false;
+        snprintf(a->estimate_source, sizeof(a->estimate_source), "recent-max-%ds", RECENT_PEAK_WINDOW_SEC);
+        if (!a->profiles)
+                return;
+
+        /* Every online workload, every period: the profile set forgets the ones left out. */
+        size_t n = 0;
+        if (a->profile_samples_cap < s->n_workloads) {
+                ProfileSample *p = realloc(a->profile_samples, s->n_workloads * sizeof(*p));
+                if (!p)
+                        return;
+                a->profile_samples = p;
+                a->profile_samples_cap = s->n_workloads;
+        }
+        for (size_t i = 0; i < s->n_workloads; i++) {
+                const WorkloadSample *w = &s->workloads[i];
+                if (w->cls != CLASS_ONLINE)
+                        continue;
+                /* An interrupted move lists a name twice: profile it once. */
+                if (n > 0 && strcmp(a->profile_samples[n - 1].name, w->name) == 0)
+                        continue;
+                a->profile_samples[n++] = (ProfileSample) {
+                        .name = w->name,
+                        .cpu = w->cpu_usage_cores,
+                        .mem = w->mem_working_set,
+                        .cpu_limit = w->cpu_limit_cores,
+                        .mem_limit = w->mem_limit,
+                };
+        }
+        uint64_t realtime = now_realtime_usec();
+        ColoError err = {};
+        int r = profile_set_observe(a->profiles, realtime, a->profile_samples, n, s->online_cpu_usage,
+                                    s->online_mem_working_set, &err);
+        if (r < 0) {
+                log_warning("Usage profiles rejected this period's sample: %s", colo_error_msg(&err));
+                return;
+        }
+        ProfileEstimate pe;
+        profile_set_estimate(a->profiles, realtime, s->cpu_capacity_cores, s->mem_capacity, &pe);
+        a->predicted.cpu_cores = pe.cpu_peak;
+        a->predicted.mem_bytes = pe.mem_peak;
+        bool cpu_ready = pe.cpu_predicted < pe.cpu_limit, mem_ready = pe.mem_predicted < pe.mem_limit;
+        if (cpu_ready)
+                a->estimate.cpu_cores = pe.cpu_peak;
+        if (mem_ready)
+                a->estimate.mem_bytes = pe.mem_peak;
+        a->has_predicted_peak = cpu_ready || mem_ready;
+        if (a->has_predicted_peak)
+                snprintf(a->estimate_source, sizeof(a->estimate_source), "predictor %s%s",
+                         a->config.prediction.predictor, cpu_ready && mem_ready ? "" : cpu_ready ? " (cpu)" : " (memory)");
+        else
+                snprintf(a->estimate_source, sizeof(a->estimate_source), "recent-max-%ds (predictor warming up)",
+                         RECENT_PEAK_WINDOW_SEC);
 }

@@ -149,11 +149,7 @@ int agent_tick(Agent *a) {
         }
         const NodeSample *s = tracker_node(a->tracker);
 
-        /* Estimate: the recent online peak (profiles take over once available). */
-        recent_peak_push(&a->recent_peak, start, s->online_cpu_usage, s->online_mem_working_set);
-        a->estimate = recent_peak_get(&a->recent_peak, start);
-        snprintf(a->estimate_source, sizeof(a->estimate_source), "recent-max-%ds", RECENT_PEAK_WINDOW_SEC);
-        a->has_predicted_peak = false;
+        agent_estimate(a, s, start);
 
         r = policy_decide(s, &a->estimate, &a->config.policy, &a->policy_state, &plan);
         if (r < 0) {

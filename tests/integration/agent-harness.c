@@ -161,8 +161,8 @@ void harness_start_agent(unsigned period_ms) {
         FILE *f = fopen(H.config, "w");
         CHECK(f);
         fprintf(f, "agent:\n  subtree: %s\n  state_dir: %s\n  period: %ums\n  evict_grace_period: 2s\n"
-                   "metrics:\n  enabled: true\n  port: %d\n%s",
-                scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_metrics_port(), H.extra_yaml);
+                   "metrics:\n  enabled: true\n  port: %d\nprediction:\n  checkpoint_path: %s/profiles.ckpt\n%s",
+                scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_metrics_port(), H.dir, H.extra_yaml);
         CHECK(fclose(f) == 0);
 
         H.agent = spawn((const char *const[]) { H.colo, "agent", "--config", H.config, NULL });

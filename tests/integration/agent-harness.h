@@ -22,8 +22,8 @@
                 }                                                                                \
         } while (0)
 
-/* Sets everything up; extra_yaml is appended to the configuration (sections agent/metrics are
- * written by the harness: pass only other sections, or NULL). Returns 0, or HARNESS_SKIP when not
+/* Sets everything up; extra_yaml is appended to the configuration (sections agent, metrics and
+ * prediction are written by the harness: pass only other sections, or NULL). Returns 0, or HARNESS_SKIP when not
  * root or without the v1 cpu and memory hierarchies. */
 int harness_setup(int argc, char **argv, const char *extra_yaml);
 

@@ -49,7 +49,7 @@ typedef struct StatusDoc {
         double offline_cpu_budget_cores;
         uint64_t offline_mem_budget;
 
-        char estimate_source[32];               /* "recent-max", "profiles", ... */
+        char estimate_source[64];               /* "recent-max-30s", "predictor colo", ... */
         bool has_predicted_peak;                /* a predictor's estimate, not just the recent max */
         double online_estimate_cpu_cores;
         uint64_t online_estimate_mem_bytes;

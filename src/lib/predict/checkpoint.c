@@ -56,7 +56,7 @@ void ck_put_u64(CkWriter *w, uint64_t v) {
 }
 
 void ck_put_double(CkWriter *w, double v) {
-        uint64_t u;
+        uint64_t u = 0;
         memcpy(&u, &v, sizeof(u));
         put_le(w, u, 8);
 }
@@ -83,7 +83,7 @@ static int get_le(CkReader *r, const char *what, unsigned bytes, uint64_t *ret) 
 }
 
 int ck_get_u8(CkReader *r, const char *what, uint8_t *ret) {
-        uint64_t v;
+        uint64_t v = 0;
         int k = get_le(r, what, 1, &v);
         if (k < 0)
                 return k;
@@ -92,7 +92,7 @@ int ck_get_u8(CkReader *r, const char *what, uint8_t *ret) {
 }
 
 int ck_get_u32(CkReader *r, const char *what, uint32_t *ret) {
-        uint64_t v;
+        uint64_t v = 0;
         int k = get_le(r, what, 4, &v);
         if (k < 0)
                 return k;
@@ -118,7 +118,7 @@ int ck_get_bool(CkReader *r, const char *what, bool *ret) {
 
 int ck_get_double(CkReader *r, const char *what, double lo, double hi, double *ret) {
         size_t at = r->pos;
-        uint64_t u;
+        uint64_t u = 0;
         int k = get_le(r, what, 8, &u);
         if (k < 0)
                 return k;

@@ -10,9 +10,12 @@
  *   koord      koord_quantile of a decaying histogram (koord_half_life) x koord_margin (Koordinator)
  *   peak       the maximum usage over peak_window (24 h)
  *   max(a,b..) the maximum of other predictors' predictions, e.g. max(nsigma,peak)
- *   colo       colo's default (see predictor-colo.c and docs/prediction.md)
+ *   colo       colo's default: max(last horizon's peak, time-of-day peak) plus a margin learnt
+ *              online from its own errors, the colo_quantile of (actual - level) / limit over a
+ *              decaying record (half_life); see predictor-colo.c and docs/prediction.md
+ * Without history a predictor predicts the limit. Times must not decrease.
  * Cost: observe and predict are O(1) amortised or O(buckets); memory is bounded by the window
- * lengths divided by the sample step, never by the length of the series. */
+ * lengths divided by the sample step (and by WINDOW_MAX_SLOTS), never by the series length. */
 #pragma once
 
 #include <stdbool.h>

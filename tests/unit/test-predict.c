@@ -464,6 +464,25 @@ static void test_profile_set_rejects_bad_samples_and_changes_nothing(void **stat
         profile_set_free(s);
 }
 
+static void test_profile_set_restarts_predictors_when_the_clock_goes_back(void **state) {
+        (void) state;
+        ProfileSet *s = profile_set_for_test("peak");
+        ProfileSample x[] = { { .name = "a", .cpu = 5, .mem = GIB, .cpu_limit = 8, .mem_limit = 2 * GIB } };
+        uint64_t t0 = 100 * HOUR;
+        observe_ok(s, t0, x, 1);
+        x[0].cpu = 1;
+        observe_ok(s, t0 - 30 * MIN_, x, 1);     /* back by less than the horizon: time held */
+        ProfileEstimate e;
+        profile_set_estimate(s, t0 - 30 * MIN_, 16, 64 * GIB, &e);
+        assert_true(e.cpu_predicted == 5);
+        observe_ok(s, t0 - 3 * HOUR, x, 1);      /* back by 3 h: the predictors start over */
+        profile_set_estimate(s, t0 - 3 * HOUR, 16, 64 * GIB, &e);
+        assert_true(e.cpu_predicted == 1);
+        observe_ok(s, t0 - 3 * HOUR + MIN_, x, 1);
+        assert_int_equal(profile_set_workload_count(s), 1);
+        profile_set_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_limit_and_borg_scale_the_limit),
@@ -481,6 +500,7 @@ int main(void) {
                 cmocka_unit_test(test_profile_set_counts_young_workloads_at_their_limit),
                 cmocka_unit_test(test_profile_set_forgets_workloads_that_disappear),
                 cmocka_unit_test(test_profile_set_rejects_bad_samples_and_changes_nothing),
+                cmocka_unit_test(test_profile_set_restarts_predictors_when_the_clock_goes_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

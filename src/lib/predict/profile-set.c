@@ -63,6 +63,7 @@ static Workload *workload_free(Workload *w) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Workload *, workload_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Predictor *, predictor_free);
 
 static int workload_new(const ProfileSetConfig *cfg, const char *name, Workload **ret) {
         _cleanup_(workload_freep) Workload *w = calloc(1, sizeof(*w));
@@ -199,6 +200,19 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
                 if (r < 0)
                         return r;
         }
+        /* A clock stepped back by more than a horizon would freeze the predictors' windows for as
+         * long: they start over instead (built here, swapped in below, so failure changes nothing). */
+        _cleanup_(predictor_freep) Predictor *fresh_cpu = NULL, *fresh_mem = NULL;
+        bool restart = s->started && realtime_usec < s->last_usec &&
+                       s->last_usec - realtime_usec > s->cfg.params.horizon_usec;
+        if (restart) {
+                int r = predictor_new(s->spec, &s->cfg.params, false, &fresh_cpu, err);
+                if (r < 0)
+                        return r;
+                r = predictor_new(s->spec, &s->cfg.params, false, &fresh_mem, err);
+                if (r < 0)
+                        return r;
+        }
         _cleanup_free_ const ProfileSample **sorted = calloc(MAX(n, (size_t) 1), sizeof(*sorted));
         _cleanup_free_ Workload **next = calloc(MAX(n, (size_t) 1), sizeof(*next));
         _cleanup_free_ bool *created = calloc(MAX(n, (size_t) 1), sizeof(*created));
@@ -242,6 +256,13 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
         s->workloads = TAKE_PTR(next);
         s->n_workloads = n;
 
+        if (restart) {
+                predictor_free(s->cpu_pred);
+                predictor_free(s->mem_pred);
+                s->cpu_pred = TAKE_PTR(fresh_cpu);
+                s->mem_pred = TAKE_PTR(fresh_mem);
+                s->last_usec = realtime_usec;
+        }
         uint64_t t = s->started ? MAX(realtime_usec, s->last_usec) : realtime_usec;
         s->started = true;
         s->last_usec = t;

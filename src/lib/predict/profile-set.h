@@ -11,7 +11,8 @@
  *
  * Memory per workload is fixed by the bucket counts whatever its uptime (about 12 KiB), and the
  * number of workloads is bounded by max_workloads. Times are wall-clock microseconds (the
- * time-of-day profile needs the hour); a clock stepped back holds time still until it catches up.
+ * time-of-day profile needs the hour); a clock stepped back holds time still until it catches up,
+ * or, when it went back by more than the horizon, restarts the node predictors cold.
  *
  * Checkpoints (profile_set_save/load) hold everything, predictor state included, so a restarted
  * agent resumes its calibration. A checkpoint written under another configuration, or corrupt,

@@ -14,7 +14,8 @@
 # generator's CPU as online usage, which is why the idle CPU (below) subtracts it explicitly.
 #
 # CPU accounting, sampled from /proc/<pid>/stat (all threads) over the middle of each measured
-# run (from 1 s after the start to 1 s before the end):
+# run (from 1 s after the start to 1 s before the end); the load generator reports its own
+# (getrusage over its measured run):
 #   idle_for_offline = capacity (nproc) - memcached - load generator - colo agent
 #   offline_share    = CPU the hogs got / idle_for_offline
 # Other processes on the machine are not subtracted; the machine-wide idle time is reported
@@ -167,7 +168,7 @@ now_sec() {
 # Runs the load generator (keys stored by a warm-up run first) and samples CPU in the middle of
 # the measured run. Appends one JSON object to $RESULTS.
 measure() {             # $1 phase, $2 round
-        local phase="$1" round="$2" lg t0 t1 mc0 mc1 hog0 hog1 ag0 ag1 lg0 lg1 idle0 idle1 out
+        local phase="$1" round="$2" lg t0 t1 mc0 mc1 hog0 hog1 ag0 ag1 idle0 idle1 out
         "$LOADGEN" --port "$PORT" --rate "$RATE" --duration "$WARMUP" >/dev/null \
                 || bench_die "warm-up load failed in phase $phase"
         out="$BENCH_TMP/$phase-$round.json"
@@ -175,21 +176,21 @@ measure() {             # $1 phase, $2 round
                 --no-warmup --json --seed "$round" >"$out"
         lg=$BENCH_SPAWNED_PID
         sleep 1
-        t0=$(now_sec); mc0=$(ticks_of "$MC_PID"); hog0=$(ticks_of $HOG_PIDS); lg0=$(ticks_of "$lg")
+        t0=$(now_sec); mc0=$(ticks_of "$MC_PID"); hog0=$(ticks_of $HOG_PIDS)
         ag0=$(ticks_of $AGENT_PID); idle0=$(machine_idle_ticks)
         sleep $((SECONDS_PER_PHASE - 2))
-        t1=$(now_sec); mc1=$(ticks_of "$MC_PID"); hog1=$(ticks_of $HOG_PIDS); lg1=$(ticks_of "$lg")
+        t1=$(now_sec); mc1=$(ticks_of "$MC_PID"); hog1=$(ticks_of $HOG_PIDS)
         ag1=$(ticks_of $AGENT_PID); idle1=$(machine_idle_ticks)
         wait "$lg" || bench_die "load generator failed in phase $phase: $(cat "$out")"
         jq -c --arg phase "$phase" --argjson round "$round" --argjson cpus "$CPUS" \
                 --argjson wall "$(echo "$t1 - $t0" | bc -l)" --argjson hz "$HZ" \
-                --argjson mc "$((mc1 - mc0))" --argjson hogs "$((hog1 - hog0))" --argjson lg "$((lg1 - lg0))" \
+                --argjson mc "$((mc1 - mc0))" --argjson hogs "$((hog1 - hog0))" \
                 --argjson agent "$((ag1 - ag0))" --argjson idle "$((idle1 - idle0))" '
                 def cores(t): t / $hz / $wall;
                 {phase: $phase, round: $round, rate: .target_rate, achieved_rate, errors,
                  p50_us: .latency_us.p50, p90_us: .latency_us.p90, p99_us: .latency_us.p99,
                  p999_us: .latency_us.p999, max_us: .latency_us.max, send_lag_p99_us: .send_lag_us.p99,
-                 memcached_cores: cores($mc), loadgen_cores: cores($lg), hog_cores: cores($hogs),
+                 memcached_cores: cores($mc), loadgen_cores: (.cpu_seconds / .duration_s), hog_cores: cores($hogs),
                  agent_cores: cores($agent), machine_idle_cores: cores($idle)}
                 | .idle_for_offline_cores = ($cpus - .memcached_cores - .loadgen_cores - .agent_cores)
                 | .offline_share = (if .idle_for_offline_cores > 0 then .hog_cores / .idle_for_offline_cores else 0 end)

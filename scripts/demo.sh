@@ -51,9 +51,10 @@ echo 10240 >"$LOADGEN_GROUP/cpu.shares"
 PLAIN_GROUP="$(bench_make_group cpu plain)"
 
 # Measures memcached's latency on port $1 for SECONDS_EACH seconds; prints the loadgen's JSON
-# into $2 and the CPU the pids in $3 got (percent of one core) into $2.hogs.
+# into $2 and the CPU the pids in $3 got (percent of one core) into $2.hogs. With a 4th argument,
+# runs that command half-way through (while the load is on).
 measure() {
-        local port="$1" out="$2" pids="$3" t0 t1 h0 h1 pid
+        local port="$1" out="$2" pids="$3" midway="${4:-}" t0 t1 h0 h1 pid
         "$LOADGEN" --port "$port" --rate "$RATE" --duration 2 >/dev/null || bench_die "warm-up load failed"
         bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" \
                 --no-warmup --json >"$out"
@@ -61,7 +62,13 @@ measure() {
         sleep 1
         t0=$(date +%s.%N); h0=0
         for pid in $pids; do h0=$((h0 + $(bench_proc_ticks "$pid"))); done
-        sleep $((SECONDS_EACH - 2))
+        if [ -n "$midway" ]; then
+                sleep $((SECONDS_EACH / 2 - 1))
+                $midway
+                sleep $((SECONDS_EACH - 2 - SECONDS_EACH / 2 + 1))
+        else
+                sleep $((SECONDS_EACH - 2))
+        fi
         t1=$(date +%s.%N); h1=0
         for pid in $pids; do h1=$((h1 + $(bench_proc_ticks "$pid"))); done
         wait "$lg" || bench_die "the load generator failed: $(cat "$out")"
@@ -121,11 +128,12 @@ for name in $(seq -f "cpu-hog%g" 1 "$HOGS") mem-hog; do
 done
 sleep 2         # a couple of control periods: the agent has seen everything and set the knobs
 
-bold "colo status"
-"$COLO" status --state-dir "$BENCH_AGENT_STATE" --subtree "$BENCH_SUBTREE" | sed 's/^/    /'
-
-echo
-measure "$PORT" "$BENCH_TMP/colo.json" "$HOG_PIDS"
+show_status() {
+        bold "colo status (half-way through the load)"
+        "$COLO" status --state-dir "$BENCH_AGENT_STATE" --subtree "$BENCH_SUBTREE" | sed 's/^/    /'
+        echo
+}
+measure "$PORT" "$BENCH_TMP/colo.json" "$HOG_PIDS" show_status
 
 bold "summary: memcached latency (open-loop, ${RATE} req/s)"
 printf '    %-28s %10s %10s %10s %14s\n' "" "p50 (us)" "p99 (us)" "p99.9 (us)" "offline CPU"

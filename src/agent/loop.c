@@ -104,6 +104,8 @@ int agent_loop_setup(Agent *a) {
                 r = sd_event_add_signal(a->event, &a->signals[i], sigs[i], on_signal, a);
                 if (r < 0)
                         return r;
+                /* Above everything else: a stream of events must never keep SIGTERM waiting. */
+                (void) sd_event_source_set_priority(a->signals[i], SD_EVENT_PRIORITY_IMPORTANT - 10);
         }
         r = sd_event_add_defer(a->event, &a->tick_now, on_tick_now, a);
         if (r < 0)

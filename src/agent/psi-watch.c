@@ -20,6 +20,10 @@
 #include "util/macro.h"
 
 #define THRESHOLD_STEP_MIN (64ULL << 20)
+/* A source that fires more often than this is paused by sd-event for the rest of the interval:
+ * a flapping threshold or a misbehaving file must not turn the agent into a busy loop. */
+#define EVENT_RATELIMIT_INTERVAL_USEC USEC_PER_SEC
+#define EVENT_RATELIMIT_BURST 20
 
 typedef struct PsiWatch PsiWatch;
 
@@ -46,33 +50,48 @@ static void source_close(PsiSource *s) {
         s->fd = -1;
 }
 
+/* Drops the online parent's sources; watch_online() attaches them again once the group is back. */
+static void online_close(PsiWatch *w) {
+        source_close(&w->online_psi);
+        source_close(&w->online_events);
+        source_close(&w->online_threshold);
+        w->threshold = 0;
+        w->online = cg_group_free(w->online);
+}
+
 PsiWatch *psi_watch_free(PsiWatch *w) {
         if (!w)
                 return NULL;
         source_close(&w->host_psi);
-        source_close(&w->online_psi);
-        source_close(&w->online_events);
-        source_close(&w->online_threshold);
-        cg_group_free(w->online);
+        online_close(w);
         free(w);
         return NULL;
 }
 
 static int on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         PsiSource *src = userdata;
+        PsiWatch *w = src->owner;
         (void) s;
-        if ((revents & (EPOLLERR | EPOLLHUP)) && !(revents & (EPOLLPRI | EPOLLIN))) {
-                log_warning("Fast-reaction source %s failed (events 0x%x); disabling it.", src->what, revents);
-                source_close(src);
+        (void) fd;
+        /* EPOLLERR: the file's group was removed (a PSI trigger then also reports EPOLLPRI,
+         * forever). Tick once, since something changed, and stop watching the dead file. */
+        if (revents & (EPOLLERR | EPOLLHUP)) {
+                log_warning("Fast-reaction source %s is gone (events 0x%x); re-arming when its group is back.", src->what,
+                            revents);
+                if (src == &w->host_psi)
+                        source_close(src);
+                else
+                        online_close(w);
+                agent_request_tick(w->agent, now_monotonic_usec());
                 return 0;
         }
         if (src->drain) {
                 char buf[512];
-                while (read(fd, buf, sizeof(buf)) > 0)
+                while (read(src->fd, buf, sizeof(buf)) > 0)
                         ;
         }
         log_debug("Fast-reaction event from %s.", src->what);
-        agent_request_tick(src->owner->agent, now_monotonic_usec());
+        agent_request_tick(w->agent, now_monotonic_usec());
         return 0;
 }
 
@@ -96,6 +115,7 @@ static int source_watch(PsiWatch *w, PsiSource *src, int fd, uint32_t events, co
         }
         (void) sd_event_source_set_description(src->src, what);
         (void) sd_event_source_set_priority(src->src, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) sd_event_source_set_ratelimit(src->src, EVENT_RATELIMIT_INTERVAL_USEC, EVENT_RATELIMIT_BURST);
         return 0;
 }
 

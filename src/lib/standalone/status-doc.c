@@ -138,7 +138,7 @@ static int get_member(json_t *obj, const char *section, const char *key, json_t 
 }
 
 static int get_u64(json_t *obj, const char *section, const char *key, uint64_t *ret, ColoError *err) {
-        json_t *v;
+        json_t *v = NULL;
         int r = get_member(obj, section, key, &v, err);
         if (r < 0)
                 return r;
@@ -150,7 +150,7 @@ static int get_u64(json_t *obj, const char *section, const char *key, uint64_t *
 }
 
 static int get_double(json_t *obj, const char *section, const char *key, double *ret, ColoError *err) {
-        json_t *v;
+        json_t *v = NULL;
         int r = get_member(obj, section, key, &v, err);
         if (r < 0)
                 return r;
@@ -162,7 +162,7 @@ static int get_double(json_t *obj, const char *section, const char *key, double 
 }
 
 static int get_bool(json_t *obj, const char *section, const char *key, bool *ret, ColoError *err) {
-        json_t *v;
+        json_t *v = NULL;
         int r = get_member(obj, section, key, &v, err);
         if (r < 0)
                 return r;
@@ -174,7 +174,7 @@ static int get_bool(json_t *obj, const char *section, const char *key, bool *ret
 }
 
 static int get_string(json_t *obj, const char *section, const char *key, char *buf, size_t size, ColoError *err) {
-        json_t *v;
+        json_t *v = NULL;
         int r = get_member(obj, section, key, &v, err);
         if (r < 0)
                 return r;
@@ -239,7 +239,7 @@ int status_doc_from_json(const char *text, size_t size, StatusDoc *ret, ColoErro
 
         StatusDoc d = {};
         uint64_t version;
-        json_t *agent, *node, *online, *estimate, *offline, *workloads;
+        json_t *agent = NULL, *node = NULL, *online = NULL, *estimate = NULL, *offline = NULL, *workloads = NULL;
         int64_t pid;
         int r;
 
@@ -253,7 +253,7 @@ int status_doc_from_json(const char *text, size_t size, StatusDoc *ret, ColoErro
             (r = get_object(root, "online", &online, err)) < 0 || (r = get_object(root, "offline", &offline, err)) < 0)
                 return r;
 
-        json_t *jpid;
+        json_t *jpid = NULL;
         if ((r = get_member(agent, "agent", "pid", &jpid, err)) < 0)
                 return r;
         pid = json_is_integer(jpid) ? json_integer_value(jpid) : -1;

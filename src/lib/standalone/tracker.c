@@ -9,6 +9,12 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
+/* Per workload: no pressure files (the policy reads pressure of the online parent and the host
+ * only), which are a third of the cost of a full read on hybrid v1. */
+#define WORKLOAD_USAGE_FIELDS (CG_USAGE_CPU | CG_USAGE_MEMORY | CG_USAGE_WORKING_SET | CG_USAGE_TASKS)
+/* Per class parent: no task count, which would walk every workload's cgroup.procs again. */
+#define CLASS_USAGE_FIELDS (CG_USAGE_CPU | CG_USAGE_MEMORY | CG_USAGE_WORKING_SET | CG_USAGE_PRESSURE)
+
 typedef struct ClassUsage {
         CgGroup *group;                 /* NULL while the class parent does not exist */
         CgUsage usage;
@@ -185,7 +191,7 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
         for (size_t i = 0; i < t->n_items; i++) {
                 TrackedWorkload *w = &t->items[i];
                 WorkloadSample *ws = &t->samples[i];
-                r = cg_group_read_usage(w->group, &w->usage, NULL);
+                r = cg_group_read_usage_fields(w->group, WORKLOAD_USAGE_FIELDS, &w->usage, NULL);
                 w->read_failed = r < 0;
                 if (r < 0) {
                         w->usage = (CgUsage) {};
@@ -217,7 +223,11 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
                 ClassUsage *cu = &t->cls[c];
                 cu->usage = (CgUsage) {};
                 cu->cpu_cores = 0;
-                if (cu->group && cg_group_read_usage(cu->group, &cu->usage, NULL) >= 0)
+                if (cu->group && cg_group_read_usage_fields(cu->group, CLASS_USAGE_FIELDS, &cu->usage, NULL) < 0) {
+                        cu->group = cg_group_free(cu->group);   /* removed behind our back: reopen at refresh */
+                        cu->usage = (CgUsage) {};
+                }
+                if (cu->group)
                         cu->cpu_cores = cpu_rate(cu->usage.cpu_usage_usec, now_usec, &cu->prev_cpu_usec,
                                                  &cu->prev_sample_usec, &cu->have_prev);
                 else {
@@ -234,7 +244,7 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
 
         CgUsage root_usage = {};
         uint64_t capacity = node.mem_total;
-        if (cg_group_read_usage(t->root_group, &root_usage, NULL) >= 0 && root_usage.mem_limit > 0 &&
+        if (cg_group_read_usage_fields(t->root_group, CG_USAGE_MEMORY, &root_usage, NULL) >= 0 && root_usage.mem_limit > 0 &&
             root_usage.mem_limit < capacity)
                 capacity = root_usage.mem_limit;
 

@@ -96,6 +96,53 @@ static int take_lock(Agent *a) {
         return 0;
 }
 
+/* cgroup v2's "no internal processes" rule: once the managed subtree below the agent's own cgroup
+ * gets controllers, that cgroup may hold no process, the agent included (the usual case under
+ * systemd with Delegate=yes: the agent runs in colo.service itself). So on a pure v2 host (one
+ * "0::" line in /proc/self/cgroup) with a relative subtree, the agent moves itself into a leaf
+ * "<own>/agent" next to the managed "<own>/<subtree>", which it then names by absolute path, in
+ * its status file too, so the front-ends find the same tree. */
+static int relocate_for_v2(Agent *a) {
+        char self[512], own[256];
+        const char *fs_root = a->config.agent.cgroup_fs_root[0] ? a->config.agent.cgroup_fs_root : "/sys/fs/cgroup";
+
+        if (a->subtree[0] == '/' || strcmp(a->config.agent.cgroup_mode, "v1") == 0 || strcmp(fs_root, "/sys/fs/cgroup") != 0)
+                return 0;
+        int n = read_small_file_at(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self), NULL);
+        if (n <= 0 || strncmp(self, "0::/", 4) != 0 || strchr(self, '\n') != self + n - 1)
+                return 0;       /* v1 or hybrid: no such rule for the v1 controllers colo uses */
+        self[n - 1] = '\0';
+        snprintf(own, sizeof(own), "%s", self + 3);
+        if (strcmp(own, "/") == 0)
+                return 0;       /* the root cgroup is exempt from the rule */
+
+        char subtree[256];
+        if (snprintf(subtree, sizeof(subtree), "%s/%s", own, a->subtree) >= (int) sizeof(subtree)) {
+                log_error("The managed subtree '%s/%s' is too long.", own, a->subtree);
+                return -ENAMETOOLONG;
+        }
+        if (!a->opts.dry_run) {
+                char leaf[512], pid[32];
+                snprintf(leaf, sizeof(leaf), "%s%s/agent", fs_root, own);
+                snprintf(pid, sizeof(pid), "%d", (int) getpid());
+                ColoError err = {};
+                if (mkdir(leaf, 0755) < 0 && errno != EEXIST) {
+                        int e = errno;
+                        log_error("Cannot create '%s' for the agent itself (cgroup v2 keeps processes out of "
+                                  "cgroups whose children have controllers): %s", leaf, strerror(e));
+                        return -e;
+                }
+                int r = write_small_file_at(AT_FDCWD, strcat(leaf, "/cgroup.procs"), pid, &err);
+                if (r < 0) {
+                        log_error("Cannot move the agent into its own leaf: %s", colo_error_msg(&err));
+                        return r;
+                }
+                log_info("cgroup v2: moved the agent into '%s%s/agent'; managing '%s'.", fs_root, own, subtree);
+        }
+        memcpy(a->subtree, subtree, sizeof(a->subtree));
+        return 0;
+}
+
 int agent_new(const AgentOptions *opts, Agent **ret) {
         _cleanup_(agent_freep) Agent *a = calloc(1, sizeof(*a));
         ColoError err = {};
@@ -121,6 +168,9 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         a->opts.state_dir = a->opts.subtree = NULL;
 
         r = take_lock(a);
+        if (r < 0)
+                return r;
+        r = relocate_for_v2(a);
         if (r < 0)
                 return r;
 

@@ -106,6 +106,8 @@ static void teardown_at_exit(void) {
         harness_teardown();
 }
 
+static void write_config(unsigned period_ms);
+
 int harness_setup(int argc, char **argv, const char *extra_yaml) {
         if (argc < 3) {
                 fprintf(stderr, "usage: %s COLO WORKLOAD\n", argv[0]);
@@ -142,14 +144,20 @@ int harness_setup(int argc, char **argv, const char *extra_yaml) {
         snprintf(H.extra_yaml, sizeof(H.extra_yaml), "%s", extra_yaml ? extra_yaml : "");
         /* Processes we start must not outlive us; SIGPIPE from a closed pipe neither. */
         (void) signal(SIGPIPE, SIG_IGN);
+        write_config(500);      /* for `colo run` before the agent starts; rewritten by harness_start_agent() */
         return 0;
 }
 
-static pid_t spawn(const char *const *argv) {
+static pid_t spawn_logged(const char *const *argv, const char *log_path) {
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0) {
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (log_path) {
+                        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+                                _exit(127);
+                }
                 execv(argv[0], (char *const *) argv);
                 fprintf(stderr, "exec '%s': %s\n", argv[0], strerror(errno));
                 _exit(127);
@@ -157,14 +165,21 @@ static pid_t spawn(const char *const *argv) {
         return pid;
 }
 
-void harness_start_agent(unsigned period_ms) {
+static pid_t spawn(const char *const *argv) {
+        return spawn_logged(argv, NULL);
+}
+
+static void write_config(unsigned period_ms) {
         FILE *f = fopen(H.config, "w");
         CHECK(f);
         fprintf(f, "agent:\n  subtree: %s\n  state_dir: %s\n  period: %ums\n  evict_grace_period: 2s\n"
                    "metrics:\n  enabled: true\n  port: %d\nprediction:\n  checkpoint_path: %s/profiles.ckpt\n%s",
                 scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_metrics_port(), H.dir, H.extra_yaml);
         CHECK(fclose(f) == 0);
+}
 
+void harness_start_agent(unsigned period_ms) {
+        write_config(period_ms);
         H.agent = spawn((const char *const[]) { H.colo, "agent", "--config", H.config, NULL });
         char status_path[PATH_MAX], want[64];
         snprintf(status_path, sizeof(status_path), "%s/status.json", H.state_dir);
@@ -240,6 +255,11 @@ static pid_t first_pid(const char *leaf) {
 }
 
 pid_t harness_run(const char *cls, const char *tier, const char *name, const char *const *args) {
+        return harness_run_logged(cls, tier, name, NULL, args);
+}
+
+pid_t harness_run_logged(const char *cls, const char *tier, const char *name, const char *log_path,
+                         const char *const *args) {
         const char *argv[32] = { H.colo, "run", "--config", H.config, "--class", cls, "--tier", tier, "--name", name,
                                  "--", H.workload };
         size_t n = 12;
@@ -247,7 +267,7 @@ pid_t harness_run(const char *cls, const char *tier, const char *name, const cha
                 argv[n++] = args[i];
         argv[n] = NULL;
         CHECK(H.n_runs < MAX_RUNS);
-        H.runs[H.n_runs].supervisor = spawn(argv);
+        H.runs[H.n_runs].supervisor = spawn_logged(argv, log_path);
         snprintf(H.runs[H.n_runs].name, sizeof(H.runs[H.n_runs].name), "%s", name);
         H.n_runs++;
 

@@ -34,6 +34,9 @@ void harness_start_agent(unsigned period_ms);
  * given to colo-test-workload) and waits until the workload's process is in its leaf. Returns the
  * workload's pid (not the supervisor's). */
 pid_t harness_run(const char *cls, const char *tier, const char *name, const char *const *args);
+/* Like harness_run(), with the supervisor's stdout and stderr going to log_path. */
+pid_t harness_run_logged(const char *cls, const char *tier, const char *name, const char *log_path,
+                         const char *const *args);
 
 /* Runs `colo <args...>` with the harness's --config appended, waits, returns its exit status. */
 int harness_colo(const char *const *args);

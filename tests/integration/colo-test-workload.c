@@ -2,10 +2,12 @@
  *   colo-test-workload spin [THREADS]                burn THREADS CPUs (default 1) forever
  *   colo-test-workload hold MIB                      touch MIB of anonymous memory, then sleep
  *   colo-test-workload grow STEP_MIB STEP_MS MAX_MIB  add STEP_MIB every STEP_MS up to MAX_MIB, then sleep
+ *   colo-test-workload stubborn MODE ARGS...          the same, ignoring SIGTERM (for SIGKILL after a grace period)
  * Memory is written page by page so it is resident (and charged to the cgroup) at once. Runs
  * until killed. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,11 @@ static long arg(const char *s) {
 }
 
 int main(int argc, char **argv) {
+        if (argc > 2 && strcmp(argv[1], "stubborn") == 0) {
+                (void) signal(SIGTERM, SIG_IGN);
+                argv++;
+                argc--;
+        }
         if ((argc == 2 || argc == 3) && strcmp(argv[1], "spin") == 0) {
                 long threads = argc == 3 ? arg(argv[2]) : 1;
                 for (long i = 1; i < threads; i++) {
@@ -76,6 +83,6 @@ int main(int argc, char **argv) {
                 for (;;)
                         pause();
         }
-        fprintf(stderr, "usage: colo-test-workload spin [THREADS] | hold MIB | grow STEP_MIB STEP_MS MAX_MIB\n");
+        fprintf(stderr, "usage: colo-test-workload [stubborn] spin [THREADS] | hold MIB | grow STEP_MIB STEP_MS MAX_MIB\n");
         return 2;
 }

@@ -1,0 +1,85 @@
+/* Integration test on real cgroup v1: eviction in standalone mode. The memory watermark is set
+ * above twice what the machine has available, so the agent squeezes offline work and evicts at
+ * once (one workload per cooldown, here an hour): the best-effort workload, never the online one
+ * nor, with the cooldown, the batch one. The victim ignores SIGTERM, so it is stopped by SIGKILL
+ * after the grace period (2 s in the harness); its `colo run` exits 137 and prints why, and
+ * `colo status --json` keeps the workload listed as evicted with the reason after its group is
+ * gone. Needs root and v1: exit 77. */
+#include <fcntl.h>
+#include <signal.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent-harness.h"
+
+static uint64_t meminfo(const char *key) {
+        FILE *f = fopen("/proc/meminfo", "r");
+        CHECK(f);
+        unsigned long long kb = 0;
+        char line[256], fmt[64];
+        snprintf(fmt, sizeof(fmt), "%s: %%llu kB", key);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, fmt, &kb) == 1)
+                        break;
+        fclose(f);
+        CHECK(kb > 0);
+        return kb * 1024;
+}
+
+static const char *slurp(const char *path) {
+        static char buf[1 << 16];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        return buf;
+}
+
+int main(int argc, char **argv) {
+        char yaml[256];
+        snprintf(yaml, sizeof(yaml), "isolation:\n  memory_free_watermark: %" PRIu64 "\n  evict_cooldown: 1h\n",
+                 2 * meminfo("MemTotal") + ((uint64_t) 1 << 30));
+        int r = harness_setup(argc, argv, yaml);
+        if (r != 0)
+                return r;
+
+        char log[512], status_path[512];
+        snprintf(log, sizeof(log), "%s.victim.log", harness_state_dir());
+        snprintf(status_path, sizeof(status_path), "%s/status.json", harness_state_dir());
+
+        /* The workloads first (`colo run` works without an agent), then the agent: it adopts them
+         * and evicts in its first periods. */
+        pid_t online = harness_run("online", "normal", "svc", (const char *const[]) { "hold", "8", NULL });
+        pid_t keeper = harness_run("offline", "batch", "keeper", (const char *const[]) { "hold", "8", NULL });
+        (void) harness_run_logged("offline", "best-effort", "victim", log,
+                                  (const char *const[]) { "stubborn", "hold", "16", NULL });
+        harness_sleep_ms(300);          /* the memory is touched */
+        harness_start_agent(250);
+
+        /* SIGTERM is ignored: only SIGKILL after the 2 s grace period ends the victim. */
+        int status = harness_wait_run("victim", 10000);
+        fprintf(stderr, "victim's colo run: status 0x%x; its output:\n%s", status, slurp(log));
+        CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
+        CHECK(strstr(slurp(log), "was evicted by colo: "));
+        CHECK(strstr(slurp(log), "memory available"));
+
+        CHECK(harness_alive(online));
+        CHECK(harness_alive(keeper));
+        /* The record outlives the group: still listed, evicted, with its reason. */
+        harness_sleep_ms(600);
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/victim/cpu.shares")) < 0);
+        const char *doc = slurp(status_path);
+        const char *v = strstr(doc, "\"name\": \"victim\"");
+        CHECK(v);
+        CHECK(strstr(v, "\"state\": \"evicted\""));
+        const char *k = strstr(doc, "\"name\": \"keeper\"");
+        CHECK(k && strstr(k, "\"state\"") && strncmp(strstr(k, "\"state\""), "\"state\": \"evicted\"", 18) != 0);
+        CHECK(strstr(doc, "\"evictions_total\": 1"));
+        harness_teardown();
+        return 0;
+}

@@ -177,7 +177,9 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         /* A dry run creates nothing: the managed root must exist already. */
         r = session_open_root(&a->config, a->subtree, 0, !opts->dry_run, &a->root, &err);
         if (r < 0) {
-                log_error("Cannot open the managed cgroup subtree '%s': %s", a->subtree, colo_error_msg(&err));
+                log_error("Cannot open the managed cgroup subtree '%s': %s%s", a->subtree, colo_error_msg(&err),
+                          r == -ENOENT && opts->dry_run ? " (a dry run creates nothing: start a workload with colo run, "
+                                                          "or the agent once without --dry-run)" : "");
                 return r;
         }
         if (!opts->dry_run) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "standalone/session.h"
 #include "standalone/snapshot.h"
 #include "standalone/status-doc.h"
 #include "standalone/tracker.h"
@@ -490,6 +491,32 @@ static void test_fill_status_without_a_plan_reports_running_and_formula_budgets(
         status_doc_done(&d);
 }
 
+static void test_agent_liveness_needs_a_live_colo_and_a_fresh_file(void **state) {
+        Fake *f = *state;
+        StatusDoc d = { .agent_pid = getpid(), .period_usec = USEC_PER_SEC, .updated_realtime_usec = 100 * USEC_PER_SEC };
+        char rel[64];
+        snprintf(rel, sizeof(rel), "proc/%d/stat", (int) getpid());
+        static const struct {
+                const char *stat;
+                uint64_t now_sec;
+                bool live;
+        } cases[] = {
+                { "42 (colo) S 1 2 3", 101, true },
+                { "42 (colo) R 1 2 3", 108, true },            /* 3 periods + 5 s */
+                { "42 (colo) S 1 2 3", 109, false },           /* stale file: agent stuck */
+                { "42 (colo) Z 1 2 3", 101, false },           /* dead, not yet reaped */
+                { "42 (bash) S 1 2 3", 101, false },           /* pid recycled */
+                { "42 (colo x) S 1 2 3", 101, false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                fake_write(f, rel, cases[i].stat);
+                assert_int_equal(session_agent_is_live(&d, cases[i].now_sec * USEC_PER_SEC, f->proc), cases[i].live);
+        }
+        d.agent_pid = 0;
+        assert_false(session_agent_is_live(&d, 101 * USEC_PER_SEC, f->proc));
+        assert_false(session_agent_is_live(NULL, 101 * USEC_PER_SEC, f->proc));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tree_paths_follow_the_layout),
@@ -500,6 +527,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_create_makes_parents_and_refuses_a_used_name_v2, setup_fake,
                                                 teardown_fake),
                 cmocka_unit_test_setup_teardown(test_tracker_adopts_workloads_and_computes_cpu_rates_v2, setup_fake,
+                                                teardown_fake),
+                cmocka_unit_test_setup_teardown(test_agent_liveness_needs_a_live_colo_and_a_fresh_file, setup_fake,
                                                 teardown_fake),
                 cmocka_unit_test(test_status_doc_round_trips_through_json),
                 cmocka_unit_test(test_status_doc_rejects_bad_documents_naming_the_field),

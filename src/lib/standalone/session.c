@@ -48,11 +48,14 @@ bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const
                 return false;
         if (kill((pid_t) d->agent_pid, 0) < 0 && errno != EPERM)
                 return false;
-        /* A recycled pid belongs to some other program: check the command name. */
-        char path[128], comm[32];
-        snprintf(path, sizeof(path), "%s/%lld/comm", proc_root ?: "/proc", (long long) d->agent_pid);
-        int n = read_small_file_at(AT_FDCWD, path, comm, sizeof(comm), NULL);
-        if (n < 0 || strncmp(comm, "colo", 4) != 0)
+        /* A recycled pid belongs to some other program: check the command name. A dead agent not
+         * yet reaped (a zombie) has left its cgroups already: it does not count either. */
+        char path[128], stat[512];
+        snprintf(path, sizeof(path), "%s/%lld/stat", proc_root ?: "/proc", (long long) d->agent_pid);
+        int n = read_small_file_at(AT_FDCWD, path, stat, sizeof(stat), NULL);
+        const char *close_paren = n > 0 ? strrchr(stat, ')') : NULL;
+        if (!close_paren || strncmp(stat + strcspn(stat, "(") + 1, "colo)", 5) != 0 || close_paren[1] != ' ' ||
+            close_paren[2] == 'Z' || close_paren[2] == 'X')
                 return false;
         uint64_t max_age = 3 * d->period_usec + 5 * USEC_PER_SEC;
         return d->updated_realtime_usec + max_age >= now_realtime_usec;

@@ -1,0 +1,257 @@
+/* Connection settings: kubeconfig parsing (contexts, inline and file credentials, errors that name
+ * the line and key), the in-cluster service account, and metav1.Status. No network: requests
+ * against a fake API server are tested in tests/integration/test-k8s-agent.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "k8s/kubeclient.h"
+#include "util/fileio.h"
+#include "util/macro.h"
+
+/* base64 of "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n" and friends. */
+#define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkNBCi0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
+#define CA_PEM "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"
+
+static const char kubeconfig[] =
+        "apiVersion: v1\n"
+        "kind: Config\n"
+        "current-context: prod\n"
+        "preferences: {}\n"
+        "clusters:\n"
+        "- name: prod-cluster\n"
+        "  cluster:\n"
+        "    server: https://10.0.0.1:6443/\n"
+        "    certificate-authority-data: " CA_B64 "\n"
+        "    certificate-authority: /ignored/because/data/wins.crt\n"
+        "- name: dev-cluster\n"
+        "  cluster:\n"
+        "    server: http://127.0.0.1:8080\n"
+        "    insecure-skip-tls-verify: true\n"
+        "    certificate-authority: certs/dev-ca.crt\n"
+        "contexts:\n"
+        "- name: prod\n"
+        "  context:\n"
+        "    cluster: prod-cluster\n"
+        "    user: agent\n"
+        "    namespace: colo-system\n"
+        "- name: dev\n"
+        "  context:\n"
+        "    cluster: dev-cluster\n"
+        "    user: dev-user\n"
+        "users:\n"
+        "- name: agent\n"
+        "  user:\n"
+        "    client-certificate-data: " CA_B64 "\n"
+        "    client-key-data: " CA_B64 "\n"
+        "- name: dev-user\n"
+        "  user:\n"
+        "    token: s3cr3t-token\n"
+        "    client-certificate: /etc/colo/dev.crt\n"
+        "    client-key: dev.key\n";
+
+static void test_kubeconfig_current_context_with_inline_data(void **state) {
+        (void) state;
+        KubeConfig *c = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_config_parse_kubeconfig(kubeconfig, strlen(kubeconfig), "/etc/colo/kubeconfig", NULL, &c, &err),
+                         0);
+        assert_string_equal(c->server, "https://10.0.0.1:6443");       /* trailing slash dropped */
+        assert_non_null(c->ca_data);
+        assert_int_equal(c->ca_data_size, strlen(CA_PEM));
+        assert_memory_equal(c->ca_data, CA_PEM, strlen(CA_PEM));
+        assert_null(c->ca_file);                                       /* data wins over the file */
+        assert_non_null(c->client_cert_data);
+        assert_non_null(c->client_key_data);
+        assert_null(c->token);
+        assert_false(c->insecure_skip_tls_verify);
+        assert_string_equal(c->namespace_, "colo-system");
+        assert_non_null(strstr(c->source, "context 'prod'"));
+        kube_config_free(c);
+}
+
+static void test_kubeconfig_named_context_with_files_and_token(void **state) {
+        (void) state;
+        KubeConfig *c = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_config_parse_kubeconfig(kubeconfig, strlen(kubeconfig), "/etc/colo/kubeconfig", "dev", &c, &err),
+                         0);
+        assert_string_equal(c->server, "http://127.0.0.1:8080");
+        assert_true(c->insecure_skip_tls_verify);
+        assert_string_equal(c->ca_file, "/etc/colo/certs/dev-ca.crt");    /* relative to the kubeconfig */
+        assert_string_equal(c->client_cert_file, "/etc/colo/dev.crt");
+        assert_string_equal(c->client_key_file, "/etc/colo/dev.key");
+        assert_string_equal(c->token, "s3cr3t-token");
+        assert_null(c->namespace_);
+        kube_config_free(c);
+}
+
+static void expect_error(const char *text, const char *context, int code, const char *needle) {
+        KubeConfig *c = NULL;
+        ColoError err = {};
+        int r = kube_config_parse_kubeconfig(text, strlen(text), "kc.yaml", context, &c, &err);
+        if (r != -code || !strstr(err.msg, needle))
+                fail_msg("expected -%d with '%s', got %d: %s", code, needle, r, err.msg);
+        assert_null(c);
+}
+
+static void test_kubeconfig_errors_name_line_and_key(void **state) {
+        (void) state;
+        expect_error("clusters: [\n", NULL, EINVAL, "kc.yaml:");
+        expect_error("- a\n- b\n", NULL, EINVAL, "expected a mapping");
+        expect_error("apiVersion: v1\n", NULL, EINVAL, "current-context: missing");
+        expect_error(kubeconfig, "staging", ENOENT, "contexts: no entry named 'staging'");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context:\n    user: u\n", NULL, EINVAL,
+                     "contexts[x].context.cluster: missing");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster:\n"
+                     "    server: ftp://x\n",
+                     NULL, EINVAL, "kc.yaml:8: clusters[c].cluster.server: 'ftp://x' is not an http(s):// URL");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster:\n"
+                     "    server: https://x\n    certificate-authority-data: '!!notbase64'\n",
+                     NULL, EINVAL, "certificate-authority-data: not valid base64");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n"
+                     "  cluster: {server: 'https://x'}\nusers:\n- name: u\n  user:\n    exec:\n      command: aws\n",
+                     NULL, EOPNOTSUPP, "exec and auth-provider credentials are not supported");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n"
+                     "  cluster: {server: 'https://x'}\nusers:\n- name: u\n  user:\n    client-certificate: a.crt\n",
+                     NULL, EINVAL, "a client certificate needs its key");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: [1]}\n", NULL, EINVAL,
+                     "contexts[x].context.cluster: expected a string");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n"
+                     "  cluster: {server: 'https://x', insecure-skip-tls-verify: maybe}\n",
+                     NULL, EINVAL, "insecure-skip-tls-verify: 'maybe' is not a boolean");
+}
+
+static char *make_dir(void) {
+        char *d = strdup("/tmp/colo-test-kubeclient-XXXXXX");
+        assert_non_null(mkdtemp(d));
+        return d;
+}
+
+static void write_file(const char *dir, const char *name, const char *text) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+static void remove_dir(const char *dir) {
+        static const char *const names[] = { "token", "ca.crt", "namespace", "kubeconfig" };
+        char path[512];
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+                (void) unlink(path);
+        }
+        (void) rmdir(dir);
+}
+
+static void test_in_cluster_config(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        write_file(dir, "token", "eyJhbGciOi.token\n");
+        write_file(dir, "ca.crt", CA_PEM);
+        write_file(dir, "namespace", "colo-system\n");
+        KubeInClusterOptions o = { .dir = dir, .host = "10.96.0.1", .port = "443" };
+        KubeConfig *c = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_config_from_cluster(&o, &c, &err), 0);
+        assert_string_equal(c->server, "https://10.96.0.1:443");
+        assert_null(c->token);          /* read per request: bound tokens rotate */
+        assert_non_null(strstr(c->token_file, "/token"));
+        assert_non_null(strstr(c->ca_file, "/ca.crt"));
+        assert_string_equal(c->namespace_, "colo-system");
+        kube_config_free(c);
+
+        o.host = "fd00::1";             /* IPv6 service host */
+        assert_int_equal(kube_config_from_cluster(&o, &c, &err), 0);
+        assert_string_equal(c->server, "https://[fd00::1]:443");
+        kube_config_free(c);
+        c = NULL;
+
+        o.host = "";
+        assert_int_equal(kube_config_from_cluster(&o, &c, &err), -ENXIO);
+        assert_non_null(strstr(err.msg, "KUBERNETES_SERVICE_HOST"));
+        o.host = "10.96.0.1";
+        o.port = "70000";
+        assert_int_equal(kube_config_from_cluster(&o, &c, &err), -EINVAL);
+        o.port = "443";
+        o.host = "evil/host";
+        assert_int_equal(kube_config_from_cluster(&o, &c, &err), -EINVAL);
+        o.host = "10.96.0.1";
+
+        /* No token: not a service account mount. */
+        char path[512];
+        snprintf(path, sizeof(path), "%s/token", dir);
+        unlink(path);
+        assert_int_equal(kube_config_from_cluster(&o, &c, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "token"));
+        assert_null(c);
+        remove_dir(dir);
+}
+
+static void test_load_kubeconfig_file(void **state) {
+        (void) state;
+        _cleanup_free_ char *dir = make_dir();
+        write_file(dir, "kubeconfig", kubeconfig);
+        char path[512];
+        snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+        KubeConfig *c = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_config_load(path, &c, &err), 0);
+        assert_string_equal(c->server, "https://10.0.0.1:6443");
+        kube_config_free(c);
+        c = NULL;
+        snprintf(path, sizeof(path), "%s/missing", dir);
+        assert_int_equal(kube_config_load(path, &c, &err), -ENOENT);
+        remove_dir(dir);
+}
+
+static void test_status_parse(void **state) {
+        (void) state;
+        static const char gone[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+                                   "\"message\":\"too old resource version: 1 (2)\",\"reason\":\"Expired\",\"code\":410}";
+        KubeStatus s;
+        assert_int_equal(kube_status_parse(gone, strlen(gone), &s), 0);
+        assert_int_equal(s.code, 410);
+        assert_string_equal(s.reason, "Expired");
+        assert_string_equal(s.message, "too old resource version: 1 (2)");
+        assert_int_equal(kube_status_parse("{\"kind\":\"Pod\"}", 14, &s), -EINVAL);
+        assert_int_equal(kube_status_parse("nope", 4, &s), -EINVAL);
+        assert_int_equal(kube_status_parse("{\"code\":\"410\"}", 14, &s), -EINVAL);
+}
+
+static void test_client_rejects_bad_server(void **state) {
+        (void) state;
+        KubeConfig cfg = { .server = (char *) "ftp://x" };
+        KubeClient *c = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_client_new(&cfg, &c, &err), -EINVAL);
+        cfg.server = (char *) "http://127.0.0.1:1";
+        assert_int_equal(kube_client_new(&cfg, &c, &err), 0);
+        KubeRequest bad = { .method = "GET", .path = "no-slash" };
+        assert_int_equal(kube_client_start(c, &bad, NULL, &err), -EINVAL);
+        assert_int_equal(kube_client_active(c), 0);
+        kube_client_free(c);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_kubeconfig_current_context_with_inline_data),
+                cmocka_unit_test(test_kubeconfig_named_context_with_files_and_token),
+                cmocka_unit_test(test_kubeconfig_errors_name_line_and_key),
+                cmocka_unit_test(test_in_cluster_config),
+                cmocka_unit_test(test_load_kubeconfig_file),
+                cmocka_unit_test(test_status_parse),
+                cmocka_unit_test(test_client_rejects_bad_server),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

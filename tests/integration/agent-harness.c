@@ -78,9 +78,10 @@ static void stop_child(pid_t pid, long timeout_ms, int *ret_status) {
                 *ret_status = status;
 }
 
-void harness_teardown(void) {
+int harness_teardown(void) {
+        int ret = 0;
         if (H.torn_down)
-                return;
+                return 0;
         H.torn_down = true;
         for (size_t i = 0; i < H.n_runs; i++)
                 if (!H.runs[i].reaped) {
@@ -90,8 +91,10 @@ void harness_teardown(void) {
         if (H.agent > 0) {
                 int status = 0;
                 stop_child(H.agent, 5000, &status);
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                         fprintf(stderr, "harness: the agent did not exit cleanly on SIGTERM (status 0x%x)\n", status);
+                        ret = 1;
+                }
                 H.agent = 0;
         }
         if (H.scratch) {
@@ -100,10 +103,11 @@ void harness_teardown(void) {
         }
         if (H.dir[0])
                 (void) nftw(H.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return ret;
 }
 
 static void teardown_at_exit(void) {
-        harness_teardown();
+        (void) harness_teardown();
 }
 
 static void write_config(unsigned period_ms);

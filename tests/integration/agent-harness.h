@@ -66,4 +66,6 @@ int harness_metrics_port(void);
 /* The state directory (status.json lives there). */
 const char *harness_state_dir(void);
 
-void harness_teardown(void);
+/* Stops everything and removes the scratch group. Returns 0, or 1 when the agent did not exit
+ * cleanly on SIGTERM (a sanitizer report, a crash): return it from main(). */
+int harness_teardown(void);

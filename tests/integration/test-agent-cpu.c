@@ -67,6 +67,5 @@ int main(int argc, char **argv) {
          * group, at normal priority) that can be nothing at all, which is cpu.idle doing its job;
          * so their share is reported, not asserted. Both still run, in their offline groups. */
         CHECK(harness_alive(hog1) && harness_alive(hog2));
-        harness_teardown();
-        return 0;
+        return harness_teardown();
 }

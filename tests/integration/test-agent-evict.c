@@ -80,6 +80,5 @@ int main(int argc, char **argv) {
         const char *k = strstr(doc, "\"name\": \"keeper\"");
         CHECK(k && strstr(k, "\"state\"") && strncmp(strstr(k, "\"state\""), "\"state\": \"evicted\"", 18) != 0);
         CHECK(strstr(doc, "\"evictions_total\": 1"));
-        harness_teardown();
-        return 0;
+        return harness_teardown();
 }

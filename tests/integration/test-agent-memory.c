@@ -76,6 +76,5 @@ int main(int argc, char **argv) {
         CHECK(peak <= (limit > limit_now ? limit : limit_now));        /* ... never past the offline limit */
         CHECK(harness_alive(online));           /* online kept running with all its memory */
         CHECK(rss1 >= rss0 * 95 / 100);
-        harness_teardown();
-        return 0;
+        return harness_teardown();
 }

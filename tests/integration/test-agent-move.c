@@ -125,6 +125,5 @@ int main(int argc, char **argv) {
         CHECK(health && strcmp(health, "ok\n") == 0);
         const char *st = http_get(harness_metrics_port(), "/status");
         CHECK(st && strstr(st, "\"name\": \"mv\"") && strstr(st, "\"tier\": \"critical\""));
-        harness_teardown();
-        return 0;
+        return harness_teardown();
 }

@@ -200,6 +200,19 @@ static inline uint16_t free_port(void) {
         return ntohs(a.sin_port);
 }
 
+/* A running `colo` for a cmocka test; the teardown stops it even when the test failed. */
+static pid_t colo_child;
+
+static inline int teardown_colo_child(void **state) {
+        (void) state;
+        if (colo_child > 0) {
+                kill(colo_child, SIGKILL);
+                waitpid(colo_child, NULL, 0);
+        }
+        colo_child = 0;
+        return 0;
+}
+
 /* Starts `$COLO_BIN args...` and waits (at most 10 s) until GET health_url answers 200.
  * Returns the pid, 0 when COLO_BIN is unset, -1 when it did not come up. */
 static inline pid_t start_colo(char *const args[], const char *health_url) {
@@ -212,6 +225,7 @@ static inline pid_t start_colo(char *const args[], const char *health_url) {
         pid_t pid;
         if (posix_spawn(&pid, bin, NULL, NULL, argv, environ) != 0)
                 return -1;
+        colo_child = pid;
         CURL *curl = curl_easy_init();
         for (int i = 0; i < 200; i++) {
                 HttpResult r;
@@ -229,9 +243,17 @@ static inline pid_t start_colo(char *const args[], const char *health_url) {
                 nanosleep(&ts, NULL);
         }
         curl_easy_cleanup(curl);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        teardown_colo_child(NULL);
         return -1;
+}
+
+/* Replaces every occurrence of from with to (the same length) in text, in place. */
+static inline void replace_all_same_length(char *text, const char *from, const char *to) {
+        size_t n = strlen(from);
+        if (strlen(to) != n)
+                abort();
+        for (char *p = strstr(text, from); p; p = strstr(p + n, from))
+                memcpy(p, to, n);
 }
 
 /* SIGTERM, then the exit status (or -1). */
@@ -240,5 +262,7 @@ static inline int stop_colo(pid_t pid) {
         kill(pid, SIGTERM);
         if (waitpid(pid, &status, 0) != pid)
                 return -1;
+        if (pid == colo_child)
+                colo_child = 0;
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

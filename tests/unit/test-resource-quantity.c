@@ -91,6 +91,27 @@ static void test_quantity_rejects_bad_syntax(void **state) {
         assert_int_equal(quantity_parse_scaled(NULL, 0, &v), -EINVAL);
 }
 
+static void test_quantity_integer_refuses_fractions(void **state) {
+        (void) state;
+        int64_t v = 7;
+        assert_int_equal(quantity_parse_integer("1000", &v), 0);
+        assert_int_equal(v, 1000);
+        assert_int_equal(quantity_parse_integer("1k", &v), 0);
+        assert_int_equal(v, 1000);
+        assert_int_equal(quantity_parse_integer("1E", &v), 0);          /* too large in millis, fine in units */
+        assert_int_equal(v, 1000000000000000000);
+        assert_int_equal(quantity_parse_integer("15e-1", &v), -EDOM);
+        assert_int_equal(quantity_parse_integer("1500m", &v), -EDOM);
+        assert_int_equal(quantity_parse_integer("1e-100", &v), -EDOM);
+        assert_int_equal(quantity_parse_integer("2000m", &v), 0);
+        assert_int_equal(v, 2);
+        assert_int_equal(quantity_parse_integer("0.0", &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(quantity_parse_integer("x", &v), -EINVAL);
+        assert_int_equal(quantity_parse_integer("-3", &v), -ERANGE);
+        assert_int_equal(v, 0);
+}
+
 static void test_quantity_formats_canonically(void **state) {
         (void) state;
         char buf[32];
@@ -119,6 +140,7 @@ int main(void) {
                 cmocka_unit_test(test_quantity_parses_kubernetes_examples),
                 cmocka_unit_test(test_quantity_rejects_overflow_and_negatives),
                 cmocka_unit_test(test_quantity_rejects_bad_syntax),
+                cmocka_unit_test(test_quantity_integer_refuses_fractions),
                 cmocka_unit_test(test_quantity_formats_canonically),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

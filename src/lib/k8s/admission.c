@@ -201,6 +201,28 @@ static bool container_uses_cpu_memory(const ContainerView *v) {
                has_key(v->limits, "memory");
 }
 
+/* Reads map[key] as an extended-resource quantity: a whole number. */
+static int read_whole_quantity(const json_t *map, const char *key, const char *where, int64_t *ret, bool *ret_present,
+                               AdmissionOutcome *out) {
+        *ret_present = false;
+        const json_t *v = map ? json_object_get(map, key) : NULL;
+        if (!v)
+                return 0;
+        char buf[32];
+        const char *text = quantity_text(v, buf);
+        if (!text)
+                return reject(out, 400, "%s[\"%s\"]: must be a quantity string such as \"1000\"", where, key);
+        int r = quantity_parse_integer(text, ret);
+        if (r == -EDOM)
+                return reject(out, 422, "%s[\"%s\"]: '%s' must be a whole number", where, key, text);
+        if (r == -ERANGE)
+                return reject(out, 400, "%s[\"%s\"]: '%s' is negative or too large", where, key, text);
+        if (r < 0)
+                return reject(out, 400, "%s[\"%s\"]: '%s' is not a Kubernetes quantity", where, key, text);
+        *ret_present = true;
+        return 0;
+}
+
 /* An offline container already on colo resources: they must be whole numbers with requests equal
  * to limits, as Kubernetes demands of extended resources. */
 static int check_colo_container(const ContainerView *v, const char *resource, AdmissionOutcome *out) {
@@ -210,11 +232,9 @@ static int check_colo_container(const ContainerView *v, const char *resource, Ad
         int64_t req = 0, lim = 0;
         bool has_req, has_lim;
         int r;
-        if ((r = read_quantity(v->requests, resource, 3, where_req, &req, &has_req, out)) < 0 ||
-            (r = read_quantity(v->limits, resource, 3, where_lim, &lim, &has_lim, out)) < 0)
+        if ((r = read_whole_quantity(v->requests, resource, where_req, &req, &has_req, out)) < 0 ||
+            (r = read_whole_quantity(v->limits, resource, where_lim, &lim, &has_lim, out)) < 0)
                 return r;
-        if ((has_req && req % 1000 != 0) || (has_lim && lim % 1000 != 0))
-                return reject(out, 422, "%s: %s must be a whole number", v->where, resource);
         if (has_req && !has_lim)
                 return reject(out, 422, "%s: resources.requests[\"%s\"] needs resources.limits[\"%s\"] with the same "
                               "value (extended resources cannot be overcommitted)", v->where, resource, resource);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-#include <jansson.h>
 
 #include "k8s/extender-node-source.h"
 #include "util/fileio.h"
@@ -18,11 +17,7 @@ int extender_nodes_load_file(const char *path, ExtenderNodeSet **ret, ColoError 
         int r = read_full_file(path, EXTENDER_NODE_LIST_MAX_SIZE, &text, &size, err);
         if (r < 0)
                 return r;
-        json_error_t jerr;
-        json_auto_t *list = json_loadb(text, size, 0, &jerr);
-        if (!list)
-                return colo_error_setf_plain(err, EINVAL, "'%s': not JSON: %s (line %d)", path, jerr.text, jerr.line);
-        r = extender_node_set_new(list, ret, err);
+        r = extender_node_set_parse(text, size, ret, err);
         if (r < 0)
                 return colo_error_wrap(err, "'%s'", path);
         return 0;
@@ -126,11 +121,7 @@ int extender_nodes_list_api(const ApiServerAccess *api, ExtenderNodeSet **ret, C
         if (status != 200)
                 return colo_error_setf_plain(err, status == 401 || status == 403 ? EACCES : EIO,
                                              "GET %s: HTTP %ld: %.200s", url, status, body ? body : "");
-        json_error_t jerr;
-        json_auto_t *list = json_loadb(body ? body : "", d.size, 0, &jerr);
-        if (!list)
-                return colo_error_setf_plain(err, EINVAL, "GET %s: not JSON: %s", url, jerr.text);
-        r = extender_node_set_new(list, ret, err);
+        r = extender_node_set_parse(body ? body : "", d.size, ret, err);
         if (r < 0)
                 return colo_error_wrap(err, "GET %s", url);
         return 0;

@@ -1,69 +1,44 @@
-/* Scheduler extender: parses ExtenderArgs once into plain ExtenderNode structs, decides per node,
- * and writes the result. Candidate nodes come from the request (full Nodes) or, by name, from a
- * sorted, immutable ExtenderNodeSet that request threads share by reference count. */
+/* Scheduler extender: reads ExtenderArgs once (a streaming pass over the candidates, a small tree
+ * of the pod), decides per node, and writes the result with yajl's generator. Candidate nodes
+ * come from the request (full Nodes, echoed verbatim when they pass) or, by name, from an indexed,
+ * immutable ExtenderNodeSet that request threads share by reference count. */
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <yajl/yajl_gen.h>
+
+#include "k8s/extender-internal.h"
 #include "k8s/extender.h"
 #include "k8s/pod-class.h"
 #include "k8s/resource-quantity.h"
 #include "util/macro.h"
 
-/* ---- nodes ---------------------------------------------------------------------------------- */
-
-static int64_t quantity_or_unknown(const json_t *map, const char *key, unsigned scale) {
-        const json_t *v = json_object_get(map, key);
-        int64_t x;
-        if (json_is_string(v) && quantity_parse_scaled(json_string_value(v), scale, &x) >= 0)
-                return x;
-        if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= INT64_MAX / 1000)
-                return json_integer_value(v) * (scale == 3 ? 1000 : 1);
-        return -1;
-}
-
-int extender_node_from_json(const json_t *node, ExtenderNode *ret, ColoError *err) {
-        const json_t *meta = json_object_get(node, "metadata");
-        const json_t *name = json_object_get(meta, "name");
-        if (!json_is_string(name) || json_string_length(name) == 0)
-                return colo_error_setf_plain(err, EINVAL, "node without metadata.name");
-        ExtenderNode n = { .name = json_string_value(name) };
-
-        const json_t *status = json_object_get(node, "status");
-        const json_t *alloc = json_object_get(status, "allocatable");
-        if (!json_is_object(alloc))
-                alloc = json_object_get(status, "capacity");
-        n.alloc_cpu_milli = quantity_or_unknown(alloc, "cpu", 3);
-        n.alloc_memory = quantity_or_unknown(alloc, "memory", 0);
-        /* colo.io/offline-cpu counts millicores as an integer quantity. */
-        n.alloc_offline_cpu_milli = quantity_or_unknown(alloc, NODE_OFFLINE_CPU_RESOURCE, 0);
-        n.alloc_offline_memory = quantity_or_unknown(alloc, NODE_OFFLINE_MEMORY_RESOURCE, 0);
-
-        const json_t *usage = json_object_get(json_object_get(meta, "annotations"), NODE_USAGE_ANNOTATION);
-        if (json_is_string(usage))
-                n.has_usage = node_usage_parse(json_string_value(usage), json_string_length(usage), &n.usage, NULL) >= 0;
-        *ret = n;
-        return 0;
-}
+/* ---- node sets -------------------------------------------------------------------------------- */
 
 struct ExtenderNodeSet {
         unsigned refs;
-        size_t n;
-        ExtenderNode *nodes;            /* sorted by name; names owned */
+        NodeListView list;
+        uint32_t *slots;                /* open addressing: node index + 1, 0 = empty */
+        size_t mask;                    /* slots - 1, a power of two minus one */
 };
 
-static int node_cmp(const void *a, const void *b) {
-        return strcmp(((const ExtenderNode *) a)->name, ((const ExtenderNode *) b)->name);
+/* FNV-1a: node names are short DNS names; this spreads them well enough for linear probing. */
+static uint64_t name_hash(const char *s) {
+        uint64_t h = 1469598103934665603u;
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 1099511628211u;
+        return h;
 }
 
 ExtenderNodeSet *extender_node_set_unref(ExtenderNodeSet *s) {
         if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
                 return NULL;
-        for (size_t i = 0; i < s->n; i++)
-                free((char *) s->nodes[i].name);
-        free(s->nodes);
+        node_list_view_done(&s->list);
+        free(s->slots);
         free(s);
         return NULL;
 }
@@ -74,46 +49,52 @@ ExtenderNodeSet *extender_node_set_ref(ExtenderNodeSet *s) {
         return s;
 }
 
-int extender_node_set_new(const json_t *node_list, ExtenderNodeSet **ret, ColoError *err) {
-        const json_t *items = json_is_array(node_list) ? node_list : json_object_get(node_list, "items");
-        if (!json_is_array(items))
-                return colo_error_setf_plain(err, EINVAL, "NodeList: items missing or not an array");
+int extender_node_set_parse(const char *text, size_t size, ExtenderNodeSet **ret, ColoError *err) {
         _cleanup_(extender_node_set_unrefp) ExtenderNodeSet *s = calloc(1, sizeof(*s));
         if (!s)
                 return colo_error_set(err, ENOMEM, "node set");
         s->refs = 1;
-        s->nodes = calloc(MAX(json_array_size(items), (size_t) 1), sizeof(ExtenderNode));
-        if (!s->nodes)
+        int r = node_list_parse(text, size, &s->list, err);
+        if (r < 0)
+                return r;
+        if (s->list.n >= UINT32_MAX / 4)
+                return colo_error_setf_plain(err, E2BIG, "NodeList: %zu nodes", s->list.n);
+        /* The byte ranges refer to text, which the set does not keep. */
+        free(s->list.start);
+        free(s->list.end);
+        s->list.start = s->list.end = NULL;
+        size_t slots = 16;
+        while (slots < 2 * s->list.n)
+                slots *= 2;
+        s->slots = calloc(slots, sizeof(uint32_t));
+        if (!s->slots)
                 return colo_error_set(err, ENOMEM, "node set");
-        size_t i;
-        const json_t *item;
-        json_array_foreach(items, i, item) {
-                ExtenderNode n;
-                int r = extender_node_from_json(item, &n, err);
-                if (r < 0)
-                        return colo_error_wrap(err, "NodeList items[%zu]", i);
-                n.name = strdup(n.name);
-                if (!n.name)
-                        return colo_error_set(err, ENOMEM, "node set");
-                s->nodes[s->n++] = n;
+        s->mask = slots - 1;
+        for (size_t i = 0; i < s->list.n; i++) {
+                const char *name = s->list.nodes[i].name;
+                size_t k = name_hash(name) & s->mask;
+                for (; s->slots[k]; k = (k + 1) & s->mask)
+                        if (strcmp(s->list.nodes[s->slots[k] - 1].name, name) == 0)
+                                return colo_error_setf_plain(err, EINVAL, "NodeList: node '%s' listed twice", name);
+                s->slots[k] = (uint32_t) i + 1;
         }
-        qsort(s->nodes, s->n, sizeof(ExtenderNode), node_cmp);
-        for (i = 1; i < s->n; i++)
-                if (strcmp(s->nodes[i - 1].name, s->nodes[i].name) == 0)
-                        return colo_error_setf_plain(err, EINVAL, "NodeList: node '%s' listed twice", s->nodes[i].name);
         *ret = TAKE_PTR(s);
         return 0;
 }
 
 size_t extender_node_set_size(const ExtenderNodeSet *s) {
-        return s ? s->n : 0;
+        return s ? s->list.n : 0;
 }
 
 const ExtenderNode *extender_node_set_find(const ExtenderNodeSet *s, const char *name) {
         if (!s)
                 return NULL;
-        ExtenderNode key = { .name = name };
-        return bsearch(&key, s->nodes, s->n, sizeof(ExtenderNode), node_cmp);
+        for (size_t k = name_hash(name) & s->mask; s->slots[k]; k = (k + 1) & s->mask) {
+                const ExtenderNode *n = &s->list.nodes[s->slots[k] - 1];
+                if (strcmp(n->name, name) == 0)
+                        return n;
+        }
+        return NULL;
 }
 
 struct ExtenderNodeCache {
@@ -246,11 +227,34 @@ static int pod_demand(const json_t *pod, PodDemand *ret, ColoError *err) {
 
 /* ---- decisions ------------------------------------------------------------------------------ */
 
-typedef struct Verdict {
-        bool pass;
-        bool unresolvable;
-        char reason[256];
+/* A filter decision. Reasons are the same text for every node failing the same way, so that
+ * kube-scheduler's summary ("0/1000 nodes are available: 480 colo: ...") counts them together,
+ * as it does for its own "Insufficient cpu". */
+typedef enum Verdict {
+        VERDICT_PASS,
+        VERDICT_CPU_PEAK,
+        VERDICT_MEMORY_PEAK,
+        VERDICT_OFFLINE_CPU,
+        VERDICT_OFFLINE_MEMORY,
+        _VERDICT_MAX,
 } Verdict;
+
+/* Load-based refusals go to failedAndUnresolvableNodes: preempting pods cannot lower a peak that
+ * was predicted from the node's history. */
+static bool verdict_unresolvable(Verdict v) {
+        return v == VERDICT_CPU_PEAK || v == VERDICT_MEMORY_PEAK;
+}
+
+static void verdict_reasons(const ExtenderConfig *cfg, char reasons[static _VERDICT_MAX][128]) {
+        reasons[VERDICT_PASS][0] = '\0';
+        snprintf(reasons[VERDICT_CPU_PEAK], 128,
+                 "colo: predicted CPU peak plus the pod's request exceeds %.0f%% of allocatable CPU", cfg->cpu_threshold * 100);
+        snprintf(reasons[VERDICT_MEMORY_PEAK], 128,
+                 "colo: predicted memory peak plus the pod's request exceeds %.0f%% of allocatable memory",
+                 cfg->memory_threshold * 100);
+        snprintf(reasons[VERDICT_OFFLINE_CPU], 128, "colo: the node's offline CPU budget cannot hold the pod now");
+        snprintf(reasons[VERDICT_OFFLINE_MEMORY], 128, "colo: the node's offline memory budget cannot hold the pod now");
+}
 
 static bool usage_fresh(const ExtenderConfig *cfg, const ExtenderNode *n, uint64_t now) {
         return n->has_usage && node_usage_is_fresh(&n->usage, now, cfg->stale_after_usec);
@@ -264,33 +268,15 @@ static int64_t online_alloc_memory(const ExtenderNode *n) {
         return n->alloc_memory >= 0 ? n->alloc_memory : n->usage.mem_capacity;
 }
 
-static void format_mib(int64_t bytes, char *buf, size_t size) {
-        snprintf(buf, size, "%.0fMi", (double) bytes / (1 << 20));
-}
-
 static Verdict filter_online(const ExtenderConfig *cfg, const ExtenderNode *n, const PodDemand *pod, uint64_t now) {
-        Verdict v = { .pass = true };
         if (!usage_fresh(cfg, n, now))
-                return v;
+                return VERDICT_PASS;
         int64_t cpu = online_alloc_cpu(n), mem = online_alloc_memory(n);
-        double cpu_limit = (double) cpu * cfg->cpu_threshold, mem_limit = (double) mem * cfg->memory_threshold;
-        if (cpu > 0 && (double) sat_add(n->usage.cpu_peak_milli, pod->cpu_milli) > cpu_limit) {
-                snprintf(v.reason, sizeof(v.reason),
-                         "colo: predicted cpu peak %" PRId64 "m + pod request %" PRId64 "m exceeds %.0f%% of allocatable "
-                         "%" PRId64 "m", n->usage.cpu_peak_milli, pod->cpu_milli, cfg->cpu_threshold * 100, cpu);
-                v.pass = false;
-        } else if (mem > 0 && (double) sat_add(n->usage.mem_peak, pod->memory) > mem_limit) {
-                char peak[32], req[32], alloc[32];
-                format_mib(n->usage.mem_peak, peak, sizeof(peak));
-                format_mib(pod->memory, req, sizeof(req));
-                format_mib(mem, alloc, sizeof(alloc));
-                snprintf(v.reason, sizeof(v.reason),
-                         "colo: predicted memory peak %s + pod request %s exceeds %.0f%% of allocatable %s", peak, req,
-                         cfg->memory_threshold * 100, alloc);
-                v.pass = false;
-        }
-        v.unresolvable = !v.pass;
-        return v;
+        if (cpu > 0 && (double) sat_add(n->usage.cpu_peak_milli, pod->cpu_milli) > (double) cpu * cfg->cpu_threshold)
+                return VERDICT_CPU_PEAK;
+        if (mem > 0 && (double) sat_add(n->usage.mem_peak, pod->memory) > (double) mem * cfg->memory_threshold)
+                return VERDICT_MEMORY_PEAK;
+        return VERDICT_PASS;
 }
 
 static int64_t offline_budget_cpu(const ExtenderNode *n) {
@@ -304,28 +290,17 @@ static int64_t offline_budget_memory(const ExtenderNode *n) {
 }
 
 static Verdict filter_offline(const ExtenderConfig *cfg, const ExtenderNode *n, const PodDemand *pod, uint64_t now) {
-        Verdict v = { .pass = true };
         if (!usage_fresh(cfg, n, now))
-                return v;
+                return VERDICT_PASS;
         /* Only the budget the agent computes now (n->usage) is checked here: status.allocatable is
          * kube-scheduler's own business, and the annotation leads it. */
         if (pod->offline_cpu_milli > 0 &&
-            sat_add(n->usage.offline_cpu_requested_milli, pod->offline_cpu_milli) > n->usage.offline_cpu_milli) {
-                snprintf(v.reason, sizeof(v.reason),
-                         "colo: offline cpu budget %" PRId64 "m, already requested %" PRId64 "m, pod needs %" PRId64 "m",
-                         n->usage.offline_cpu_milli, n->usage.offline_cpu_requested_milli, pod->offline_cpu_milli);
-                v.pass = false;
-        } else if (pod->offline_memory > 0 &&
-                   sat_add(n->usage.offline_memory_requested, pod->offline_memory) > n->usage.offline_memory) {
-                char budget[32], used[32], req[32];
-                format_mib(n->usage.offline_memory, budget, sizeof(budget));
-                format_mib(n->usage.offline_memory_requested, used, sizeof(used));
-                format_mib(pod->offline_memory, req, sizeof(req));
-                snprintf(v.reason, sizeof(v.reason),
-                         "colo: offline memory budget %s, already requested %s, pod needs %s", budget, used, req);
-                v.pass = false;
-        }
-        return v;
+            sat_add(n->usage.offline_cpu_requested_milli, pod->offline_cpu_milli) > n->usage.offline_cpu_milli)
+                return VERDICT_OFFLINE_CPU;
+        if (pod->offline_memory > 0 &&
+            sat_add(n->usage.offline_memory_requested, pod->offline_memory) > n->usage.offline_memory)
+                return VERDICT_OFFLINE_MEMORY;
+        return VERDICT_PASS;
 }
 
 /* Online score: free share of allocatable left under the predicted peak, 0..10. */
@@ -361,91 +336,78 @@ static Headroom offline_headroom(const ExtenderConfig *cfg, const ExtenderNode *
 
 typedef struct Candidates {
         size_t n;
-        ExtenderNode *nodes;            /* names point into the request or the node set */
-        const json_t **objects;         /* full Node objects (nodes mode), else NULL */
+        const ExtenderNode **nodes;     /* into the request's view or the node set; never NULL */
+        const char **names;             /* as the request gave them */
         bool by_name;
 } Candidates;
 
-static void candidates_done(Candidates *c) {
-        free(c->nodes);
-        free(c->objects);
-}
+/* What is known of a node missing from the node set: nothing. */
+static const ExtenderNode unknown_node = { .alloc_cpu_milli = -1, .alloc_memory = -1, .alloc_offline_cpu_milli = -1,
+                                           .alloc_offline_memory = -1 };
 
-static int read_candidates(const json_t *args, const ExtenderNodeSet *set, Candidates *ret, bool *ret_no_cache,
-                           ColoError *err) {
-        const json_t *nodes = json_object_get(args, "nodes");
-        const json_t *names = json_object_get(args, "nodenames");
-        Candidates c = {};
-        *ret_no_cache = false;
-        if (nodes && !json_is_null(nodes)) {
-                const json_t *items = json_object_get(nodes, "items");
-                if (!json_is_object(nodes) || (items && !json_is_array(items) && !json_is_null(items)))
-                        return colo_error_setf_plain(err, EINVAL, "nodes: not a NodeList");
-                size_t count = json_array_size(items);
-                c.nodes = calloc(MAX(count, (size_t) 1), sizeof(ExtenderNode));
-                c.objects = calloc(MAX(count, (size_t) 1), sizeof(json_t *));
-                if (!c.nodes || !c.objects) {
-                        candidates_done(&c);
-                        return colo_error_set(err, ENOMEM, "candidates");
+/* Resolves names against the node set; names it lacks count as nodes without data. */
+static int candidates_from_view(const ExtenderArgsView *v, const ExtenderNodeSet *set, Candidates *ret) {
+        Candidates c = { .n = v->list.n, .by_name = v->has_names };
+        c.nodes = malloc(MAX(c.n, (size_t) 1) * sizeof(*c.nodes));
+        c.names = malloc(MAX(c.n, (size_t) 1) * sizeof(*c.names));
+        if (!c.nodes || !c.names) {
+                free(c.nodes);
+                free(c.names);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < c.n; i++) {
+                c.names[i] = v->list.names[i];
+                if (!c.by_name)
+                        c.nodes[i] = &v->list.nodes[i];
+                else {
+                        const ExtenderNode *known = extender_node_set_find(set, c.names[i]);
+                        c.nodes[i] = known ? known : &unknown_node;
                 }
-                size_t i;
-                const json_t *item;
-                json_array_foreach(items, i, item) {
-                        if (extender_node_from_json(item, &c.nodes[i], err) < 0) {
-                                candidates_done(&c);
-                                return colo_error_wrap(err, "nodes.items[%zu]", i);
-                        }
-                        c.objects[i] = item;
-                }
-                c.n = count;
-        } else if (names && !json_is_null(names)) {
-                if (!json_is_array(names))
-                        return colo_error_setf_plain(err, EINVAL, "nodenames: not an array");
-                c.by_name = true;
-                if (!set) {
-                        *ret_no_cache = true;
-                        *ret = c;
-                        return 0;
-                }
-                size_t count = json_array_size(names);
-                c.nodes = calloc(MAX(count, (size_t) 1), sizeof(ExtenderNode));
-                if (!c.nodes)
-                        return colo_error_set(err, ENOMEM, "candidates");
-                size_t i;
-                const json_t *name;
-                json_array_foreach(names, i, name) {
-                        if (!json_is_string(name) || json_string_length(name) == 0) {
-                                candidates_done(&c);
-                                return colo_error_setf_plain(err, EINVAL, "nodenames[%zu]: not a node name", i);
-                        }
-                        const ExtenderNode *known = extender_node_set_find(set, json_string_value(name));
-                        c.nodes[i] = known ? *known
-                                           : (ExtenderNode) { .name = json_string_value(name), .alloc_cpu_milli = -1,
-                                                              .alloc_memory = -1, .alloc_offline_cpu_milli = -1,
-                                                              .alloc_offline_memory = -1 };
-                        c.nodes[i].name = json_string_value(name);
-                }
-                c.n = count;
-        } else
-                return colo_error_setf_plain(err, EINVAL, "ExtenderArgs has neither nodes nor nodenames");
+        }
         *ret = c;
         return 0;
 }
 
-static int dump(json_t *o, char **ret_body, size_t *ret_size, ColoError *err) {
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+static void candidates_done(Candidates *c) {
+        free(c->nodes);
+        free(c->names);
+}
+
+static void yajl_gen_freep(yajl_gen *g) {
+        if (*g)
+                yajl_gen_free(*g);
+}
+
+#define GEN_STR(g, s) yajl_gen_string((g), (const unsigned char *) (s), strlen(s))
+
+/* Takes the generator's output as a malloc'd NUL-terminated string, after prefix and before
+ * skipping skip leading bytes of the generated text. */
+static int gen_take(yajl_gen g, const char *prefix, size_t prefix_len, size_t skip, char **ret, size_t *ret_size) {
+        const unsigned char *buf;
+        size_t len;
+        if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok || len < skip)
+                return -ENOMEM;
+        char *s = malloc(prefix_len + len - skip + 1);
         if (!s)
-                return colo_error_set(err, ENOMEM, "extender response");
-        *ret_body = s;
-        *ret_size = strlen(s);
+                return -ENOMEM;
+        memcpy(s, prefix, prefix_len);
+        memcpy(s + prefix_len, buf + skip, len - skip);
+        s[prefix_len + len - skip] = '\0';
+        *ret = s;
+        *ret_size = prefix_len + len - skip;
         return 0;
 }
 
 char *extender_error_body(const char *message, size_t *ret_size) {
-        json_auto_t *o = json_pack("{s:s}", "error", message ? message : "");
-        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        if (s && ret_size)
-                *ret_size = strlen(s);
+        _cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+        char *s = NULL;
+        size_t n;
+        if (!g || yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "error") != yajl_gen_status_ok ||
+            GEN_STR(g, message ? message : "") != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok ||
+            gen_take(g, "", 0, 0, &s, &n) < 0)
+                return NULL;
+        if (ret_size)
+                *ret_size = n;
         return s;
 }
 
@@ -453,54 +415,100 @@ char *extender_error_body(const char *message, size_t *ret_size) {
         "colo extender got only nodenames (nodeCacheCapable: true) but has no node data; set "    \
         "nodeCacheCapable: false in the KubeSchedulerConfiguration, or run colo extender with --node-source"
 
+static bool gen_failed_map(yajl_gen g, const char *key, const Candidates *c, const uint8_t *v,
+                           char reasons[static _VERDICT_MAX][128], bool unresolvable) {
+        if (GEN_STR(g, key) != yajl_gen_status_ok || yajl_gen_map_open(g) != yajl_gen_status_ok)
+                return false;
+        for (size_t i = 0; i < c->n; i++)
+                if (v[i] != VERDICT_PASS && verdict_unresolvable(v[i]) == unresolvable &&
+                    (GEN_STR(g, c->names[i]) != yajl_gen_status_ok || GEN_STR(g, reasons[v[i]]) != yajl_gen_status_ok))
+                        return false;
+        return yajl_gen_map_close(g) == yajl_gen_status_ok;
+}
+
+/* Writes an ExtenderFilterResult. In nodes mode the passing Node objects are copied from the
+ * request verbatim; the rest is generated. */
 static int do_filter(const ExtenderConfig *cfg, bool offline, const PodDemand *demand, const Candidates *c,
-                     uint64_t now, json_t *result, ExtenderStats *stats) {
-        json_t *failed = json_object(), *unresolvable = json_object(), *passed = json_array();
-        if (json_object_set_new(result, "failedNodes", failed) < 0 ||
-            json_object_set_new(result, "failedAndUnresolvableNodes", unresolvable) < 0 || !passed)
+                     const ExtenderArgsView *view, const char *body, uint64_t now, char **ret, size_t *ret_size,
+                     ExtenderStats *stats) {
+        _cleanup_free_ uint8_t *v = malloc(MAX(c->n, (size_t) 1));
+        _cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+        if (!v || !g)
                 return -ENOMEM;
-        json_t *items = passed;
-        if (c->by_name) {
-                if (json_object_set_new(result, "nodenames", passed) < 0)
-                        return -ENOMEM;
-        } else if (json_object_set_new(result, "nodes", json_pack("{s:{}, s:o}", "metadata", "items", passed)) < 0)
-                return -ENOMEM;
+        char reasons[_VERDICT_MAX][128];
+        verdict_reasons(cfg, reasons);
+        size_t items_size = 0;
         for (size_t i = 0; i < c->n; i++) {
-                const ExtenderNode *n = &c->nodes[i];
+                const ExtenderNode *n = c->nodes[i];
                 if (!usage_fresh(cfg, n, now))
                         stats->without_data++;
-                Verdict v = offline ? filter_offline(cfg, n, demand, now) : filter_online(cfg, n, demand, now);
-                int r;
-                if (v.pass) {
+                v[i] = offline ? filter_offline(cfg, n, demand, now) : filter_online(cfg, n, demand, now);
+                if (v[i] == VERDICT_PASS) {
                         stats->passed++;
-                        r = c->by_name ? json_array_append_new(items, json_string(n->name))
-                                       : json_array_append(items, (json_t *) c->objects[i]);
-                } else
-                        r = json_object_set_new(v.unresolvable ? unresolvable : failed, n->name, json_string(v.reason));
-                if (r < 0)
+                        if (!c->by_name)
+                                items_size += view->list.end[i] - view->list.start[i] + 1;
+                }
+        }
+        if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+                return -ENOMEM;
+        if (c->by_name) {
+                if (GEN_STR(g, "nodenames") != yajl_gen_status_ok || yajl_gen_array_open(g) != yajl_gen_status_ok)
+                        return -ENOMEM;
+                for (size_t i = 0; i < c->n; i++)
+                        if (v[i] == VERDICT_PASS && GEN_STR(g, c->names[i]) != yajl_gen_status_ok)
+                                return -ENOMEM;
+                if (yajl_gen_array_close(g) != yajl_gen_status_ok)
                         return -ENOMEM;
         }
-        return json_object_set_new(result, "error", json_string("")) < 0 ? -ENOMEM : 0;
+        if (!gen_failed_map(g, "failedNodes", c, v, reasons, false) ||
+            !gen_failed_map(g, "failedAndUnresolvableNodes", c, v, reasons, true) || GEN_STR(g, "error") != yajl_gen_status_ok ||
+            GEN_STR(g, "") != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
+                return -ENOMEM;
+        if (c->by_name)
+                return gen_take(g, "", 0, 0, ret, ret_size);
+
+        /* {"nodes":{"metadata":{},"items":[<node>,...]}, then the generated members. */
+        static const char head[] = "{\"nodes\":{\"metadata\":{},\"items\":[";
+        _cleanup_free_ char *prefix = malloc(sizeof(head) + items_size + 3);
+        if (!prefix)
+                return -ENOMEM;
+        size_t len = sizeof(head) - 1;
+        memcpy(prefix, head, len);
+        bool first = true;
+        for (size_t i = 0; i < c->n; i++) {
+                if (v[i] != VERDICT_PASS)
+                        continue;
+                if (!first)
+                        prefix[len++] = ',';
+                first = false;
+                size_t n = view->list.end[i] - view->list.start[i];
+                memcpy(prefix + len, body + view->list.start[i], n);
+                len += n;
+        }
+        memcpy(prefix + len, "]},", 3);
+        len += 3;
+        return gen_take(g, prefix, len, 1, ret, ret_size);      /* skip the generated '{' */
 }
 
 static int do_prioritize(const ExtenderConfig *cfg, bool offline, const PodDemand *demand, const Candidates *c,
-                         uint64_t now, json_t *list, ExtenderStats *stats) {
+                         uint64_t now, char **ret, size_t *ret_size, ExtenderStats *stats) {
         _cleanup_free_ int *scores = calloc(MAX(c->n, (size_t) 1), sizeof(int));
         _cleanup_free_ Headroom *room = offline ? calloc(MAX(c->n, (size_t) 1), sizeof(Headroom)) : NULL;
-        if (!scores || (offline && !room))
+        _cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
+        if (!scores || (offline && !room) || !g)
                 return -ENOMEM;
         int64_t best_cpu = 0, best_mem = 0;
         for (size_t i = 0; i < c->n; i++) {
-                if (!usage_fresh(cfg, &c->nodes[i], now))
+                if (!usage_fresh(cfg, c->nodes[i], now))
                         stats->without_data++;
                 if (offline) {
-                        room[i] = offline_headroom(cfg, &c->nodes[i], demand, now);
+                        room[i] = offline_headroom(cfg, c->nodes[i], demand, now);
                         if (room[i].known) {
                                 best_cpu = MAX(best_cpu, room[i].cpu_milli);
                                 best_mem = MAX(best_mem, room[i].memory);
                         }
                 } else
-                        scores[i] = score_online(cfg, &c->nodes[i], demand, now);
+                        scores[i] = score_online(cfg, c->nodes[i], demand, now);
         }
         if (offline) {
                 /* Rank on the resources the pod asks for; a pod asking for none ranks on both. */
@@ -517,10 +525,16 @@ static int do_prioritize(const ExtenderConfig *cfg, bool offline, const PodDeman
                         scores[i] = (int) floor(CLAMP(f, 0.0, 1.0) * EXTENDER_MAX_PRIORITY);
                 }
         }
+        if (yajl_gen_array_open(g) != yajl_gen_status_ok)
+                return -ENOMEM;
         for (size_t i = 0; i < c->n; i++)
-                if (json_array_append_new(list, json_pack("{s:s, s:i}", "host", c->nodes[i].name, "score", scores[i])) < 0)
+                if (yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "host") != yajl_gen_status_ok ||
+                    GEN_STR(g, c->names[i]) != yajl_gen_status_ok || GEN_STR(g, "score") != yajl_gen_status_ok ||
+                    yajl_gen_integer(g, scores[i]) != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
                         return -ENOMEM;
-        return 0;
+        if (yajl_gen_array_close(g) != yajl_gen_status_ok)
+                return -ENOMEM;
+        return gen_take(g, "", 0, 0, ret, ret_size);
 }
 
 int extender_handle(const ExtenderConfig *cfg, ExtenderVerb verb, const ExtenderNodeSet *set, const char *body,
@@ -531,57 +545,56 @@ int extender_handle(const ExtenderConfig *cfg, ExtenderVerb verb, const Extender
         if (size > cfg->max_request_size)
                 return colo_error_setf_plain(err, EMSGSIZE, "ExtenderArgs of %zu bytes exceeds %zu", size,
                                              cfg->max_request_size);
+        ExtenderArgsView view = {};
+        int r = extender_args_parse(body, size, &view, err);
+        if (r < 0)
+                return r;
+
+        ExtenderStats stats = { .candidates = view.list.n };
         json_error_t jerr;
-        json_auto_t *args = json_loadb(body, size, JSON_REJECT_DUPLICATES, &jerr);
-        if (!args)
-                return colo_error_setf_plain(err, EINVAL, "request body is not JSON: %s (line %d, column %d)", jerr.text,
-                                             jerr.line, jerr.column);
-        if (!json_is_object(args))
-                return colo_error_setf_plain(err, EINVAL, "ExtenderArgs: not a JSON object");
-        const json_t *pod = json_object_get(args, "pod");
-        if (!json_is_object(pod))
-                return colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: missing or not an object");
-
-        ExtenderStats stats = {};
-        const json_t *meta = json_object_get(pod, "metadata");
-        const char *ns = json_string_value(json_object_get(meta, "namespace"));
-        const char *name = json_string_value(json_object_get(meta, "name"));
-        snprintf(stats.pod, sizeof(stats.pod), "%.100s/%.140s", ns ? ns : "", name ? name : "");
-
+        json_t *pod = json_loadb(body + view.pod_start, view.pod_end - view.pod_start, JSON_REJECT_DUPLICATES, &jerr);
         PodClass pc;
+        PodDemand demand = {};
+        Candidates c = {};
         ColoError perr = {};
-        if (pod_class_from_json(pod, POD_CLASS_PRECEDENCE, &pc, &perr) < 0)
-                return colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: %s", perr.msg);
-        stats.offline = pc.workload_class == CLASS_OFFLINE;
-        PodDemand demand;
-        int r = pod_demand(pod, &demand, err);
-        if (r < 0)
-                return r;
+        char *out = NULL;
+        size_t out_size = 0;
+        if (!pod)
+                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: %s", jerr.text);
+        else if (pod_class_from_json(pod, POD_CLASS_PRECEDENCE, &pc, &perr) < 0)
+                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: %s", perr.msg);
+        else if ((r = pod_demand(pod, &demand, err)) >= 0) {
+                const json_t *meta = json_object_get(pod, "metadata");
+                const char *ns = json_string_value(json_object_get(meta, "namespace"));
+                const char *name = json_string_value(json_object_get(meta, "name"));
+                snprintf(stats.pod, sizeof(stats.pod), "%.100s/%.140s", ns ? ns : "", name ? name : "");
+                stats.offline = pc.workload_class == CLASS_OFFLINE;
+        }
+        json_decref(pod);
 
-        Candidates c;
-        bool no_cache;
-        if ((r = read_candidates(args, set, &c, &no_cache, err)) < 0)
+        if (r >= 0 && view.has_names && !set) {
+                if (verb == EXTENDER_PRIORITIZE)
+                        r = colo_error_setf_plain(err, EINVAL, "%s", NO_CACHE_MESSAGE);
+                else if (!(out = extender_error_body(NO_CACHE_MESSAGE, &out_size)))
+                        r = colo_error_set(err, ENOMEM, "extender response");
+        } else if (r >= 0) {
+                r = candidates_from_view(&view, set, &c);
+                if (r >= 0)
+                        r = verb == EXTENDER_FILTER ? do_filter(cfg, stats.offline, &demand, &c, &view, body, now_usec, &out,
+                                                                &out_size, &stats)
+                                                    : do_prioritize(cfg, stats.offline, &demand, &c, now_usec, &out,
+                                                                    &out_size, &stats);
+                candidates_done(&c);
+                if (r < 0)
+                        r = colo_error_set(err, ENOMEM, "extender response");
+        }
+        node_list_view_done(&view.list);
+        if (r < 0) {
+                free(out);
                 return r;
-        stats.candidates = c.n;
-
-        json_auto_t *result = verb == EXTENDER_FILTER ? json_object() : json_array();
-        if (!result)
-                r = -ENOMEM;
-        else if (no_cache) {
-                if (verb == EXTENDER_PRIORITIZE) {
-                        candidates_done(&c);
-                        return colo_error_setf_plain(err, EINVAL, "%s", NO_CACHE_MESSAGE);
-                }
-                r = json_object_set_new(result, "error", json_string(NO_CACHE_MESSAGE));
-        } else if (verb == EXTENDER_FILTER)
-                r = do_filter(cfg, stats.offline, &demand, &c, now_usec, result, &stats);
-        else
-                r = do_prioritize(cfg, stats.offline, &demand, &c, now_usec, result, &stats);
-        candidates_done(&c);
-        if (r < 0)
-                return colo_error_set(err, ENOMEM, "extender response");
-        if ((r = dump(result, ret_body, ret_size, err)) < 0)
-                return r;
+        }
+        *ret_body = out;
+        *ret_size = out_size;
         if (ret_stats)
                 *ret_stats = stats;
         return 0;

@@ -25,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "k8s/node-annotation.h"
 #include "util/error.h"
 
@@ -56,19 +54,17 @@ typedef struct ExtenderNode {
         NodeUsage usage;
 } ExtenderNode;
 
-/* Reads a v1.Node object; name points into node. -EINVAL only when metadata.name is missing: a
- * bad annotation or quantity just leaves that datum unknown. */
-int extender_node_from_json(const json_t *node, ExtenderNode *ret, ColoError *err);
-
-/* An immutable, reference-counted set of nodes sorted by name, for nodeCacheCapable mode. */
+/* An immutable, reference-counted set of nodes indexed by name, for nodeCacheCapable mode. */
 typedef struct ExtenderNodeSet ExtenderNodeSet;
 
-/* Builds a set from a v1.NodeList object (or its items array). */
-int extender_node_set_new(const json_t *node_list, ExtenderNodeSet **ret, ColoError *err);
+/* Builds a set from the text of a v1.NodeList (or a JSON array of Nodes). -EINVAL when it is not
+ * one, or a node has no name or is listed twice. A node's unreadable annotation or quantity only
+ * leaves that datum unknown. */
+int extender_node_set_parse(const char *text, size_t size, ExtenderNodeSet **ret, ColoError *err);
 ExtenderNodeSet *extender_node_set_ref(ExtenderNodeSet *s);
 ExtenderNodeSet *extender_node_set_unref(ExtenderNodeSet *s);
 size_t extender_node_set_size(const ExtenderNodeSet *s);
-/* O(log n). NULL when absent. */
+/* O(1) expected. NULL when absent. */
 const ExtenderNode *extender_node_set_find(const ExtenderNodeSet *s, const char *name);
 
 static inline void extender_node_set_unrefp(ExtenderNodeSet **s) {
@@ -104,7 +100,7 @@ typedef struct ExtenderStats {
  * an ExtenderFilterResult, whose "error" is set for requests that are well-formed but cannot be
  * served (nodenames without a node set), or a HostPriorityList. Returns -EINVAL / -EMSGSIZE when
  * the body is not a valid ExtenderArgs (answer HTTP 400 with extender_error_body()); nothing is
- * allocated then. nodes may be NULL. stats may be NULL. O(candidates x log nodes). */
+ * allocated then. nodes may be NULL. stats may be NULL. O(request size). */
 int extender_handle(const ExtenderConfig *cfg, ExtenderVerb verb, const ExtenderNodeSet *nodes, const char *body,
                     size_t size, uint64_t now_usec, char **ret_body, size_t *ret_size, ExtenderStats *stats,
                     ColoError *err);

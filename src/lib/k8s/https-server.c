@@ -245,11 +245,13 @@ int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError
 
         struct MHD_OptionItem opts[16];
         size_t n = 0;
+        /* The logger first: MHD reports problems with later options through it. */
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) on_mhd_log, s };
         opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_SOCK_ADDR, 0, &addr.sa };
-        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL };
+        if (o->threads > 1)
+                opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL };
         opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_sec, NULL };
         opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, NULL };
-        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) on_mhd_log, s };
         if (o->max_connections > 0)
                 opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL };
         if (s->cert_pem) {

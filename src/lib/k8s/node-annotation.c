@@ -1,4 +1,5 @@
-/* Encoding and decoding of the colo.io/node-usage annotation with jansson; timestamps as RFC 3339. */
+/* Encoding (jansson) and decoding (yajl) of the colo.io/node-usage annotation; timestamps as
+ * RFC 3339. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -6,8 +7,10 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <yajl/yajl_parse.h>
 
 #include "k8s/node-annotation.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 
 
@@ -59,38 +62,152 @@ int node_usage_format(const NodeUsage *u, char **ret, ColoError *err) {
         return 0;
 }
 
+/* Decoding with yajl's event parser: the extender reads one annotation per candidate node per
+ * call, and a tree per annotation would cost more than the decision itself. */
+typedef struct UsageParser {
+        NodeUsage u;
+        unsigned depth;
+        int field;                      /* index into fields[], FIELD_UPDATED, or -1 (ignored key) */
+        unsigned seen;                  /* bit per field, and FIELD_UPDATED */
+        char error[160];
+} UsageParser;
+
+#define FIELD_UPDATED ((int) ELEMENTSOF(fields))
+
+static int usage_error(UsageParser *p, const char *what) {
+        const char *key = p->field == FIELD_UPDATED ? "updated" : p->field >= 0 ? fields[p->field].key : "";
+        if (!p->error[0])
+                snprintf(p->error, sizeof(p->error), what, key);
+        return 0;
+}
+
+/* A value at depth 1 for a known key; values under ignored keys and deeper pass silently. */
+static int usage_value(UsageParser *p, const char *number, size_t len, const unsigned char *string, size_t slen) {
+        if (p->depth == 0)
+                return usage_error(p, "not a JSON object");
+        if (p->depth != 1 || p->field < 0)
+                return 1;
+        if (p->field == FIELD_UPDATED) {
+                char ts[64];
+                if (!string || slen >= sizeof(ts))
+                        return usage_error(p, "\"%s\" missing or not a string");
+                memcpy(ts, string, slen);
+                ts[slen] = '\0';
+                if (rfc3339_parse(ts, &p->u.updated_usec) < 0) {
+                        snprintf(p->error, sizeof(p->error), "\"updated\": '%s' is not RFC 3339", ts);
+                        return 0;
+                }
+        } else {
+                char digits[24];
+                int64_t v;
+                bool ok = number && len > 0 && len < sizeof(digits);
+                for (size_t i = 0; ok && i < len; i++)
+                        ok = number[i] >= '0' && number[i] <= '9';
+                if (ok) {
+                        memcpy(digits, number, len);
+                        digits[len] = '\0';
+                        ok = parse_i64(digits, &v) >= 0;
+                }
+                if (!ok)
+                        return usage_error(p, "\"%s\" is not a non-negative integer");
+                *field_ptr(&p->u, &fields[p->field]) = v;
+        }
+        return 1;
+}
+
+static int usage_on_number(void *ctx, const char *s, size_t len) {
+        return usage_value(ctx, s, len, NULL, 0);
+}
+
+static int usage_on_string(void *ctx, const unsigned char *s, size_t len) {
+        return usage_value(ctx, NULL, 0, s, len);
+}
+
+static int usage_on_other(void *ctx) {
+        return usage_value(ctx, NULL, 0, NULL, 0);
+}
+
+static int usage_on_boolean(void *ctx, int b) {
+        (void) b;
+        return usage_value(ctx, NULL, 0, NULL, 0);
+}
+
+static int usage_on_open(void *ctx, bool is_map) {
+        UsageParser *p = ctx;
+        if (p->depth == 0 && !is_map)
+                return usage_error(p, "not a JSON object");
+        if (p->depth == 1 && p->field >= 0)
+                return usage_value(p, NULL, 0, NULL, 0);
+        p->depth++;
+        return 1;
+}
+
+static int usage_on_start_map(void *ctx) {
+        return usage_on_open(ctx, true);
+}
+
+static int usage_on_start_array(void *ctx) {
+        return usage_on_open(ctx, false);
+}
+
+static int usage_on_close(void *ctx) {
+        UsageParser *p = ctx;
+        p->depth--;
+        return 1;
+}
+
+static int usage_on_key(void *ctx, const unsigned char *key, size_t len) {
+        UsageParser *p = ctx;
+        if (p->depth != 1)
+                return 1;
+        p->field = -1;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (strlen(fields[i].key) == len && memcmp(fields[i].key, key, len) == 0)
+                        p->field = (int) i;
+        if (len == 7 && memcmp(key, "updated", 7) == 0)
+                p->field = FIELD_UPDATED;
+        if (p->field >= 0) {
+                if (p->seen & (1u << p->field))
+                        return usage_error(p, "duplicate key \"%s\"");
+                p->seen |= 1u << p->field;
+        }
+        return 1;
+}
+
+static const yajl_callbacks usage_callbacks = {
+        .yajl_null = usage_on_other,
+        .yajl_boolean = usage_on_boolean,
+        .yajl_number = usage_on_number,
+        .yajl_string = usage_on_string,
+        .yajl_start_map = usage_on_start_map,
+        .yajl_map_key = usage_on_key,
+        .yajl_end_map = usage_on_close,
+        .yajl_start_array = usage_on_start_array,
+        .yajl_end_array = usage_on_close,
+};
+
 int node_usage_parse(const char *value, size_t size, NodeUsage *ret, ColoError *err) {
         if (size > NODE_USAGE_ANNOTATION_MAX)
                 return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": longer than %d bytes",
                                              NODE_USAGE_ANNOTATION_MAX);
-        json_error_t jerr;
-        _cleanup_(json_decrefp) json_t *o = json_loadb(value, size, JSON_REJECT_DUPLICATES, &jerr);
-        if (!o)
-                return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": not JSON: %s", jerr.text);
-        if (!json_is_object(o))
-                return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": not a JSON object");
-        NodeUsage u = {};
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                const json_t *v = json_object_get(o, fields[i].key);
-                if (!v) {
-                        if (fields[i].required)
-                                return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": missing \"%s\"",
-                                                             fields[i].key);
-                        continue;
-                }
-                if (!json_is_integer(v) || json_integer_value(v) < 0)
-                        return colo_error_setf_plain(err, EINVAL,
-                                                     NODE_USAGE_ANNOTATION ": \"%s\" is not a non-negative integer",
-                                                     fields[i].key);
-                *field_ptr(&u, &fields[i]) = json_integer_value(v);
-        }
-        const json_t *t = json_object_get(o, "updated");
-        if (!json_is_string(t))
+        UsageParser p = { .field = -1 };
+        yajl_handle h = yajl_alloc(&usage_callbacks, NULL, &p);
+        if (!h)
+                return colo_error_set(err, ENOMEM, NODE_USAGE_ANNOTATION);
+        yajl_status st = yajl_parse(h, (const unsigned char *) value, size);
+        if (st == yajl_status_ok)
+                st = yajl_complete_parse(h);
+        yajl_free(h);
+        if (p.error[0])
+                return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": %s", p.error);
+        if (st != yajl_status_ok)
+                return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": not JSON");
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (fields[i].required && !(p.seen & (1u << i)))
+                        return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": missing \"%s\"", fields[i].key);
+        if (!(p.seen & (1u << FIELD_UPDATED)))
                 return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": \"updated\" missing or not a string");
-        if (rfc3339_parse(json_string_value(t), &u.updated_usec) < 0)
-                return colo_error_setf_plain(err, EINVAL, NODE_USAGE_ANNOTATION ": \"updated\": '%s' is not RFC 3339",
-                                             json_string_value(t));
-        *ret = u;
+        *ret = p.u;
         return 0;
 }
 

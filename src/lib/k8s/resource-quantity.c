@@ -46,7 +46,8 @@ static bool parse_exponent(const char *s, int *ret) {
         return true;
 }
 
-int quantity_parse_scaled(const char *s, unsigned scale, int64_t *ret) {
+/* *ret_exact tells whether no rounding happened. */
+static int parse(const char *s, unsigned scale, int64_t *ret, bool *ret_exact) {
         if (!s || scale > 18)
                 return -EINVAL;
         const char *p = s;
@@ -103,6 +104,7 @@ int quantity_parse_scaled(const char *s, unsigned scale, int64_t *ret) {
 
         if (mantissa == 0) {
                 *ret = 0;
+                *ret_exact = true;
                 return 0;
         }
         if (negative)
@@ -110,6 +112,7 @@ int quantity_parse_scaled(const char *s, unsigned scale, int64_t *ret) {
 
         exp10 += suffix_exp10 + (int) scale;
         unsigned __int128 v = (unsigned __int128) mantissa << exp2;   /* < 2^64 * 2^60 */
+        bool exact = true;
         if (exp10 >= 0) {
                 if (v > INT64_MAX)
                         return -ERANGE;
@@ -120,19 +123,38 @@ int quantity_parse_scaled(const char *s, unsigned scale, int64_t *ret) {
                 }
         } else {
                 /* 10^38 < 2^127; beyond that the value is in (0, 1) and rounds up to 1. */
-                if (-exp10 > 38)
+                if (-exp10 > 38) {
                         v = 1;
-                else {
+                        exact = false;
+                } else {
                         unsigned __int128 d = 1;
                         for (int i = 0; i < -exp10; i++)
                                 d *= 10;
-                        bool remainder = v % d != 0;
-                        v = v / d + remainder;
+                        exact = v % d == 0;
+                        v = v / d + !exact;
                 }
                 if (v > INT64_MAX)
                         return -ERANGE;
         }
         *ret = (int64_t) v;
+        *ret_exact = exact;
+        return 0;
+}
+
+int quantity_parse_scaled(const char *s, unsigned scale, int64_t *ret) {
+        bool exact;
+        return parse(s, scale, ret, &exact);
+}
+
+int quantity_parse_integer(const char *s, int64_t *ret) {
+        int64_t v;
+        bool exact;
+        int r = parse(s, 0, &v, &exact);
+        if (r < 0)
+                return r;
+        if (!exact)
+                return -EDOM;
+        *ret = v;
         return 0;
 }
 

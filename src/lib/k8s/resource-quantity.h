@@ -24,6 +24,10 @@ static inline int quantity_parse_units(const char *s, int64_t *ret) {
         return quantity_parse_scaled(s, 0, ret);
 }
 
+/* Parses s as a whole number of units, as extended resources must be: like
+ * quantity_parse_scaled(s, 0, ret), but -EDOM when the value has a fractional part. */
+int quantity_parse_integer(const char *s, int64_t *ret);
+
 /* Formats millis as a canonical CPU quantity: "2" when whole, "1500m" otherwise. Returns the
  * length written, or -ENOBUFS / -ERANGE (negative values). 32 bytes always suffice. */
 int quantity_format_milli(int64_t millis, char *buf, size_t size);

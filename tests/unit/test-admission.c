@@ -136,6 +136,48 @@ static void test_admission_applied_patch_gives_converted_pod(void **state) {
         }
 }
 
+/* colo ran, then a sidecar injector and a VPA-like webhook added cpu/memory; colo is reinvoked. */
+static void test_admission_reinvocation_converts_what_later_webhooks_added(void **state) {
+        (void) state;
+        AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
+        json_auto_t *review = fixture_json("admission-offline-mutated.json");
+        json_t *pod = json_object_get(json_object_get(review, "request"), "object");
+        json_t *containers = json_object_get(json_object_get(pod, "spec"), "containers");
+        json_object_set_new(json_object_get(json_object_get(json_array_get(containers, 0), "resources"), "requests"), "cpu",
+                            json_string("2"));
+        json_array_append_new(containers, json_pack("{s:s, s:s, s:{s:{s:s, s:s}}}", "name", "istio-proxy", "image",
+                                                    "proxyv2:1.20", "resources", "requests", "cpu", "100m", "memory",
+                                                    "128Mi"));
+        json_auto_t *patch = NULL;
+        AdmissionOutcome out = {};
+        if (admission_mutate_pod(&cfg, pod, &patch, &out) != 0)
+                fail_msg("%s", out.message);
+        assert_int_equal(json_patch_apply(pod, patch), 0);
+
+        const json_t *train = json_object_get(json_array_get(containers, 0), "resources");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(train, "requests"), "colo.io/offline-cpu")), "2000");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(train, "requests"), "colo.io/offline-memory")),
+                            "268435456");
+        assert_null(json_object_get(json_object_get(train, "requests"), "cpu"));
+        const json_t *proxy = json_object_get(json_array_get(containers, 3), "resources");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(proxy, "limits"), "colo.io/offline-cpu")), "100");
+
+        const char *kept = json_string_value(json_object_get(json_object_get(json_object_get(pod, "metadata"), "annotations"),
+                                                             ADMISSION_ORIGINAL_RESOURCES_ANNOTATION));
+        json_auto_t *originals = json_loads(kept, 0, NULL);
+        json_auto_t *expected = json_loads(
+                "{\"containers\":{\"train\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"512Mi\"},\"requests\":{\"cpu\":\"2\","
+                "\"memory\":\"256Mi\"}},\"uploader\":{\"limits\":{\"cpu\":\"1.5\",\"memory\":\"1e9\"},\"requests\":{"
+                "\"cpu\":\"1.5\",\"memory\":\"1G\"}},\"istio-proxy\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}},"
+                "\"initContainers\":{\"fetch\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"64Mi\"},\"requests\":{\"cpu\":\"100m\","
+                "\"memory\":\"64Mi\"}}}}", 0, NULL);
+        assert_true(json_equal(originals, expected));
+
+        json_auto_t *again = NULL;
+        assert_int_equal(admission_mutate_pod(&cfg, pod, &again, &out), 0);
+        assert_int_equal(json_array_size(again), 0);
+}
+
 static void test_admission_online_and_compatible_pods(void **state) {
         (void) state;
         AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
@@ -543,6 +585,7 @@ int main(void) {
                 cmocka_unit_test(test_admission_offline_pod_matches_golden_patch),
                 cmocka_unit_test(test_admission_is_idempotent),
                 cmocka_unit_test(test_admission_applied_patch_gives_converted_pod),
+                cmocka_unit_test(test_admission_reinvocation_converts_what_later_webhooks_added),
                 cmocka_unit_test(test_admission_online_and_compatible_pods),
                 cmocka_unit_test(test_admission_rejects_contradictory_pods),
                 cmocka_unit_test(test_admission_rejects_pod_variants),

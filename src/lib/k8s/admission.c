@@ -289,13 +289,16 @@ fail:
         return NULL;
 }
 
-/* Keeps map's cpu and memory entries, verbatim, in the original-resources record. */
+/* Keeps map's cpu and memory entries, verbatim, in record[field], next to what is there. */
 static int keep_original(json_t *record, const char *field, const json_t *map) {
         if (!map)
                 return 0;
-        _cleanup_(json_decrefp) json_t *kept = json_object();
-        if (!kept)
-                return -ENOMEM;
+        json_t *kept = json_object_get(record, field);
+        if (!kept) {
+                if (json_object_set_new(record, field, json_object()) < 0)
+                        return -ENOMEM;
+                kept = json_object_get(record, field);
+        }
         static const char *const keys[] = { "cpu", "memory" };
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 json_t *v = json_object_get(map, keys[i]);
@@ -303,20 +306,28 @@ static int keep_original(json_t *record, const char *field, const json_t *map) {
                         return -ENOMEM;
         }
         if (json_object_size(kept) == 0)
-                return 0;
-        return json_object_set(record, field, kept) < 0 ? -ENOMEM : 0;
+                (void) json_object_del(record, field);
+        return 0;
 }
 
 /* Converts one offline container. Adds a "replace resources" operation to patch and the original
- * values to originals[name] when the container used cpu or memory. */
+ * values to originals[name] when the container used cpu or memory. converted says whether the pod
+ * was converted before: then cpu/memory next to colo.io/offline-* were added after colo ran (by a
+ * sidecar injector or another webhook, colo being reinvoked) and are converted in turn, the newer
+ * values winning; in a pod written that way by hand they are ambiguous and refused. seen holds the
+ * container names of this list met so far. */
 static int convert_container(const ContainerView *v, const char *list, size_t idx, json_t *patch, json_t *originals,
-                             AdmissionOutcome *out) {
+                             json_t *seen, bool converted, AdmissionOutcome *out) {
         bool colo = container_uses_colo(v), classic = container_uses_cpu_memory(v);
         int r;
-        if (colo && classic)
+        if (json_object_get(seen, v->name))
+                return reject(out, 400, "%s: duplicate container name '%s'", v->where, v->name);
+        if (json_object_set_new(seen, v->name, json_true()) < 0)
+                return oom(out);
+        if (colo && classic && !converted)
                 return reject(out, 422, "%s: sets both cpu/memory and colo.io/offline-*; give only cpu and memory, "
                               "the webhook converts them", v->where);
-        if (colo) {
+        if (colo && !classic) {
                 if ((r = check_colo_container(v, NODE_OFFLINE_CPU_RESOURCE, out)) < 0 ||
                     (r = check_colo_container(v, NODE_OFFLINE_MEMORY_RESOURCE, out)) < 0)
                         return r;
@@ -330,11 +341,13 @@ static int convert_container(const ContainerView *v, const char *list, size_t id
             (r = effective_request(v, "memory", 0, &memory, out)) < 0)
                 return r;
 
-        if (json_object_get(originals, v->name))
-                return reject(out, 400, "%s: duplicate container name '%s'", v->where, v->name);
-        _cleanup_(json_decrefp) json_t *record = json_object();
-        if (!record || keep_original(record, "requests", v->requests) < 0 ||
-            keep_original(record, "limits", v->limits) < 0 || json_object_set(originals, v->name, record) < 0)
+        json_t *record = json_object_get(originals, v->name);
+        if (!json_is_object(record)) {
+                if (json_object_set_new(originals, v->name, json_object()) < 0)
+                        return oom(out);
+                record = json_object_get(originals, v->name);
+        }
+        if (keep_original(record, "requests", v->requests) < 0 || keep_original(record, "limits", v->limits) < 0)
                 return oom(out);
 
         _cleanup_(json_decrefp) json_t *resources = json_copy((json_t *) v->resources);
@@ -417,43 +430,44 @@ static int mutate_offline(const AdmissionConfig *cfg, const json_t *pod, const j
         const char *kept = annotation(pod, ADMISSION_ORIGINAL_RESOURCES_ANNOTATION, out, &r);
         if (r < 0)
                 return r;
+        /* The record of originals: the one kept from an earlier pass, or a new one. */
+        _cleanup_(json_decrefp) json_t *originals = NULL;
         if (kept) {
                 json_error_t jerr;
-                _cleanup_(json_decrefp) json_t *o = json_loads(kept, 0, &jerr);
-                if (!json_is_object(o))
+                originals = json_loads(kept, JSON_REJECT_DUPLICATES, &jerr);
+                if (!json_is_object(originals))
                         return reject(out, 422, "annotation " ADMISSION_ORIGINAL_RESOURCES_ANNOTATION " is not a JSON "
                                       "object; remove it (the webhook writes it)");
-        }
-
-        _cleanup_(json_decrefp) json_t *originals = json_object();
-        if (!originals)
+        } else if (!(originals = json_object()))
                 return oom(out);
+
+        size_t ops_before = json_array_size(patch);
         static const char *const lists[] = { "containers", "initContainers" };
         for (size_t l = 0; l < ELEMENTSOF(lists); l++) {
                 const json_t *arr;
                 if ((r = optional_array(spec, lists[l], "spec", &arr, out)) < 0)
                         return r;
-                _cleanup_(json_decrefp) json_t *list_originals = json_object();
-                if (!list_originals)
+                json_t *list_originals = json_object_get(originals, lists[l]);
+                if (!json_is_object(list_originals)) {
+                        if (json_object_set_new(originals, lists[l], json_object()) < 0)
+                                return oom(out);
+                        list_originals = json_object_get(originals, lists[l]);
+                }
+                _cleanup_(json_decrefp) json_t *seen = json_object();
+                if (!seen)
                         return oom(out);
                 size_t i;
                 const json_t *c;
                 json_array_foreach(arr, i, c) {
                         ContainerView v;
-                        if ((r = container_view(c, lists[l], i, &v, out)) < 0)
-                                return r;
-                        if (kept && container_uses_cpu_memory(&v))
-                                return reject(out, 422, "%s: sets cpu/memory although the pod carries "
-                                              ADMISSION_ORIGINAL_RESOURCES_ANNOTATION ", which marks it converted; "
-                                              "remove that annotation", v.where);
-                        if ((r = convert_container(&v, lists[l], i, patch, list_originals, out)) < 0)
+                        if ((r = container_view(c, lists[l], i, &v, out)) < 0 ||
+                            (r = convert_container(&v, lists[l], i, patch, list_originals, seen, kept != NULL, out)) < 0)
                                 return r;
                 }
-                if (json_object_set(originals, lists[l], list_originals) < 0)
-                        return oom(out);
         }
 
-        if (!kept) {
+        /* Written when the pod is first converted, and rewritten when a later pass converted more. */
+        if (!kept || json_array_size(patch) > ops_before) {
                 _cleanup_free_ char *value = json_dumps(originals, JSON_COMPACT | JSON_SORT_KEYS);
                 if (!value)
                         return oom(out);
@@ -470,7 +484,7 @@ static int mutate_offline(const AdmissionConfig *cfg, const json_t *pod, const j
                         char seg[128], path[160];
                         json_pointer_escape(ADMISSION_ORIGINAL_RESOURCES_ANNOTATION, seg, sizeof(seg));
                         snprintf(path, sizeof(path), "/metadata/annotations/%s", seg);
-                        r = patch_append(patch, "add", path, json_string(value));
+                        r = patch_append(patch, kept ? "replace" : "add", path, json_string(value));
                 }
                 if (r < 0)
                         return oom(out);

@@ -16,8 +16,10 @@
  *    class before webhooks run, and would refuse a value that disagrees with the class if it runs
  *    again.
  * The annotation marks a pod as done: a pod that already has the target form gets no patch, so
- * running the webhook on its own output changes nothing. Online pods pass untouched. Only CREATE
- * of pods (no subresource) is acted on; other operations are allowed as they are. */
+ * running the webhook on its own output changes nothing. When a later mutating webhook (a sidecar
+ * injector, VPA) adds cpu/memory after colo ran and colo is reinvoked, those are converted too and
+ * their originals merged into the annotation. Online pods pass untouched. Only CREATE of pods (no
+ * subresource) is acted on; other operations are allowed as they are. */
 #pragma once
 
 #include <stdbool.h>

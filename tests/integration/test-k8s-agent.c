@@ -17,7 +17,9 @@
 #include <cmocka.h>
 
 #include "fake-apiserver.h"
+#include "k8s/k8s-evict.h"
 #include "k8s/kubeclient.h"
+#include "k8s/node-status.h"
 #include "k8s/pod-watch.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -415,6 +417,378 @@ static void test_backoff_grows_and_is_capped(void **state) {
         assert_true(pod_watch_backoff_usec(500 * ms, 30000 * ms, 1000, 0.5) <= 30000 * ms);
 }
 
+/* --- node status --- */
+
+static uint64_t fake_now_usec;
+
+static uint64_t fake_clock(void) {
+        return fake_now_usec;
+}
+
+typedef struct PublisherCtx {
+        NodePublisher *p;
+        uint64_t status, annotation, failures;
+} PublisherCtx;
+
+static bool publisher_reached(void *userdata) {
+        PublisherCtx *x = userdata;
+        const NodePublisherStats *s = node_publisher_stats(x->p);
+        return s->status_patches >= x->status && s->annotation_patches >= x->annotation && s->failures >= x->failures;
+}
+
+static NodeUsage usage_with_budget(int64_t cpu_milli, int64_t memory) {
+        return (NodeUsage) {
+                .cpu_capacity_milli = 8000, .mem_capacity = 32LL << 30, .cpu_usage_milli = 2000, .cpu_peak_milli = 3000,
+                .mem_usage = 8LL << 30, .mem_peak = 12LL << 30, .offline_cpu_milli = cpu_milli, .offline_memory = memory,
+                .updated_usec = now_realtime_usec(),
+        };
+}
+
+static const char *node_quantity(FakeApi *f, const char *section, const char *resource, char *buf, size_t size) {
+        json_t *node = fake_api_get_node(f, NODE);
+        const char *v = json_string_value(json_object_get(json_object_get(json_object_get(node, "status"), section), resource));
+        snprintf(buf, size, "%s", v ? v : "(none)");
+        json_decref(node);
+        return buf;
+}
+
+/* Updates, then drives until the publisher has made want_status status patches (a test that expects
+ * no new patch passes the current count), then a little longer so an unexpected patch would show. */
+static void publish(KubeClient *c, NodePublisher *p, PublisherCtx *x, const NodeUsage *u, uint64_t data_usec,
+                    uint64_t want_status) {
+        node_publisher_update(p, u, data_usec);
+        x->status = want_status;
+        (void) drive(c, NULL, publisher_reached, x, 3000);
+        drive(c, NULL, NULL, NULL, 50);         /* anything extra would show now */
+}
+
+static void test_node_status_hysteresis_interval_and_decay(void **state) {
+        (void) state;
+        FakeApi *f = fake_api_start(NULL);
+        fake_api_add_node(f, NODE, "8", "32Gi");
+        KubeClient *c = client_for(f);
+        NodePublisherConfig cfg = { .threshold = 0.1, .interval_usec = 300 * USEC_PER_SEC,
+                                    .stale_after_usec = 30 * USEC_PER_SEC };
+        NodePublisher *p = NULL;
+        ColoError err = {};
+        assert_int_equal(node_publisher_new(c, NODE, &cfg, fake_clock, &p, &err), 0);
+        PublisherCtx x = { .p = p, .annotation = 1 };
+        char q[64];
+
+        fake_now_usec = 1000 * USEC_PER_SEC;
+        NodeUsage u = usage_with_budget(3000, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 1);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 1);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        assert_string_equal(node_quantity(f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        assert_string_equal(node_quantity(f, "allocatable", "colo.io/offline-memory", q, sizeof(q)), "8589934592");
+        assert_string_equal(node_quantity(f, "allocatable", "cpu", q, sizeof(q)), "8");        /* kubelet's, untouched */
+        FakeRequest r;
+        assert_true(fake_api_get_request(f, "PATCH", "/api/v1/nodes/" NODE "/status", 0, &r));
+        assert_string_equal(r.content_type, "application/merge-patch+json");
+        assert_int_equal(r.status, 200);
+        fake_request_free(&r);
+
+        /* The annotation carries the same budget, usage and peak, for the extender. */
+        json_t *node = fake_api_get_node(f, NODE);
+        const char *ann = json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"), "annotations"),
+                                                            NODE_USAGE_ANNOTATION));
+        assert_non_null(ann);
+        NodeUsage back;
+        assert_int_equal(node_usage_parse(ann, strlen(ann), &back, &err), 0);
+        assert_int_equal(back.offline_cpu_milli, 3000);
+        assert_int_equal(back.cpu_peak_milli, 3000);
+        assert_int_equal(back.mem_peak, 12LL << 30);
+        json_decref(node);
+
+        /* +6.7%: below the threshold, nothing is sent. */
+        fake_now_usec += 20 * USEC_PER_SEC;
+        u = usage_with_budget(3200, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 1);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 1);
+        /* +13%: patched. */
+        u = usage_with_budget(3400, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 2);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 2);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3400");
+        /* An increase right after a patch waits the minimum spacing ... */
+        fake_now_usec += USEC_PER_SEC;
+        u = usage_with_budget(4000, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 2);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 2);
+        /* ... a decrease does not. */
+        u = usage_with_budget(3000, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 3);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 3);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        /* A small change still goes out once the interval has passed. */
+        fake_now_usec += 301 * USEC_PER_SEC;
+        u = usage_with_budget(3050, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 4);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 4);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
+
+        /* Stale data: the budget decays linearly to 0 over one more stale_after. */
+        uint64_t data = fake_now_usec;
+        fake_now_usec = data + 45 * USEC_PER_SEC;               /* 1.5 x stale_after: half */
+        publish(c, p, &x, &u, data, 5);
+        assert_true(node_publisher_stats(p)->decaying);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "1525");
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "4294967296");
+        fake_now_usec = data + 60 * USEC_PER_SEC;               /* 2 x stale_after: nothing */
+        publish(c, p, &x, &u, data, 6);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "0");
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "0");
+        assert_int_equal(node_publisher_stats(p)->advertised.cpu_milli, 0);
+        /* Fresh data again: back up (after the minimum spacing). */
+        fake_now_usec += 11 * USEC_PER_SEC;
+        publish(c, p, &x, &u, fake_now_usec, 7);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
+        assert_false(node_publisher_stats(p)->decaying);
+
+        node_publisher_free(p);
+        kube_client_free(c);
+        fake_api_stop(f);
+}
+
+static void test_node_status_retries_when_unreachable(void **state) {
+        (void) state;
+        FakeApi *f = fake_api_start(NULL);
+        fake_api_add_node(f, NODE, "8", "32Gi");
+        KubeClient *c = client_for(f);
+        NodePublisherConfig cfg = { .threshold = 0.1, .interval_usec = 300 * USEC_PER_SEC,
+                                    .stale_after_usec = 30 * USEC_PER_SEC };
+        NodePublisher *p = NULL;
+        ColoError err = {};
+        assert_int_equal(node_publisher_new(c, NODE, &cfg, fake_clock, &p, &err), 0);
+        fake_now_usec = 5000 * USEC_PER_SEC;
+        fake_api_set_unreachable(f, true);
+        NodeUsage u = usage_with_budget(2000, 4LL << 30);
+        node_publisher_update(p, &u, fake_now_usec);
+        PublisherCtx x = { .p = p, .failures = 2 };
+        assert_true(drive(c, NULL, publisher_reached, &x, 5000));
+        assert_false(node_publisher_stats(p)->have_advertised);
+        assert_non_null(strstr(node_publisher_stats(p)->last_error, "patch node"));
+        /* Not retried before the delay ... */
+        node_publisher_update(p, &u, fake_now_usec);
+        drive(c, NULL, NULL, NULL, 100);
+        assert_int_equal(node_publisher_stats(p)->failures, 2);
+        /* ... then, with the server back, published. */
+        fake_api_set_unreachable(f, false);
+        fake_now_usec += 2 * USEC_PER_SEC;
+        node_publisher_update(p, &u, fake_now_usec);
+        x = (PublisherCtx) { .p = p, .status = 1, .annotation = 1 };
+        assert_true(drive(c, NULL, publisher_reached, &x, 5000));
+        assert_int_equal(node_publisher_stats(p)->advertised.cpu_milli, 2000);
+        node_publisher_free(p);
+        kube_client_free(c);
+        fake_api_stop(f);
+}
+
+static void test_node_status_rules(void **state) {
+        (void) state;
+        NodeCapacity b = { 4000, 8000 };
+        uint64_t s = 30 * USEC_PER_SEC;
+        assert_int_equal(node_status_decay(b, 0, s).cpu_milli, 4000);
+        assert_int_equal(node_status_decay(b, s, s).cpu_milli, 4000);
+        assert_int_equal(node_status_decay(b, s + s / 4, s).cpu_milli, 3000);
+        assert_int_equal(node_status_decay(b, s + s / 2, s).memory, 4000);
+        assert_int_equal(node_status_decay(b, 2 * s, s).cpu_milli, 0);
+        assert_int_equal(node_status_decay(b, 10 * s, s).memory, 0);
+
+        NodeStatusHysteresis h = {};
+        int64_t v[2] = { 1000, 1000 };
+        uint64_t i = 300 * USEC_PER_SEC, t = 1000 * USEC_PER_SEC;
+        assert_true(node_status_due(&h, v, 2, t, 0.1, i));             /* never published */
+        h = (NodeStatusHysteresis) { .published = true, .values = { 1000, 1000 }, .at_usec = t };
+        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i));
+        v[1] = 1099;
+        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i));
+        v[1] = 1100;
+        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i));
+        assert_false(node_status_due(&h, v, 2, t + 5 * USEC_PER_SEC, 0.1, i)); /* increase: spacing */
+        v[1] = 900;
+        assert_true(node_status_due(&h, v, 2, t + 1, 0.1, i));          /* decrease: at once */
+        v[1] = 1001;
+        assert_true(node_status_due(&h, v, 2, t + i, 0.1, i));          /* interval */
+        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.0, i)); /* threshold 0: any change */
+        v[1] = 0;
+        assert_true(node_status_due(&h, v, 2, t + 1, 0.5, i));          /* reaching 0 */
+
+        OfflineHolding pods[] = {
+                { .tier = TIER_BATCH, .cpu_milli = 2000, .memory = 4 },
+                { .tier = TIER_BEST_EFFORT, .cpu_milli = 500, .memory = 1 },
+                { .tier = TIER_BEST_EFFORT, .cpu_milli = 1000, .memory = 1 },
+                { .tier = TIER_BATCH, .cpu_milli = 100, .memory = 1 },
+        };
+        size_t idx = 99;
+        assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 3600, 7 }, &idx), -ENOENT);
+        assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 3000, 7 }, &idx), 0);
+        assert_int_equal(idx, 2);       /* best-effort first, the largest CPU holder */
+        pods[2].being_evicted = true;   /* released: now 2600 held */
+        assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 2600, 7 }, &idx), -ENOENT);
+        assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 2500, 7 }, &idx), 0);
+        assert_int_equal(idx, 1);
+        pods[1].being_evicted = true;
+        assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 2500, 3 }, &idx), 0);
+        assert_int_equal(idx, 0);       /* memory over: the batch pod holding most memory */
+}
+
+/* --- evictions --- */
+
+typedef struct EvictCtx {
+        KubeEvictor *e;
+        const char *uid;
+        KubeEvictionState state;
+        bool event;
+} EvictCtx;
+
+static bool eviction_reached(void *userdata) {
+        EvictCtx *x = userdata;
+        const KubeEviction *ev = kube_evictor_find(x->e, x->uid);
+        return ev && ev->state == x->state && ev->event_posted == x->event;
+}
+
+static bool drive_evictor(KubeClient *c, KubeEvictor *e, EvictCtx *x, int timeout_ms) {
+        uint64_t end = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        while (!eviction_reached(x)) {
+                if (now_monotonic_usec() >= end)
+                        return false;
+                (void) kube_client_wait(c, 10 * USEC_PER_MSEC);
+                kube_evictor_dispatch(e);
+        }
+        return true;
+}
+
+static KubePod stored_pod(FakeApi *f, const char *name) {
+        json_t *j = fake_api_get_pod(f, "default", name);
+        KubePod p;
+        ColoError err = {};
+        assert_non_null(j);
+        assert_int_equal(kube_pod_from_json(j, &p, &err), 0);
+        json_decref(j);
+        return p;
+}
+
+static KubeEvictor *evictor_for(KubeClient *c) {
+        KubeEvictorOptions o = { .node_name = NODE, .grace_period_seconds = -1, .retry_initial_usec = 30 * USEC_PER_MSEC,
+                                 .retry_max_usec = 100 * USEC_PER_MSEC };
+        KubeEvictor *e = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_evictor_new(c, &o, &e, &err), 0);
+        return e;
+}
+
+static void test_eviction_records_an_event(void **state) {
+        (void) state;
+        FakeApi *f = fake_api_start(NULL);
+        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
+        KubeClient *c = client_for(f);
+        KubeEvictor *e = evictor_for(c);
+        KubePod p = stored_pod(f, "batch");
+        ColoError err = {};
+        assert_int_equal(kube_evictor_evict(e, &p, "memory pressure: online PSI 42%", &err), 0);
+        assert_int_equal(kube_evictor_evict(e, &p, "again", &err), -EALREADY);
+        EvictCtx x = { .e = e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
+        assert_true(drive_evictor(c, e, &x, 5000));
+        assert_null(fake_api_get_pod(f, "default", "batch"));
+
+        FakeRequest r;
+        assert_true(fake_api_get_request(f, "POST", "/api/v1/namespaces/default/pods/batch/eviction", 0, &r));
+        json_t *body = json_loads(r.body, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(body, "apiVersion")), "policy/v1");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(body, "deleteOptions"),
+                                                                              "preconditions"), "uid")), UID2);
+        json_decref(body);
+        fake_request_free(&r);
+
+        assert_int_equal(fake_api_count_requests(f, "POST", "/api/v1/namespaces/default/events"), 1);
+        assert_true(fake_api_get_request(f, "POST", "/api/v1/namespaces/default/events", 0, &r));
+        assert_int_equal(r.status, 201);
+        body = json_loads(r.body, 0, NULL);
+        json_t *inv = json_object_get(body, "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(inv, "kind")), "Pod");
+        assert_string_equal(json_string_value(json_object_get(inv, "uid")), UID2);
+        assert_string_equal(json_string_value(json_object_get(body, "reason")), EVICT_EVENT_REASON);
+        assert_string_equal(json_string_value(json_object_get(body, "type")), "Warning");
+        assert_non_null(strstr(json_string_value(json_object_get(body, "message")), "online PSI 42%"));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(body, "source"), "host")), NODE);
+        json_decref(body);
+        fake_request_free(&r);
+        assert_int_equal(kube_evictor_stats(e)->events_posted, 1);
+        kube_evictor_free(e);
+        kube_client_free(c);
+        fake_api_stop(f);
+}
+
+static void test_eviction_never_for_online_pods(void **state) {
+        (void) state;
+        FakeApi *f = fake_api_start(NULL);
+        fake_api_add_pod(f, pod("web", UID1, NODE, "online"));
+        fake_api_add_pod(f, pod("plain", UID3, NODE, NULL));           /* no marker: online */
+        KubeClient *c = client_for(f);
+        KubeEvictor *e = evictor_for(c);
+        KubePod web = stored_pod(f, "web"), plain = stored_pod(f, "plain");
+        ColoError err = {};
+        assert_int_equal(kube_evictor_evict(e, &web, "x", &err), -EPERM);
+        assert_non_null(strstr(err.msg, "not offline"));
+        assert_int_equal(kube_evictor_evict(e, &plain, "x", &err), -EPERM);
+        /* A caller that mislabels the pod does not get past the pod's own markers either:
+         * an invalid colo.io/class value keeps the pod online. */
+        fake_api_annotate_pod(f, "default", "web", "colo.io/class", "offline-ish");
+        web = stored_pod(f, "web");
+        assert_int_equal(kube_evictor_evict(e, &web, "x", &err), -EPERM);
+        drive(c, NULL, NULL, NULL, 100);
+        assert_int_equal(fake_api_count_requests(f, "POST", NULL), 0);
+        assert_int_equal(kube_evictor_count(e), 0);
+        kube_evictor_free(e);
+        kube_client_free(c);
+        fake_api_stop(f);
+}
+
+static void test_eviction_blocked_by_pdb_is_retried(void **state) {
+        (void) state;
+        FakeApi *f = fake_api_start(NULL);
+        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
+        fake_api_fail_evictions(f, 429, 2);
+        KubeClient *c = client_for(f);
+        KubeEvictor *e = evictor_for(c);
+        KubePod p = stored_pod(f, "batch");
+        ColoError err = {};
+        assert_int_equal(kube_evictor_evict(e, &p, "over capacity", &err), 0);
+        EvictCtx x = { .e = e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
+        assert_true(drive_evictor(c, e, &x, 5000));
+        const KubeEviction *ev = kube_evictor_find(e, UID2);
+        assert_int_equal(ev->blocked, 2);
+        assert_int_equal(ev->attempts, 3);
+        assert_int_equal(kube_evictor_stats(e)->blocked, 2);
+        assert_non_null(strstr(kube_evictor_stats(e)->last_error, "disruption budget"));
+        assert_int_equal(fake_api_count_requests(f, "POST", "/api/v1/namespaces/default/events"), 1);
+        kube_evictor_free(e);
+        kube_client_free(c);
+        fake_api_stop(f);
+}
+
+static void test_eviction_of_a_gone_pod(void **state) {
+        (void) state;
+        FakeApi *f = fake_api_start(NULL);
+        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
+        KubeClient *c = client_for(f);
+        KubeEvictor *e = evictor_for(c);
+        KubePod p = stored_pod(f, "batch");
+        fake_api_delete_pod(f, "default", "batch");
+        ColoError err = {};
+        assert_int_equal(kube_evictor_evict(e, &p, "x", &err), 0);
+        EvictCtx x = { .e = e, .uid = UID2, .state = KUBE_EVICTION_GONE, .event = false };
+        assert_true(drive_evictor(c, e, &x, 5000));
+        assert_int_equal(fake_api_count_requests(f, "POST", "/api/v1/namespaces/default/events"), 0);
+        kube_evictor_cancel(e, UID2);
+        assert_null(kube_evictor_find(e, UID2));
+        kube_evictor_free(e);
+        kube_client_free(c);
+        fake_api_stop(f);
+}
+
 int main(int argc, char **argv) {
         colo_bin = argc > 1 ? argv[1] : NULL;
         const struct CMUnitTest tests[] = {
@@ -428,6 +802,13 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_watch_ended_by_server_resumes_without_relist),
                 cmocka_unit_test(test_failed_list_is_retried),
                 cmocka_unit_test(test_backoff_grows_and_is_capped),
+                cmocka_unit_test(test_node_status_hysteresis_interval_and_decay),
+                cmocka_unit_test(test_node_status_retries_when_unreachable),
+                cmocka_unit_test(test_node_status_rules),
+                cmocka_unit_test(test_eviction_records_an_event),
+                cmocka_unit_test(test_eviction_never_for_online_pods),
+                cmocka_unit_test(test_eviction_blocked_by_pdb_is_retried),
+                cmocka_unit_test(test_eviction_of_a_gone_pod),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,6 +274,10 @@ static void test_extender_rejects_malformed_args(void **state) {
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":[]}",
                 "{\"pod\":[],\"nodenames\":[]}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[]}{}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[],\"items\":[]}}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},"
+                "\"annotations\":{}}}]}}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
                 char *out = NULL;

@@ -7,6 +7,7 @@
  * callbacks, which yajl advances token by token when a document is parsed in one call; every range
  * is checked to start with '{' and end with '}' before it is used. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 typedef struct Frame {
         bool is_map;
         bool key_ok;
+        uint32_t seen;                  /* keys colo reads that this map has had (see key_bit()) */
         char key[KEY_MAX];
         size_t index;                   /* arrays: index of the current element */
 } Frame;
@@ -48,7 +50,7 @@ typedef struct Parser {
         unsigned depth;
         Frame frames[MAX_FRAMES];
         /* ExtenderArgs */
-        bool seen_pod, seen_nodes, seen_names, seen_items, in_pod;
+        bool seen_items, in_pod;
         size_t pod_start, pod_end;
         unsigned items_depth;           /* depth inside the items array; 0 = unknown yet */
         bool has_nodes, has_names;
@@ -392,28 +394,36 @@ static int on_end_array(void *ctx) {
         return close_container(ctx);
 }
 
+/* The keys colo reads: a repeated one would make the document mean two things (the pod, whose
+ * tree is built with duplicates refused, and the rest), so it is refused wherever it appears. */
+static int key_bit(const char *key) {
+        static const char *const keys[] = { "pod", "nodes", "nodenames", "items", "metadata", "status", "name",
+                                            "annotations", NODE_USAGE_ANNOTATION, "allocatable", "capacity", "cpu",
+                                            "memory", NODE_OFFLINE_CPU_RESOURCE, NODE_OFFLINE_MEMORY_RESOURCE };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(key, keys[i]) == 0)
+                        return (int) i;
+        return -1;
+}
+
 static int on_map_key(void *ctx, const unsigned char *key, size_t len) {
         Parser *p = ctx;
         if (p->depth == 0 || p->depth > MAX_FRAMES)
                 return 1;
         Frame *f = &p->frames[p->depth - 1];
         f->key_ok = len < KEY_MAX && !memchr(key, '\0', len);
-        if (f->key_ok) {
-                memcpy(f->key, key, len);
-                f->key[len] = '\0';
+        if (!f->key_ok)
+                return 1;
+        memcpy(f->key, key, len);
+        f->key[len] = '\0';
+        int bit = key_bit(f->key);
+        if (bit >= 0) {
+                if (f->seen & (1u << bit))
+                        return fail(p, "duplicate key \"%s\"", f->key);
+                f->seen |= 1u << bit;
         }
-        if (!p->args && p->depth == 1 && f->key_ok && strcmp(f->key, "items") == 0)
+        if (!p->args && p->depth == 1 && strcmp(f->key, "items") == 0)
                 p->seen_items = true;
-        if (p->args && p->depth == 1 && f->key_ok) {
-                bool *seen = strcmp(f->key, "pod") == 0         ? &p->seen_pod
-                             : strcmp(f->key, "nodes") == 0     ? &p->seen_nodes
-                             : strcmp(f->key, "nodenames") == 0 ? &p->seen_names
-                                                                : NULL;
-                if (seen && *seen)
-                        return fail(p, "ExtenderArgs: duplicate key \"%s\"", f->key);
-                if (seen)
-                        *seen = true;
-        }
         return 1;
 }
 

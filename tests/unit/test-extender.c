@@ -275,6 +275,7 @@ static void test_extender_rejects_malformed_args(void **state) {
                 "{\"pod\":[],\"nodenames\":[]}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[]}{}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[],\"items\":[]}}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\"}\v}]}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},"
                 "\"annotations\":{}}}]}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",

@@ -453,6 +453,11 @@ static void parser_done(Parser *p) {
 }
 
 static int run(Parser *p, const char *text, size_t size, ColoError *err) {
+        /* yajl takes \v and \f for whitespace, JSON does not; a Node echoed with them would make the
+         * answer invalid JSON for kube-scheduler. Raw, they are invalid anywhere in JSON text. */
+        if (memchr(text, '\v', size) || memchr(text, '\f', size))
+                return colo_error_setf_plain(err, EINVAL, "%s is not JSON: control character outside a string",
+                                             p->args ? "request body" : "NodeList");
         p->text = text;
         p->size = size;
         p->err = err;

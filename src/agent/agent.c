@@ -22,6 +22,7 @@ Agent *agent_free(Agent *a) {
         if (!a)
                 return NULL;
         agent_profiles_save(a);
+        a->k8s = agent_k8s_free(a->k8s);
         a->http = agent_http_free(a->http);
         a->psi = psi_watch_free(a->psi);
         sd_event_source_disable_unref(a->checkpoint_timer);
@@ -166,6 +167,9 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         snprintf(a->state_dir, sizeof(a->state_dir), "%s", opts->state_dir ?: a->config.agent.state_dir);
         snprintf(a->subtree, sizeof(a->subtree), "%s", opts->subtree ?: a->config.agent.subtree);
         a->opts.state_dir = a->opts.subtree = NULL;
+        bool k8s = a->config.kubernetes.enabled;
+        if (k8s)
+                agent_k8s_choose_subtree(a, opts->subtree != NULL);     /* kubelet's kubepods cgroup */
 
         r = take_lock(a);
         if (r < 0)
@@ -175,14 +179,14 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
                 return r;
 
         /* A dry run creates nothing: the managed root must exist already. */
-        r = session_open_root(&a->config, a->subtree, 0, !opts->dry_run, &a->root, &err);
+        r = session_open_root(&a->config, a->subtree, 0, !opts->dry_run && !k8s, &a->root, &err);
         if (r < 0) {
                 log_error("Cannot open the managed cgroup subtree '%s': %s%s", a->subtree, colo_error_msg(&err),
                           r == -ENOENT && opts->dry_run ? " (a dry run creates nothing: start a workload with colo run, "
                                                           "or the agent once without --dry-run)" : "");
                 return r;
         }
-        if (!opts->dry_run) {
+        if (!opts->dry_run && !k8s) {  /* in Kubernetes mode kubelet owns the tree */
                 r = tree_ensure_parents(a->root, &err);
                 if (r < 0) {
                         log_error("Cannot create the class and tier groups: %s", colo_error_msg(&err));
@@ -202,6 +206,11 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         if (r < 0) {
                 log_error("Cannot set up the event loop: %s", strerror(-r));
                 return r;
+        }
+        if (k8s) {
+                r = agent_k8s_start(a);         /* logged */
+                if (r < 0)
+                        return r;
         }
         (void) agent_profiles_start(a);     /* on failure: the recent maximum only, logged */
         if (a->config.agent.fast_reaction) {

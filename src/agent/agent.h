@@ -32,6 +32,7 @@ typedef struct PsiWatch PsiWatch;
 typedef struct EnforceState EnforceState;
 typedef struct ProfileSet ProfileSet;
 typedef struct ProfileSample ProfileSample;
+typedef struct AgentK8s AgentK8s;
 
 typedef struct AgentOptions {
         const char *config_path;        /* --config; NULL: /etc/colo/colo.yaml if present, else defaults */
@@ -131,6 +132,8 @@ typedef struct Agent {
         AgentMetrics metrics;
         bool ready;                     /* READY=1 sent */
         uint64_t write_failures_this_tick;
+
+        AgentK8s *k8s;                  /* Kubernetes mode (k8s-mode.c); NULL in standalone mode */
 } Agent;
 
 /* agent.c */
@@ -151,6 +154,14 @@ int agent_arm_period(Agent *a);         /* (re)arms the period timer after a per
 
 /* tick.c */
 int agent_tick(Agent *a);
+
+/* k8s-mode.c: kubernetes.enabled. The managed root is kubelet's kubepods cgroup (chosen before
+ * it is opened), the workloads are the node's pods from the API server, and agent_tick() hands
+ * each period to agent_k8s_tick(). */
+void agent_k8s_choose_subtree(Agent *a, bool subtree_option_given);
+int agent_k8s_start(Agent *a);          /* after the event loop is set up */
+int agent_k8s_tick(Agent *a);
+AgentK8s *agent_k8s_free(AgentK8s *k);  /* NULL-safe, returns NULL */
 
 /* evict.c */
 void agent_start_eviction(Agent *a, const Eviction *e, size_t workload_index);  /* records it */

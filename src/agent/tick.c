@@ -127,6 +127,8 @@ static void notify(Agent *a) {
 }
 
 int agent_tick(Agent *a) {
+        if (a->k8s)
+                return agent_k8s_tick(a);       /* pods from the API server in kubelet's tree */
         uint64_t start = now_monotonic_usec();
         ColoError err = {};
         Plan *plan = NULL;

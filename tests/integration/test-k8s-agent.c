@@ -4,7 +4,11 @@
  * watch), node status publishing with hysteresis and decay, evictions with their Event, and
  * `colo agent` in Kubernetes mode end to end on a fake cgroupfs. Needs neither root nor a
  * cluster; every test stops by itself. */
+#include <fcntl.h>
+#include <ftw.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +36,7 @@
 #define CID1 "containerd://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static const char *colo_bin;
+extern char **environ;
 
 /* --- helpers --- */
 
@@ -789,6 +794,287 @@ static void test_eviction_of_a_gone_pod(void **state) {
         fake_api_stop(f);
 }
 
+/* --- `colo agent` in Kubernetes mode, end to end --- */
+
+typedef struct Node {
+        char dir[64];                   /* /tmp/colo-test-k8s-XXXXXX */
+        FakeApi *api;
+        pid_t agent;
+} Node;
+
+static void write_at(const char *dir, const char *rel, const char *content) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        for (char *c = strchr(p + strlen(dir) + 1, '/'); c; c = strchr(c + 1, '/')) {
+                *c = '\0';
+                (void) mkdir(p, 0755);
+                *c = '/';
+        }
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static char *read_at(const char *dir, const char *rel) {
+        char p[512];
+        snprintf(p, sizeof(p), "%s/%s", dir, rel);
+        char *text = NULL;
+        size_t size;
+        if (read_full_file(p, 1 << 20, &text, &size, NULL) < 0)
+                return NULL;
+        return text;
+}
+
+/* A cgroup v2 directory as the kernel shows it, with every knob colo may write still empty, so
+ * a test sees exactly what was written. */
+static void fake_cgroup(const char *dir, const char *path, uint64_t cpu_usec) {
+        static const char *const knobs[] = { "cpu.max", "cpu.weight", "cpu.idle", "memory.low", "memory.min",
+                                             "memory.high", "memory.swap.max" };
+        char rel[512], v[256];
+        snprintf(v, sizeof(v), "usage_usec %llu\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\n"
+                               "throttled_usec 0\n", (unsigned long long) cpu_usec);
+#define W(file, content) (snprintf(rel, sizeof(rel), "fs/%s/%s", path, file), write_at(dir, rel, content))
+        W("cpu.stat", v);
+        W("memory.current", "104857600\n");
+        W("memory.max", "max\n");
+        W("memory.stat", "anon 104857600\nfile 0\ninactive_file 0\n");
+        W("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n");
+        W("cgroup.procs", "");
+        W("cgroup.controllers", "cpuset cpu io memory pids\n");
+        W("cgroup.subtree_control", "cpuset cpu io memory pids\n");
+        for (size_t i = 0; i < ELEMENTSOF(knobs); i++)
+                W(knobs[i], "");
+#undef W
+}
+
+static bool file_is(const Node *n, const char *rel, const char *want) {
+        _cleanup_free_ char *text = read_at(n->dir, rel);
+        return text && strcmp(text, want) == 0;
+}
+
+static bool file_starts_with(const Node *n, const char *rel, const char *want) {
+        _cleanup_free_ char *text = read_at(n->dir, rel);
+        return text && strncmp(text, want, strlen(want)) == 0;
+}
+
+typedef struct FileCond {
+        const Node *n;
+        const char *rel, *want;
+        bool prefix;
+} FileCond;
+
+static bool file_cond(FakeApi *f, void *userdata) {
+        FileCond *c = userdata;
+        (void) f;
+        return c->prefix ? file_starts_with(c->n, c->rel, c->want) : file_is(c->n, c->rel, c->want);
+}
+
+static bool file_nonempty(FakeApi *f, void *userdata) {
+        FileCond *c = userdata;
+        (void) f;
+        _cleanup_free_ char *text = read_at(c->n->dir, c->rel);
+        return text && text[0];
+}
+
+static bool wait_file(const Node *n, const char *rel, const char *want, bool prefix) {
+        FileCond c = { n, rel, want, prefix };
+        return fake_api_wait_for(n->api, file_cond, &c, 10000);
+}
+
+static bool node_advertised(FakeApi *f, void *userdata) {
+        (void) userdata;
+        json_t *node = fake_api_get_node(f, NODE);
+        json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
+        const char *cpu = json_string_value(json_object_get(alloc, "colo.io/offline-cpu"));
+        bool ok = cpu && atoll(cpu) > 0 && json_object_get(alloc, "colo.io/offline-memory");
+        json_decref(node);
+        return ok;
+}
+
+typedef struct CountCond {
+        const char *method, *prefix;
+        size_t n;
+} CountCond;
+
+static bool count_cond(FakeApi *f, void *userdata) {
+        CountCond *c = userdata;
+        return fake_api_count_requests(f, c->method, c->prefix) >= c->n;
+}
+
+static bool pod_gone(FakeApi *f, void *userdata) {
+        json_t *p = fake_api_get_pod(f, "default", userdata);
+        json_decref(p);
+        return !p;
+}
+
+static void dump_agent_log(const Node *n) {
+        _cleanup_free_ char *log = read_at(n->dir, "agent.log");
+        fprintf(stderr, "--- agent log ---\n%s--- end ---\n", log ? log : "(none)");
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st, (void) flag, (void) ftw;
+        return remove(p);
+}
+
+static void stop_agent(Node *n) {
+        if (n->agent <= 0)
+                return;
+        kill(n->agent, SIGTERM);
+        int status = 0;
+        for (int i = 0; i < 500 && waitpid(n->agent, &status, WNOHANG) == 0; i++)
+                usleep(10000);
+        if (waitpid(n->agent, &status, WNOHANG) == 0) {
+                kill(n->agent, SIGKILL);
+                waitpid(n->agent, &status, 0);
+                fail_msg("the agent did not exit on SIGTERM");
+        }
+        n->agent = 0;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                dump_agent_log(n);
+                fail_msg("the agent exited with status %d", status);
+        }
+}
+
+static json_t *pod_with(const char *name, const char *uid, const char *cls, const char *tier, const char *qos,
+                        int64_t cpu_milli) {
+        FakePod p = {
+                .name = name, .namespace_ = "default", .uid = uid, .node = NODE, .qos_class = qos,
+                .class_annotation = cls, .tier_annotation = tier, .container_id = CID1,
+                .offline_cpu_milli = cpu_milli, .offline_memory = cpu_milli > 0 ? 64 << 20 : 0,
+        };
+        return fake_pod_json(&p);
+}
+
+static void test_agent_in_kubernetes_mode(void **state) {
+        (void) state;
+        if (!colo_bin)
+                skip();
+        Node n = {};
+        snprintf(n.dir, sizeof(n.dir), "/tmp/colo-test-k8s-XXXXXX");
+        assert_non_null(mkdtemp(n.dir));
+        FakeApiOptions ao = { .token = "test-token" };
+        n.api = fake_api_start(&ao);
+        assert_non_null(n.api);
+        fake_api_add_node(n.api, NODE, "2", "24Gi");
+
+        /* kubelet's tree (cgroupfs driver), cgroup v2, in a scratch directory. */
+        fake_cgroup(n.dir, "kubepods", 0);
+        fake_cgroup(n.dir, "kubepods/burstable", 0);
+        fake_cgroup(n.dir, "kubepods/besteffort", 0);
+        fake_cgroup(n.dir, "kubepods/burstable/pod" UID1, 0);
+        fake_cgroup(n.dir, "kubepods/besteffort/pod" UID2, 0);
+        fake_cgroup(n.dir, "kubepods/besteffort/pod" UID3, 0);
+        fake_api_add_pod(n.api, pod_with("web", UID1, "online", NULL, "Burstable", 0));
+        fake_api_add_pod(n.api, pod_with("batch", UID2, "offline", "batch", "BestEffort", 500));
+        fake_api_add_pod(n.api, pod_with("late", UID4, "offline", "batch", "BestEffort", 100));     /* no cgroup yet */
+
+        char text[2048];
+        snprintf(text, sizeof(text),
+                 "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
+                 "clusters:\n- name: fake\n  cluster:\n    server: %s\n"
+                 "contexts:\n- name: test\n  context:\n    cluster: fake\n    user: agent\n"
+                 "users:\n- name: agent\n  user:\n    token: test-token\n",
+                 fake_api_url(n.api));
+        write_at(n.dir, "kubeconfig", text);
+        snprintf(text, sizeof(text),
+                 "agent:\n  cgroup_root_fs: \"%s/fs\"\n  cgroup_mode: v2\n  state_dir: \"%s/state\"\n  period: 200ms\n"
+                 "  fast_reaction: false\n  log_level: debug\n"
+                 "metrics:\n  enabled: false\n"
+                 "isolation:\n  evict_cooldown: 1s\n"
+                 "prediction:\n  checkpoint_path: \"\"\n"
+                 "kubernetes:\n  enabled: true\n  node_name: " NODE "\n  kubeconfig: \"%s/kubeconfig\"\n"
+                 "  cgroup_driver: cgroupfs\n  status_update_interval: 10s\n  stale_after: 2s\n",
+                 n.dir, n.dir, n.dir);
+        write_at(n.dir, "colo.yaml", text);
+
+        char config[128], logpath[128];
+        snprintf(config, sizeof(config), "%s/colo.yaml", n.dir);
+        snprintf(logpath, sizeof(logpath), "%s/agent.log", n.dir);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 2, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+        char *argv[] = { (char *) colo_bin, (char *) "agent", (char *) "--config", config, NULL };
+        assert_int_equal(posix_spawn(&n.agent, colo_bin, &fa, NULL, argv, environ), 0);
+        posix_spawn_file_actions_destroy(&fa);
+
+#define EXPECT(cond)                                              \
+        do {                                                      \
+                if (!(cond)) {                                    \
+                        dump_agent_log(&n);                       \
+                        stop_agent(&n);                           \
+                        fail_msg("%s", #cond);                    \
+                }                                                 \
+        } while (0)
+
+        /* The offline parent gets the budget; kubelet's own knobs stay untouched. */
+        EXPECT(fake_api_wait_for(n.api, file_nonempty, (void *) (FileCond[]) { { &n, "fs/kubepods/besteffort/cpu.max" } },
+                                 10000));
+        _cleanup_free_ char *quota = read_at(n.dir, "fs/kubepods/besteffort/cpu.max");
+        EXPECT(quota && strstr(quota, " 100000"));
+        EXPECT(file_is(&n, "fs/kubepods/besteffort/cpu.weight", ""));
+        EXPECT(file_is(&n, "fs/kubepods/cpu.weight", ""));
+        EXPECT(file_is(&n, "fs/kubepods/cpu.max", ""));
+        EXPECT(file_is(&n, "fs/kubepods/burstable/cpu.weight", ""));
+        EXPECT(wait_file(&n, "fs/kubepods/besteffort/pod" UID2 "/cpu.weight", "100", false));    /* batch tier */
+        EXPECT(file_is(&n, "fs/kubepods/burstable/pod" UID1 "/cpu.weight", ""));                 /* kubelet's */
+        EXPECT(wait_file(&n, "fs/kubepods/burstable/pod" UID1 "/memory.low", "max", false));     /* protected */
+        EXPECT(file_starts_with(&n, "fs/kubepods/besteffort/pod" UID2 "/memory.low", "0"));
+        /* The advertised capacity and the annotation reach the Node. */
+        EXPECT(fake_api_wait_for(n.api, node_advertised, NULL, 10000));
+        FakeRequest r;
+        EXPECT(fake_api_get_request(n.api, "PATCH", "/api/v1/nodes/" NODE "/status", 0, &r));
+        EXPECT(strcmp(r.content_type, "application/merge-patch+json") == 0 && r.status == 200);
+        fake_request_free(&r);
+        CountCond ann = { "PATCH", "/api/v1/nodes/" NODE, 2 };
+        EXPECT(fake_api_wait_for(n.api, count_cond, &ann, 10000));
+
+        /* A best-effort pod asking for far more than is advertised is evicted, lowest tier first,
+         * with an Event; the batch pod and the online pod stay. */
+        fake_api_add_pod(n.api, pod_with("be-job", UID3, "offline", "best-effort", "BestEffort", 1000000));
+        EXPECT(fake_api_wait_for(n.api, pod_gone, (void *) "be-job", 15000));
+        CountCond ev = { "POST", "/api/v1/namespaces/default/events", 1 };
+        EXPECT(fake_api_wait_for(n.api, count_cond, &ev, 10000));
+        EXPECT(fake_api_get_request(n.api, "POST", "/api/v1/namespaces/default/events", 0, &r));
+        EXPECT(strstr(r.body, "ColoEvicted") && strstr(r.body, UID3) && strstr(r.body, "lowest tier first"));
+        fake_request_free(&r);
+        EXPECT(fake_api_count_requests(n.api, "POST", "/api/v1/namespaces/default/pods/web/") == 0);
+        EXPECT(fake_api_count_requests(n.api, "POST", "/api/v1/namespaces/default/pods/batch/") == 0);
+        json_t *still = fake_api_get_pod(n.api, "default", "batch");
+        EXPECT(still != NULL);
+        json_decref(still);
+
+        /* The API server goes away: the agent keeps enforcing with the pods it knows. The cgroup
+         * of "late" (known from the list) appears meanwhile and gets its offline knobs. */
+        fake_api_set_unreachable(n.api, true);
+        usleep(500 * 1000);
+        fake_cgroup(n.dir, "kubepods/besteffort/pod" UID4, 0);
+        EXPECT(wait_file(&n, "fs/kubepods/besteffort/pod" UID4 "/cpu.weight", "100", false));
+        _cleanup_free_ char *st1 = read_at(n.dir, "state/status.json");
+        usleep(600 * 1000);
+        _cleanup_free_ char *st2 = read_at(n.dir, "state/status.json");
+        EXPECT(st1 && st2 && strcmp(st1, st2) != 0);            /* still ticking */
+        EXPECT(strstr(st2, UID4));
+
+        /* Back: re-classifying a pod by its annotation changes its treatment (both ways). */
+        fake_api_set_unreachable(n.api, false);
+        fake_api_annotate_pod(n.api, "default", "batch", "colo.io/class", "online");
+        EXPECT(wait_file(&n, "fs/kubepods/besteffort/pod" UID2 "/memory.low", "max", true));
+        fake_api_annotate_pod(n.api, "default", "batch", "colo.io/class", "offline");
+        EXPECT(wait_file(&n, "fs/kubepods/besteffort/pod" UID2 "/memory.low", "0", true));
+
+        stop_agent(&n);
+        if (getenv("COLO_TEST_VERBOSE"))
+                dump_agent_log(&n);
+        _cleanup_free_ char *log = read_at(n.dir, "agent.log");
+        EXPECT(log && strstr(log, "unreachable") && strstr(log, "re-classified"));
+#undef EXPECT
+        fake_api_stop(n.api);
+        nftw(n.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(int argc, char **argv) {
         colo_bin = argc > 1 ? argv[1] : NULL;
         const struct CMUnitTest tests[] = {
@@ -809,6 +1095,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_eviction_never_for_online_pods),
                 cmocka_unit_test(test_eviction_blocked_by_pdb_is_retried),
                 cmocka_unit_test(test_eviction_of_a_gone_pod),
+                cmocka_unit_test(test_agent_in_kubernetes_mode),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

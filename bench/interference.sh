@@ -7,22 +7,28 @@
 #          memcached runs with `colo run --class online`, the hogs with `colo run --class offline`
 # Each round runs the three phases in turn; rounds repeat (default 3) so drift hits all phases.
 #
-# Where the load generator runs: it stands in for remote clients but has to share the same
-# cores, so in every phase it sits in its own cgroup (colo-bench-*-loadgen, cpu.shares 10240)
-# outside colo's tree. The instrument is thus equally protected in all three phases and the
-# phases differ only in how memcached and the hogs are treated. colo does not see the load
-# generator's CPU as online usage, which is why the idle CPU (below) subtracts it explicitly.
+# Where the load generator runs (--loadgen): it stands in for remote clients but has to share the
+# same two cores, and any delay it suffers is counted as latency. By default (fifo) it runs
+# SCHED_FIFO in every phase (see bench_loadgen_setup in lib.sh), so the instrument is equally
+# unaffected by the hogs in all three phases and the phases differ only in how memcached and the
+# hogs are treated; colo then does not see the load generator's CPU as online usage, which is
+# why the idle CPU (below) subtracts it explicitly. "weight" puts it in its own cgroup with
+# cpu.shares 10240 instead (a weaker shield: the hogs' group still competes with it at the top
+# level). "online" treats it like memcached: in the plain group in phases alone and plain, under
+# `colo run --class online` in phase colo, so colo must protect the client as well.
 #
 # CPU accounting, sampled from /proc/<pid>/stat (all threads) over the middle of each measured
 # run (from 1 s after the start to 1 s before the end); the load generator reports its own
 # (getrusage over its measured run):
 #   idle_for_offline = capacity (nproc) - memcached - load generator - colo agent
 #   offline_share    = CPU the hogs got / idle_for_offline
-# Other processes on the machine are not subtracted; the machine-wide idle time is reported
-# alongside so a noisy neighbour shows.
+# Other processes on the machine are not subtracted there. A second figure counts them too:
+#   offline_share_of_machine_idle = hogs / (hogs + machine-wide idle time from /proc/stat)
+# i.e. the hogs' share of all the CPU nothing else used. On a quiet machine the two agree; when
+# they differ, something else was running (SCHED_IDLE hogs yield to any other process).
 #
 # Usage: bench/interference.sh BUILD_DIR [--seconds 20] [--repeats 3] [--warmup 5] [--rate R]
-#                              [--json FILE] [--phases alone,plain,colo]
+#                              [--json FILE] [--phases alone,plain,colo] [--loadgen fifo|weight|online]
 # Root only. cgroups: colo-bench-<pid>-* below this shell's own cgroup, removed at exit.
 set -euo pipefail
 
@@ -44,6 +50,7 @@ WARMUP=5
 RATE=""
 JSON_OUT=""
 PHASES="alone,plain,colo"
+LOADGEN_MODE=fifo
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) SECONDS_PER_PHASE="$2"; shift 2 ;;
@@ -52,11 +59,13 @@ while [ $# -gt 0 ]; do
         --rate) RATE="$2"; shift 2 ;;
         --json) JSON_OUT="$2"; shift 2 ;;
         --phases) PHASES="$2"; shift 2 ;;
+        --loadgen) LOADGEN_MODE="$2"; shift 2 ;;
         *) usage ;;
         esac
 done
 [ "$SECONDS_PER_PHASE" -ge 5 ] || bench_die "--seconds must be at least 5"
 [[ ",$PHASES," == *,alone,* ]] || bench_die "--phases must include alone (the reference)"
+case "$LOADGEN_MODE" in fifo | weight | online) ;; *) bench_die "--loadgen must be fifo, weight or online" ;; esac
 
 COLO="$(realpath -m "$BUILD/colo")"
 LOADGEN="$(realpath -m "$BUILD/bench/colo-loadgen")"
@@ -75,8 +84,11 @@ HZ="$(getconf CLK_TCK)"
 RESULTS="$BENCH_TMP/results.jsonl"
 : >"$RESULTS"
 
-LOADGEN_GROUP="$(bench_make_group cpu loadgen)"
-echo 10240 >"$LOADGEN_GROUP/cpu.shares"
+if [ "$LOADGEN_MODE" = online ]; then
+        BENCH_LOADGEN_MODE=online
+else
+        bench_loadgen_setup "$LOADGEN_MODE"
+fi
 PLAIN_GROUP="$(bench_make_group cpu plain)"
 
 MC_PID=""
@@ -165,14 +177,34 @@ now_sec() {
         date +%s.%N
 }
 
+# Starts colo-loadgen ARGS... for phase $1 in the background; sets BENCH_SPAWNED_PID (with
+# --loadgen online in the colo phase: the `colo run` supervisor, which exits with its status).
+spawn_loadgen() {
+        local phase="$1"
+        shift
+        case "$BENCH_LOADGEN_MODE" in
+        online)
+                if [ "$phase" = colo ]; then
+                        LOADGEN_SEQ=$((${LOADGEN_SEQ:-0} + 1))
+                        bench_colo_run "$COLO" --class online --name "loadgen$LOADGEN_SEQ" -- "$LOADGEN" "$@"
+                else
+                        bench_spawn_in "$PLAIN_GROUP" "$LOADGEN" "$@"
+                fi
+                ;;
+        *)
+                bench_spawn_loadgen "$LOADGEN" "$@"
+                ;;
+        esac
+}
+
 # Runs the load generator (keys stored by a warm-up run first) and samples CPU in the middle of
 # the measured run. Appends one JSON object to $RESULTS.
 measure() {             # $1 phase, $2 round
         local phase="$1" round="$2" lg t0 t1 mc0 mc1 hog0 hog1 ag0 ag1 idle0 idle1 out
-        "$LOADGEN" --port "$PORT" --rate "$RATE" --duration "$WARMUP" >/dev/null \
-                || bench_die "warm-up load failed in phase $phase"
         out="$BENCH_TMP/$phase-$round.json"
-        bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" --port "$PORT" --rate "$RATE" --duration "$SECONDS_PER_PHASE" \
+        spawn_loadgen "$phase" --port "$PORT" --rate "$RATE" --duration "$WARMUP" >/dev/null
+        wait "$BENCH_SPAWNED_PID" || bench_die "warm-up load failed in phase $phase"
+        spawn_loadgen "$phase" --port "$PORT" --rate "$RATE" --duration "$SECONDS_PER_PHASE" \
                 --no-warmup --json --seed "$round" >"$out"
         lg=$BENCH_SPAWNED_PID
         sleep 1
@@ -194,6 +226,8 @@ measure() {             # $1 phase, $2 round
                  agent_cores: cores($agent), machine_idle_cores: cores($idle)}
                 | .idle_for_offline_cores = ($cpus - .memcached_cores - .loadgen_cores - .agent_cores)
                 | .offline_share = (if .idle_for_offline_cores > 0 then .hog_cores / .idle_for_offline_cores else 0 end)
+                | .offline_share_of_machine_idle = (if .hog_cores + .machine_idle_cores > 0
+                        then .hog_cores / (.hog_cores + .machine_idle_cores) else 0 end)
                 ' "$out" | tee -a "$RESULTS" | jq -r '"  \(.phase) round \(.round): p50 \(.p50_us) us, p99 \(.p99_us) us, p99.9 \(.p999_us) us, errors \(.errors); memcached \(.memcached_cores * 100 | round)% loadgen \(.loadgen_cores * 100 | round)% hogs \(.hog_cores * 100 | round)% of a core"'
 }
 
@@ -206,8 +240,8 @@ calibrate() {
         "$LOADGEN" --port "$PORT" --rate 1000 --duration 1 >/dev/null || bench_die "calibration warm-up failed"
         for step in 1 2 3 4 5; do
                 t0=$(now_sec); m0=$(ticks_of "$MC_PID")
-                "$LOADGEN" --port "$PORT" --rate "$rate" --duration 4 --no-warmup >/dev/null \
-                        || bench_die "calibration run failed"
+                spawn_loadgen alone --port "$PORT" --rate "$rate" --duration 4 --no-warmup >/dev/null
+                wait "$BENCH_SPAWNED_PID" || bench_die "calibration run failed"
                 t1=$(now_sec); m1=$(ticks_of "$MC_PID")
                 util=$(echo "($m1 - $m0) / $HZ / ($t1 - $t0)" | bc -l)
                 printf '  calibration step %d: %d req/s -> memcached %.1f%% of one core\n' "$step" "$rate" \
@@ -229,7 +263,8 @@ if [ -z "$RATE" ]; then
         echo "calibrating the request rate for memcached at ~50% of one core"
         calibrate
 fi
-echo "rate: $RATE req/s; $REPEATS rounds of alone / plain / colo, ${SECONDS_PER_PHASE} s measured each (+${WARMUP} s warm-up)"
+echo "rate: $RATE req/s; $REPEATS rounds of ${PHASES//,/ / }, ${SECONDS_PER_PHASE} s measured each (+${WARMUP} s warm-up)"
+echo "load generator: $BENCH_LOADGEN_MODE"
 
 for round in $(seq 1 "$REPEATS"); do
         echo "round $round"
@@ -243,12 +278,13 @@ for round in $(seq 1 "$REPEATS"); do
 done
 
 SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        --arg phases "$PHASES" '
+        --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$BENCH_LOADGEN_MODE" '
         def mean(f): (map(f) | add / length);
         def phase(p): map(select(.phase == p));
         . as $all
         | (phase("alone") | mean(.p99_us)) as $alone
-        | {date: $date, kernel: $kernel, cpus: $cpus, rate: (phase("alone")[0].rate),
+        | {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, loadgen: $loadgen,
+           rate: (phase("alone")[0].rate),
            calibration: phase("calibration"),
            phases: ($phases | split(",") | map(. as $p | {key: $p, value: ($all | phase($p) | {
                 rounds: length, p50_us: mean(.p50_us), p99_us: mean(.p99_us), p999_us: mean(.p999_us),
@@ -257,6 +293,7 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
                 hog_cores: mean(.hog_cores), agent_cores: mean(.agent_cores),
                 idle_for_offline_cores: mean(.idle_for_offline_cores), offline_share: mean(.offline_share),
                 machine_idle_cores: mean(.machine_idle_cores),
+                offline_share_of_machine_idle: mean(.offline_share_of_machine_idle),
                 p99_inflation: (mean(.p99_us) / $alone - 1)})}) | from_entries)}' "$RESULTS")"
 echo
 echo "== summary (means over $REPEATS rounds)"
@@ -266,7 +303,8 @@ echo "$SUMMARY" | jq -r '
         + "p99.9 \(.p999_us * 10 | round / 10) us  p99 inflation \(.p99_inflation * 1000 | round / 10)%  "
         + "hogs \(.hog_cores * 100 | round)% of a core"
         + (if $k == "colo" then "  = \(.offline_share * 1000 | round / 10)% of the idle CPU "
-           + "(\(.idle_for_offline_cores * 100 | round)% of a core)" else "" end)'
+           + "(\(.idle_for_offline_cores * 100 | round)% of a core; "
+           + "\(.offline_share_of_machine_idle * 1000 | round / 10)% counting every other process)" else "" end)'
 if [ -n "$JSON_OUT" ]; then
         echo "$SUMMARY" | jq --slurpfile raw "$RESULTS" '. + {raw: $raw}' >"$JSON_OUT"
         echo "results: $JSON_OUT"

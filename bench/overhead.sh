@@ -90,11 +90,11 @@ tick_s="$(bench_metric colo_tick_duration_seconds)"
 n_status="$(jq '.workloads | length' "$BENCH_AGENT_STATE/status.json")"
 
 SUMMARY="$(jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
-        --arg buildtype "$BUILDTYPE" --argjson workloads "$n_status" --argjson hz "$HZ" \
+        --arg buildtype "$BUILDTYPE" --argjson workloads "$n_status" --argjson hz "$HZ" --argjson load "$BENCH_LOAD1" \
         --argjson ticks "$((ticks1 - ticks0))" --argjson wall "$(echo "$t1 - $t0" | bc -l)" \
         --argjson loops "$(( ${loops1%.*} - ${loops0%.*} ))" --argjson hwm "$hwm_kib" --argjson rss "$rss_kib" \
         --argjson tick_s "${tick_s:-0}" '
-        {date: $date, kernel: $kernel, cpus: $cpus, buildtype: $buildtype, workloads: $workloads,
+        {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, buildtype: $buildtype, workloads: $workloads,
          seconds: $wall, cpu_seconds: ($ticks / $hz), cpu_percent_of_one_core: ($ticks / $hz / $wall * 100),
          control_periods: $loops, cpu_ms_per_period: (if $loops > 0 then $ticks / $hz / $loops * 1000 else null end),
          last_tick_ms: ($tick_s * 1000), peak_rss_mib: ($hwm / 1024), rss_mib: ($rss / 1024)}')"

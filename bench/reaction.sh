@@ -114,10 +114,11 @@ for batch in $(seq 1 "$BATCHES"); do
 done
 
 SUMMARY="$(jq -s --arg kernel "$(uname -r)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        --argjson cpus "$(nproc)" --arg node "$NODE_MEMORY" --argjson step "$STEP_MIB" '
+        --argjson cpus "$(nproc)" --arg node "$NODE_MEMORY" --argjson step "$STEP_MIB" --argjson load "$BENCH_LOAD1" '
         def q(p): sort | .[((length * p) | ceil) - 1];
         def stats(f): map(f) | {n: length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: max};
-        {date: $date, kernel: $kernel, cpus: $cpus, node_memory: $node, step_mib: $step, steps: length,
+        {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, node_memory: $node, step_mib: $step,
+         steps: length,
          lowered: map(select(.lowered)) | length,
          by_fast_event: map(select(.lowered and .fast_event)) | length,
          alloc_ms: stats(.alloc_ms),

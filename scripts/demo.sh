@@ -8,8 +8,9 @@
 #      runs with `colo run --class online`, the hogs with `colo run --class offline`
 #
 # Latency comes from colo-loadgen (open loop: Poisson arrivals, latency from the intended send
-# time) at a fixed rate for a few seconds per part. The load generator sits in its own cgroup
-# with a high CPU weight in all three parts, so only memcached's treatment changes.
+# time) at a fixed rate for a few seconds per part. The load generator runs SCHED_FIFO in all three
+# parts (bench/lib.sh: bench_loadgen_setup), so the hogs never delay it and only memcached's
+# treatment changes.
 # Everything (processes, agent, cgroups colo-demo-<pid>-*) is removed on exit, Ctrl-C included.
 #
 # Usage: scripts/demo.sh COLO_BINARY   (as root; colo-loadgen and colo-mem-hog are taken from
@@ -46,8 +47,7 @@ bench_tmpdir
 
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-LOADGEN_GROUP="$(bench_make_group cpu loadgen)"
-echo 10240 >"$LOADGEN_GROUP/cpu.shares"
+bench_loadgen_setup fifo
 PLAIN_GROUP="$(bench_make_group cpu plain)"
 
 # Measures memcached's latency on port $1 for SECONDS_EACH seconds; prints the loadgen's JSON
@@ -55,8 +55,9 @@ PLAIN_GROUP="$(bench_make_group cpu plain)"
 # runs that command half-way through (while the load is on).
 measure() {
         local port="$1" out="$2" pids="$3" midway="${4:-}" t0 t1 h0 h1 pid
-        "$LOADGEN" --port "$port" --rate "$RATE" --duration 2 >/dev/null || bench_die "warm-up load failed"
-        bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" \
+        bench_spawn_loadgen "$LOADGEN" --port "$port" --rate "$RATE" --duration 2 >/dev/null
+        wait "$BENCH_SPAWNED_PID" || bench_die "warm-up load failed"
+        bench_spawn_loadgen "$LOADGEN" --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" \
                 --no-warmup --json >"$out"
         local lg=$BENCH_SPAWNED_PID
         sleep 1
@@ -88,7 +89,7 @@ start_memcached_plain() {
 }
 
 bold "colo demo: memcached (online) next to $HOGS CPU hogs and a ${MEMHOG_MIB} MiB memory hog (offline), $CPUS CPUs"
-echo "load: $RATE requests/s from colo-loadgen (open loop), ${SECONDS_EACH} s per part"
+echo "load: $RATE requests/s from colo-loadgen (open loop; the generator runs $( [ "$BENCH_LOADGEN_MODE" = fifo ] && echo SCHED_FIFO || echo "in a high-weight cgroup")), ${SECONDS_EACH} s per part"
 
 bold "1/3  memcached alone"
 start_memcached_plain

@@ -20,13 +20,61 @@
 #include "util/macro.h"
 
 #define MAX_FRAMES 16                   /* deeper nesting is skipped, never tracked */
-#define KEY_MAX 48                      /* longer keys match nothing colo reads */
+/* The keys colo reads, recognised once per key event so that the path checks compare integers. */
+typedef enum Key {
+        KEY_POD,
+        KEY_NODES,
+        KEY_NODENAMES,
+        KEY_ITEMS,
+        KEY_METADATA,
+        KEY_STATUS,
+        KEY_NAME,
+        KEY_ANNOTATIONS,
+        KEY_NODE_USAGE,
+        KEY_ALLOCATABLE,
+        KEY_CAPACITY,
+        KEY_CPU,
+        KEY_MEMORY,
+        KEY_OFFLINE_CPU,
+        KEY_OFFLINE_MEMORY,
+        _KEY_MAX,
+        KEY_OTHER = -1,
+} Key;
+
+static const struct {
+        const char *text;
+        size_t len;
+} key_names[_KEY_MAX] = {
+#define K(id, s) [id] = { s, sizeof(s) - 1 }
+        K(KEY_POD, "pod"),
+        K(KEY_NODES, "nodes"),
+        K(KEY_NODENAMES, "nodenames"),
+        K(KEY_ITEMS, "items"),
+        K(KEY_METADATA, "metadata"),
+        K(KEY_STATUS, "status"),
+        K(KEY_NAME, "name"),
+        K(KEY_ANNOTATIONS, "annotations"),
+        K(KEY_NODE_USAGE, NODE_USAGE_ANNOTATION),
+        K(KEY_ALLOCATABLE, "allocatable"),
+        K(KEY_CAPACITY, "capacity"),
+        K(KEY_CPU, "cpu"),
+        K(KEY_MEMORY, "memory"),
+        K(KEY_OFFLINE_CPU, NODE_OFFLINE_CPU_RESOURCE),
+        K(KEY_OFFLINE_MEMORY, NODE_OFFLINE_MEMORY_RESOURCE),
+#undef K
+};
+
+static Key key_lookup(const unsigned char *key, size_t len) {
+        for (int i = 0; i < _KEY_MAX; i++)
+                if (key_names[i].len == len && memcmp(key_names[i].text, key, len) == 0)
+                        return (Key) i;
+        return KEY_OTHER;
+}
 
 typedef struct Frame {
         bool is_map;
-        bool key_ok;
-        uint32_t seen;                  /* keys colo reads that this map has had (see key_bit()) */
-        char key[KEY_MAX];
+        Key key;                        /* maps: the current key, KEY_OTHER for keys colo ignores */
+        uint32_t seen;                  /* maps: the keys colo reads that this one has had */
         size_t index;                   /* arrays: index of the current element */
 } Frame;
 
@@ -154,8 +202,8 @@ static bool grow_names(Parser *p, size_t want) {
         return true;
 }
 
-static bool key_is(const Frame *f, const char *key) {
-        return f->is_map && f->key_ok && strcmp(f->key, key) == 0;
+static bool key_is(const Frame *f, Key key) {
+        return f->is_map && f->key == key;
 }
 
 /* True when the container at frame index i is the items array of the node list. */
@@ -163,8 +211,8 @@ static bool is_items_array(const Parser *p, unsigned i) {
         if (p->frames[i].is_map)
                 return false;
         if (p->args)
-                return i == 2 && key_is(&p->frames[0], "nodes") && key_is(&p->frames[1], "items");
-        return (i == 1 && key_is(&p->frames[0], "items")) || (i == 0);
+                return i == 2 && key_is(&p->frames[0], KEY_NODES) && key_is(&p->frames[1], KEY_ITEMS);
+        return (i == 1 && key_is(&p->frames[0], KEY_ITEMS)) || (i == 0);
 }
 
 /* The frame index of the current item's own map, when inside one. */
@@ -177,7 +225,7 @@ static int item_scalar(Parser *p, const unsigned char *s, size_t len, bool is_st
         unsigned f = item_frame(p);
         const Frame *fr = p->frames;
         /* metadata.name */
-        if (p->depth == f + 2 && key_is(&fr[f], "metadata") && key_is(&fr[f + 1], "name")) {
+        if (p->depth == f + 2 && key_is(&fr[f], KEY_METADATA) && key_is(&fr[f + 1], KEY_NAME)) {
                 if (!is_string)
                         return fail(p, "node metadata.name: not a string");
                 size_t off = arena_add(p, s, len);
@@ -188,8 +236,8 @@ static int item_scalar(Parser *p, const unsigned char *s, size_t len, bool is_st
                 return 1;
         }
         /* metadata.annotations["colo.io/node-usage"] */
-        if (p->depth == f + 3 && key_is(&fr[f], "metadata") && key_is(&fr[f + 1], "annotations") &&
-            key_is(&fr[f + 2], NODE_USAGE_ANNOTATION) && is_string) {
+        if (p->depth == f + 3 && key_is(&fr[f], KEY_METADATA) && key_is(&fr[f + 1], KEY_ANNOTATIONS) &&
+            key_is(&fr[f + 2], KEY_NODE_USAGE) && is_string) {
                 size_t off = arena_add(p, s, len);
                 if (off == (size_t) -1)
                         return oom(p);
@@ -199,28 +247,28 @@ static int item_scalar(Parser *p, const unsigned char *s, size_t len, bool is_st
                 return 1;
         }
         /* status.allocatable / status.capacity quantities */
-        if (p->depth == f + 3 && key_is(&fr[f], "status") &&
-            (key_is(&fr[f + 1], "allocatable") || key_is(&fr[f + 1], "capacity")) && fr[f + 2].key_ok) {
-                static const char *const names[_RES_MAX] = { "cpu", "memory", NODE_OFFLINE_CPU_RESOURCE,
-                                                             NODE_OFFLINE_MEMORY_RESOURCE };
+        if (p->depth == f + 3 && key_is(&fr[f], KEY_STATUS) &&
+            (key_is(&fr[f + 1], KEY_ALLOCATABLE) || key_is(&fr[f + 1], KEY_CAPACITY))) {
+                int r = fr[f + 2].key == KEY_CPU            ? RES_CPU
+                        : fr[f + 2].key == KEY_MEMORY       ? RES_MEMORY
+                        : fr[f + 2].key == KEY_OFFLINE_CPU  ? RES_OFFLINE_CPU
+                        : fr[f + 2].key == KEY_OFFLINE_MEMORY ? RES_OFFLINE_MEMORY
+                                                            : -1;
+                if (r < 0)
+                        return 1;
                 /* cpu in millicores; colo.io/offline-cpu counts millicores as an integer quantity */
-                static const unsigned scales[_RES_MAX] = { 3, 0, 0, 0 };
-                for (int r = 0; r < _RES_MAX; r++) {
-                        if (strcmp(fr[f + 2].key, names[r]) != 0)
-                                continue;
-                        char q[64];
-                        int64_t v = -1;
-                        if (len < sizeof(q)) {
-                                memcpy(q, s, len);
-                                q[len] = '\0';
-                                if (quantity_parse_scaled(q, scales[r], &v) < 0)
-                                        v = -1;
-                        }
-                        if (key_is(&fr[f + 1], "allocatable"))
-                                p->b.alloc[r] = v;
-                        else
-                                p->b.cap[r] = v;
+                char q[64];
+                int64_t v = -1;
+                if (len < sizeof(q)) {
+                        memcpy(q, s, len);
+                        q[len] = '\0';
+                        if (quantity_parse_scaled(q, r == RES_CPU ? 3 : 0, &v) < 0)
+                                v = -1;
                 }
+                if (key_is(&fr[f + 1], KEY_ALLOCATABLE))
+                        p->b.alloc[r] = v;
+                else
+                        p->b.cap[r] = v;
         }
         return 1;
 }
@@ -274,13 +322,13 @@ static int on_scalar(Parser *p, const unsigned char *s, size_t len, bool is_stri
         if (p->args && p->depth == 1) {
                 /* Top-level members that are not containers: null counts as absent. */
                 const Frame *top = &p->frames[0];
-                if (!is_null && key_is(top, "pod"))
+                if (!is_null && key_is(top, KEY_POD))
                         return fail(p, "ExtenderArgs.pod: not an object");
-                if (!is_null && key_is(top, "nodes"))
+                if (!is_null && key_is(top, KEY_NODES))
                         return fail(p, "nodes: not a NodeList");
-                if (!is_null && key_is(top, "nodenames"))
+                if (!is_null && key_is(top, KEY_NODENAMES))
                         return fail(p, "nodenames: not an array");
-        } else if (p->args && p->depth == 2 && key_is(&p->frames[0], "nodenames") && !p->frames[1].is_map) {
+        } else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODENAMES) && !p->frames[1].is_map) {
                 if (!is_string || len == 0)
                         return fail(p, "nodenames[%zu]: not a node name", p->frames[1].index);
                 if (!grow_names(p, p->n_names + 1))
@@ -291,10 +339,10 @@ static int on_scalar(Parser *p, const unsigned char *s, size_t len, bool is_stri
                 p->names_offs[p->n_names++] = off;
         } else if (p->depth <= MAX_FRAMES && is_items_array(p, p->depth - 1) && !is_null)
                 return fail(p, "%sitems[%zu]: not a Node object", p->args ? "nodes." : "", p->frames[p->depth - 1].index);
-        else if (p->args && p->depth == 2 && key_is(&p->frames[0], "nodes") && key_is(&p->frames[1], "items") &&
+        else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODES) && key_is(&p->frames[1], KEY_ITEMS) &&
                  !is_null)
                 return fail(p, "nodes: not a NodeList");
-        else if (!p->args && p->depth == 1 && key_is(&p->frames[0], "items") && !is_null)
+        else if (!p->args && p->depth == 1 && key_is(&p->frames[0], KEY_ITEMS) && !is_null)
                 return fail(p, "NodeList: items is not an array");
         else if (p->in_item && p->depth <= MAX_FRAMES && !is_null && !item_scalar(p, s, len, is_string))
                 return 0;
@@ -325,16 +373,16 @@ static int open_container(Parser *p, bool is_map) {
         if (p->depth >= 1 && p->depth <= MAX_FRAMES) {
                 const Frame *parent = &p->frames[p->depth - 1];
                 if (p->args && p->depth == 1) {
-                        if (key_is(parent, "pod")) {
+                        if (key_is(parent, KEY_POD)) {
                                 if (!is_map)
                                         return fail(p, "ExtenderArgs.pod: not an object");
                                 p->in_pod = true;
                                 p->pod_start = offset(p) - 1;
-                        } else if (key_is(parent, "nodes")) {
+                        } else if (key_is(parent, KEY_NODES)) {
                                 if (!is_map)
                                         return fail(p, "nodes: not a NodeList");
                                 p->has_nodes = true;
-                        } else if (key_is(parent, "nodenames")) {
+                        } else if (key_is(parent, KEY_NODENAMES)) {
                                 if (is_map)
                                         return fail(p, "nodenames: not an array");
                                 p->has_names = true;
@@ -343,23 +391,23 @@ static int open_container(Parser *p, bool is_map) {
                                 if (!arena_reserve(p, rest + 1) || !grow_names(p, rest / 8 + 1))
                                         return oom(p);
                         }
-                } else if (p->args && p->depth == 2 && key_is(&p->frames[0], "nodes") && key_is(parent, "items") &&
+                } else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODES) && key_is(parent, KEY_ITEMS) &&
                            is_map)
                         return fail(p, "nodes: not a NodeList");
-                else if (!p->args && p->depth == 1 && key_is(parent, "items") && is_map)
+                else if (!p->args && p->depth == 1 && key_is(parent, KEY_ITEMS) && is_map)
                         return fail(p, "NodeList: items is not an array");
                 else if (is_items_array(p, p->depth - 1)) {
                         if (!is_map)
                                 return fail(p, "%sitems[%zu]: not a Node object", p->args ? "nodes." : "", parent->index);
                         begin_item(p);
-                } else if (p->in_item && is_map && p->depth == item_frame(p) + 2 && key_is(&p->frames[item_frame(p)], "status") &&
-                           key_is(parent, "allocatable"))
+                } else if (p->in_item && is_map && p->depth == item_frame(p) + 2 && key_is(&p->frames[item_frame(p)], KEY_STATUS) &&
+                           key_is(parent, KEY_ALLOCATABLE))
                         p->b.has_alloc_map = true;
-                else if (p->args && p->depth == 2 && key_is(&p->frames[0], "nodenames"))
+                else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODENAMES))
                         return fail(p, "nodenames[%zu]: not a node name", parent->index);
         }
         if (p->depth < MAX_FRAMES)
-                p->frames[p->depth] = (Frame) { .is_map = is_map };
+                p->frames[p->depth] = (Frame) { .is_map = is_map, .key = KEY_OTHER };
         p->depth++;
         return 1;
 }
@@ -394,35 +442,20 @@ static int on_end_array(void *ctx) {
         return close_container(ctx);
 }
 
-/* The keys colo reads: a repeated one would make the document mean two things (the pod, whose
- * tree is built with duplicates refused, and the rest), so it is refused wherever it appears. */
-static int key_bit(const char *key) {
-        static const char *const keys[] = { "pod", "nodes", "nodenames", "items", "metadata", "status", "name",
-                                            "annotations", NODE_USAGE_ANNOTATION, "allocatable", "capacity", "cpu",
-                                            "memory", NODE_OFFLINE_CPU_RESOURCE, NODE_OFFLINE_MEMORY_RESOURCE };
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (strcmp(key, keys[i]) == 0)
-                        return (int) i;
-        return -1;
-}
-
 static int on_map_key(void *ctx, const unsigned char *key, size_t len) {
         Parser *p = ctx;
         if (p->depth == 0 || p->depth > MAX_FRAMES)
                 return 1;
         Frame *f = &p->frames[p->depth - 1];
-        f->key_ok = len < KEY_MAX && !memchr(key, '\0', len);
-        if (!f->key_ok)
+        f->key = key_lookup(key, len);
+        if (f->key == KEY_OTHER)
                 return 1;
-        memcpy(f->key, key, len);
-        f->key[len] = '\0';
-        int bit = key_bit(f->key);
-        if (bit >= 0) {
-                if (f->seen & (1u << bit))
-                        return fail(p, "duplicate key \"%s\"", f->key);
-                f->seen |= 1u << bit;
-        }
-        if (!p->args && p->depth == 1 && strcmp(f->key, "items") == 0)
+        /* A repeated key colo reads would make the document mean two things (the pod's tree is built
+         * with duplicates refused, the rest is streamed), so it is refused wherever it appears. */
+        if (f->seen & (1u << f->key))
+                return fail(p, "duplicate key \"%s\"", key_names[f->key].text);
+        f->seen |= 1u << f->key;
+        if (!p->args && p->depth == 1 && f->key == KEY_ITEMS)
                 p->seen_items = true;
         return 1;
 }

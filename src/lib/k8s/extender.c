@@ -490,6 +490,10 @@ static int do_filter(const ExtenderConfig *cfg, bool offline, const PodDemand *d
         return gen_take(g, prefix, len, 1, ret, ret_size);      /* skip the generated '{' */
 }
 
+/* Scores as JSON number text: yajl_gen_integer() would go through snprintf() for every node. */
+static const char *const score_text[EXTENDER_MAX_PRIORITY + 1] = { "0", "1", "2", "3", "4", "5",
+                                                                     "6", "7", "8", "9", "10" };
+
 static int do_prioritize(const ExtenderConfig *cfg, bool offline, const PodDemand *demand, const Candidates *c,
                          uint64_t now, char **ret, size_t *ret_size, ExtenderStats *stats) {
         _cleanup_free_ int *scores = calloc(MAX(c->n, (size_t) 1), sizeof(int));
@@ -530,7 +534,8 @@ static int do_prioritize(const ExtenderConfig *cfg, bool offline, const PodDeman
         for (size_t i = 0; i < c->n; i++)
                 if (yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "host") != yajl_gen_status_ok ||
                     GEN_STR(g, c->names[i]) != yajl_gen_status_ok || GEN_STR(g, "score") != yajl_gen_status_ok ||
-                    yajl_gen_integer(g, scores[i]) != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
+                    yajl_gen_number(g, score_text[scores[i]], strlen(score_text[scores[i]])) != yajl_gen_status_ok ||
+                    yajl_gen_map_close(g) != yajl_gen_status_ok)
                         return -ENOMEM;
         if (yajl_gen_array_close(g) != yajl_gen_status_ok)
                 return -ENOMEM;

@@ -670,14 +670,16 @@ static void evict_pod(AgentK8s *k, const char *uid, const char *reason) {
                workload_tier_to_string(pod->cls.tier), reason);
 }
 
-/* When the offline pods request more than the node advertises, a kubelet restart would reject
- * some of them (see docs/kubernetes.md); colo picks instead, lowest tier first. The cgroup limits
- * hold them to the budget meanwhile (the squeeze); one pod goes once the over-commitment has
- * lasted isolation.evict_cooldown, and at most one per cooldown after that. */
+/* When the offline pods request more than the budget, the advertised capacity stays at what they
+ * request (a kubelet restart would otherwise reject some of them at random, see docs/kubernetes.md)
+ * and colo evicts down to the budget instead, lowest tier first. The cgroup limits hold them to the
+ * budget meanwhile (the squeeze); one pod goes once the over-commitment has lasted
+ * isolation.evict_cooldown, and at most one per cooldown after that. Also runs on stale data,
+ * against the decaying budget. */
 static void check_overcommit(AgentK8s *k, uint64_t now) {
         const NodePublisherStats *ps = node_publisher_stats(k->publisher);
         const PodWatchStats *ws = pod_watch_stats(k->watch);
-        if (!ps->have_advertised || !ws->synced) {
+        if (!k->have_usage || !ws->synced || k->agent->opts.dry_run) {
                 k->overcommit_since_usec = 0;
                 return;
         }
@@ -701,7 +703,7 @@ static void check_overcommit(AgentK8s *k, uint64_t now) {
                 index[m++] = i;
         }
         size_t pick;
-        if (node_status_pick_overcommit(hold, m, ps->advertised, &pick) < 0) {
+        if (node_status_pick_overcommit(hold, m, ps->budget, &pick) < 0) {
                 if (k->overcommit_since_usec)
                         log_info("Offline pods fit the advertised capacity again.");
                 k->overcommit_since_usec = 0;
@@ -710,23 +712,41 @@ static void check_overcommit(AgentK8s *k, uint64_t now) {
         const PolicyConfig *pc = &k->agent->config.policy;
         if (!k->overcommit_since_usec) {
                 k->overcommit_since_usec = now;
-                log_notice("Offline pods request %" PRIi64 "m CPU and %" PRIi64 " bytes, more than the advertised %" PRIi64
-                           "m and %" PRIi64 " bytes; squeezing%s.", cpu, mem, ps->advertised.cpu_milli,
-                           ps->advertised.memory, pc->eviction ? ", evicting the lowest tier if it persists" : "");
+                log_notice("Offline pods request %" PRIi64 "m CPU and %" PRIi64 " bytes, more than the budget of %" PRIi64
+                           "m and %" PRIi64 " bytes; squeezing%s.", cpu, mem, ps->budget.cpu_milli, ps->budget.memory,
+                           pc->eviction ? ", evicting the lowest tier if it persists" : "");
         }
         if (!pc->eviction || now - k->overcommit_since_usec < pc->evict_cooldown_usec ||
             (k->last_overcommit_eviction_usec && now - k->last_overcommit_eviction_usec < pc->evict_cooldown_usec))
                 return;
         char reason[256];
         snprintf(reason, sizeof(reason),
-                 "offline pods request %" PRIi64 "m CPU and %" PRIi64 " bytes of colo.io/offline-*, the node advertises "
-                 "%" PRIi64 "m and %" PRIi64 " bytes; lowest tier first",
-                 cpu, mem, ps->advertised.cpu_milli, ps->advertised.memory);
+                 "offline pods request %" PRIi64 "m CPU and %" PRIi64 " bytes of colo.io/offline-*, the node's offline "
+                 "budget is %" PRIi64 "m and %" PRIi64 " bytes; lowest tier first",
+                 cpu, mem, ps->budget.cpu_milli, ps->budget.memory);
         k->last_overcommit_eviction_usec = now;
         evict_pod(k, pods[index[pick]].uid, reason);
 }
 
 /* --- status --- */
+
+/* What the running offline pods request (colo.io/offline-*), pods on their way out left out. */
+static NodeCapacity held_by_offline_pods(AgentK8s *k) {
+        size_t n;
+        const KubePod *pods = pod_watch_pods(k->watch, &n);
+        NodeCapacity held = {};
+        for (size_t i = 0; i < n; i++) {
+                const KubePod *p = &pods[i];
+                if (p->cls.workload_class != CLASS_OFFLINE || kube_pod_is_terminal(p) || p->class_error[0] ||
+                    pod_being_evicted(k, p->uid))
+                        continue;
+                held.cpu_milli = held.cpu_milli > INT64_MAX - p->offline_cpu_request_milli ? INT64_MAX :
+                                                                                            held.cpu_milli + p->offline_cpu_request_milli;
+                held.memory = held.memory > INT64_MAX - p->offline_memory_request ? INT64_MAX :
+                                                                                   held.memory + p->offline_memory_request;
+        }
+        return held;
+}
 
 static void publish_node(AgentK8s *k, const NodeSample *s, const Plan *plan, bool fresh) {
         Agent *a = k->agent;
@@ -766,7 +786,7 @@ static void publish_node(AgentK8s *k, const NodeSample *s, const Plan *plan, boo
         node_publisher_set_config(k->publisher, &pc);
         const NodePublisherStats *before = node_publisher_stats(k->publisher);
         bool was_decaying = before->decaying;
-        node_publisher_update(k->publisher, &k->last_usage, k->last_good_sample_usec);
+        node_publisher_update(k->publisher, &k->last_usage, k->last_good_sample_usec, held_by_offline_pods(k));
         const NodePublisherStats *ps = node_publisher_stats(k->publisher);
         if (ps->decaying && !was_decaying)
                 log_warning("The agent's measurements are older than kubernetes.stale_after: the advertised offline "
@@ -879,6 +899,7 @@ int agent_k8s_tick(Agent *a) {
                 /* Nothing fresh to act on: keep the knobs as they are; the advertised capacity
                  * decays once this lasts beyond kubernetes.stale_after. */
                 publish_node(k, NULL, NULL, false);
+                check_overcommit(k, start);
                 after_io(k);
                 return r;
         }

@@ -285,6 +285,19 @@ void fake_api_add_node(FakeApi *f, const char *name, const char *cpu, const char
         pthread_mutex_unlock(&f->lock);
 }
 
+void fake_api_reset_node_resources(FakeApi *f, const char *name) {
+        pthread_mutex_lock(&f->lock);
+        json_t *status = json_object_get(json_object_get(f->nodes, name), "status");
+        const char *sections[] = { "capacity", "allocatable" };
+        for (size_t i = 0; i < 2; i++) {
+                json_t *m = json_object_get(status, sections[i]);
+                json_object_del(m, "colo.io/offline-cpu");
+                json_object_del(m, "colo.io/offline-memory");
+        }
+        f->rv++;
+        pthread_mutex_unlock(&f->lock);
+}
+
 json_t *fake_api_get_node(FakeApi *f, const char *name) {
         pthread_mutex_lock(&f->lock);
         json_t *n = json_object_get(f->nodes, name);

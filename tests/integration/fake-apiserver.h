@@ -74,6 +74,9 @@ uint64_t fake_api_resource_version(FakeApi *f);
 
 /* A v1.Node with allocatable cpu/memory. */
 void fake_api_add_node(FakeApi *f, const char *name, const char *cpu, const char *memory);
+/* Drops colo.io/offline-cpu and -memory from the node's capacity and allocatable, as a kubelet that re-registers the
+ * node does. */
+void fake_api_reset_node_resources(FakeApi *f, const char *name);
 /* A copy of the stored node (patches applied), or NULL. */
 json_t *fake_api_get_node(FakeApi *f, const char *name);
 

@@ -435,6 +435,16 @@ typedef struct PublisherCtx {
         uint64_t status, annotation, failures;
 } PublisherCtx;
 
+typedef struct VerifyCtx {
+        NodePublisher *p;
+        uint64_t before;
+} VerifyCtx;
+
+static bool verified(void *userdata) {
+        VerifyCtx *v = userdata;
+        return node_publisher_stats(v->p)->verifications > v->before;
+}
+
 static bool publisher_reached(void *userdata) {
         PublisherCtx *x = userdata;
         const NodePublisherStats *s = node_publisher_stats(x->p);
@@ -459,12 +469,17 @@ static const char *node_quantity(FakeApi *f, const char *section, const char *re
 
 /* Updates, then drives until the publisher has made want_status status patches (a test that expects
  * no new patch passes the current count), then a little longer so an unexpected patch would show. */
-static void publish(KubeClient *c, NodePublisher *p, PublisherCtx *x, const NodeUsage *u, uint64_t data_usec,
-                    uint64_t want_status) {
-        node_publisher_update(p, u, data_usec);
+static void publish_held(KubeClient *c, NodePublisher *p, PublisherCtx *x, const NodeUsage *u, uint64_t data_usec,
+                         NodeCapacity held, uint64_t want_status) {
+        node_publisher_update(p, u, data_usec, held);
         x->status = want_status;
         (void) drive(c, NULL, publisher_reached, x, 3000);
         drive(c, NULL, NULL, NULL, 50);         /* anything extra would show now */
+}
+
+static void publish(KubeClient *c, NodePublisher *p, PublisherCtx *x, const NodeUsage *u, uint64_t data_usec,
+                    uint64_t want_status) {
+        publish_held(c, p, x, u, data_usec, (NodeCapacity) {}, want_status);
 }
 
 static void test_node_status_hysteresis_interval_and_decay(void **state) {
@@ -521,35 +536,66 @@ static void test_node_status_hysteresis_interval_and_decay(void **state) {
         u = usage_with_budget(4000, 8LL << 30);
         publish(c, p, &x, &u, fake_now_usec, 2);
         assert_int_equal(node_publisher_stats(p)->status_patches, 2);
-        /* ... a decrease does not. */
+        /* ... a decrease of the threshold or more does not ... */
         u = usage_with_budget(3000, 8LL << 30);
         publish(c, p, &x, &u, fake_now_usec, 3);
         assert_int_equal(node_publisher_stats(p)->status_patches, 3);
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        /* ... and a smaller one goes out after the spacing (hysteresis only upward). */
+        u = usage_with_budget(2950, 8LL << 30);
+        publish(c, p, &x, &u, fake_now_usec, 3);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 3);
+        fake_now_usec += 11 * USEC_PER_SEC;
+        publish(c, p, &x, &u, fake_now_usec, 4);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2950");
         /* A small change still goes out once the interval has passed. */
         fake_now_usec += 301 * USEC_PER_SEC;
         u = usage_with_budget(3050, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 4);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 4);
+        publish(c, p, &x, &u, fake_now_usec, 5);
+        assert_int_equal(node_publisher_stats(p)->status_patches, 5);
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
 
         /* Stale data: the budget decays linearly to 0 over one more stale_after. */
         uint64_t data = fake_now_usec;
         fake_now_usec = data + 45 * USEC_PER_SEC;               /* 1.5 x stale_after: half */
-        publish(c, p, &x, &u, data, 5);
+        publish(c, p, &x, &u, data, 6);
         assert_true(node_publisher_stats(p)->decaying);
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "1525");
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "4294967296");
         fake_now_usec = data + 60 * USEC_PER_SEC;               /* 2 x stale_after: nothing */
-        publish(c, p, &x, &u, data, 6);
+        publish(c, p, &x, &u, data, 7);
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "0");
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "0");
         assert_int_equal(node_publisher_stats(p)->advertised.cpu_milli, 0);
         /* Fresh data again: back up (after the minimum spacing). */
         fake_now_usec += 11 * USEC_PER_SEC;
-        publish(c, p, &x, &u, fake_now_usec, 7);
+        publish(c, p, &x, &u, fake_now_usec, 8);
         assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
         assert_false(node_publisher_stats(p)->decaying);
+
+        /* Never below what running offline pods request: the budget shrinks, they stay covered. */
+        u = usage_with_budget(1000, 8LL << 30);
+        publish_held(c, p, &x, &u, fake_now_usec, (NodeCapacity) { 2500, 1LL << 30 }, 9);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2500");
+        assert_int_equal(node_publisher_stats(p)->budget.cpu_milli, 1000);
+        /* Decay cannot take it below them either. */
+        fake_now_usec += 100 * USEC_PER_SEC;
+        publish_held(c, p, &x, &u, fake_now_usec - 100 * USEC_PER_SEC, (NodeCapacity) { 2500, 1LL << 30 }, 10);
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2500");
+        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "1073741824");
+        assert_int_equal(node_publisher_stats(p)->budget.cpu_milli, 0);
+
+        /* The kubelet re-registers the node and drops the resources: read back, patched again. */
+        fake_api_reset_node_resources(f, NODE);
+        fake_now_usec += 61 * USEC_PER_SEC;
+        u = usage_with_budget(2500, 1LL << 30);
+        VerifyCtx vc = { p, node_publisher_stats(p)->verifications };
+        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
+        assert_true(drive(c, NULL, verified, &vc, 3000));
+        uint64_t before = node_publisher_stats(p)->status_patches;
+        publish(c, p, &x, &u, fake_now_usec, before + 1);
+        assert_int_equal(node_publisher_stats(p)->resets_detected, 1);
+        assert_string_equal(node_quantity(f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "2500");
 
         node_publisher_free(p);
         kube_client_free(c);
@@ -569,19 +615,19 @@ static void test_node_status_retries_when_unreachable(void **state) {
         fake_now_usec = 5000 * USEC_PER_SEC;
         fake_api_set_unreachable(f, true);
         NodeUsage u = usage_with_budget(2000, 4LL << 30);
-        node_publisher_update(p, &u, fake_now_usec);
+        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
         PublisherCtx x = { .p = p, .failures = 2 };
         assert_true(drive(c, NULL, publisher_reached, &x, 5000));
         assert_false(node_publisher_stats(p)->have_advertised);
         assert_non_null(strstr(node_publisher_stats(p)->last_error, "patch node"));
         /* Not retried before the delay ... */
-        node_publisher_update(p, &u, fake_now_usec);
+        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
         drive(c, NULL, NULL, NULL, 100);
         assert_int_equal(node_publisher_stats(p)->failures, 2);
         /* ... then, with the server back, published. */
         fake_api_set_unreachable(f, false);
         fake_now_usec += 2 * USEC_PER_SEC;
-        node_publisher_update(p, &u, fake_now_usec);
+        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
         x = (PublisherCtx) { .p = p, .status = 1, .annotation = 1 };
         assert_true(drive(c, NULL, publisher_reached, &x, 5000));
         assert_int_equal(node_publisher_stats(p)->advertised.cpu_milli, 2000);
@@ -604,21 +650,25 @@ static void test_node_status_rules(void **state) {
         NodeStatusHysteresis h = {};
         int64_t v[2] = { 1000, 1000 };
         uint64_t i = 300 * USEC_PER_SEC, t = 1000 * USEC_PER_SEC;
-        assert_true(node_status_due(&h, v, 2, t, 0.1, i));             /* never published */
+        assert_true(node_status_due(&h, v, 2, t, 0.1, i, true));             /* never published */
         h = (NodeStatusHysteresis) { .published = true, .values = { 1000, 1000 }, .at_usec = t };
-        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i));
+        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i, true));
         v[1] = 1099;
-        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i));
+        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i, true));
         v[1] = 1100;
-        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i));
-        assert_false(node_status_due(&h, v, 2, t + 5 * USEC_PER_SEC, 0.1, i)); /* increase: spacing */
+        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i, true));
+        assert_false(node_status_due(&h, v, 2, t + 5 * USEC_PER_SEC, 0.1, i, true)); /* increase: spacing */
         v[1] = 900;
-        assert_true(node_status_due(&h, v, 2, t + 1, 0.1, i));          /* decrease: at once */
+        assert_true(node_status_due(&h, v, 2, t + 1, 0.1, i, true));          /* decrease: at once */
+        v[1] = 950;                     /* a small drop: after the spacing, and only if followed */
+        assert_false(node_status_due(&h, v, 2, t + 1, 0.1, i, true));
+        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i, true));
+        assert_false(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.1, i, false));
         v[1] = 1001;
-        assert_true(node_status_due(&h, v, 2, t + i, 0.1, i));          /* interval */
-        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.0, i)); /* threshold 0: any change */
+        assert_true(node_status_due(&h, v, 2, t + i, 0.1, i, true));          /* interval */
+        assert_true(node_status_due(&h, v, 2, t + 20 * USEC_PER_SEC, 0.0, i, true)); /* threshold 0: any change */
         v[1] = 0;
-        assert_true(node_status_due(&h, v, 2, t + 1, 0.5, i));          /* reaching 0 */
+        assert_true(node_status_due(&h, v, 2, t + 1, 0.5, i, true));          /* reaching 0 */
 
         OfflineHolding pods[] = {
                 { .tier = TIER_BATCH, .cpu_milli = 2000, .memory = 4 },
@@ -627,6 +677,8 @@ static void test_node_status_rules(void **state) {
                 { .tier = TIER_BATCH, .cpu_milli = 100, .memory = 1 },
         };
         size_t idx = 99;
+        assert_int_equal(node_status_advertise((NodeCapacity) { 1000, 50 }, (NodeCapacity) { 2000, 10 }).cpu_milli, 2000);
+        assert_int_equal(node_status_advertise((NodeCapacity) { 1000, 50 }, (NodeCapacity) { 2000, 10 }).memory, 50);
         assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 3600, 7 }, &idx), -ENOENT);
         assert_int_equal(node_status_pick_overcommit(pods, 4, (NodeCapacity) { 3000, 7 }, &idx), 0);
         assert_int_equal(idx, 2);       /* best-effort first, the largest CPU holder */

@@ -25,27 +25,31 @@ NodeCapacity node_status_decay(NodeCapacity budget, uint64_t data_age_usec, uint
 }
 
 bool node_status_due(const NodeStatusHysteresis *h, const int64_t *values, size_t n, uint64_t now_usec,
-                     double threshold, uint64_t interval_usec) {
+                     double threshold, uint64_t interval_usec, bool follow_small_drops) {
         if (!h->published)
                 return true;
         uint64_t since = now_usec - MIN(now_usec, h->at_usec);
         if (since >= interval_usec)
                 return true;
-        bool decrease = false, increase = false;
+        bool big_drop = false, small_drop = false, rise = false;
         for (size_t i = 0; i < n && i < NODE_STATUS_VALUES_MAX; i++) {
                 int64_t old = h->values[i], want = values[i];
                 if (want == old)
                         continue;
                 bool moved = old == 0 || want == 0 ||
                              fabs((double) want - (double) old) >= threshold * fabs((double) old);
-                if (!moved)
-                        continue;
-                if (want < old)
-                        decrease = true;
-                else
-                        increase = true;
+                if (want < old && moved)
+                        big_drop = true;
+                else if (want < old)
+                        small_drop = follow_small_drops;
+                else if (moved)
+                        rise = true;
         }
-        return decrease || (increase && since >= NODE_STATUS_MIN_SPACING_USEC);
+        return big_drop || ((small_drop || rise) && since >= NODE_STATUS_MIN_SPACING_USEC);
+}
+
+NodeCapacity node_status_advertise(NodeCapacity budget, NodeCapacity held) {
+        return (NodeCapacity) { MAX(budget.cpu_milli, held.cpu_milli), MAX(budget.memory, held.memory) };
 }
 
 int node_status_capacity_patch(NodeCapacity c, char **ret, ColoError *err) {
@@ -77,14 +81,14 @@ int node_status_annotation_patch(const NodeUsage *u, char **ret, ColoError *err)
         return 0;
 }
 
-int node_status_pick_overcommit(const OfflineHolding *pods, size_t n, NodeCapacity advertised, size_t *ret_index) {
+int node_status_pick_overcommit(const OfflineHolding *pods, size_t n, NodeCapacity budget, size_t *ret_index) {
         int64_t cpu = 0, mem = 0;
         for (size_t i = 0; i < n; i++)
                 if (!pods[i].being_evicted) {
                         cpu = cpu > INT64_MAX - pods[i].cpu_milli ? INT64_MAX : cpu + pods[i].cpu_milli;
                         mem = mem > INT64_MAX - pods[i].memory ? INT64_MAX : mem + pods[i].memory;
                 }
-        bool cpu_over = cpu > advertised.cpu_milli, mem_over = mem > advertised.memory;
+        bool cpu_over = cpu > budget.cpu_milli, mem_over = mem > budget.memory;
         if (!cpu_over && !mem_over)
                 return -ENOENT;
 
@@ -123,6 +127,7 @@ typedef struct PatchSlot {
         int64_t sending[NODE_STATUS_VALUES_MAX];        /* what the call in flight publishes */
         uint64_t retry_after_usec;
         unsigned failures_in_row;
+        uint64_t generation;            /* successful patches so far */
         bool is_status;
 } PatchSlot;
 
@@ -132,6 +137,10 @@ struct NodePublisher {
         NodePublisherConfig cfg;
         uint64_t (*now)(void);
         PatchSlot status, annotation;
+        KubeCall *verify_call;
+        uint64_t last_verify_usec;
+        uint64_t verify_generation;     /* the status patch the read-back is compared with */
+        NodeStatusHysteresis verify_expected;
         NodePublisherStats stats;
 };
 
@@ -147,6 +156,7 @@ static void on_patch_done(void *userdata, const KubeResponse *resp) {
         if (resp->error == 0 && resp->status >= 200 && resp->status < 300) {
                 s->hyst.published = true;
                 s->hyst.at_usec = now;
+                s->generation++;
                 memcpy(s->hyst.values, s->sending, sizeof(s->hyst.values));
                 s->failures_in_row = 0;
                 s->retry_after_usec = 0;
@@ -190,18 +200,72 @@ static void start_patch(NodePublisher *p, PatchSlot *s, const char *path, char *
         }
 }
 
-void node_publisher_update(NodePublisher *p, const NodeUsage *usage, uint64_t data_usec) {
+/* The extended resource as the Node carries it in section, or -1 when absent or malformed. */
+static int64_t node_resource(const json_t *node, const char *section, const char *resource) {
+        const char *v = json_string_value(json_object_get(json_object_get(json_object_get(node, "status"), section),
+                                                          resource));
+        int64_t q;
+        return v && quantity_parse_integer(v, &q) >= 0 ? q : -1;
+}
+
+static void on_verify_done(void *userdata, const KubeResponse *resp) {
+        NodePublisher *p = userdata;
+        p->verify_call = NULL;
+        if (resp->error < 0 || resp->status != 200)
+                return;         /* a failed read proves nothing; the patches report their own failures */
+        p->stats.verifications++;
+        /* A patch that completed meanwhile makes the read-back moot. */
+        if (!p->status.hyst.published || p->status.generation != p->verify_generation || p->status.call)
+                return;
+        json_error_t jerr;
+        json_t *node = json_loadb(resp->body, resp->body_size, 0, &jerr);
+        if (!node)
+                return;
+        const int64_t *want = p->verify_expected.values;
+        bool same = node_resource(node, "capacity", NODE_OFFLINE_CPU_RESOURCE) == want[0] &&
+                    node_resource(node, "allocatable", NODE_OFFLINE_CPU_RESOURCE) == want[0] &&
+                    node_resource(node, "capacity", NODE_OFFLINE_MEMORY_RESOURCE) == want[1] &&
+                    node_resource(node, "allocatable", NODE_OFFLINE_MEMORY_RESOURCE) == want[1];
+        json_decref(node);
+        if (!same) {
+                /* The kubelet re-registered the node (or someone else wrote): patch it back now. */
+                p->status.hyst.published = false;
+                p->stats.resets_detected++;
+                snprintf(p->stats.last_error, sizeof(p->stats.last_error),
+                         "node status: colo.io/offline-* differ from what was published; patching them back");
+        }
+}
+
+static void start_verify(NodePublisher *p, uint64_t now) {
+        _cleanup_free_ char *path = NULL;
+        ColoError err = {};
+        p->last_verify_usec = now;
+        if (asprintf(&path, "/api/v1/nodes/%s?resourceVersion=0", p->node) < 0)
+                return;
+        KubeRequest req = { .method = "GET", .path = path, .timeout_usec = 30 * USEC_PER_SEC, .on_done = on_verify_done,
+                            .userdata = p };
+        p->verify_generation = p->status.generation;
+        p->verify_expected = p->status.hyst;
+        if (kube_client_start(p->client, &req, &p->verify_call, &err) < 0)
+                p->verify_call = NULL;
+}
+
+void node_publisher_update(NodePublisher *p, const NodeUsage *usage, uint64_t data_usec, NodeCapacity held) {
         uint64_t now = publisher_now(p);
         uint64_t age = now - MIN(now, data_usec);
-        NodeCapacity budget = { usage->offline_cpu_milli, usage->offline_memory };
-        NodeCapacity want = node_status_decay(budget, age, p->cfg.stale_after_usec);
+        NodeCapacity budget = node_status_decay((NodeCapacity) { usage->offline_cpu_milli, usage->offline_memory }, age,
+                                                p->cfg.stale_after_usec);
+        NodeCapacity want = node_status_advertise(budget, held);
+        p->stats.budget = budget;
         p->stats.wanted = want;
         p->stats.decaying = age > p->cfg.stale_after_usec;
 
         PatchSlot *s = &p->status;
+        if (s->hyst.published && !s->call && !p->verify_call && now - MIN(now, p->last_verify_usec) >= NODE_STATUS_VERIFY_INTERVAL_USEC)
+                start_verify(p, now);
         int64_t cap[NODE_STATUS_VALUES_MAX] = { want.cpu_milli, want.memory };
         if (!s->call && now >= s->retry_after_usec &&
-            node_status_due(&s->hyst, cap, 2, now, p->cfg.threshold, p->cfg.interval_usec)) {
+            node_status_due(&s->hyst, cap, 2, now, p->cfg.threshold, p->cfg.interval_usec, true)) {
                 _cleanup_free_ char *path = NULL, *body = NULL;
                 ColoError err = {};
                 if (asprintf(&path, "/api/v1/nodes/%s/status", p->node) < 0)
@@ -213,11 +277,12 @@ void node_publisher_update(NodePublisher *p, const NodeUsage *usage, uint64_t da
         /* The annotation tells the extender the same budget (decayed) with usage and peak. */
         s = &p->annotation;
         NodeUsage u = *usage;
-        u.offline_cpu_milli = want.cpu_milli;
-        u.offline_memory = want.memory;
-        int64_t ann[NODE_STATUS_VALUES_MAX] = { u.cpu_peak_milli, u.mem_peak, want.cpu_milli, want.memory };
+        u.offline_cpu_milli = budget.cpu_milli;
+        u.offline_memory = budget.memory;
+        int64_t ann[NODE_STATUS_VALUES_MAX] = { u.cpu_peak_milli, u.mem_peak, budget.cpu_milli, budget.memory };
         uint64_t interval = MIN(p->cfg.interval_usec, NODE_ANNOTATION_MAX_INTERVAL_USEC);
-        if (!s->call && now >= s->retry_after_usec && node_status_due(&s->hyst, ann, 4, now, p->cfg.threshold, interval)) {
+        if (!s->call && now >= s->retry_after_usec &&
+            node_status_due(&s->hyst, ann, 4, now, p->cfg.threshold, interval, false)) {
                 _cleanup_free_ char *path = NULL, *body = NULL;
                 ColoError err = {};
                 if (asprintf(&path, "/api/v1/nodes/%s", p->node) < 0)
@@ -256,6 +321,7 @@ NodePublisher *node_publisher_free(NodePublisher *p) {
                 return NULL;
         kube_call_cancel(p->client, p->status.call);
         kube_call_cancel(p->client, p->annotation.call);
+        kube_call_cancel(p->client, p->verify_call);
         free(p);
         return NULL;
 }

@@ -3,13 +3,25 @@
  * nodes/<name>/status, and the colo.io/node-usage annotation (node-annotation.h) on nodes/<name>,
  * both as JSON merge patches (application/merge-patch+json), which touch only the keys named.
  *
- * Hysteresis, so the scheduler sees a steady number and the API server few writes: the capacity
- * is patched when it moved by status_change_threshold (10%) or more since last published, or
- * status_update_interval (5 min) after the last patch. An increase waits at least
- * NODE_STATUS_MIN_SPACING_USEC after the previous patch; a decrease goes out at once (advertising
- * too much invites pods the node cannot hold). The annotation follows the same rule on the
+ * What is advertised: the offline budget, but never less than what the running offline pods
+ * request (their colo.io/offline-* requests, pods being evicted left out). The kubelet re-admits
+ * every pod against allocatable when it restarts, so advertising less would fail pods at random;
+ * instead the agent evicts down to the budget (lowest tier first, node_status_pick_overcommit())
+ * and the advertised value follows as the evicted pods leave.
+ *
+ * Hysteresis only upward, so the scheduler sees a steady number and the API server few writes: an
+ * increase is patched when it reaches status_change_threshold (10%) of the published value, and
+ * no sooner than NODE_STATUS_MIN_SPACING_USEC after the previous patch; a decrease of the
+ * threshold or more goes out at once, a smaller one within NODE_STATUS_MIN_SPACING_USEC
+ * (advertising too much invites pods the node cannot hold); and whatever the change, the value is
+ * patched every status_update_interval (5 min). The annotation follows the same rule on the
  * predicted peak and budget, but at least every NODE_ANNOTATION_MAX_INTERVAL_USEC, well within
  * what the scheduler extender counts as fresh.
+ *
+ * Re-advertising: every NODE_STATUS_VERIFY_INTERVAL_USEC the publisher reads its Node back
+ * (GET with resourceVersion=0, served from the API server's cache); when the kubelet has zeroed
+ * or dropped the extended resources (a re-registered node), or anyone else changed them, the
+ * next update patches them back at once.
  *
  * Decay: when the agent's measurements are older than stale_after (its collection fails or the
  * agent stalls), the advertised capacity decays linearly from the last budget to 0 over one more
@@ -31,6 +43,7 @@
 #define NODE_STATUS_PATCH_CONTENT_TYPE "application/merge-patch+json"
 #define NODE_STATUS_MIN_SPACING_USEC (10 * USEC_PER_SEC)
 #define NODE_ANNOTATION_MAX_INTERVAL_USEC (120 * USEC_PER_SEC)
+#define NODE_STATUS_VERIFY_INTERVAL_USEC (60 * USEC_PER_SEC)
 /* Failed patches are retried after 1 s, 2 s, 4 s ... up to this. */
 #define NODE_STATUS_RETRY_MAX_USEC (60 * USEC_PER_SEC)
 
@@ -50,11 +63,12 @@ typedef struct NodeStatusHysteresis {
         uint64_t at_usec;               /* monotonic time of the last successful patch */
 } NodeStatusHysteresis;
 
-/* Whether values[0..n-1] should be published now: nothing published yet, interval elapsed, or a
- * value moved by threshold x its published value or more (any move away from 0 or to exactly 0
- * counts); increases only once NODE_STATUS_MIN_SPACING_USEC passed since the last patch. Pure. */
+/* Whether values[0..n-1] should be published now: nothing published yet; the interval elapsed; a
+ * value dropped by threshold x its published value or more, or to exactly 0 (at once); a rise by
+ * the threshold or more (or away from 0), and with follow_small_drops any smaller drop, once
+ * NODE_STATUS_MIN_SPACING_USEC passed since the last patch. Pure. */
 bool node_status_due(const NodeStatusHysteresis *h, const int64_t *values, size_t n, uint64_t now_usec,
-                     double threshold, uint64_t interval_usec);
+                     double threshold, uint64_t interval_usec, bool follow_small_drops);
 
 /* {"status":{"capacity":{...},"allocatable":{...}}} with both extended resources, malloc'd. */
 int node_status_capacity_patch(NodeCapacity c, char **ret, ColoError *err);
@@ -63,6 +77,10 @@ int node_status_annotation_patch(const NodeUsage *u, char **ret, ColoError *err)
 
 /* --- offline pods holding more than is advertised --- */
 
+/* What is advertised for a (decayed) budget while running offline pods request held: the larger
+ * of the two, per resource. Pure. */
+NodeCapacity node_status_advertise(NodeCapacity budget, NodeCapacity held);
+
 /* One running offline pod's colo.io/offline-* requests. */
 typedef struct OfflineHolding {
         WorkloadTier tier;
@@ -70,11 +88,11 @@ typedef struct OfflineHolding {
         bool being_evicted;             /* already on its way out: counts as released */
 } OfflineHolding;
 
-/* When the offline pods request more than is advertised (a kubelet restart would then reject some
- * of them at random, see docs/kubernetes.md), picks the one colo evicts: the lowest tier first
- * (best-effort before batch), inside a tier the largest request of the resource that is over,
- * then the first listed. Returns 0 with *ret_index, or -ENOENT when everything fits. Pure. */
-int node_status_pick_overcommit(const OfflineHolding *pods, size_t n, NodeCapacity advertised, size_t *ret_index);
+/* When the offline pods request more than the budget (the advertised capacity then stays up at
+ * what they request, see above), picks the one colo evicts: the lowest tier first (best-effort
+ * before batch), inside a tier the largest request of the resource that is over, then the first
+ * listed. Returns 0 with *ret_index, or -ENOENT when everything fits. Pure. */
+int node_status_pick_overcommit(const OfflineHolding *pods, size_t n, NodeCapacity budget, size_t *ret_index);
 
 /* --- the publisher --- */
 
@@ -89,9 +107,11 @@ typedef struct NodePublisherConfig {
 typedef struct NodePublisherStats {
         NodeCapacity advertised;        /* last patched into node status */
         bool have_advertised;
-        NodeCapacity wanted;            /* what the last update asked for (after decay) */
+        NodeCapacity budget;            /* the budget of the last update, after decay */
+        NodeCapacity wanted;            /* what the last update asked to advertise: max(budget, held) */
         bool decaying;                  /* the data is stale */
         uint64_t status_patches, annotation_patches, failures;
+        uint64_t verifications, resets_detected;        /* Node read back; found changed by someone else */
         uint64_t last_status_patch_usec;
         char last_error[512];
 } NodePublisherStats;
@@ -107,7 +127,7 @@ void node_publisher_set_config(NodePublisher *p, const NodePublisherConfig *cfg)
 
 /* Called every tick with the latest measurements: usage carries the budget (offline_cpu_milli,
  * offline_memory) computed from data measured at data_usec (monotonic; usage->updated_usec is
- * the same instant in real time). Starts the patches that are due; at most one of each kind is in
- * flight. */
-void node_publisher_update(NodePublisher *p, const NodeUsage *usage, uint64_t data_usec);
+ * the same instant in real time); held is what the running offline pods request now. Starts the
+ * calls that are due; at most one of each kind is in flight. */
+void node_publisher_update(NodePublisher *p, const NodeUsage *usage, uint64_t data_usec, NodeCapacity held);
 const NodePublisherStats *node_publisher_stats(const NodePublisher *p);

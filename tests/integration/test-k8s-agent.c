@@ -1127,6 +1127,182 @@ static void test_agent_in_kubernetes_mode(void **state) {
         nftw(n.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* --- TLS, client certificates and tokens --- */
+
+typedef struct Sync {
+        bool done;
+        long status;
+        int error;
+        char message[256];
+} Sync;
+
+static void on_sync_done(void *userdata, const KubeResponse *resp) {
+        Sync *x = userdata;
+        x->done = true;
+        x->status = resp->status;
+        x->error = resp->error;
+        snprintf(x->message, sizeof(x->message), "%s", resp->message);
+}
+
+static bool sync_done(void *userdata) {
+        return ((Sync *) userdata)->done;
+}
+
+/* One GET of the pod list with cfg, driven to completion. */
+static Sync get_pods(const KubeConfig *cfg) {
+        KubeClient *c = NULL;
+        ColoError err = {};
+        Sync x = {};
+        if (kube_client_new(cfg, &c, &err) < 0)
+                fail_msg("kube_client_new: %s", err.msg);
+        KubeRequest req = { .method = "GET", .path = "/api/v1/pods?fieldSelector=spec.nodeName%3D" NODE,
+                            .timeout_usec = 5 * USEC_PER_SEC, .on_done = on_sync_done, .userdata = &x };
+        if (kube_client_start(c, &req, NULL, &err) < 0)
+                fail_msg("kube_client_start: %s", err.msg);
+        assert_true(drive(c, NULL, sync_done, &x, 8000));
+        kube_client_free(c);
+        return x;
+}
+
+static char *tls_dir;
+
+/* A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl(1). */
+static bool make_certificates(void) {
+        tls_dir = strdup("/tmp/colo-test-k8s-tls-XXXXXX");
+        if (!mkdtemp(tls_dir))
+                return false;
+        char cmd[4096];
+        snprintf(cmd, sizeof(cmd),
+                 "(cd %s && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > srv.ext && "
+                 "printf 'extendedKeyUsage=clientAuth\\n' > cli.ext && "
+                 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt "
+                 "-subj /CN=colo-test-ca -days 2 && "
+                 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout other.key "
+                 "-out other.crt -subj /CN=colo-other-ca -days 2 && "
+                 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr "
+                 "-subj /CN=127.0.0.1 && "
+                 "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out srv.crt -days 2 "
+                 "-extfile srv.ext && "
+                 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout cli.key -out cli.csr "
+                 "-subj /CN=colo-agent && "
+                 "openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out cli.crt -days 2 "
+                 "-extfile cli.ext) >/dev/null 2>&1",
+                 tls_dir);
+        if (system(cmd) == 0)
+                return true;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir);
+        (void) system(cmd);
+        free(tls_dir);
+        tls_dir = NULL;
+        return false;
+}
+
+static char *tls_file(const char *name) {
+        char *t = read_at(tls_dir, name);
+        if (!t)
+                fail_msg("no %s/%s", tls_dir, name);
+        return t;
+}
+
+static char *b64(const char *text) {
+        char cmd[512], path[256];
+        snprintf(path, sizeof(path), "%s/b64.in", tls_dir);
+        write_at(tls_dir, "b64.in", text);
+        snprintf(cmd, sizeof(cmd), "base64 -w0 < %s > %s/b64.out", path, tls_dir);
+        if (system(cmd) != 0)
+                fail_msg("base64 failed");
+        return tls_file("b64.out");
+}
+
+static void test_tls_kubeconfig_with_client_certificate(void **state) {
+        (void) state;
+        if (system("command -v openssl >/dev/null 2>&1 && command -v base64 >/dev/null 2>&1") != 0 || !make_certificates())
+                skip();
+        _cleanup_free_ char *ca = tls_file("ca.crt"), *other = tls_file("other.crt"), *srv_crt = tls_file("srv.crt"),
+                            *srv_key = tls_file("srv.key"), *cli_crt = tls_file("cli.crt"), *cli_key = tls_file("cli.key");
+        FakeApiOptions o = { .tls_cert_pem = srv_crt, .tls_key_pem = srv_key, .client_ca_pem = ca, .token = "tls-token" };
+        FakeApi *f = fake_api_start(&o);
+        assert_non_null(f);
+        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
+        _cleanup_free_ char *ca64 = b64(ca), *other64 = b64(other), *crt64 = b64(cli_crt), *key64 = b64(cli_key);
+
+        static const char tmpl[] =
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                "clusters:\n- name: k\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n%s"
+                "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+                "users:\n- name: u\n  user:\n    client-certificate-data: %s\n    client-key-data: %s\n    token: %s\n";
+        struct {
+                const char *ca, *extra, *token;
+                bool with_cert;
+                long status;
+                int error;
+        } cases[] = {
+                { ca64, "", "tls-token", true, 200, 0 },                        /* everything right */
+                { other64, "", "tls-token", true, 0, -EPROTO },                 /* a CA that did not sign the server */
+                { other64, "    insecure-skip-tls-verify: true\n", "tls-token", true, 200, 0 },
+                { ca64, "", "wrong-token", true, 401, 0 },
+                { ca64, "", "tls-token", false, 0, 0 },                         /* no client certificate: refused */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char text[16384];
+                snprintf(text, sizeof(text), tmpl, fake_api_url(f), cases[i].ca, cases[i].extra,
+                         cases[i].with_cert ? crt64 : "", cases[i].with_cert ? key64 : "", cases[i].token);
+                if (!cases[i].with_cert) {      /* drop the two certificate lines */
+                        char *p = strstr(text, "    client-certificate-data");
+                        char *q = strstr(text, "    token:");
+                        memmove(p, q, strlen(q) + 1);
+                }
+                KubeConfig *cfg = NULL;
+                ColoError err = {};
+                if (kube_config_parse_kubeconfig(text, strlen(text), "/tmp/kc", NULL, &cfg, &err) < 0)
+                        fail_msg("case %zu: %s", i, err.msg);
+                Sync x = get_pods(cfg);
+                kube_config_free(cfg);
+                if (!cases[i].with_cert) {
+                        /* The server asks for a certificate: the handshake fails or the server says 401. */
+                        if (!(x.error < 0 || x.status == 401))
+                                fail_msg("case %zu: expected a refusal, got %ld / %d", i, x.status, x.error);
+                        continue;
+                }
+                if (x.status != cases[i].status || x.error != cases[i].error)
+                        fail_msg("case %zu: got HTTP %ld error %d (%s)", i, x.status, x.error, x.message);
+        }
+        fake_api_stop(f);
+}
+
+static void test_in_cluster_token_is_reread(void **state) {
+        (void) state;
+        if (!tls_dir)
+                skip();         /* needs the certificates of the previous test */
+        _cleanup_free_ char *ca = tls_file("ca.crt"), *srv_crt = tls_file("srv.crt"), *srv_key = tls_file("srv.key");
+        FakeApiOptions o = { .tls_cert_pem = srv_crt, .tls_key_pem = srv_key, .token = "rotated-token" };
+        FakeApi *f = fake_api_start(&o);
+        assert_non_null(f);
+        char sa[256], port[16];
+        snprintf(sa, sizeof(sa), "%s/sa", tls_dir);
+        (void) mkdir(sa, 0755);
+        write_at(sa, "ca.crt", ca);
+        write_at(sa, "namespace", "colo-system\n");
+        write_at(sa, "token", "old-token\n");
+        snprintf(port, sizeof(port), "%u", fake_api_port(f));
+        KubeInClusterOptions io = { .dir = sa, .host = "127.0.0.1", .port = port };
+        KubeConfig *cfg = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_config_from_cluster(&io, &cfg, &err), 0);
+        Sync x = get_pods(cfg);
+        assert_int_equal(x.status, 401);        /* the old token */
+        write_at(sa, "token", "rotated-token\n");       /* the kubelet rotates the projected token */
+        x = get_pods(cfg);
+        assert_int_equal(x.status, 200);
+        kube_config_free(cfg);
+        fake_api_stop(f);
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tls_dir);
+        (void) system(cmd);
+        free(tls_dir);
+        tls_dir = NULL;
+}
+
 int main(int argc, char **argv) {
         colo_bin = argc > 1 ? argv[1] : NULL;
         const struct CMUnitTest tests[] = {
@@ -1148,6 +1324,8 @@ int main(int argc, char **argv) {
                 cmocka_unit_test(test_eviction_blocked_by_pdb_is_retried),
                 cmocka_unit_test(test_eviction_of_a_gone_pod),
                 cmocka_unit_test(test_agent_in_kubernetes_mode),
+                cmocka_unit_test(test_tls_kubeconfig_with_client_certificate),
+                cmocka_unit_test(test_in_cluster_token_is_reread),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

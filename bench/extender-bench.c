@@ -6,7 +6,7 @@
  * (nodeCacheCapable: false). The synthetic nodes look like real ones (labels, conditions,
  * addresses, node info, the colo.io/node-usage annotation), without the image list.
  *
- * Usage: colo-extender-bench --colo BUILD/colo [--nodes 1000] [--seconds 5] [--clients 4]
+ * Usage: colo-extender-bench --colo BUILD/colo [--nodes 1000] [--seconds 5] [--clients 2]
  *        [--server-threads 2] [--iterations 2000] [--mode names|nodes|both] */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -344,7 +344,7 @@ static pid_t start_extender(const Options *o, const char *nodes_file, uint16_t p
 }
 
 int main(int argc, char **argv) {
-        Options o = { .nodes = 1000, .seconds = 5, .clients = 4, .server_threads = 2, .iterations = 2000, .names = true,
+        Options o = { .nodes = 1000, .seconds = 5, .clients = 2, .server_threads = 2, .iterations = 2000, .names = true,
                       .full_nodes = true };
         static const struct option options[] = {
                 { "colo", required_argument, NULL, 'c' },     { "nodes", required_argument, NULL, 'n' },

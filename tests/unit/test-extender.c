@@ -276,6 +276,10 @@ static void test_extender_rejects_malformed_args(void **state) {
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[]}{}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[],\"items\":[]}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\"}\v}]}}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xc0\x96\"]}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xed\xa0\x80\"]}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xf4\x90\x80\x80\"]}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xe2\x82\"]}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},"
                 "\"annotations\":{}}}]}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",
@@ -301,6 +305,14 @@ static void test_extender_rejects_malformed_args(void **state) {
 static void test_extender_empty_and_tolerant_nodes(void **state) {
         (void) state;
         ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
+        /* Multi-byte UTF-8 in names is echoed as it came (é, €, U+10348). */
+        const char *utf8 = "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":["
+                           "{\"metadata\":{\"name\":\"n\xc3\xa9\xe2\x82\xac\xf0\x90\x8d\x88\"}}]}}";
+        _cleanup_free_ char *echo = NULL;
+        size_t echo_size;
+        assert_int_equal(extender_handle(&cfg, EXTENDER_FILTER, NULL, utf8, strlen(utf8), NOW_USEC, &echo, &echo_size,
+                                         NULL, NULL), 0);
+        assert_non_null(strstr(echo, "n\xc3\xa9\xe2\x82\xac\xf0\x90\x8d\x88"));
         /* No candidates, an annotation that does not parse, quantities that do not parse: all pass. */
         const char *body = "{\"pod\":{\"spec\":{\"containers\":[{\"name\":\"a\"}]}},\"nodes\":{\"items\":["
                            "{\"metadata\":{\"name\":\"n1\",\"annotations\":{\"colo.io/node-usage\":\"{broken\"}},"

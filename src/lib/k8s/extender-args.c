@@ -485,11 +485,61 @@ static void parser_done(Parser *p) {
         free(p->arena);
 }
 
+/* Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF). yajl's
+ * own check lets overlong forms through, and Node objects are echoed verbatim into answers that
+ * must be valid JSON. ASCII goes eight bytes at a time. */
+static bool utf8_is_valid(const unsigned char *s, size_t n) {
+        size_t i = 0;
+        while (i < n) {
+                if (i + 8 <= n) {
+                        uint64_t w;
+                        memcpy(&w, s + i, 8);
+                        if (!(w & UINT64_C(0x8080808080808080))) {
+                                i += 8;
+                                continue;
+                        }
+                }
+                unsigned char c = s[i];
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                size_t len;
+                unsigned char lo = 0x80, hi = 0xBF;     /* bounds of the second byte */
+                if (c >= 0xC2 && c <= 0xDF)
+                        len = 2;
+                else if (c >= 0xE0 && c <= 0xEF) {
+                        len = 3;
+                        if (c == 0xE0)
+                                lo = 0xA0;              /* overlong */
+                        else if (c == 0xED)
+                                hi = 0x9F;              /* surrogates */
+                } else if (c >= 0xF0 && c <= 0xF4) {
+                        len = 4;
+                        if (c == 0xF0)
+                                lo = 0x90;              /* overlong */
+                        else if (c == 0xF4)
+                                hi = 0x8F;              /* above U+10FFFF */
+                } else
+                        return false;
+                if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
+                        return false;
+                for (size_t k = 2; k < len; k++)
+                        if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                                return false;
+                i += len;
+        }
+        return true;
+}
+
 static int run(Parser *p, const char *text, size_t size, ColoError *err) {
         /* yajl takes \v and \f for whitespace, JSON does not; a Node echoed with them would make the
          * answer invalid JSON for kube-scheduler. Raw, they are invalid anywhere in JSON text. */
         if (memchr(text, '\v', size) || memchr(text, '\f', size))
                 return colo_error_setf_plain(err, EINVAL, "%s is not JSON: control character outside a string",
+                                             p->args ? "request body" : "NodeList");
+        if (!utf8_is_valid((const unsigned char *) text, size))
+                return colo_error_setf_plain(err, EINVAL, "%s is not JSON: invalid UTF-8",
                                              p->args ? "request body" : "NodeList");
         p->text = text;
         p->size = size;

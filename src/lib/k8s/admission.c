@@ -380,7 +380,7 @@ static const char *annotation(const json_t *pod, const char *key, AdmissionOutco
 }
 
 static int check_pod_level_resources(const json_t *spec, AdmissionOutcome *out) {
-        const json_t *res, *req, *lim;
+        const json_t *res = NULL, *req = NULL, *lim = NULL;
         int r;
         if ((r = optional_object(spec, "resources", "spec", &res, out)) < 0 ||
             (r = optional_object(res, "requests", "spec.resources", &req, out)) < 0 ||

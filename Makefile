@@ -2,7 +2,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps demo test test-fast bench fuzz clean
+.PHONY: all deps demo test bench fuzz fuzz-smoke clean
 
 all: deps
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=release
@@ -28,6 +28,10 @@ bench: all
 fuzz: deps
 	@[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C build-fuzz
+
+# Each libFuzzer target for a short while, from its committed corpus (CI runs this).
+fuzz-smoke: fuzz
+	./scripts/fuzz-smoke.sh build-fuzz $(or $(FUZZ_SECONDS),15)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -280,8 +280,7 @@ static void test_extender_rejects_malformed_args(void **state) {
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xed\xa0\x80\"]}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xf4\x90\x80\x80\"]}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xe2\x82\"]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},"
-                "\"annotations\":{}}}]}}",
+                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},\"annotations\":{}}}]}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",
         };
         for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {

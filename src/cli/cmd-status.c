@@ -1,6 +1,7 @@
 /* colo status: capacity, usage, budgets and workloads. With a live agent it shows the agent's
  * status file; without one it takes a one-shot snapshot with the same library code (collect and
  * policy, no enforcement) and says the agent is not running. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -109,6 +110,16 @@ int cmd_status(int argc, char **argv) {
         ColoError err = {};
         _cleanup_(session_freep) Session *s = NULL;
         int r = session_open(&so, &s, &err);
+        if (r == -ENOENT) {
+                /* Nothing has created the managed tree yet: not an error, just nothing managed. */
+                if (json)       /* the status document's shape, with no agent (pid 0) and nothing in it */
+                        printf("{\"agent\":{\"pid\":0},\"workloads\":[]}\n");
+                else
+                        printf("agent:     not running\nNo managed workloads (%s).\n"
+                               "Start the agent with 'colo agent', or a workload with 'colo run --class online|offline -- CMD'.\n",
+                               colo_error_msg(&err));
+                return 0;
+        }
         if (r < 0) {
                 fprintf(stderr, "colo status: %s\n", colo_error_msg(&err));
                 return 1;

@@ -7,15 +7,15 @@
 #          memcached runs with `colo run --class online`, the hogs with `colo run --class offline`
 # Each round runs the three phases in turn; rounds repeat (default 3) so drift hits all phases.
 #
-# Where the load generator runs (--loadgen): it stands in for remote clients but has to share the
-# same two cores, and any delay it suffers is counted as latency. By default (fifo) it runs
-# SCHED_FIFO in every phase (see bench_loadgen_setup in lib.sh), so the instrument is equally
-# unaffected by the hogs in all three phases and the phases differ only in how memcached and the
-# hogs are treated; colo then does not see the load generator's CPU as online usage, which is
-# why the idle CPU (below) subtracts it explicitly. "weight" puts it in its own cgroup with
-# cpu.shares 10240 instead (a weaker shield: the hogs' group still competes with it at the top
-# level). "online" treats it like memcached: in the plain group in phases alone and plain, under
-# `colo run --class online` in phase colo, so colo must protect the client as well.
+# Where the load generator runs (--loadgen). It stands in for remote clients but has to share the
+# same two cores, and any delay it suffers counts as latency, so it is placed like the online
+# service it drives (default "online"): in the plain group next to memcached in phases alone and
+# plain, under `colo run --class online` in phase colo. colo thus has to protect the client as
+# well, and it sees (and budgets for) all the online CPU. "weight" instead keeps it in its own
+# cgroup with cpu.shares 10240 in every phase, outside colo's tree: a weaker shield (the hogs'
+# top-level group still competes with it) and colo does not count its CPU as online usage.
+# (SCHED_FIFO was tried and dropped: an RT generator using ~0.7 of a core delays memcached by
+# milliseconds whenever they share a CPU, which raised the p99 of memcached alone 50-fold.)
 #
 # CPU accounting, sampled from /proc/<pid>/stat (all threads) over the middle of each measured
 # run (from 1 s after the start to 1 s before the end); the load generator reports its own
@@ -28,7 +28,7 @@
 # they differ, something else was running (SCHED_IDLE hogs yield to any other process).
 #
 # Usage: bench/interference.sh BUILD_DIR [--seconds 20] [--repeats 3] [--warmup 5] [--rate R]
-#                              [--json FILE] [--phases alone,plain,colo] [--loadgen fifo|weight|online]
+#                              [--json FILE] [--phases alone,plain,colo] [--loadgen online|weight]
 # Root only. cgroups: colo-bench-<pid>-* below this shell's own cgroup, removed at exit.
 set -euo pipefail
 
@@ -50,7 +50,7 @@ WARMUP=5
 RATE=""
 JSON_OUT=""
 PHASES="alone,plain,colo"
-LOADGEN_MODE=fifo
+LOADGEN_MODE=online
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) SECONDS_PER_PHASE="$2"; shift 2 ;;
@@ -65,7 +65,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$SECONDS_PER_PHASE" -ge 5 ] || bench_die "--seconds must be at least 5"
 [[ ",$PHASES," == *,alone,* ]] || bench_die "--phases must include alone (the reference)"
-case "$LOADGEN_MODE" in fifo | weight | online) ;; *) bench_die "--loadgen must be fifo, weight or online" ;; esac
+case "$LOADGEN_MODE" in online | weight) ;; *) bench_die "--loadgen must be online or weight" ;; esac
 
 COLO="$(realpath -m "$BUILD/colo")"
 LOADGEN="$(realpath -m "$BUILD/bench/colo-loadgen")"
@@ -84,10 +84,9 @@ HZ="$(getconf CLK_TCK)"
 RESULTS="$BENCH_TMP/results.jsonl"
 : >"$RESULTS"
 
-if [ "$LOADGEN_MODE" = online ]; then
-        BENCH_LOADGEN_MODE=online
-else
-        bench_loadgen_setup "$LOADGEN_MODE"
+if [ "$LOADGEN_MODE" = weight ]; then
+        LOADGEN_GROUP="$(bench_make_group cpu loadgen)"
+        echo 10240 >"$LOADGEN_GROUP/cpu.shares"
 fi
 PLAIN_GROUP="$(bench_make_group cpu plain)"
 
@@ -177,24 +176,19 @@ now_sec() {
         date +%s.%N
 }
 
-# Starts colo-loadgen ARGS... for phase $1 in the background; sets BENCH_SPAWNED_PID (with
-# --loadgen online in the colo phase: the `colo run` supervisor, which exits with its status).
+# Starts colo-loadgen ARGS... for phase $1 in the background; sets BENCH_SPAWNED_PID (in the colo
+# phase with --loadgen online: the `colo run` supervisor, which exits with the generator's status).
 spawn_loadgen() {
         local phase="$1"
         shift
-        case "$BENCH_LOADGEN_MODE" in
-        online)
-                if [ "$phase" = colo ]; then
-                        LOADGEN_SEQ=$((${LOADGEN_SEQ:-0} + 1))
-                        bench_colo_run "$COLO" --class online --name "loadgen$LOADGEN_SEQ" -- "$LOADGEN" "$@"
-                else
-                        bench_spawn_in "$PLAIN_GROUP" "$LOADGEN" "$@"
-                fi
-                ;;
-        *)
-                bench_spawn_loadgen "$LOADGEN" "$@"
-                ;;
-        esac
+        if [ "$LOADGEN_MODE" = weight ]; then
+                bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" "$@"
+        elif [ "$phase" = colo ]; then
+                LOADGEN_SEQ=$((${LOADGEN_SEQ:-0} + 1))
+                bench_colo_run "$COLO" --class online --name "loadgen$LOADGEN_SEQ" -- "$LOADGEN" "$@"
+        else
+                bench_spawn_in "$PLAIN_GROUP" "$LOADGEN" "$@"
+        fi
 }
 
 # Runs the load generator (keys stored by a warm-up run first) and samples CPU in the middle of
@@ -264,7 +258,7 @@ if [ -z "$RATE" ]; then
         calibrate
 fi
 echo "rate: $RATE req/s; $REPEATS rounds of ${PHASES//,/ / }, ${SECONDS_PER_PHASE} s measured each (+${WARMUP} s warm-up)"
-echo "load generator: $BENCH_LOADGEN_MODE"
+echo "load generator: $LOADGEN_MODE"
 
 for round in $(seq 1 "$REPEATS"); do
         echo "round $round"
@@ -278,7 +272,7 @@ for round in $(seq 1 "$REPEATS"); do
 done
 
 SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$BENCH_LOADGEN_MODE" '
+        --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$LOADGEN_MODE" '
         def mean(f): (map(f) | add / length);
         def phase(p): map(select(.phase == p));
         . as $all

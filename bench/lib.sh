@@ -266,34 +266,3 @@ bench_metrics() {
                 timeout 2 cat <&3
         ) 2>/dev/null | tr -d '\r'
 }
-
-# Where the load generator runs. It stands in for remote clients but shares the machine's CPUs,
-# so it must not itself be delayed by the offline hogs, or its delays would be counted as the
-# server's latency. bench_loadgen_setup picks, for every phase alike:
-#   fifo    SCHED_FIFO priority 1 (chrt), in this shell's own cpu cgroup: it preempts the hogs
-#           (and everything else at normal priority) at once, in every phase;
-#   weight  fallback where SCHED_FIFO is refused (e.g. RT group scheduling without an RT budget
-#           for this cgroup): its own cgroup with cpu.shares 10240.
-# Sets BENCH_LOADGEN_MODE.
-bench_loadgen_setup() {
-        local want="${1:-fifo}" group
-        if [ "$want" = fifo ] && chrt -f 1 true 2>/dev/null; then
-                BENCH_LOADGEN_MODE=fifo
-        else
-                BENCH_LOADGEN_MODE=weight
-                group="$(bench_make_group cpu loadgen)"
-                echo 10240 >"$group/cpu.shares"
-                BENCH_LOADGEN_GROUP="$group"
-        fi
-}
-
-# Starts CMD... (the load generator) in the background as bench_loadgen_setup chose; sets
-# BENCH_SPAWNED_PID.
-bench_spawn_loadgen() {
-        if [ "$BENCH_LOADGEN_MODE" = fifo ]; then
-                chrt -f 1 "$@" &
-                BENCH_SPAWNED_PID=$!
-        else
-                bench_spawn_in "$BENCH_LOADGEN_GROUP" "$@"
-        fi
-}

@@ -43,6 +43,7 @@ typedef struct Options {
         double duration_sec;
         unsigned connections;
         unsigned keys;
+        unsigned keys_per_get;          /* keys in one get ("get k1 k2 ..."), 1..MC_KEYS_MAX */
         unsigned value_size;
         double set_ratio;               /* fraction of requests that are sets; the rest are gets */
         uint64_t seed;
@@ -266,16 +267,23 @@ static Conn *pick_conn(Loadgen *lg) {
         return NULL;
 }
 
-/* Queues one request on conn (not yet written). */
+/* Queues one request on conn (not yet written): a set of key_index, or a get of key_index and,
+ * with --keys-per-get, further random keys. */
 static int issue(Loadgen *lg, Conn *c, RequestKind kind, unsigned key_index, uint64_t intended_ns) {
-        char key[32];
+        char keys[MC_KEYS_MAX][32];
+        const char *key_ptrs[MC_KEYS_MAX];
+        unsigned n_keys = kind == REQUEST_SET ? 1 : lg->opt.keys_per_get;
         int n;
 
-        (void) snprintf(key, sizeof(key), KEY_PREFIX "%u", key_index);
+        for (unsigned i = 0; i < n_keys; i++) {
+                unsigned k = i == 0 ? key_index : (unsigned) (rng_next(lg->rng) % lg->opt.keys);
+                (void) snprintf(keys[i], sizeof(keys[i]), KEY_PREFIX "%u", k);
+                key_ptrs[i] = keys[i];
+        }
         if (kind == REQUEST_SET)
-                n = mc_format_set(lg->request, lg->request_size, key, lg->value, lg->opt.value_size);
+                n = mc_format_set(lg->request, lg->request_size, keys[0], lg->value, lg->opt.value_size);
         else
-                n = mc_format_get(lg->request, lg->request_size, key);
+                n = mc_format_get(lg->request, lg->request_size, key_ptrs, n_keys);
         if (n < 0)
                 return n;
         if (conn_queue(c, lg->request, (size_t) n) < 0 || fifo_push(c, intended_ns, kind) < 0)
@@ -475,8 +483,8 @@ static int run_open_loop(Loadgen *lg) {
 static void print_text(const Loadgen *lg, double elapsed, double cpu) {
         const Stats *s = &lg->stats;
         const LatencyHistogram *h = &s->latency;
-        printf("target rate     %.0f req/s over %.1f s, %u connections, %.0f%% sets\n", lg->opt.rate,
-               lg->opt.duration_sec, lg->opt.connections, lg->opt.set_ratio * 100);
+        printf("target rate     %.0f req/s over %.1f s, %u connections, %.0f%% sets, %u keys per get\n",
+               lg->opt.rate, lg->opt.duration_sec, lg->opt.connections, lg->opt.set_ratio * 100, lg->opt.keys_per_get);
         printf("achieved rate   %.0f req/s (%" PRIu64 " completed of %" PRIu64 " sent)\n", s->completed / elapsed,
                s->completed, s->sent);
         printf("errors          %" PRIu64 " (server %" PRIu64 ", lost %" PRIu64 ", dropped %" PRIu64 "), misses %" PRIu64
@@ -494,8 +502,9 @@ static void print_text(const Loadgen *lg, double elapsed, double cpu) {
 static void print_json(const Loadgen *lg, double elapsed, double cpu) {
         const Stats *s = &lg->stats;
         const LatencyHistogram *h = &s->latency;
-        printf("{\"target_rate\": %.1f, \"duration_s\": %.3f, \"connections\": %u, \"set_ratio\": %.3f,\n",
-               lg->opt.rate, elapsed, lg->opt.connections, lg->opt.set_ratio);
+        printf("{\"target_rate\": %.1f, \"duration_s\": %.3f, \"connections\": %u, \"set_ratio\": %.3f, "
+               "\"keys_per_get\": %u,\n", lg->opt.rate, elapsed, lg->opt.connections, lg->opt.set_ratio,
+               lg->opt.keys_per_get);
         printf(" \"achieved_rate\": %.1f, \"sent\": %" PRIu64 ", \"completed\": %" PRIu64 ",\n", s->completed / elapsed,
                s->sent, s->completed);
         printf(" \"errors\": %" PRIu64 ", \"server_errors\": %" PRIu64 ", \"lost\": %" PRIu64 ", \"dropped\": %" PRIu64
@@ -519,6 +528,7 @@ static void help(void) {
                "  --duration SEC       measured duration (default 10, at most 3600)\n"
                "  --connections N      connections, requests spread round-robin (default 4)\n"
                "  --keys K             key space; every key is stored before measuring (default 10000)\n"
+               "  --keys-per-get N     keys asked for in one get request, at most 100 (default 1)\n"
                "  --value-size BYTES   value size (default 64)\n"
                "  --set-ratio F        fraction of sets, the rest are gets (default 0.1)\n"
                "  --no-warmup          do not store the keys first\n"
@@ -540,7 +550,7 @@ static int parse_double(const char *s, double lo, double hi, double *ret) {
 
 static int parse_options(int argc, char **argv, Options *o) {
         enum { OPT_HOST = 256, OPT_PORT, OPT_RATE, OPT_DURATION, OPT_CONNECTIONS, OPT_KEYS, OPT_VALUE_SIZE,
-               OPT_SET_RATIO, OPT_NO_WARMUP, OPT_DRAIN, OPT_MAX_OUTSTANDING, OPT_SEED, OPT_JSON, OPT_HELP };
+               OPT_SET_RATIO, OPT_KEYS_PER_GET, OPT_NO_WARMUP, OPT_DRAIN, OPT_MAX_OUTSTANDING, OPT_SEED, OPT_JSON, OPT_HELP };
         static const struct option longopts[] = {
                 { "host", required_argument, NULL, OPT_HOST },
                 { "port", required_argument, NULL, OPT_PORT },
@@ -548,6 +558,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "duration", required_argument, NULL, OPT_DURATION },
                 { "connections", required_argument, NULL, OPT_CONNECTIONS },
                 { "keys", required_argument, NULL, OPT_KEYS },
+                { "keys-per-get", required_argument, NULL, OPT_KEYS_PER_GET },
                 { "value-size", required_argument, NULL, OPT_VALUE_SIZE },
                 { "set-ratio", required_argument, NULL, OPT_SET_RATIO },
                 { "no-warmup", no_argument, NULL, OPT_NO_WARMUP },
@@ -559,7 +570,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 {},
         };
         *o = (Options) {
-                .duration_sec = 10, .connections = 4, .keys = 10000, .value_size = 64, .set_ratio = 0.1,
+                .duration_sec = 10, .connections = 4, .keys = 10000, .keys_per_get = 1, .value_size = 64, .set_ratio = 0.1,
                 .seed = 1, .drain_sec = 1, .max_outstanding = 1000000, .warmup = true,
         };
         bool have_port = false;
@@ -594,6 +605,10 @@ static int parse_options(int argc, char **argv, Options *o) {
                 case OPT_KEYS:
                         r = parse_double(optarg, 1, 10e6, &v);
                         o->keys = (unsigned) v;
+                        break;
+                case OPT_KEYS_PER_GET:
+                        r = parse_double(optarg, 1, MC_KEYS_MAX, &v);
+                        o->keys_per_get = (unsigned) v;
                         break;
                 case OPT_VALUE_SIZE:
                         r = parse_double(optarg, 0, 1024 * 1024 - 512, &v);
@@ -676,7 +691,7 @@ int main(int argc, char **argv) {
         for (unsigned i = 0; i < 4; i++)
                 lg->rng[i] = splitmix64(&seed);
         lg->value = malloc(lg->opt.value_size + 1);
-        lg->request_size = lg->opt.value_size + 512;
+        lg->request_size = lg->opt.value_size + 512 + MC_KEYS_MAX * 32;
         lg->request = malloc(lg->request_size);
         if (!lg->value || !lg->request)
                 goto fail_errno;

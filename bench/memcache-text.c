@@ -109,18 +109,32 @@ int mc_parse_reply(const char *buf, size_t len, McReplyKind *ret_kind) {
         if (!line_starts(buf, n, "VALUE "))
                 return -EBADMSG;
 
-        /* A hit: header, data, "\r\n", then "END\r\n" (we only ever ask for one key). */
-        uint64_t bytes;
-        if (parse_value_header(buf, n, &bytes) < 0)
-                return -EBADMSG;
-        size_t need = consumed + (size_t) bytes + 2 + 5;
-        if (len < need)
-                return 0;
-        const char *tail = buf + consumed + bytes;
-        if (memcmp(tail, "\r\nEND\r\n", 7) != 0)
-                return -EBADMSG;
-        *ret_kind = MC_REPLY_HIT;
-        return (int) need;
+        /* A hit: one or more "VALUE" blocks (header, data, "\r\n"), one per key found, then "END". */
+        size_t off = 0;
+        for (unsigned values = 0;; values++) {
+                if (values >= MC_KEYS_MAX)
+                        return -EBADMSG;
+                uint64_t bytes;
+                if (parse_value_header(buf + off, n, &bytes) < 0)
+                        return -EBADMSG;
+                off += n + 2;
+                if (len - off < (size_t) bytes + 2)
+                        return 0;
+                if (memcmp(buf + off + bytes, "\r\n", 2) != 0)
+                        return -EBADMSG;
+                off += (size_t) bytes + 2;
+                r = find_line(buf + off, len - off, &n);
+                if (r == -EAGAIN)
+                        return 0;
+                if (r < 0)
+                        return r;
+                if (line_is(buf + off, n, "END")) {
+                        *ret_kind = MC_REPLY_HIT;
+                        return (int) (off + n + 2);
+                }
+                if (!line_starts(buf + off, n, "VALUE "))
+                        return -EBADMSG;
+        }
 }
 
 static bool key_is_valid(const char *key) {
@@ -133,16 +147,26 @@ static bool key_is_valid(const char *key) {
         return true;
 }
 
-int mc_format_get(char *buf, size_t size, const char *key) {
-        if (!key_is_valid(key))
+int mc_format_get(char *buf, size_t size, const char *const *keys, size_t n_keys) {
+        if (n_keys == 0 || n_keys > MC_KEYS_MAX)
                 return -EINVAL;
-        size_t k = strlen(key);
-        size_t need = 4 + k + 2;
+        size_t need = 3 + 2;
+        for (size_t i = 0; i < n_keys; i++) {
+                if (!key_is_valid(keys[i]))
+                        return -EINVAL;
+                need += 1 + strlen(keys[i]);
+        }
         if (need > size)
                 return -ENOBUFS;
-        memcpy(buf, "get ", 4);
-        memcpy(buf + 4, key, k);
-        memcpy(buf + 4 + k, "\r\n", 2);
+        size_t off = 3;
+        memcpy(buf, "get", 3);
+        for (size_t i = 0; i < n_keys; i++) {
+                size_t k = strlen(keys[i]);
+                buf[off++] = ' ';
+                memcpy(buf + off, keys[i], k);
+                off += k;
+        }
+        memcpy(buf + off, "\r\n", 2);
         return (int) need;
 }
 

@@ -8,9 +8,8 @@
 #      runs with `colo run --class online`, the hogs with `colo run --class offline`
 #
 # Latency comes from colo-loadgen (open loop: Poisson arrivals, latency from the intended send
-# time) at a fixed rate for a few seconds per part. The load generator runs SCHED_FIFO in all three
-# parts (bench/lib.sh: bench_loadgen_setup), so the hogs never delay it and only memcached's
-# treatment changes.
+# time) at a fixed rate for a few seconds per part. The load generator is placed like memcached
+# (plain process, then `colo run --class online`): it shares the machine, and its delays count.
 # Everything (processes, agent, cgroups colo-demo-<pid>-*) is removed on exit, Ctrl-C included.
 #
 # Usage: scripts/demo.sh COLO_BINARY   (as root; colo-loadgen and colo-mem-hog are taken from
@@ -47,18 +46,27 @@ bench_tmpdir
 
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-bench_loadgen_setup fifo
 PLAIN_GROUP="$(bench_make_group cpu plain)"
+
+# Starts colo-loadgen ARGS... in the background placed like memcached: in the plain group, or
+# with UNDER_COLO=1 as an online workload; sets BENCH_SPAWNED_PID.
+spawn_loadgen() {
+        if [ "${UNDER_COLO:-0}" = 1 ]; then
+                LOADGEN_SEQ=$((${LOADGEN_SEQ:-0} + 1))
+                bench_colo_run "$COLO" --class online --name "loadgen$LOADGEN_SEQ" -- "$LOADGEN" "$@"
+        else
+                bench_spawn_in "$PLAIN_GROUP" "$LOADGEN" "$@"
+        fi
+}
 
 # Measures memcached's latency on port $1 for SECONDS_EACH seconds; prints the loadgen's JSON
 # into $2 and the CPU the pids in $3 got (percent of one core) into $2.hogs. With a 4th argument,
 # runs that command half-way through (while the load is on).
 measure() {
         local port="$1" out="$2" pids="$3" midway="${4:-}" t0 t1 h0 h1 pid
-        bench_spawn_loadgen "$LOADGEN" --port "$port" --rate "$RATE" --duration 2 >/dev/null
+        spawn_loadgen --port "$port" --rate "$RATE" --duration 2 >/dev/null
         wait "$BENCH_SPAWNED_PID" || bench_die "warm-up load failed"
-        bench_spawn_loadgen "$LOADGEN" --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" \
-                --no-warmup --json >"$out"
+        spawn_loadgen --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" --no-warmup --json >"$out"
         local lg=$BENCH_SPAWNED_PID
         sleep 1
         t0=$(date +%s.%N); h0=0
@@ -89,7 +97,7 @@ start_memcached_plain() {
 }
 
 bold "colo demo: memcached (online) next to $HOGS CPU hogs and a ${MEMHOG_MIB} MiB memory hog (offline), $CPUS CPUs"
-echo "load: $RATE requests/s from colo-loadgen (open loop; the generator runs $( [ "$BENCH_LOADGEN_MODE" = fifo ] && echo SCHED_FIFO || echo "in a high-weight cgroup")), ${SECONDS_EACH} s per part"
+echo "load: $RATE requests/s from colo-loadgen (open loop, placed like memcached), ${SECONDS_EACH} s per part"
 
 bold "1/3  memcached alone"
 start_memcached_plain
@@ -134,7 +142,7 @@ show_status() {
         "$COLO" status --state-dir "$BENCH_AGENT_STATE" --subtree "$BENCH_SUBTREE" | sed 's/^/    /'
         echo
 }
-measure "$PORT" "$BENCH_TMP/colo.json" "$HOG_PIDS" show_status
+UNDER_COLO=1 measure "$PORT" "$BENCH_TMP/colo.json" "$HOG_PIDS" show_status
 
 bold "summary: memcached latency (open-loop, ${RATE} req/s)"
 printf '    %-28s %10s %10s %10s %14s\n' "" "p50 (us)" "p99 (us)" "p99.9 (us)" "offline CPU"

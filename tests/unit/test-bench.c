@@ -82,6 +82,7 @@ static void test_parse_reply_kinds(void **state) {
                 { "SERVER_ERROR out of memory\r\n", 28, MC_REPLY_ERROR },
                 { "VALUE k 0 3\r\nabc\r\nEND\r\n", 23, MC_REPLY_HIT },
                 { "VALUE k 7 0 99\r\n\r\nEND\r\nEND\r\n", 23, MC_REPLY_HIT },
+                { "VALUE a 0 1\r\nx\r\nVALUE bb 0 2\r\nyz\r\nEND\r\n", 39, MC_REPLY_HIT },
         };
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 McReplyKind kind = _MC_REPLY_KIND_MAX;
@@ -92,7 +93,7 @@ static void test_parse_reply_kinds(void **state) {
 
 static void test_parse_reply_waits_for_partial_input(void **state) {
         (void) state;
-        const char *full = "VALUE colo-bench:1 0 5\r\nhello\r\nEND\r\n";
+        const char *full = "VALUE colo-bench:1 0 5\r\nhello\r\nVALUE colo-bench:2 0 3\r\nabc\r\nEND\r\n";
         McReplyKind kind;
         for (size_t n = 0; n < strlen(full); n++)
                 assert_int_equal(mc_parse_reply(full, n, &kind), 0);
@@ -105,7 +106,8 @@ static void test_parse_reply_rejects_garbage(void **state) {
         static const char *bad[] = {
                 "HELLO\r\n", "VALUE k 0\r\n", "VALUE k 0 3\r\nabcXXEND\r\n", "VALUE k 0 99999999999\r\n",
                 "VALUE  0 3\r\nabc\r\nEND\r\n", "VALUE k 0 -1\r\n", "VALUE k 0 3 x\r\nabc\r\nEND\r\n",
-                "VALUE k 4294967296 1\r\na\r\nEND\r\n",
+                "VALUE k 4294967296 1\r\na\r\nEND\r\n", "VALUE a 0 1\r\nx\r\nSTORED\r\n",
+                "VALUE a 0 1\r\nx\r\nVALUE b 0 1\r\nyy\r\nEND\r\n",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 McReplyKind kind;
@@ -124,13 +126,17 @@ static void test_parse_reply_rejects_garbage(void **state) {
 static void test_format_requests(void **state) {
         (void) state;
         char buf[64];
-        assert_int_equal(mc_format_get(buf, sizeof(buf), "k1"), 8);
+        const char *one[] = { "k1" }, *two[] = { "k1", "key2" }, *bad[] = { "bad key" }, *empty[] = { "" };
+        assert_int_equal(mc_format_get(buf, sizeof(buf), one, 1), 8);
         assert_memory_equal(buf, "get k1\r\n", 8);
+        assert_int_equal(mc_format_get(buf, sizeof(buf), two, 2), 13);
+        assert_memory_equal(buf, "get k1 key2\r\n", 13);
         assert_int_equal(mc_format_set(buf, sizeof(buf), "k1", "xyz", 3), 19);
         assert_memory_equal(buf, "set k1 0 0 3\r\nxyz\r\n", 19);
-        assert_int_equal(mc_format_get(buf, sizeof(buf), "bad key"), -EINVAL);
-        assert_int_equal(mc_format_get(buf, sizeof(buf), ""), -EINVAL);
-        assert_int_equal(mc_format_get(buf, 5, "k1"), -ENOBUFS);
+        assert_int_equal(mc_format_get(buf, sizeof(buf), bad, 1), -EINVAL);
+        assert_int_equal(mc_format_get(buf, sizeof(buf), empty, 1), -EINVAL);
+        assert_int_equal(mc_format_get(buf, sizeof(buf), one, 0), -EINVAL);
+        assert_int_equal(mc_format_get(buf, 5, one, 1), -ENOBUFS);
         assert_int_equal(mc_format_set(buf, 16, "k1", "xyz", 3), -ENOBUFS);
 }
 

@@ -1,17 +1,20 @@
 /* colo-reaction-probe: measures how fast colo lowers the offline memory budget after an online
  * memory step. Run it as an online workload (`colo run --class online -- colo-reaction-probe
- * ...`). Each step allocates and populates --step-mib MiB in one mmap(MAP_POPULATE) call and
- * keeps it, so steps form a staircase: every step takes online memory above everything seen
- * before, which is what crosses the agent's memory threshold (or, under real pressure, its PSI
- * trigger). A second thread polls the offline parent's memory limit file (--limit-file) every
- * 100 us from just before the step until the limit is lower than before the step.
+ * ...`). Each step maps --step-mib MiB and populates it 1 MiB at a time
+ * (madvise(MADV_POPULATE_WRITE)), as fast as the kernel allows, and keeps it, so steps form a
+ * staircase: every step takes online memory above everything seen before, which is what crosses
+ * the agent's memory threshold (or, under real pressure, its PSI trigger). A second thread polls
+ * the offline parent's memory limit file (--limit-file) every 100 us from just before the step
+ * until the limit is lower than before the step.
  *
  * Per step it reports, all from CLOCK_MONOTONIC:
- *   alloc_ms       step start (just before mmap) -> step complete (mmap returned)
- *   from_start_ms  step start -> lowered limit first visible in the file
- *   from_end_ms    step complete -> lowered limit visible (negative: colo reacted mid-step)
- *   agent_ms       the agent's own colo_reaction_seconds (event received -> budget written),
- *                  read from its /metrics after the step, with --metrics-port
+ *   alloc_ms         step start -> step complete (the whole step populated)
+ *   from_start_ms    step start -> lowered limit first visible in the file
+ *   from_trigger_ms  the step reaching --trigger-mib (the growth at which the agent's memory
+ *                    threshold fires) -> lowered limit visible: colo's end-to-end reaction
+ *   from_end_ms      step complete -> lowered limit visible (negative: colo reacted mid-step)
+ *   agent_ms         the agent's own colo_reaction_seconds (event received -> budget written),
+ *                    read from its /metrics after the step, with --metrics-port
  * and a line "timeout" when the limit did not drop within --timeout-ms. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +42,7 @@
 typedef struct Options {
         const char *limit_file;
         unsigned step_mib, steps;
+        unsigned trigger_mib;           /* growth at which the agent's memory threshold fires */
         unsigned settle_ms, timeout_ms;
         uint16_t metrics_port;
         bool json;
@@ -153,6 +157,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "limit-file", required_argument, NULL, 'l' },
                 { "step-mib", required_argument, NULL, 's' },
                 { "steps", required_argument, NULL, 'n' },
+                { "trigger-mib", required_argument, NULL, 'g' },
                 { "settle-ms", required_argument, NULL, 'w' },
                 { "timeout-ms", required_argument, NULL, 't' },
                 { "metrics-port", required_argument, NULL, 'p' },
@@ -160,7 +165,7 @@ static int parse_options(int argc, char **argv, Options *o) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        *o = (Options) { .step_mib = 96, .steps = 10, .settle_ms = 1500, .timeout_ms = 3000 };
+        *o = (Options) { .step_mib = 96, .steps = 10, .trigger_mib = 64, .settle_ms = 1500, .timeout_ms = 3000 };
         unsigned port = 0;
         int c;
         while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
@@ -169,12 +174,13 @@ static int parse_options(int argc, char **argv, Options *o) {
                 case 'l': o->limit_file = optarg; break;
                 case 's': r = parse_uint(optarg, 1, 16384, &o->step_mib); break;
                 case 'n': r = parse_uint(optarg, 1, 1000, &o->steps); break;
+                case 'g': r = parse_uint(optarg, 1, 16384, &o->trigger_mib); break;
                 case 'w': r = parse_uint(optarg, 0, 60000, &o->settle_ms); break;
                 case 't': r = parse_uint(optarg, 1, 60000, &o->timeout_ms); break;
                 case 'p': r = parse_uint(optarg, 1, 65535, &port); break;
                 case 'j': o->json = true; break;
                 case 'h':
-                        printf("Usage: colo-reaction-probe --limit-file PATH [--step-mib 96] [--steps 10]\n"
+                        printf("Usage: colo-reaction-probe --limit-file PATH [--step-mib 96] [--trigger-mib 64] [--steps 10]\n"
                                "       [--settle-ms 1500] [--timeout-ms 3000] [--metrics-port PORT] [--json]\n");
                         exit(EXIT_SUCCESS);
                 default: return -EINVAL;
@@ -186,6 +192,10 @@ static int parse_options(int argc, char **argv, Options *o) {
         }
         if (!o->limit_file || optind < argc) {
                 fprintf(stderr, "colo-reaction-probe: --limit-file is required (see --help)\n");
+                return -EINVAL;
+        }
+        if (o->trigger_mib > o->step_mib) {
+                fprintf(stderr, "colo-reaction-probe: --trigger-mib must not exceed --step-mib\n");
                 return -EINVAL;
         }
         o->metrics_port = (uint16_t) port;
@@ -228,13 +238,24 @@ int main(int argc, char **argv) {
                 uint64_t t0 = now_ns();
                 uint64_t deadline = t0 + (uint64_t) o.timeout_ms * 1000000ULL;
                 atomic_store(&p.armed_until_ns, deadline);
-                /* The step itself; the mapping is kept (the staircase) until exit. */
-                void *m = mmap(NULL, step, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-                uint64_t t1 = now_ns();
+                /* The step itself, populated 1 MiB at a time so the moment it reaches the trigger
+                 * is known; the mapping is kept (the staircase) until exit. */
+                char *m = mmap(NULL, step, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (m == MAP_FAILED) {
                         fprintf(stderr, "colo-reaction-probe: mmap %u MiB: %s\n", o.step_mib, strerror(errno));
                         return 1;
                 }
+                uint64_t t_trigger = 0;
+                for (unsigned mib = 0; mib < o.step_mib; mib++) {
+                        if (madvise(m + (size_t) mib * MIB, MIB, MADV_POPULATE_WRITE) < 0) {
+                                fprintf(stderr, "colo-reaction-probe: populating %u MiB: %s\n", o.step_mib,
+                                        strerror(errno));
+                                return 1;
+                        }
+                        if (mib + 1 == o.trigger_mib)
+                                t_trigger = now_ns();
+                }
+                uint64_t t1 = now_ns();
                 while (atomic_load(&p.lowered_ns) == 0 && now_ns() < deadline)
                         sleep_ns(1000000);
                 atomic_store(&p.armed_until_ns, 0);
@@ -246,18 +267,21 @@ int main(int argc, char **argv) {
                 bool fast = !isnan(events0) && !isnan(events1) && events1 > events0;
                 if (t2 == 0)
                         failures++;
+                double from_trigger = t2 && t_trigger ? ((double) t2 - (double) t_trigger) / 1e6 : NAN;
                 if (o.json)
-                        printf("{\"step\": %u, \"step_mib\": %u, \"alloc_ms\": %.3f, \"lowered\": %s, "
-                               "\"from_start_ms\": %.3f, \"from_end_ms\": %.3f, \"limit_before\": %" PRIu64
-                               ", \"limit_after\": %" PRIu64 ", \"fast_event\": %s, \"agent_ms\": %.3f}\n",
-                               i, o.step_mib, (t1 - t0) / 1e6, t2 ? "true" : "false",
-                               t2 ? (t2 - t0) / 1e6 : -1.0, t2 ? ((double) t2 - (double) t1) / 1e6 : -1.0, before,
-                               t2 ? after : before, fast ? "true" : "false",
-                               fast && !isnan(agent_s) ? agent_s * 1e3 : -1.0);
+                        printf("{\"step\": %u, \"step_mib\": %u, \"trigger_mib\": %u, \"alloc_ms\": %.3f, "
+                               "\"lowered\": %s, \"from_start_ms\": %.3f, \"from_trigger_ms\": %.3f, "
+                               "\"from_end_ms\": %.3f, \"limit_before\": %" PRIu64 ", \"limit_after\": %" PRIu64
+                               ", \"fast_event\": %s, \"agent_ms\": %.3f}\n",
+                               i, o.step_mib, o.trigger_mib, (t1 - t0) / 1e6, t2 ? "true" : "false",
+                               t2 ? (t2 - t0) / 1e6 : -1.0, isnan(from_trigger) ? -1.0 : from_trigger,
+                               t2 ? ((double) t2 - (double) t1) / 1e6 : -1.0, before, t2 ? after : before,
+                               fast ? "true" : "false", fast && !isnan(agent_s) ? agent_s * 1e3 : -1.0);
                 else if (t2)
                         printf("step %2u: +%u MiB in %.1f ms; limit %" PRIu64 " -> %" PRIu64 " MiB after %.1f ms "
-                               "from the step's start (%+.1f ms from its end)%s\n", i, o.step_mib, (t1 - t0) / 1e6,
-                               before / MIB, after / MIB, (t2 - t0) / 1e6, ((double) t2 - (double) t1) / 1e6,
+                               "from the step's start, %+.1f ms from reaching %u MiB, %+.1f ms from its end%s\n", i,
+                               o.step_mib, (t1 - t0) / 1e6, before / MIB, after / MIB, (t2 - t0) / 1e6,
+                               from_trigger, o.trigger_mib, ((double) t2 - (double) t1) / 1e6,
                                o.metrics_port && !fast ? " [no fast event: a periodic tick]" : "");
                 else
                         printf("step %2u: +%u MiB in %.1f ms; timeout: limit still %" PRIu64 " MiB after %u ms\n", i,

@@ -2,15 +2,18 @@
 # Reaction-time benchmark: from an online memory step to the lowered offline memory budget.
 #
 # What is measured. colo-reaction-probe runs as an online workload (`colo run --class online`)
-# and, every --settle seconds, allocates --step-mib MiB in one mmap(MAP_POPULATE) and keeps it
-# (a staircase: each step takes online memory above anything seen before). Another thread of the
-# probe reads the offline parent's memory.limit_in_bytes (v1; memory.max on v2) every 100 us and
-# timestamps the first value lower than before the step. Reported per step, CLOCK_MONOTONIC:
-#   from_start  step start (just before mmap)  -> lowered limit visible   (includes allocating)
-#   from_end    step complete (mmap returned)  -> lowered limit visible   (negative: colo reacted
-#               while the step was still being allocated)
-#   agent       the agent's colo_reaction_seconds: fast-reaction event received -> budget
-#               written (the agent's own clock; only when a fast event caused the tick)
+# and, every --settle seconds, allocates --step-mib MiB as fast as it can (populated 1 MiB at a
+# time) and keeps it (a staircase: each step takes online memory above anything seen before).
+# Another thread of the probe reads the offline parent's memory.limit_in_bytes (v1) every 100 us
+# and timestamps the first value lower than before the step. Reported per step, CLOCK_MONOTONIC:
+#   from_trigger  the step reaching the agent's trigger (max(64 MiB, capacity / 50) above the
+#                 online peak estimate, which the staircase keeps at the current usage)
+#                 -> lowered limit visible: colo's reaction, the figure held to the target
+#   from_start    step start -> lowered limit visible (adds the time to allocate up to the trigger)
+#   from_end      step complete -> lowered limit visible (negative: colo reacted while the step
+#                 was still being allocated)
+#   agent         the agent's colo_reaction_seconds: fast-reaction event received -> budget
+#                 written (the agent's own clock; only when a fast event caused the tick)
 #
 # Setup, per batch (default 5 batches of 10 steps): a fresh `colo agent` on its defaults manages
 # colo-bench-<pid>-react<N> below this shell's cgroup; the managed root gets a memory limit of
@@ -68,6 +71,10 @@ RESULTS="$BENCH_TMP/steps.jsonl"
 : >"$RESULTS"
 NODE_BYTES="$(numfmt --from=iec "$NODE_MEMORY")"
 SETTLE_MS="$(echo "$SETTLE * 1000 / 1" | bc)"
+# The agent's v1 memory threshold step (src/agent/psi-watch.c): max(64 MiB, capacity / 50).
+TRIGGER_MIB=$(( NODE_BYTES / 50 >> 20 ))
+[ "$TRIGGER_MIB" -ge 64 ] || TRIGGER_MIB=64
+[ "$TRIGGER_MIB" -lt "$STEP_MIB" ] || bench_die "--step-mib must exceed the agent's trigger step ($TRIGGER_MIB MiB)"
 
 echo "== colo reaction-time benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs"
 bench_check_quiet
@@ -99,11 +106,13 @@ for batch in $(seq 1 "$BATCHES"); do
 
         echo "batch $batch: offline limit $(( $(cat "$limit_file") >> 20 )) MiB"
         "$COLO" run --subtree "$subtree" --state-dir "$BENCH_AGENT_STATE" --class online --name probe -- \
-                "$PROBE" --limit-file "$limit_file" --step-mib "$STEP_MIB" --steps "$STEPS" --settle-ms "$SETTLE_MS" \
+                "$PROBE" --limit-file "$limit_file" --step-mib "$STEP_MIB" --trigger-mib "$TRIGGER_MIB" \
+                --steps "$STEPS" --settle-ms "$SETTLE_MS" \
                 --timeout-ms 3000 --metrics-port "$BENCH_METRICS_PORT" --json >"$BENCH_TMP/batch$batch.jsonl" || true
         jq -c --argjson batch "$batch" '. + {batch: $batch}' "$BENCH_TMP/batch$batch.jsonl" | tee -a "$RESULTS" |
                 jq -r '"  step \(.step): alloc \(.alloc_ms * 10 | round / 10) ms, "
                        + (if .lowered then "lowered after \(.from_start_ms * 10 | round / 10) ms from the start, "
+                          + "\(.from_trigger_ms * 10 | round / 10) ms from the trigger, "
                           + "\(.from_end_ms * 10 | round / 10) ms from the end"
                           + (if .fast_event then " (agent: \(.agent_ms * 10 | round / 10) ms)" else " (periodic tick)" end)
                           else "NOT lowered within 3 s" end)'
@@ -122,6 +131,8 @@ SUMMARY="$(jq -s --arg kernel "$(uname -r)" --arg date "$(date -u +%Y-%m-%dT%H:%
          lowered: map(select(.lowered)) | length,
          by_fast_event: map(select(.lowered and .fast_event)) | length,
          alloc_ms: stats(.alloc_ms),
+         trigger_mib: (.[0].trigger_mib),
+         from_trigger_ms: (map(select(.lowered and .from_trigger_ms != -1)) | stats(.from_trigger_ms)),
          from_start_ms: (map(select(.lowered)) | stats(.from_start_ms)),
          from_end_ms: (map(select(.lowered)) | stats(.from_end_ms)),
          agent_ms: (map(select(.lowered and .fast_event and .agent_ms >= 0)) | stats(.agent_ms))}' "$RESULTS")"
@@ -129,8 +140,8 @@ echo
 echo "== summary over $(echo "$SUMMARY" | jq .steps) steps ($(echo "$SUMMARY" | jq .lowered) lowered, $(echo "$SUMMARY" | jq .by_fast_event) by a fast event)"
 echo "$SUMMARY" | jq -r '
         def r: . * 10 | round / 10;
-        ["alloc_ms", "from_start_ms", "from_end_ms", "agent_ms"][] as $k | .[$k] |
-        "\($k + "             " | .[0:14]) p50 \(.p50 | r) ms  p90 \(.p90 | r) ms  p99 \(.p99 | r) ms  max \(.max | r) ms  (n=\(.n))"'
+        ["alloc_ms", "from_trigger_ms", "from_start_ms", "from_end_ms", "agent_ms"][] as $k | .[$k] |
+        "\($k + "               " | .[0:16]) p50 \(.p50 | r) ms  p90 \(.p90 | r) ms  p99 \(.p99 | r) ms  max \(.max | r) ms  (n=\(.n))"'
 if [ -n "$JSON_OUT" ]; then
         echo "$SUMMARY" | jq --slurpfile raw "$RESULTS" '. + {raw: $raw}' >"$JSON_OUT"
         echo "results: $JSON_OUT"

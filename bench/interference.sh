@@ -29,6 +29,7 @@
 #
 # Usage: bench/interference.sh BUILD_DIR [--seconds 20] [--repeats 3] [--warmup 5] [--rate R]
 #                              [--json FILE] [--phases alone,plain,colo] [--loadgen online|weight]
+#                              [--agent-yaml 'YAML added to the agent configuration']
 # Root only. cgroups: colo-bench-<pid>-* below this shell's own cgroup, removed at exit.
 set -euo pipefail
 
@@ -51,6 +52,7 @@ RATE=""
 JSON_OUT=""
 PHASES="alone,plain,colo"
 LOADGEN_MODE=online
+AGENT_YAML=""
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) SECONDS_PER_PHASE="$2"; shift 2 ;;
@@ -60,6 +62,7 @@ while [ $# -gt 0 ]; do
         --json) JSON_OUT="$2"; shift 2 ;;
         --phases) PHASES="$2"; shift 2 ;;
         --loadgen) LOADGEN_MODE="$2"; shift 2 ;;
+        --agent-yaml) AGENT_YAML="$2"; shift 2 ;;
         *) usage ;;
         esac
 done
@@ -121,10 +124,11 @@ stop_plain() {
         HOG_PIDS=""
 }
 
-# Phase 3: the agent on its defaults (1 s period), memcached online, the hogs offline.
+# Phase 3: the agent on its defaults (1 s period) plus --agent-yaml, memcached online, the hogs
+# offline.
 start_colo() {          # $1: round
         local leaf pid i
-        bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-colo$1"
+        bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-colo$1" "$(printf '%b' "$AGENT_YAML")"
         AGENT_PID="$BENCH_AGENT_PID"
         PORT="$(bench_free_port)"
         # shellcheck disable=SC2046
@@ -259,6 +263,7 @@ if [ -z "$RATE" ]; then
 fi
 echo "rate: $RATE req/s; $REPEATS rounds of ${PHASES//,/ / }, ${SECONDS_PER_PHASE} s measured each (+${WARMUP} s warm-up)"
 echo "load generator: $LOADGEN_MODE"
+[ -z "$AGENT_YAML" ] || echo "agent configuration added: $(printf '%b' "$AGENT_YAML" | tr '\n' ' ')"
 
 for round in $(seq 1 "$REPEATS"); do
         echo "round $round"
@@ -272,12 +277,14 @@ for round in $(seq 1 "$REPEATS"); do
 done
 
 SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-        --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$LOADGEN_MODE" '
+        --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$LOADGEN_MODE" \
+        --arg agent_yaml "$(printf '%b' "$AGENT_YAML")" '
         def mean(f): (map(f) | add / length);
         def phase(p): map(select(.phase == p));
         . as $all
         | (phase("alone") | mean(.p99_us)) as $alone
         | {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, loadgen: $loadgen,
+           agent_yaml: $agent_yaml,
            rate: (phase("alone")[0].rate),
            calibration: phase("calibration"),
            phases: ($phases | split(",") | map(. as $p | {key: $p, value: ($all | phase($p) | {

@@ -34,7 +34,7 @@ command -v jq >/dev/null || bench_die "jq is not installed (apt-get install jq)"
 bench_require_root
 
 RATE="${COLO_DEMO_RATE:-15000}"          # requests/s: a modest load on a small machine
-SECONDS_EACH="${COLO_DEMO_SECONDS:-8}"
+SECONDS_EACH="${COLO_DEMO_SECONDS:-10}"
 MEMHOG_MIB="${COLO_DEMO_MEMHOG_MIB:-512}"
 CPUS="$(nproc)"
 HOGS="$CPUS"                             # enough CPU hogs to keep every CPU busy

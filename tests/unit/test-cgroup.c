@@ -883,6 +883,35 @@ static void test_read_usage_v1(void **state) {
         cg_group_free(g);
 }
 
+/* Files are read with one pread() that stops short of the buffer's end; a file that fills the
+ * buffer exactly is still read whole, one byte more is too large (single-number buffer: 64). */
+static void test_read_buffer_boundaries_v1(void **state) {
+        FakeCg *f = *state;
+        const char *file = "fs/memory/process_api/abc/colo/offline/memory.usage_in_bytes";
+        CgGroup *g = open_offline(f);
+        CgUsage u;
+        ColoError err = {};
+        char text[128];
+
+        /* 63 bytes: leading zeros, the value, a newline. */
+        snprintf(text, sizeof(text), "%058d4096\n", 0);
+        assert_int_equal(strlen(text), 63);
+        fake_write(f, file, text);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEMORY, &u, &err), 0);
+        assert_int_equal(u.mem_usage, 4096);
+
+        snprintf(text, sizeof(text), "%059d4096\n", 0);
+        fake_write(f, file, text);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEMORY, &u, &err), -EFBIG);
+        assert_non_null(strstr(err.msg, "colo/offline/memory.usage_in_bytes"));
+
+        /* A shorter file after a longer one: nothing of the old contents is left over. */
+        fake_write(f, file, "7\n");
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEMORY, &u, &err), 0);
+        assert_int_equal(u.mem_usage, 7);
+        cg_group_free(g);
+}
+
 static void test_read_usage_v2(void **state) {
         FakeCg *f = *state;
         CgGroup *g = open_offline(f);
@@ -1098,6 +1127,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_apply_fault_sweep_v2, setup_v2, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_apply_oom_score_adj_to_new_tasks_only, setup_v1, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_read_usage_v1, setup_v1, fake_teardown),
+                cmocka_unit_test_setup_teardown(test_read_buffer_boundaries_v1, setup_v1, fake_teardown),
                 cmocka_unit_test_setup_teardown(test_read_usage_v2, setup_v2, fake_teardown),
                 cmocka_unit_test_teardown(test_read_host_pressure, fake_teardown),
                 cmocka_unit_test_teardown(test_hybrid_mirrors_groups_for_pressure, fake_teardown),

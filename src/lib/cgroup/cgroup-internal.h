@@ -135,7 +135,8 @@ int cg_slot_fd(const CgGroup *g, CgSlot slot);
 
 /* --- read path --- */
 /* Reads the cached file f of g (opening it on first use) into buf, NUL-terminated. Returns the
- * length, -ENOENT when the file does not exist (remembered), or -errno. One pread() per call. */
+ * length, -ENOENT when the file does not exist (remembered), -EFBIG when it does not fit in size - 1
+ * bytes, or -errno. One pread() per call unless the file fills the buffer. */
 ssize_t cg_read_cached(CgGroup *g, CgFile f, char *buf, size_t size, ColoError *err);
 /* Number of processes in g and its descendants (cgroup.procs of each, recursion only where the
  * directory has subdirectories, which st_nlink tells without a readdir). */

@@ -10,6 +10,14 @@
 
 /* --- read path --- */
 
+static ssize_t pread_retry(int fd, void *buf, size_t size, off_t offset) {
+        ssize_t k;
+        do
+                k = pread(fd, buf, size, offset);
+        while (k < 0 && errno == EINTR);
+        return k;
+}
+
 ssize_t cg_read_cached(CgGroup *g, CgFile f, char *buf, size_t size, ColoError *err) {
         const CgBackend *b = g->root->backend;
         CgSlot s = b->file_slot(g->root, f);
@@ -30,23 +38,29 @@ ssize_t cg_read_cached(CgGroup *g, CgFile f, char *buf, size_t size, ColoError *
                 }
                 g->file_fd[f] = fd;
         }
-        size_t len = 0;
-        for (;;) {
-                ssize_t k = pread(g->file_fd[f], buf + len, size - 1 - len, (off_t) len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        cg_group_file_path(g, s, name, p, sizeof(p));
-                        return colo_error_set(err, errno, "read '%s'", p);
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-                if (len == size - 1) {
+        /* Every CgFile is a single-record seq_file on cgroupfs (its show() prints the whole file),
+         * or a plain file in a fake tree: a read that does not fill the buffer has reached the
+         * end. Reading on for the 0 that confirms it would cost a second pread(), and cgroupfs
+         * regenerates the whole file for a read at a non-zero offset (memory.stat is the
+         * costliest file colo reads). Only a read that filled the buffer reads on, one byte, to
+         * tell an exact fit (end of file) from a file too large for the buffer. */
+        ssize_t k = pread_retry(g->file_fd[f], buf, size - 1, 0);
+        if (k == (ssize_t) size - 1) {
+                char extra;
+                ssize_t more = pread_retry(g->file_fd[f], &extra, 1, k);
+                if (more > 0) {
                         cg_group_file_path(g, s, name, p, sizeof(p));
                         return colo_error_setf_plain(err, EFBIG, "'%s' is larger than %zu bytes", p, size - 1);
                 }
+                if (more < 0)
+                        k = more;
         }
+        if (k < 0) {
+                int e = errno;
+                cg_group_file_path(g, s, name, p, sizeof(p));
+                return colo_error_set(err, e, "read '%s'", p);
+        }
+        size_t len = (size_t) k;
         buf[len] = '\0';
         return (ssize_t) len;
 }

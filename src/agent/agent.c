@@ -144,6 +144,10 @@ static int relocate_for_v2(Agent *a) {
         return 0;
 }
 
+static CgGroup *lookup_tracked_group(void *userdata, const char *path) {
+        return tracker_workload_group(userdata, path);
+}
+
 int agent_new(const AgentOptions *opts, Agent **ret) {
         _cleanup_(agent_freep) Agent *a = calloc(1, sizeof(*a));
         ColoError err = {};
@@ -201,6 +205,9 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         a->enforce_state = enforce_state_new();
         if (!a->enforce_state)
                 return log_error("Out of memory."), -ENOMEM;
+        /* Enforce applies through the tracker's workload handles: the tracker's cgroup.procs read
+         * each period then spares the oom_score_adj pass its own scan while tasks are unchanged. */
+        enforce_state_set_group_lookup(a->enforce_state, lookup_tracked_group, a->tracker);
 
         r = agent_loop_setup(a);
         if (r < 0) {

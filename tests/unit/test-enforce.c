@@ -558,6 +558,70 @@ static void test_enforce_retries_only_the_failed_write_at_every_position_v1(void
         failed_write_is_retried_alone_at_every_position(CG_MODE_V1);
 }
 
+/* The lender of test_enforce_applies_through_borrowed_handles_v1: one leaf's handle. */
+typedef struct Lender {
+        const char *path;
+        CgGroup *group;
+        int calls;
+} Lender;
+
+static CgGroup *lend(void *userdata, const char *path) {
+        Lender *l = userdata;
+        l->calls++;
+        return strcmp(path, l->path) == 0 ? l->group : NULL;
+}
+
+static size_t writes_below(const Fake *f, const char *hierarchy, const char *path) {
+        char dir[512];
+        group_dir(f, hierarchy, path, dir, sizeof(dir));
+        size_t n = 0, len = strlen(dir);
+        for (size_t i = 0; i < f->n_writes; i++)
+                n += strncmp(f->writes[i].path, dir, len) == 0 && f->writes[i].path[len] == '/' &&
+                     !strchr(f->writes[i].path + len + 1, '/');
+        return n;
+}
+
+static void test_enforce_applies_through_borrowed_handles_v1(void **state) {
+        Fake *f = *state;
+        ColoError err = {};
+        Lender l = { .path = "offline/batch/etl" };
+        assert_int_equal(cg_group_open(f->root, l.path, false, &l.group, &err), 0);
+        enforce_state_set_group_lookup(f->state, lend, &l);
+
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(failed_writes(f), 0);
+        assert_true(l.calls >= (int) p->n_groups);
+        assert_true(writes_below(f, "cpu", l.path) > 0);
+        assert_string_equal(fake_read(f, "cpu", l.path, "cpu.shares"), u64str(cg_weight_to_shares(100)));
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(f->n_writes, 0);
+
+        /* Another handle for the same path may be a recreated directory: its knobs are rewritten. */
+        CgGroup *first = l.group;
+        assert_int_equal(cg_group_open(f->root, l.path, false, &l.group, &err), 0);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_true(writes_below(f, "cpu", l.path) > 0);
+        assert_int_equal(f->n_writes, writes_below(f, "cpu", l.path) + writes_below(f, "memory", l.path));
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(f->n_writes, 0);
+        cg_group_free(first);   /* enforce only borrowed it */
+
+        /* No handle to lend any more: enforce opens its own and rewrites the group. */
+        l.path = "none";
+        assert_int_equal(apply(f, p, false), 0);
+        assert_true(writes_below(f, "cpu", "offline/batch/etl") > 0);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(f->n_writes, 0);
+
+        /* Removing the lookup leaves the state working on its own handles. */
+        enforce_state_set_group_lookup(f->state, NULL, NULL);
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(f->n_writes, 0);
+        cg_group_free(l.group);
+        plan_free(p);
+}
+
 static void test_enforce_rejects_a_path_planned_twice(void **state) {
         Fake *f = *state;
         Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
@@ -603,6 +667,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enforce_reports_failed_writes_with_their_path_v2, setup_v2, teardown),
                 cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v2),
                 cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v1),
+                cmocka_unit_test_setup_teardown(test_enforce_applies_through_borrowed_handles_v1, setup_v1, teardown),
                 cmocka_unit_test_setup_teardown(test_enforce_rejects_a_path_planned_twice, setup_v2, teardown),
                 cmocka_unit_test(test_enforce_state_free_accepts_null),
         };

@@ -308,6 +308,15 @@ static void test_tracker_adopts_workloads_and_computes_cpu_rates_v2(void **state
         assert_false(job->ever_populated);
         assert_int_equal(job->empty_since_usec, 1000000);
 
+        /* Handles by leaf path, for enforce to borrow; anything but a tracked leaf has none. */
+        assert_ptr_equal(tracker_workload_group(t, "online/normal/web"), tracker_get(t, (size_t) web)->group);
+        assert_ptr_equal(tracker_workload_group(t, "offline/batch/job"), job->group);
+        assert_null(tracker_workload_group(t, "offline/best-effort/job"));
+        assert_null(tracker_workload_group(t, "online/normal"));
+        assert_null(tracker_workload_group(t, "online"));
+        assert_null(tracker_workload_group(t, ""));
+        assert_null(tracker_workload_group(t, NULL));
+
         /* A workload moved to another tier is dropped and adopted under its new path. */
         char old[PATH_MAX];
         snprintf(old, sizeof(old), "%s/colo/offline/batch/job", f->fs);
@@ -316,6 +325,8 @@ static void test_tracker_adopts_workloads_and_computes_cpu_rates_v2(void **state
         assert_int_equal(tracker_refresh(t, 3000000, NULL, NULL, &err), 2);
         job = tracker_get(t, (size_t) tracker_find(t, "job"));
         assert_int_equal(job->id.tier, TIER_BEST_EFFORT);
+        assert_null(tracker_workload_group(t, "offline/batch/job"));
+        assert_ptr_equal(tracker_workload_group(t, "offline/best-effort/job"), job->group);
         assert_int_equal(tracker_sample(t, 3000000, &err), 0);
         assert_true(job->ever_populated);
         tracker_free(t);

@@ -3,6 +3,7 @@
  * writes and no opens; offline groups go first, so when online grows its offline limits drop
  * before its guarantees rise, and when online shrinks offline gains only what online already
  * released. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 typedef struct EnforceEntry {
         char *path;
         CgGroup *group;                 /* NULL until opened (or after a failure that needs a reopen) */
+        /* The borrowed handle last applied through (identity only, never dereferenced outside an
+         * apply): a different one may be a fresh directory, so everything is rewritten. */
+        uintptr_t borrowed;
         CgKnobs last;                   /* what colo last applied; unset = unknown */
         bool create_reported;           /* dry run: "(create)" already reported */
         bool taken;                     /* moved into the next state during an apply */
@@ -23,6 +27,8 @@ typedef struct EnforceEntry {
 struct EnforceState {
         EnforceEntry *entries;          /* sorted by path */
         size_t n;
+        EnforceGroupLookup lookup;
+        void *lookup_userdata;
 };
 
 static void entry_done(EnforceEntry *e) {
@@ -43,6 +49,13 @@ EnforceState *enforce_state_free(EnforceState *s) {
         free(s->entries);
         free(s);
         return NULL;
+}
+
+void enforce_state_set_group_lookup(EnforceState *s, EnforceGroupLookup fn, void *userdata) {
+        if (!s)
+                return;
+        s->lookup = fn;
+        s->lookup_userdata = fn ? userdata : NULL;
 }
 
 size_t enforce_state_size(const EnforceState *s) {
@@ -66,6 +79,7 @@ void enforce_state_forget(EnforceState *s, const char *path) {
                         continue;
                 /* Keep the path (the array stays sorted); drop the handle and what was applied. */
                 s->entries[i].group = cg_group_free(s->entries[i].group);
+                s->entries[i].borrowed = 0;
                 cg_knobs_init(&s->entries[i].last);
                 s->entries[i].create_reported = false;
         }
@@ -133,6 +147,7 @@ static int plan_check(const Plan *plan, ColoError *err) {
 
 typedef struct ApplyRun {
         CgRoot *root;
+        const EnforceState *state;
         bool dry_run;
         CgWriteCallback cb;
         void *userdata;
@@ -155,7 +170,21 @@ static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
         ColoError lerr = {};
         int r;
 
-        if (!e->group) {
+        CgGroup *g = run->state->lookup ? run->state->lookup(run->state->lookup_userdata, gp->path) : NULL;
+        if (g) {
+                /* A borrowed handle replaces our own; a different one than last time may be a
+                 * fresh directory: nothing is known to be applied. */
+                e->group = cg_group_free(e->group);
+                if (e->borrowed != (uintptr_t) g) {
+                        e->borrowed = (uintptr_t) g;
+                        cg_knobs_init(&e->last);
+                }
+        } else if (e->borrowed) {
+                e->borrowed = 0;
+                cg_knobs_init(&e->last);
+        }
+
+        if (!g && !e->group) {
                 bool leaf = path_is_leaf(gp->path);
                 bool create = !leaf && gp->path[0] != '\0';
                 r = cg_group_open(run->root, gp->path, create, &e->group, &lerr);
@@ -168,8 +197,10 @@ static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
                 /* A fresh handle may be a fresh directory: nothing is known to be applied. */
                 cg_knobs_init(&e->last);
         }
+        if (!g)
+                g = e->group;
 
-        r = cg_group_apply(e->group, &gp->knobs, &e->last, run->cb, run->userdata, &lerr);
+        r = cg_group_apply(g, &gp->knobs, &e->last, run->cb, run->userdata, &lerr);
         if (r == 0)
                 return true;
         if (r < 0) {
@@ -185,6 +216,7 @@ static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
          * knob by knob; the cgroup layer already invalidated them in e->last. */
         if (lerr.code == ENOENT || lerr.code == ENODEV) {
                 e->group = cg_group_free(e->group);
+                e->borrowed = 0;
                 cg_knobs_init(&e->last);
         }
         return true;
@@ -269,7 +301,7 @@ int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_
         }
         qsort(order, n, sizeof(*order), order_cmp);
 
-        ApplyRun run = { .root = root, .dry_run = dry_run, .cb = cb, .userdata = userdata, .err = err };
+        ApplyRun run = { .root = root, .state = state, .dry_run = dry_run, .cb = cb, .userdata = userdata, .err = err };
         for (size_t k = 0; k < n; k++) {
                 size_t i = order[k].index;
                 bool keep = dry_run ? apply_dry(&run, &plan->groups[i], &next[i]) :

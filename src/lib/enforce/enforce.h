@@ -21,6 +21,15 @@ static inline void enforce_state_freep(EnforceState **s) {
         enforce_state_free(*s);
 }
 
+/* Where enforce_apply() may borrow an open handle for a group path instead of opening its own:
+ * the agent lends the tracker's workload handles, whose usage reads (cgroup.procs) let the cgroup
+ * layer skip the oom_score_adj scan while a group's task set is unchanged. Returns NULL when it
+ * has no handle for path (enforce then opens and owns one). A returned handle must stay open
+ * until enforce_apply() returns; enforce never frees it. */
+typedef CgGroup *(*EnforceGroupLookup)(void *userdata, const char *path);
+/* Installs (fn NULL: removes) the lookup for later applies. */
+void enforce_state_set_group_lookup(EnforceState *s, EnforceGroupLookup fn, void *userdata);
+
 /* Number of group paths remembered. */
 size_t enforce_state_size(const EnforceState *s);
 

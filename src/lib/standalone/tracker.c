@@ -2,6 +2,7 @@
  * each refresh (allocating only when the set changed), and the per-sample reads that turn the
  * cgroup counters into a NodeSample. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "collect/collect.h"
@@ -100,6 +101,18 @@ CgGroup *tracker_class_group(Tracker *t, WorkloadClass c) {
 static int compare_ids(const TreeWorkload *a, const TreeWorkload *b) {
         int c = strcmp(a->name, b->name);
         return c != 0 ? c : (int) a->tier - (int) b->tier;
+}
+
+static int compare_id_with_item(const void *key, const void *item) {
+        return compare_ids(key, &((const TrackedWorkload *) item)->id);
+}
+
+CgGroup *tracker_workload_group(Tracker *t, const char *path) {
+        TreeWorkload id;
+        if (!path || tree_parse_path(path, &id) < 0 || t->n_items == 0)
+                return NULL;
+        const TrackedWorkload *w = bsearch(&id, t->items, t->n_items, sizeof(*t->items), compare_id_with_item);
+        return w && strcmp(w->id.path, path) == 0 ? w->group : NULL;
 }
 
 /* Opens class parents that appeared since the last refresh (the agent or `colo run` creates them). */

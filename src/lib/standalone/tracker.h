@@ -62,6 +62,10 @@ TrackedWorkload *tracker_get(Tracker *t, size_t i);
 /* Index of the workload with this name (the first, when an interrupted move left two), or -ENOENT. */
 int tracker_find(const Tracker *t, const char *name);
 
+/* The open group of the workload whose leaf is path ("<class>/<tier>/<name>"), or NULL if none is
+ * tracked. O(log n). Valid until the next refresh. */
+CgGroup *tracker_workload_group(Tracker *t, const char *path);
+
 /* The class parents' usage as last sampled (zero while a parent does not exist). */
 const CgUsage *tracker_class_usage(const Tracker *t, WorkloadClass c);
 /* The class parent groups ("online", "offline"), for event registration (PSI, memory events). */

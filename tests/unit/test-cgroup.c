@@ -876,6 +876,20 @@ static void test_read_usage_v1(void **state) {
         assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_WORKING_SET, &u, &err), 0);
         assert_int_equal(u.cpu_usage_usec, 0);
         assert_int_equal(u.mem_usage, 1000);
+        assert_true(u.mem_limit == CG_UNLIMITED);
+        /* The narrow fields leave out cpu.stat, the limit and oom_control. */
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_CPU_TIME | CG_USAGE_MEM_CURRENT, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 123456);
+        assert_int_equal(u.cpu_nr_periods, 0);
+        assert_int_equal(u.mem_usage, 1000);
+        assert_true(u.mem_limit == CG_UNLIMITED);
+        assert_int_equal(u.mem_oom_kills, 0);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_CPU_THROTTLING | CG_USAGE_MEM_LIMITS, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 0);
+        assert_int_equal(u.cpu_nr_throttled, 3);
+        assert_int_equal(u.mem_usage, 0);
+        assert_int_equal(u.mem_limit, 4096);
+        assert_int_equal(u.mem_oom_kills, 2);
 
         fake_write(f, "fs/cpu/colo/offline/cpu.stat", "nr_periods x\n");
         assert_int_equal(cg_group_read_usage(g, &u, &err), -EINVAL);
@@ -932,6 +946,11 @@ static void test_read_usage_v2(void **state) {
         assert_true(u.mem_pressure.valid);
         assert_false(u.io_pressure.valid);      /* no io.pressure file */
         assert_int_equal(u.nr_tasks, 0);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_CPU_TIME | CG_USAGE_MEM_CURRENT, &u, &err), 0);
+        assert_int_equal(u.cpu_usage_usec, 5000);
+        assert_int_equal(u.mem_usage, 2097152);
+        assert_int_equal(u.mem_oom_kills, 0);
+        assert_false(u.cpu_pressure.valid);
         char p[PATH_MAX], want[PATH_MAX];
         assert_int_equal(cg_group_pressure_path(g, "memory", p, sizeof(p)), 0);
         snprintf(want, sizeof(want), "%s/fs/svc/colo/offline/memory.pressure", f->dir);

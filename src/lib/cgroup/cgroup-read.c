@@ -68,7 +68,7 @@ ssize_t cg_read_cached(CgGroup *g, CgFile f, char *buf, size_t size, ColoError *
 int cg_group_read_usage_fields(CgGroup *g, unsigned fields, CgUsage *ret, ColoError *err) {
         CgUsage u = { .mem_limit = CG_UNLIMITED };
         if (fields & CG_USAGE_WORKING_SET)
-                fields |= CG_USAGE_MEMORY;
+                fields |= CG_USAGE_MEM_CURRENT;
         int r = g->root->backend->read_usage(g, fields, &u, err);
         if (r < 0)
                 return r;

@@ -154,21 +154,28 @@ static int v1_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
  * where present). memory.stat is the expensive one in the kernel. */
 static int v1_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err) {
         int r;
-        if (fields & CG_USAGE_CPU) {
-                uint64_t ns = 0, throttled_ns = 0;
+        if (fields & CG_USAGE_CPU_TIME) {
+                uint64_t ns = 0;
                 r = cg_read_number(g, CG_FILE_CPU_USAGE, false, &ns, err);
                 if (r < 0)
                         return r;
                 u->cpu_usage_usec = ns / NSEC_PER_USEC;
+        }
+        if (fields & CG_USAGE_CPU_THROTTLING) {
+                uint64_t throttled_ns = 0;
                 r = cg_read_keys(g, CG_FILE_CPU_STAT, (const char *[]) { "nr_periods", "nr_throttled", "throttled_time" },
                                  (uint64_t *[]) { &u->cpu_nr_periods, &u->cpu_nr_throttled, &throttled_ns }, 3, err);
                 if (r < 0)
                         return r;
                 u->cpu_throttled_usec = throttled_ns / NSEC_PER_USEC;
         }
-        if (fields & CG_USAGE_MEMORY) {
-                if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
-                    (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
+        if (fields & CG_USAGE_MEM_CURRENT) {
+                r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err);
+                if (r < 0)
+                        return r;
+        }
+        if (fields & CG_USAGE_MEM_LIMITS) {
+                if ((r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
                     (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" },
                                       (uint64_t *[]) { &u->mem_oom_kills }, 1, err)) < 0)
                         return r;

@@ -165,7 +165,7 @@ static int v2_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
  * memory.max, memory.events; memory.stat; 3 pressure files). */
 static int v2_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err) {
         int r;
-        if (fields & CG_USAGE_CPU) {
+        if (fields & CG_USAGE_CPU) {       /* one file for time and throttling */
                 r = cg_read_keys(g, CG_FILE_CPU_STAT,
                                  (const char *[]) { "usage_usec", "nr_periods", "nr_throttled", "throttled_usec" },
                                  (uint64_t *[]) { &u->cpu_usage_usec, &u->cpu_nr_periods, &u->cpu_nr_throttled,
@@ -174,9 +174,13 @@ static int v2_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err
                 if (r < 0)
                         return r;
         }
-        if (fields & CG_USAGE_MEMORY) {
-                if ((r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err)) < 0 ||
-                    (r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
+        if (fields & CG_USAGE_MEM_CURRENT) {
+                r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err);
+                if (r < 0)
+                        return r;
+        }
+        if (fields & CG_USAGE_MEM_LIMITS) {
+                if ((r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
                     (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" },
                                       (uint64_t *[]) { &u->mem_oom_kills }, 1, err)) < 0)
                         return r;

@@ -10,9 +10,10 @@
 #include "util/fileio.h"
 #include "util/macro.h"
 
-/* Per workload: no pressure files (the policy reads pressure of the online parent and the host
- * only), which are a third of the cost of a full read on hybrid v1. */
-#define WORKLOAD_USAGE_FIELDS (CG_USAGE_CPU | CG_USAGE_MEMORY | CG_USAGE_WORKING_SET | CG_USAGE_TASKS)
+/* Per workload, only what the sample uses: CPU time, memory usage and working set, tasks. No
+ * pressure files (the policy reads pressure of the online parent and the host only), nor
+ * throttling counters, limits or OOM kills, which the standalone sample has no field for. */
+#define WORKLOAD_USAGE_FIELDS (CG_USAGE_CPU_TIME | CG_USAGE_WORKING_SET | CG_USAGE_TASKS)
 /* Per class parent: no task count, which would walk every workload's cgroup.procs again. */
 #define CLASS_USAGE_FIELDS (CG_USAGE_CPU | CG_USAGE_MEMORY | CG_USAGE_WORKING_SET | CG_USAGE_PRESSURE)
 

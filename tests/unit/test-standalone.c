@@ -332,6 +332,46 @@ static void test_tracker_adopts_workloads_and_computes_cpu_rates_v2(void **state
         tracker_free(t);
 }
 
+/* memory.stat is read at adoption and every TRACKER_WORKING_SET_EVERY samples; in between the
+ * working set follows the fresh usage minus the last inactive file cache read. */
+static void test_tracker_reads_workload_memory_stat_every_few_samples_v2(void **state) {
+        Fake *f = *state;
+        ColoError err = {};
+        fake_v2_group(f, "colo/online/normal/web", 0, 50 << 20, "10\n");
+        Tracker *t = NULL;
+        TrackerOptions o = { .proc_root = f->proc, .cpu_capacity_cores = 4 };
+        assert_int_equal(tracker_new(f->root, &o, &t, &err), 0);
+        assert_int_equal(tracker_refresh(t, 1000000, NULL, NULL, &err), 1);
+        assert_int_equal(tracker_sample(t, 1000000, &err), 0);
+        assert_int_equal(tracker_node(t)->workloads[0].mem_working_set, (50 << 20) - 4096);
+
+        fake_write(f, "fs/colo/online/normal/web/memory.stat", "anon 0\nfile 0\ninactive_file 1048576\n");
+        int stale = 0;
+        for (int k = 1; k <= TRACKER_WORKING_SET_EVERY; k++) {
+                char v[32];
+                uint64_t usage = (uint64_t) (50 + k) << 20;
+                snprintf(v, sizeof(v), "%llu\n", (unsigned long long) usage);
+                fake_write(f, "fs/colo/online/normal/web/memory.current", v);
+                assert_int_equal(tracker_sample(t, 1000000 + (uint64_t) k * 1000000, &err), 0);
+                uint64_t ws = tracker_node(t)->workloads[0].mem_working_set;
+                if (ws == usage - 1048576)
+                        break;
+                assert_int_equal(ws, usage - 4096);     /* fresh usage, last inactive */
+                stale++;
+        }
+        /* Re-read within TRACKER_WORKING_SET_EVERY samples, but not at every one. */
+        assert_true(stale >= 1 && stale < TRACKER_WORKING_SET_EVERY);
+
+        /* A workload adopted later has its memory.stat read at once. */
+        fake_v2_group(f, "colo/offline/batch/job", 0, 8 << 20, "11\n");
+        assert_int_equal(tracker_refresh(t, 9000000, NULL, NULL, &err), 1);
+        assert_int_equal(tracker_sample(t, 9000000, &err), 0);
+        int job = tracker_find(t, "job");
+        assert_true(job >= 0);
+        assert_int_equal(tracker_node(t)->workloads[job].mem_working_set, (8 << 20) - 4096);
+        tracker_free(t);
+}
+
 /* --- the status document --- */
 
 static void fill_doc(StatusDoc *d) {
@@ -538,6 +578,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_create_makes_parents_and_refuses_a_used_name_v2, setup_fake,
                                                 teardown_fake),
                 cmocka_unit_test_setup_teardown(test_tracker_adopts_workloads_and_computes_cpu_rates_v2, setup_fake,
+                                                teardown_fake),
+                cmocka_unit_test_setup_teardown(test_tracker_reads_workload_memory_stat_every_few_samples_v2, setup_fake,
                                                 teardown_fake),
                 cmocka_unit_test_setup_teardown(test_agent_liveness_needs_a_live_colo_and_a_fresh_file, setup_fake,
                                                 teardown_fake),

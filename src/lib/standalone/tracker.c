@@ -13,7 +13,7 @@
 /* Per workload, only what the sample uses: CPU time, memory usage and working set, tasks. No
  * pressure files (the policy reads pressure of the online parent and the host only), nor
  * throttling counters, limits or OOM kills, which the standalone sample has no field for. */
-#define WORKLOAD_USAGE_FIELDS (CG_USAGE_CPU_TIME | CG_USAGE_WORKING_SET | CG_USAGE_TASKS)
+#define WORKLOAD_USAGE_FIELDS (CG_USAGE_CPU_TIME | CG_USAGE_MEM_CURRENT | CG_USAGE_WORKING_SET | CG_USAGE_TASKS)
 /* Per class parent: no task count, which would walk every workload's cgroup.procs again. */
 #define CLASS_USAGE_FIELDS (CG_USAGE_CPU | CG_USAGE_MEMORY | CG_USAGE_WORKING_SET | CG_USAGE_PRESSURE)
 
@@ -37,6 +37,7 @@ struct Tracker {
         size_t samples_cap;
         ClassUsage cls[_CLASS_MAX];
         NodeSample node;
+        uint64_t n_samples;
 };
 
 static void tracked_done(TrackedWorkload *w) {
@@ -205,16 +206,28 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
         for (size_t i = 0; i < t->n_items; i++) {
                 TrackedWorkload *w = &t->items[i];
                 WorkloadSample *ws = &t->samples[i];
-                r = cg_group_read_usage_fields(w->group, WORKLOAD_USAGE_FIELDS, &w->usage, NULL);
+                bool stat = !w->have_inactive || (t->n_samples + i) % TRACKER_WORKING_SET_EVERY == 0;
+                unsigned fields = stat ? WORKLOAD_USAGE_FIELDS : WORKLOAD_USAGE_FIELDS & ~CG_USAGE_WORKING_SET;
+                r = cg_group_read_usage_fields(w->group, fields, &w->usage, NULL);
                 w->read_failed = r < 0;
                 if (r < 0) {
                         w->usage = (CgUsage) {};
                         w->have_prev = false;
+                        w->have_inactive = false;
                         w->cpu_cores = 0;
                         failed++;
-                } else
+                } else {
+                        if (stat) {
+                                /* The layer floors the working set at 0: then all of usage is inactive. */
+                                w->inactive_file = w->usage.mem_usage - w->usage.mem_working_set;
+                                w->have_inactive = true;
+                        } else
+                                w->usage.mem_working_set = w->usage.mem_usage > w->inactive_file
+                                                                   ? w->usage.mem_usage - w->inactive_file
+                                                                   : 0;
                         w->cpu_cores = cpu_rate(w->usage.cpu_usage_usec, now_usec, &w->prev_cpu_usec,
                                                 &w->prev_sample_usec, &w->have_prev);
+                }
                 if (w->usage.nr_tasks > 0) {
                         w->ever_populated = true;
                         w->empty_since_usec = 0;
@@ -280,5 +293,6 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
                 .workloads = t->samples,
                 .n_workloads = t->n_items,
         };
+        t->n_samples++;
         return failed;
 }

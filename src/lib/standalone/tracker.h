@@ -25,6 +25,8 @@ typedef struct TrackedWorkload {
         uint64_t first_seen_usec;
         uint64_t empty_since_usec;      /* monotonic time the group was first seen empty; 0 if populated */
         bool read_failed;               /* the last read failed (group vanished or unreadable) */
+        uint64_t inactive_file;         /* inactive file cache as of the last memory.stat read */
+        bool have_inactive;
         bool being_evicted;             /* set by the agent while it stops the workload; passed to the policy */
 } TrackedWorkload;
 
@@ -51,7 +53,13 @@ int tracker_refresh(Tracker *t, uint64_t now_usec, TrackerChangeCallback cb, voi
 
 /* Reads usage of every workload, the class parents and the node. now_usec is monotonic. A
  * workload whose group cannot be read is kept with read_failed set (and zero usage) and counted
- * in the return value; -errno only when the node itself cannot be read. */
+ * in the return value; -errno only when the node itself cannot be read.
+ * A workload's memory.stat, the costliest file of a sample, is read at adoption and then every
+ * TRACKER_WORKING_SET_EVERY samples (staggered across workloads); in between its working set is
+ * the fresh memory usage minus the inactive file cache last read, so only that correction can be
+ * up to TRACKER_WORKING_SET_EVERY - 1 samples old. The class parents' working sets, which the
+ * budgets come from, are read every sample. */
+#define TRACKER_WORKING_SET_EVERY 4
 int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err);
 
 /* The last sample; workloads[i] of the NodeSample is tracker_get(t, i). Valid until the next

@@ -154,6 +154,8 @@ int agent_arm_period(Agent *a);         /* (re)arms the period timer after a per
 
 /* tick.c */
 int agent_tick(Agent *a);
+/* The status document's fields both modes share: the plan, the agent and its estimate. */
+int agent_status_fill_common(Agent *a, const NodeSample *s, const Plan *plan);
 
 /* k8s-mode.c: kubernetes.enabled. The managed root is kubelet's kubepods cgroup (chosen before
  * it is opened), the workloads are the node's pods from the API server, and agent_tick() hands

@@ -796,22 +796,9 @@ static void publish_node(AgentK8s *k, const NodeSample *s, const Plan *plan, boo
 static int build_status(AgentK8s *k, const NodeSample *s, const Plan *plan) {
         Agent *a = k->agent;
         StatusDoc *d = &a->status;
-        int r = snapshot_fill_status(d, s, &a->estimate, &a->config.policy, plan);
+        int r = agent_status_fill_common(a, s, plan);
         if (r < 0)
                 return r;
-        d->agent_pid = getpid();
-        d->dry_run = a->opts.dry_run;
-        d->updated_realtime_usec = now_realtime_usec();
-        d->period_usec = a->config.agent.period_usec;
-        snprintf(d->subtree, sizeof(d->subtree), "%s", a->subtree);
-        snprintf(d->cgroup_root, sizeof(d->cgroup_root), "%s", cg_root_describe(a->root) ?: "");
-        snprintf(d->cgroup_mode, sizeof(d->cgroup_mode), "%s", cg_root_mode(a->root) == CG_MODE_V2 ? "v2" : "v1");
-        snprintf(d->estimate_source, sizeof(d->estimate_source), "%s", a->estimate_source);
-        d->has_predicted_peak = a->has_predicted_peak;
-        uint64_t total = 0;
-        for (int t = 0; t < _TIER_MAX; t++)
-                total += a->metrics.evictions_total[t];
-        d->evictions_total = total;
         /* Pods on their way out through the Eviction API say so, with colo's reason. */
         for (size_t i = 0; i < d->n_workloads; i++) {
                 const KubeEviction *ev = kube_evictor_find(k->evictor, d->workloads[i].name);

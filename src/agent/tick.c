@@ -67,8 +67,7 @@ static void remove_empty_leaves(Agent *a, uint64_t now) {
         }
 }
 
-/* The status document: what the policy decided, with evictions in progress or retained. */
-static int build_status(Agent *a, const NodeSample *s, const Plan *plan) {
+int agent_status_fill_common(Agent *a, const NodeSample *s, const Plan *plan) {
         StatusDoc *d = &a->status;
         int r = snapshot_fill_status(d, s, &a->estimate, &a->config.policy, plan);
         if (r < 0)
@@ -86,6 +85,15 @@ static int build_status(Agent *a, const NodeSample *s, const Plan *plan) {
         for (int t = 0; t < _TIER_MAX; t++)
                 total += a->metrics.evictions_total[t];
         d->evictions_total = total;
+        return 0;
+}
+
+/* The status document: what the policy decided, with evictions in progress or retained. */
+static int build_status(Agent *a, const NodeSample *s, const Plan *plan) {
+        StatusDoc *d = &a->status;
+        int r = agent_status_fill_common(a, s, plan);
+        if (r < 0)
+                return r;
 
         /* Workloads being evicted keep their record's reason; finished evictions whose group is
          * gone stay listed (retained) so `colo status` can say why they stopped. */

@@ -10,9 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "cli/commands.h"
+#include "k8s/curl-dl.h"
 #include "k8s/extender-node-source.h"
 #include "k8s/extender.h"
 #include "k8s/https-server.h"
@@ -256,7 +255,6 @@ int cmd_extender(int argc, char **argv) {
 
         ColoError err = {};
         HttpsServer *server = NULL;
-        curl_global_init(CURL_GLOBAL_DEFAULT);
         pthread_mutex_init(&x.lock, NULL);
         pthread_cond_init(&x.wake, NULL);
         int ret = 1;
@@ -267,11 +265,15 @@ int cmd_extender(int argc, char **argv) {
                 }
                 if (strncmp(source, "file:", 5) == 0)
                         x.node_file = source + 5;
-                else if (api_server_access_in_cluster(&x.api, x.api_url, sizeof(x.api_url), &err) < 0) {
+                else if (api_server_access_in_cluster(&x.api, x.api_url, sizeof(x.api_url), &err) < 0 ||
+                         curl_dl_open(&err) < 0) {
                         log_error("--node-source in-cluster: %s", err.msg);
                         goto finish;
-                } else
+                } else {
                         x.in_cluster = true;
+                        /* Before the refresher thread starts: older libcurl's global init is not thread-safe. */
+                        (void) sym_curl_global_init(CURL_GLOBAL_DEFAULT);
+                }
                 /* A first load that fails is not fatal: names without data pass the filter. */
                 (void) refresh_nodes(&x);
         }
@@ -312,6 +314,7 @@ finish:
         extender_node_cache_free(x.cache);
         pthread_cond_destroy(&x.wake);
         pthread_mutex_destroy(&x.lock);
-        curl_global_cleanup();
+        if (x.in_cluster)
+                sym_curl_global_cleanup();
         return ret;
 }

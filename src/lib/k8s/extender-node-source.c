@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "k8s/curl-dl.h"
 #include "k8s/extender-node-source.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -61,19 +60,21 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata) {
 
 static void curl_easy_cleanupp(CURL **c) {
         if (*c)
-                curl_easy_cleanup(*c);
+                sym_curl_easy_cleanup(*c);
 }
 
 static void curl_slist_free_allp(struct curl_slist **l) {
-        curl_slist_free_all(*l);
+        sym_curl_slist_free_all(*l);
 }
 
 int extender_nodes_list_api(const ApiServerAccess *api, ExtenderNodeSet **ret, ColoError *err) {
-        _cleanup_(curl_easy_cleanupp) CURL *curl = curl_easy_init();
+        int r = curl_dl_open(err);
+        if (r < 0)
+                return r;
+        _cleanup_(curl_easy_cleanupp) CURL *curl = sym_curl_easy_init();
         _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;
         _cleanup_free_ char *auth = NULL;
         Download d = {};
-        int r;
         if (!curl)
                 return colo_error_set(err, ENOMEM, "curl");
         if (api->token_file) {
@@ -87,25 +88,25 @@ int extender_nodes_list_api(const ApiServerAccess *api, ExtenderNodeSet **ret, C
                         return colo_error_set(err, ENOMEM, "curl");
                 }
                 explicit_bzero(token, strlen(token));
-                headers = curl_slist_append(headers, auth);
+                headers = sym_curl_slist_append(headers, auth);
         }
-        headers = curl_slist_append(headers, "Accept: application/json");
+        headers = sym_curl_slist_append(headers, "Accept: application/json");
         if (!headers)
                 return colo_error_set(err, ENOMEM, "curl");
         char url[1024];
         snprintf(url, sizeof(url), "%s/api/v1/nodes?resourceVersion=0", api->base_url);
 
-        (void) curl_easy_setopt(curl, CURLOPT_URL, url);
-        (void) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        (void) curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-        (void) curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
-        (void) curl_easy_setopt(curl, CURLOPT_TIMEOUT, api->timeout_sec > 0 ? api->timeout_sec : 30L);
-        (void) curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-        (void) curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-        (void) curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+        (void) sym_curl_easy_setopt(curl, CURLOPT_URL, url);
+        (void) sym_curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        (void) sym_curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+        (void) sym_curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
+        (void) sym_curl_easy_setopt(curl, CURLOPT_TIMEOUT, api->timeout_sec > 0 ? api->timeout_sec : 30L);
+        (void) sym_curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        (void) sym_curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+        (void) sym_curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
         if (api->ca_file)
-                (void) curl_easy_setopt(curl, CURLOPT_CAINFO, api->ca_file);
-        CURLcode cc = curl_easy_perform(curl);
+                (void) sym_curl_easy_setopt(curl, CURLOPT_CAINFO, api->ca_file);
+        CURLcode cc = sym_curl_easy_perform(curl);
         if (auth)
                 explicit_bzero(auth, strlen(auth));
         if (cc != CURLE_OK) {
@@ -113,11 +114,11 @@ int extender_nodes_list_api(const ApiServerAccess *api, ExtenderNodeSet **ret, C
                 if (d.too_large)
                         return colo_error_setf_plain(err, EFBIG, "GET %s: NodeList larger than %u bytes", url,
                                                      EXTENDER_NODE_LIST_MAX_SIZE);
-                return colo_error_setf_plain(err, EIO, "GET %s: %s", url, curl_easy_strerror(cc));
+                return colo_error_setf_plain(err, EIO, "GET %s: %s", url, sym_curl_easy_strerror(cc));
         }
         _cleanup_free_ char *body = d.data;
         long status = 0;
-        (void) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        (void) sym_curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
         if (status != 200)
                 return colo_error_setf_plain(err, status == 401 || status == 403 ? EACCES : EIO,
                                              "GET %s: HTTP %ld: %.200s", url, status, body ? body : "");

@@ -4,8 +4,7 @@
  * start follow-up calls (a watch after its list, a retry after a failure). */
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "k8s/curl-dl.h"
 #include "k8s/kubeclient.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -51,8 +50,8 @@ static void call_free(KubeCall *call) {
         if (!call)
                 return;
         if (call->easy)
-                curl_easy_cleanup(call->easy);
-        curl_slist_free_all(call->headers);     /* holds the bearer token */
+                sym_curl_easy_cleanup(call->easy);
+        sym_curl_slist_free_all(call->headers);     /* holds the bearer token */
         free(call->request_body);
         free(call->buf);
         free(call);
@@ -67,7 +66,7 @@ static void call_unlink(KubeClient *c, KubeCall *call) {
                 call->next->prev = call->prev;
         call->prev = call->next = NULL;
         c->n_calls--;
-        (void) curl_multi_remove_handle(c->multi, call->easy);
+        (void) sym_curl_multi_remove_handle(c->multi, call->easy);
 }
 
 KubeClient *kube_client_free(KubeClient *c) {
@@ -79,7 +78,7 @@ KubeClient *kube_client_free(KubeClient *c) {
                 call_free(call);
         }
         if (c->multi)
-                curl_multi_cleanup(c->multi);
+                sym_curl_multi_cleanup(c->multi);
         free(c->server);
         free(c->ca_file);
         free(c->ca_data);
@@ -90,7 +89,7 @@ KubeClient *kube_client_free(KubeClient *c) {
         free_secret(c->token, c->token ? strlen(c->token) : 0);
         free(c->token_file);
         free(c);
-        curl_global_cleanup();
+        sym_curl_global_cleanup();
         return NULL;
 }
 
@@ -130,14 +129,17 @@ int kube_client_new(const KubeConfig *cfg, KubeClient **ret, ColoError *err) {
         if (!cfg || !kube_server_url_is_valid(cfg->server))
                 return colo_error_setf_plain(err, EINVAL, "API server '%s' is not an http(s):// URL",
                                              cfg && cfg->server ? cfg->server : "");
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        /* libcurl is loaded here, by the first client, not at start: standalone mode never needs it. */
+        int r = curl_dl_open(err);
+        if (r < 0)
+                return r;
+        if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 return colo_error_setf_plain(err, EIO, "cannot initialise libcurl");
         KubeClient *c = calloc(1, sizeof(*c));
         if (!c) {
-                curl_global_cleanup();
+                sym_curl_global_cleanup();
                 return colo_error_set(err, ENOMEM, "API client");
         }
-        int r = 0;
         c->ca_data_size = cfg->ca_data_size;
         c->cert_data_size = cfg->client_cert_data_size;
         c->key_data_size = cfg->client_key_data_size;
@@ -156,7 +158,7 @@ int kube_client_new(const KubeConfig *cfg, KubeClient **ret, ColoError *err) {
                 kube_client_free(c);
                 return colo_error_set(err, -r, "API client");
         }
-        c->multi = curl_multi_init();
+        c->multi = sym_curl_multi_init();
         if (!c->multi) {
                 kube_client_free(c);
                 return colo_error_set(err, ENOMEM, "API client: curl_multi_init");
@@ -168,10 +170,10 @@ int kube_client_new(const KubeConfig *cfg, KubeClient **ret, ColoError *err) {
 void kube_client_set_loop(KubeClient *c, const KubeLoopHooks *hooks) {
         c->hooks = *hooks;
         c->use_sockets = true;
-        (void) curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-        (void) curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-        (void) curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-        (void) curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+        (void) sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        (void) sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+        (void) sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        (void) sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 }
 
 size_t kube_client_active(const KubeClient *c) {
@@ -203,7 +205,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
         int r;
 
         if (call->on_data) {
-                (void) curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+                (void) sym_curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
                 if (status >= 200 && status < 300) {
                         if (call->on_data(call->userdata, ptr, n) < 0) {
                                 call->abort_error = -ECONNABORTED;
@@ -253,28 +255,28 @@ static int setup_tls(KubeClient *c, CURL *e) {
         if (c->ca_data) {
                 struct curl_blob blob = { .data = c->ca_data, .len = c->ca_data_size, .flags = CURL_BLOB_COPY };
                 /* Only the cluster's CA, not the system bundle. */
-                rc |= curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
-                rc |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-                rc |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
         } else if (c->ca_file) {
-                rc |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-                rc |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
         }
         if (c->cert_data) {
                 struct curl_blob blob = { .data = c->cert_data, .len = c->cert_data_size, .flags = CURL_BLOB_COPY };
-                rc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
-                rc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
         } else if (c->cert_file)
-                rc |= curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
         if (c->key_data) {
                 struct curl_blob blob = { .data = c->key_data, .len = c->key_data_size, .flags = CURL_BLOB_COPY };
-                rc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
-                rc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
         } else if (c->key_file)
-                rc |= curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
         if (c->insecure) {
-                rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-                rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
         }
         return rc == CURLE_OK ? 0 : -EINVAL;
 }
@@ -316,7 +318,7 @@ int kube_client_start(KubeClient *c, const KubeRequest *req, KubeCall **ret_call
                 if (call->request_body)
                         memcpy(call->request_body, req->body, req->body_size);
         }
-        call->easy = curl_easy_init();
+        call->easy = sym_curl_easy_init();
         if (!url || (token && !auth) || (req->content_type && !ctype) || (req->body_size > 0 && !call->request_body) ||
             !call->easy) {
                 if (auth)
@@ -331,9 +333,9 @@ int kube_client_start(KubeClient *c, const KubeRequest *req, KubeCall **ret_call
         for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
                 if (!lines[i])
                         continue;
-                struct curl_slist *n = curl_slist_append(h, lines[i]);
+                struct curl_slist *n = sym_curl_slist_append(h, lines[i]);
                 if (!n) {
-                        curl_slist_free_all(h);
+                        sym_curl_slist_free_all(h);
                         h = NULL;
                         break;
                 }
@@ -349,32 +351,32 @@ int kube_client_start(KubeClient *c, const KubeRequest *req, KubeCall **ret_call
 
         CURL *e = call->easy;
         CURLcode rc = CURLE_OK;
-        rc |= curl_easy_setopt(e, CURLOPT_URL, url);
-        rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        rc |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
-        rc |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-        rc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
-        rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-        rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
-        rc |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) (KUBE_CONNECT_TIMEOUT_USEC / USEC_PER_MSEC));
-        rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
-        rc |= curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_URL, url);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        rc |= sym_curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) (KUBE_CONNECT_TIMEOUT_USEC / USEC_PER_MSEC));
+        rc |= sym_curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, 30L);
+        rc |= sym_curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
         if (req->timeout_usec > 0)
-                rc |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) MAX(req->timeout_usec / USEC_PER_MSEC, (uint64_t) 1));
+                rc |= sym_curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) MAX(req->timeout_usec / USEC_PER_MSEC, (uint64_t) 1));
         if (req->body_size > 0 || strcmp(req->method, "POST") == 0) {
-                rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size);
-                rc |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->request_body ? call->request_body : "");
+                rc |= sym_curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_size);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->request_body ? call->request_body : "");
         }
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-                rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+                rc |= sym_curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
         if (rc != CURLE_OK || setup_tls(c, e) < 0) {
                 call_free(call);
                 return colo_error_setf_plain(err, EINVAL, "%s %s: libcurl rejected an option", req->method, req->path);
         }
 
-        if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        if (sym_curl_multi_add_handle(c->multi, e) != CURLM_OK) {
                 call_free(call);
                 return colo_error_setf_plain(err, EIO, "%s %s: curl_multi_add_handle failed", req->method, req->path);
         }
@@ -430,22 +432,22 @@ static int curl_code_to_errno(CURLcode rc) {
 static void drain(KubeClient *c) {
         CURLMsg *msg;
         int left;
-        while ((msg = curl_multi_info_read(c->multi, &left))) {
+        while ((msg = sym_curl_multi_info_read(c->multi, &left))) {
                 if (msg->msg != CURLMSG_DONE)
                         continue;
                 KubeCall *call = NULL;
-                (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call);
+                (void) sym_curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &call);
                 if (!call)
                         continue;
                 CURLcode rc = msg->data.result;
                 long status = 0;
-                (void) curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+                (void) sym_curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
                 call_unlink(c, call);
                 int error = rc == CURLE_OK ? 0 : call->abort_error ? call->abort_error : curl_code_to_errno(rc);
                 KubeResponse resp = {
                         .status = status,
                         .error = error,
-                        .message = error == 0 ? "" : call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc),
+                        .message = error == 0 ? "" : call->errbuf[0] ? call->errbuf : sym_curl_easy_strerror(rc),
                         .body = call->buf ? call->buf : "",
                         .body_size = call->size,
                 };
@@ -460,21 +462,21 @@ static void drain(KubeClient *c) {
 
 int kube_client_perform(KubeClient *c) {
         int running = 0;
-        (void) curl_multi_perform(c->multi, &running);
+        (void) sym_curl_multi_perform(c->multi, &running);
         drain(c);
         return (int) c->n_calls;
 }
 
 int kube_client_wait(KubeClient *c, uint64_t timeout_usec) {
         int numfds = 0;
-        (void) curl_multi_poll(c->multi, NULL, 0, (int) MIN(timeout_usec / USEC_PER_MSEC, (uint64_t) INT32_MAX), &numfds);
+        (void) sym_curl_multi_poll(c->multi, NULL, 0, (int) MIN(timeout_usec / USEC_PER_MSEC, (uint64_t) INT32_MAX), &numfds);
         return kube_client_perform(c);
 }
 
 int kube_client_socket_action(KubeClient *c, int fd, int events) {
         int running = 0;
         int mask = (events & KUBE_POLL_IN ? CURL_CSELECT_IN : 0) | (events & KUBE_POLL_OUT ? CURL_CSELECT_OUT : 0);
-        (void) curl_multi_socket_action(c->multi, fd == KUBE_SOCKET_TIMEOUT ? CURL_SOCKET_TIMEOUT : fd, mask, &running);
+        (void) sym_curl_multi_socket_action(c->multi, fd == KUBE_SOCKET_TIMEOUT ? CURL_SOCKET_TIMEOUT : fd, mask, &running);
         drain(c);
         return (int) c->n_calls;
 }

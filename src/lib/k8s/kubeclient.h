@@ -120,7 +120,8 @@ typedef struct KubeRequest {
         void *userdata;
 } KubeRequest;
 
-/* Copies what it needs from cfg. -EINVAL for a server that is not http(s)://, -ENOMEM. */
+/* Copies what it needs from cfg. The first client loads libcurl (k8s/curl-dl.h). -EINVAL for a
+ * server that is not http(s)://, -EOPNOTSUPP / -ELIBBAD when libcurl cannot be loaded, -ENOMEM. */
 int kube_client_new(const KubeConfig *cfg, KubeClient **ret, ColoError *err);
 /* Cancels every call in flight (no callbacks), NULL-safe, returns NULL. */
 KubeClient *kube_client_free(KubeClient *c);

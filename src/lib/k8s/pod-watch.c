@@ -7,8 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <curl/curl.h>
-
+#include "k8s/curl-dl.h"
 #include "k8s/pod-watch.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -186,10 +185,11 @@ static void succeeded(PodWatch *w) {
         w->stats.last_success_usec = now(w);
 }
 
+/* libcurl is loaded: the watch's client was created. */
 static char *escape(const char *s) {
-        char *e = curl_easy_escape(NULL, s, 0);
+        char *e = sym_curl_easy_escape(NULL, s, 0);
         char *copy = e ? strdup(e) : NULL;
-        curl_free(e);
+        sym_curl_free(e);
         return copy;
 }
 

@@ -80,7 +80,11 @@ int agent_render_metrics(Agent *a) {
         gauge(&o, "colo_offline_cpu_usage_cores", "CPU used by offline workloads.", d->offline_cpu_usage_cores);
         gauge(&o, "colo_offline_memory_working_set_bytes", "Working set of offline workloads.",
               (double) d->offline_mem_working_set);
-        gauge(&o, "colo_offline_cpu_budget_cores", "CPU quota of the offline parent.", d->offline_cpu_budget_cores);
+        gauge(&o, "colo_offline_cpu_budget_cores",
+              "Offline CPU budget (capacity - reserved - online peak - margin); the offline parent's CPU quota when enforced.",
+              d->offline_cpu_budget_cores);
+        gauge(&o, "colo_offline_cpu_quota_enforced", "1 when the offline CPU budget is applied as a CFS quota.",
+              d->offline_cpu_quota_enforced ? 1.0 : 0.0);
         gauge(&o, "colo_offline_memory_budget_bytes", "Memory limit of the offline parent.", (double) d->offline_mem_budget);
         gauge(&o, "colo_online_predicted_peak_cpu_cores",
               "Online CPU peak the budget is computed from (predicted, or the recent maximum).", d->online_estimate_cpu_cores);

@@ -43,6 +43,7 @@ static const struct {
         { "metrics.port", "9100", "9100" },
         { "features.cpu_idle", "false", "false" },
         { "features.cpu_quota", "No", "false" },
+        { "features.cpu_quota", "on", "true" },
         { "features.cpu_weight", "OFF", "false" },
         { "features.memory_limit", "False", "false" },
         { "features.memory_protect", "no", "false" },
@@ -638,6 +639,8 @@ static size_t type_alignment(ConfigType t) {
                 return 2;
         case CONFIG_TYPE_INT32:
                 return 4;
+        case CONFIG_TYPE_BOOL_OR_AUTO:
+                return _Alignof(CpuQuotaMode);
         default:
                 return 8;
         }

@@ -267,8 +267,6 @@ static void test_policy_switched_off_features_reset_knobs_to_neutral(void **stat
                 { offsetof(PolicyConfig, cpu_weight), "online", "cpu_weight", 10000, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "online/critical", "cpu_weight", POLICY_CPU_WEIGHT_CRITICAL, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "offline/best-effort", "cpu_weight", POLICY_CPU_WEIGHT_BEST_EFFORT, 100 },
-                { offsetof(PolicyConfig, cpu_quota), "offline", "cpu_quota_usec", 250000, UNLIMITED },
-                { offsetof(PolicyConfig, cpu_quota), "offline", "cpu_period_usec", 100000, 100000 },
                 { offsetof(PolicyConfig, memory_limit), "offline", "mem_max", 3 * GiB, UNLIMITED },
                 { offsetof(PolicyConfig, memory_protect), "", "mem_low", 2 * GiB, 0 },
                 { offsetof(PolicyConfig, memory_protect), "online", "mem_low", 2 * GiB, 0 },
@@ -308,6 +306,57 @@ static void test_policy_switched_off_features_reset_knobs_to_neutral(void **stat
                         plan_free(p);
                 }
         }
+}
+
+/* The quota: always with "on", never with "off"; "auto" only where cpu.idle does not protect
+ * online work (the feature off, or a kernel without the file). Off means the kernel's default. */
+static void test_policy_cpu_quota_modes(void **state) {
+        (void) state;
+        static const struct {
+                CpuQuotaMode mode;
+                bool cpu_idle, cpu_idle_available;
+                bool quota;
+        } cases[] = {
+                { CPU_QUOTA_ON, true, true, true },
+                { CPU_QUOTA_ON, false, false, true },
+                { CPU_QUOTA_OFF, true, true, false },
+                { CPU_QUOTA_OFF, false, false, false },
+                { CPU_QUOTA_AUTO, true, true, false },
+                { CPU_QUOTA_AUTO, true, false, true },          /* old kernel: no cpu.idle file */
+                { CPU_QUOTA_AUTO, false, true, true },          /* cpu.idle switched off */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                PolicyConfig cfg = default_config();
+                cfg.cpu_quota = cases[i].mode;
+                cfg.cpu_idle = cases[i].cpu_idle;
+                cfg.reserved_cpu_cores = 0;
+                cfg.cpu_safety_margin = 0;
+                NodeSample s = quiet_node(one_of_each, ELEMENTSOF(one_of_each));
+                s.cpu_capacity_cores = 4.0;
+                s.online_cpu_usage = 0;
+                s.cpu_idle_available = cases[i].cpu_idle_available;
+                OnlineEstimate est = { .cpu_cores = 1.5, .mem_bytes = 1 * GiB };
+                PolicyState st = {};
+                Plan *p = decide(&s, &est, &cfg, &st);
+                const CgKnobs *k = &find_group(p, "offline")->knobs;
+                if (policy_cpu_quota_applies(&cfg, &s) != cases[i].quota)
+                        fail_msg("case %zu: policy_cpu_quota_applies() = %d", i, !cases[i].quota);
+                if (cases[i].quota) {
+                        assert_int_equal(k->cpu_quota_usec, 250000);    /* 2.5 cores x 100 ms */
+                        assert_int_equal(k->cpu_period_usec, 100000);
+                } else {
+                        assert_int_equal(k->cpu_quota_usec, UNLIMITED);
+                        assert_int_equal(k->cpu_period_usec, POLICY_NEUTRAL_CPU_PERIOD_USEC);
+                }
+                /* The budget itself does not depend on whether it is enforced. */
+                assert_float_equal(p->offline_cpu_budget_cores, 2.5, 1e-9);
+                plan_free(p);
+        }
+        PolicyConfig bad = default_config();
+        bad.cpu_quota = (CpuQuotaMode) 7;
+        const char *field = NULL;
+        assert_int_equal(policy_config_check(&bad, &field), -EINVAL);
+        assert_string_equal(field, "cpu_quota");
 }
 
 static void test_policy_squeezes_on_watermark_and_on_psi(void **state) {
@@ -825,7 +874,8 @@ int main(void) {
                 cmocka_unit_test(test_policy_sets_knobs_per_group),
                 cmocka_unit_test(test_policy_lists_parents_before_children),
                 cmocka_unit_test(test_policy_switched_off_features_reset_knobs_to_neutral),
-                cmocka_unit_test(test_policy_squeezes_on_watermark_and_on_psi),
+                cmocka_unit_test(test_policy_cpu_quota_modes),
+        cmocka_unit_test(test_policy_squeezes_on_watermark_and_on_psi),
                 cmocka_unit_test(test_policy_squeeze_never_raises_the_limit_above_the_budget),
                 cmocka_unit_test(test_policy_holds_the_squeeze_after_pressure_ends),
                 cmocka_unit_test(test_policy_marks_offline_squeezed_when_cpu_budget_binds),

@@ -11,6 +11,7 @@
 
 typedef enum ConfigType {
         CONFIG_TYPE_BOOL,       /* bool */
+        CONFIG_TYPE_BOOL_OR_AUTO, /* CpuQuotaMode: a boolean, or "auto" */
         CONFIG_TYPE_STRING,     /* char[size]: too long is an error, never truncated */
         CONFIG_TYPE_DURATION,   /* uint64_t microseconds */
         CONFIG_TYPE_BYTES,      /* uint64_t bytes */

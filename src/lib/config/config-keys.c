@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config-internal.h"
 #include "util/macro.h"
@@ -157,7 +158,8 @@ const ConfigKey config_keys[] = {
           .max = 65535 },
 
         BOOL("features", "cpu_idle", policy.cpu_idle),
-        BOOL("features", "cpu_quota", policy.cpu_quota),
+        { .section = "features", .name = "cpu_quota", .dotted = "features.cpu_quota", .type = CONFIG_TYPE_BOOL_OR_AUTO,
+          FIELD(policy.cpu_quota, CpuQuotaMode) },
         BOOL("features", "cpu_weight", policy.cpu_weight),
         BOOL("features", "memory_limit", policy.memory_limit),
         BOOL("features", "memory_protect", policy.memory_protect),
@@ -271,6 +273,7 @@ typedef struct TypeInfo {
 
 static const TypeInfo type_info[_CONFIG_TYPE_MAX] = {
         [CONFIG_TYPE_BOOL] = { "a boolean", "true/false, yes/no, on/off" },
+        [CONFIG_TYPE_BOOL_OR_AUTO] = { "a boolean or auto", "true/false, yes/no, on/off, auto" },
         [CONFIG_TYPE_STRING] = { "a string", NULL },
         [CONFIG_TYPE_DURATION] = { "a duration", "e.g. 250ms, 1s, 5m, 12h, 2d" },
         [CONFIG_TYPE_BYTES] = { "a size", "e.g. 512Mi, 2Gi, 1G or a number of bytes" },
@@ -417,6 +420,15 @@ int config_key_parse(const ConfigKey *k, const char *s, Config *c, char *buf, si
                 *(bool *) field = b;
                 return 0;
 
+        case CONFIG_TYPE_BOOL_OR_AUTO:
+                if (strcasecmp(s, "auto") == 0)
+                        *(CpuQuotaMode *) field = CPU_QUOTA_AUTO;
+                else if (config_parse_bool(s, &b) >= 0)
+                        *(CpuQuotaMode *) field = b ? CPU_QUOTA_ON : CPU_QUOTA_OFF;
+                else
+                        return reason_expected(k, s, false, buf, size, ret_reason);
+                return 0;
+
         case CONFIG_TYPE_STRING:
                 return parse_string(k, s, c, buf, size, ret_reason);
 
@@ -473,6 +485,8 @@ double config_key_number(const ConfigKey *k, const Config *c) {
         switch (k->type) {
         case CONFIG_TYPE_BOOL:
                 return *(const bool *) field;
+        case CONFIG_TYPE_BOOL_OR_AUTO:
+                return *(const CpuQuotaMode *) field;
         case CONFIG_TYPE_DURATION:
         case CONFIG_TYPE_BYTES:
         case CONFIG_TYPE_UINT64:
@@ -502,6 +516,11 @@ const char *config_format_key(const Config *c, size_t i, char *buf, size_t size)
         case CONFIG_TYPE_BOOL:
                 snprintf(buf, size, "%s", *(const bool *) field ? "true" : "false");
                 break;
+        case CONFIG_TYPE_BOOL_OR_AUTO: {
+                CpuQuotaMode m = *(const CpuQuotaMode *) field;
+                snprintf(buf, size, "%s", m == CPU_QUOTA_AUTO ? "auto" : m == CPU_QUOTA_ON ? "true" : "false");
+                break;
+        }
         case CONFIG_TYPE_STRING:
                 quote(field, strnlen(field, k->size), 0, buf, size);
                 break;

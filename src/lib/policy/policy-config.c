@@ -8,7 +8,7 @@
 void policy_config_init_defaults(PolicyConfig *c) {
         *c = (PolicyConfig) {
                 .cpu_idle = true,
-                .cpu_quota = true,
+                .cpu_quota = CPU_QUOTA_AUTO,
                 .cpu_weight = true,
                 .memory_limit = true,
                 .memory_protect = true,
@@ -62,6 +62,8 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field) {
                 bad = "mem_safety_margin";
         else if (!is_amount(c->min_offline_cpu_cores))
                 bad = "min_offline_cpu_cores";
+        else if (c->cpu_quota != CPU_QUOTA_OFF && c->cpu_quota != CPU_QUOTA_ON && c->cpu_quota != CPU_QUOTA_AUTO)
+                bad = "cpu_quota";
         else if (c->cpu_period_usec < 1000 || c->cpu_period_usec > USEC_PER_SEC)
                 bad = "cpu_period_usec";
         else if (!is_amount(c->mem_psi_squeeze) || c->mem_psi_squeeze > 100.0)

@@ -63,7 +63,7 @@ void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_bu
 
         ret->cpu_weight = cpu_weight_or_neutral(cfg, cfg->offline_cpu_weight);
         ret->cpu_idle = cfg->cpu_idle ? 1 : 0;
-        if (cfg->cpu_quota) {
+        if (policy_cpu_quota_applies(cfg, in->s)) {
                 ret->cpu_quota_usec = cpu_quota_usec(cpu_budget, cfg->cpu_period_usec);
                 ret->cpu_period_usec = cfg->cpu_period_usec;
         } else {

@@ -139,8 +139,19 @@ static void plan_groups(Plan *p, const PolicyInputs *in, uint64_t mem_limit) {
 
 /* Offline workloads using CPU while offline as a whole runs at its budget are held below
  * what they would take. */
+bool policy_cpu_quota_applies(const PolicyConfig *cfg, const NodeSample *s) {
+        switch (cfg->cpu_quota) {
+        case CPU_QUOTA_ON:
+                return true;
+        case CPU_QUOTA_AUTO:
+                return !(cfg->cpu_idle && s->cpu_idle_available);
+        default:
+                return false;
+        }
+}
+
 static bool cpu_is_held(const PolicyInputs *in, double budget) {
-        return in->cfg->cpu_quota && in->s->offline_cpu_usage > 0.0 &&
+        return policy_cpu_quota_applies(in->cfg, in->s) && in->s->offline_cpu_usage > 0.0 &&
                in->s->offline_cpu_usage >= POLICY_CPU_HELD_FRACTION * budget;
 }
 

@@ -34,6 +34,8 @@ typedef struct NodeSample {
         double online_cpu_usage, offline_cpu_usage;     /* cores */
         uint64_t online_mem_working_set, offline_mem_working_set;
         uint64_t offline_mem_usage;
+        /* The kernel has cpu.idle for the managed groups (false when unknown: the safe side). */
+        bool cpu_idle_available;
         /* Memory pressure seen by online work: the online group's own PSI on v2, host PSI on v1. */
         CgPressure online_mem_pressure;
         CgPressure host_cpu_pressure, host_mem_pressure;
@@ -48,10 +50,20 @@ typedef struct OnlineEstimate {
         uint64_t mem_bytes;
 } OnlineEstimate;
 
+/* When the offline parent gets the dynamic CPU quota. AUTO: only where cpu.idle does not protect
+ * online work (cpu_idle off, or a kernel without cpu.idle). With cpu.idle the kernel already
+ * preempts offline at every online wake-up; a quota on top only takes idle CPU away from offline
+ * work and, measured on a 2-CPU VM (docs/benchmarks.md), added to the online tail latency. */
+typedef enum CpuQuotaMode {
+        CPU_QUOTA_OFF = 0,
+        CPU_QUOTA_ON = 1,
+        CPU_QUOTA_AUTO = 2,
+} CpuQuotaMode;
+
 typedef struct PolicyConfig {
         /* Per-node feature switches. */
         bool cpu_idle;                  /* cpu.idle=1 on the offline parent where the kernel has it */
-        bool cpu_quota;                 /* dynamic quota on the offline parent = CPU budget */
+        CpuQuotaMode cpu_quota;         /* dynamic quota on the offline parent = CPU budget */
         bool cpu_weight;                /* minimal shares/weight on the offline parent */
         bool memory_limit;              /* offline memory capped at its budget */
         bool memory_protect;            /* memory.low/min on online (v2) */
@@ -94,7 +106,8 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field);
  * turning a feature off at runtime undoes it instead of freezing the last value:
  *   cpu_idle off       -> cpu.idle 0
  *   cpu_weight off     -> weight 100 on every group (class and tier weights alike)
- *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms, also while squeezed
+ *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms, also while squeezed; the
+ *                         same for auto where cpu.idle is in effect
  *   memory_limit off   -> offline memory.max unlimited, also while squeezed
  *   memory_protect off -> memory.low/min 0 (v2), offline soft limit unlimited (v1)
  *   oom_score_adj off  -> 0 for every managed task
@@ -179,3 +192,6 @@ int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyCo
  * (estimate as above: never below current online use). 0 for invalid arguments. */
 double policy_offline_cpu_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);
 uint64_t policy_offline_mem_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);
+
+/* Whether the offline parent gets the CPU quota on this node (see CpuQuotaMode). */
+bool policy_cpu_quota_applies(const PolicyConfig *cfg, const NodeSample *s);

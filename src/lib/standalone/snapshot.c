@@ -24,6 +24,7 @@ int snapshot_fill_status(StatusDoc *d, const NodeSample *s, const OnlineEstimate
         d->offline_mem_working_set = s->offline_mem_working_set;
         d->online_estimate_cpu_cores = est->cpu_cores;
         d->online_estimate_mem_bytes = est->mem_bytes;
+        d->offline_cpu_quota_enforced = policy_cpu_quota_applies(cfg, s);
         if (plan) {
                 d->offline_cpu_budget_cores = plan->offline_cpu_budget_cores;
                 d->offline_mem_budget = plan->offline_mem_budget;

@@ -1,6 +1,9 @@
 /* Status document <-> JSON with jansson. Decoding is strict about the fields it knows (type and
  * range, with the field's dotted name in the error) and ignores the ones it does not, since the
- * file is read by CLIs that may be older or newer than the agent writing it. */
+ * file is read by CLIs that may be older or newer than the agent writing it. Encoding streams the
+ * workloads one at a time into the text instead of building one tree of them all: the agent
+ * encodes every period, and a tree of a few hundred workloads (about 2 KiB each in jansson
+ * objects) was its largest allocation. */
 #include <jansson.h>
 #include <inttypes.h>
 #include <math.h>
@@ -70,6 +73,61 @@ static json_t *workload_json(const StatusWorkload *w, bool *oom) {
         return o;
 }
 
+/* A growing text buffer; the first failed allocation sets oom and stops all appends. */
+typedef struct TextBuf {
+        char *data;
+        size_t len, cap;
+        bool oom;
+        size_t indent;                  /* spaces written after every newline of dump_indented() */
+} TextBuf;
+
+static void text_reserve(TextBuf *b, size_t more) {
+        if (b->oom || b->len + more + 1 <= b->cap)
+                return;
+        size_t cap = MAX(b->cap * 2, b->len + more + 1);
+        char *p = realloc(b->data, cap);
+        if (!p) {
+                b->oom = true;
+                return;
+        }
+        b->data = p;
+        b->cap = cap;
+}
+
+static void text_append(TextBuf *b, const char *s, size_t n) {
+        text_reserve(b, n);
+        if (b->oom)
+                return;
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
+static void text_append_str(TextBuf *b, const char *s) {
+        text_append(b, s, strlen(s));
+}
+
+/* json_dump_callback() sink: the text of a value dumped at depth 0, indented by b->indent more.
+ * Encoded strings never hold a raw newline, so every newline is a line break of the layout. */
+static int dump_indented(const char *buffer, size_t size, void *data) {
+        TextBuf *b = data;
+        static const char spaces[] = "        ";
+        while (size > 0 && !b->oom) {
+                const char *nl = memchr(buffer, '\n', size);
+                size_t n = nl ? (size_t) (nl - buffer) + 1 : size;
+                text_append(b, buffer, n);
+                if (nl)
+                        text_append(b, spaces, MIN(b->indent, sizeof(spaces) - 1));
+                buffer += n;
+                size -= n;
+        }
+        return b->oom ? -1 : 0;
+}
+
+#define STATUS_JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+/* What json_dumps() ends the document with while "workloads", its last member, is empty. */
+#define EMPTY_WORKLOADS_TAIL "[]\n}"
+
 int status_doc_to_json(const StatusDoc *d, char **ret, ColoError *err) {
         bool oom = false;
         _cleanup_(json_decrefp) json_t *root = json_object();
@@ -104,25 +162,46 @@ int status_doc_to_json(const StatusDoc *d, char **ret, ColoError *err) {
         put(offline, "cpu_usage_cores", double_json(d->offline_cpu_usage_cores), &oom);
         put(offline, "memory_working_set_bytes", u64_json(d->offline_mem_working_set), &oom);
         put(offline, "cpu_budget_cores", double_json(d->offline_cpu_budget_cores), &oom);
+        put(offline, "cpu_quota_enforced", json_boolean(d->offline_cpu_quota_enforced), &oom);
         put(offline, "memory_budget_bytes", u64_json(d->offline_mem_budget), &oom);
         put(offline, "squeezed", json_boolean(d->squeezed), &oom);
         put(offline, "squeeze_reason", json_string(d->squeeze_reason), &oom);
         put(offline, "evictions_total", u64_json(d->evictions_total), &oom);
         put(root, "offline", offline, &oom);
 
-        for (size_t i = 0; i < d->n_workloads && !oom; i++) {
-                json_t *w = workload_json(&d->workloads[i], &oom);
-                if (!w || json_array_append_new(workloads, w) < 0)
-                        oom = true;
-        }
+        /* Empty here; the workloads are spliced into the text below. */
         put(root, "workloads", workloads, &oom);
         if (oom)
                 return colo_error_set(err, ENOMEM, "encode status document");
-
-        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (!text)
+        _cleanup_free_ char *head = json_dumps(root, STATUS_JSON_FLAGS);
+        if (!head)
                 return colo_error_set(err, ENOMEM, "encode status document");
-        *ret = text;
+        size_t head_len = strlen(head), tail_len = strlen(EMPTY_WORKLOADS_TAIL);
+        if (head_len < tail_len || strcmp(head + head_len - tail_len, EMPTY_WORKLOADS_TAIL) != 0)
+                return colo_error_setf_plain(err, EPROTO, "encode status document: unexpected layout from jansson");
+        if (d->n_workloads == 0) {
+                *ret = TAKE_PTR(head);
+                return 0;
+        }
+
+        /* The same text json_dumps() makes of the whole tree: each element of the array at depth
+         * 1 starts on its own line, indented 4, and its lines are indented 4 more. */
+        TextBuf b = { .indent = 4 };
+        text_reserve(&b, head_len + d->n_workloads * 512);
+        text_append(&b, head, head_len - tail_len + 1);         /* up to and including "[" */
+        for (size_t i = 0; i < d->n_workloads && !b.oom; i++) {
+                text_append_str(&b, i == 0 ? "\n    " : ",\n    ");
+                json_t *w = workload_json(&d->workloads[i], &oom);
+                if (oom || !w || json_dump_callback(w, dump_indented, &b, STATUS_JSON_FLAGS) < 0)
+                        b.oom = true;
+                json_decref(w);
+        }
+        text_append_str(&b, "\n  ]\n}");
+        if (b.oom) {
+                free(b.data);
+                return colo_error_set(err, ENOMEM, "encode status document");
+        }
+        *ret = b.data;
         return 0;
 }
 
@@ -287,6 +366,7 @@ int status_doc_from_json(const char *text, size_t size, StatusDoc *ret, ColoErro
         if ((r = get_double(offline, "offline", "cpu_usage_cores", &d.offline_cpu_usage_cores, err)) < 0 ||
             (r = get_u64(offline, "offline", "memory_working_set_bytes", &d.offline_mem_working_set, err)) < 0 ||
             (r = get_double(offline, "offline", "cpu_budget_cores", &d.offline_cpu_budget_cores, err)) < 0 ||
+            (r = get_bool(offline, "offline", "cpu_quota_enforced", &d.offline_cpu_quota_enforced, err)) < 0 ||
             (r = get_u64(offline, "offline", "memory_budget_bytes", &d.offline_mem_budget, err)) < 0 ||
             (r = get_bool(offline, "offline", "squeezed", &d.squeezed, err)) < 0 ||
             (r = get_string(offline, "offline", "squeeze_reason", d.squeeze_reason, sizeof(d.squeeze_reason), err)) < 0 ||

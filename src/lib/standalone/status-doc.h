@@ -47,6 +47,7 @@ typedef struct StatusDoc {
         double offline_cpu_usage_cores;
         uint64_t offline_mem_working_set;
         double offline_cpu_budget_cores;
+        bool offline_cpu_quota_enforced;        /* the budget is the offline parent's CPU quota */
         uint64_t offline_mem_budget;
 
         char estimate_source[64];               /* "recent-max-30s", "predictor colo", ... */

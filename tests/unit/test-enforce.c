@@ -418,6 +418,40 @@ static void test_enforce_forgets_paths_no_longer_planned_v2(void **state) {
         plan_free(fewer);
 }
 
+static bool wrote_below(const Fake *f, const char *group) {
+        char needle[128];
+        snprintf(needle, sizeof(needle), "/colo/%s/", group);
+        for (size_t i = 0; i < f->n_writes; i++)
+                if (strstr(f->writes[i].path, needle))
+                        return true;
+        return false;
+}
+
+static void test_enforce_new_paths_between_remembered_ones_keep_what_was_applied_v2(void **state) {
+        Fake *f = *state;
+        const WorkloadSample ends[] = { workloads[0], workloads[3] };   /* db and crawl */
+        Plan *some = make_plan(ends, ELEMENTSOF(ends), 1.5);
+        Plan *all = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, some, false), 0);
+        assert_int_equal(enforce_state_size(f->state), some->n_groups);
+        /* web and etl sort between the remembered paths: only their leaves are new. */
+        assert_int_equal(apply(f, all, false), 0);
+        assert_int_equal(enforce_state_size(f->state), all->n_groups);
+        assert_true(wrote_below(f, "online/normal/web"));
+        assert_true(wrote_below(f, "offline/batch/etl"));
+        assert_false(wrote_below(f, "online/critical/db"));
+        assert_false(wrote_below(f, "offline/best-effort/crawl"));
+        assert_int_equal(apply(f, all, false), 0);
+        assert_int_equal(f->n_writes, 0);
+        /* And out again: the stayers are still remembered. */
+        assert_int_equal(apply(f, some, false), 0);
+        assert_int_equal(enforce_state_size(f->state), some->n_groups);
+        assert_false(wrote_below(f, "online/critical/db"));
+        assert_false(wrote_below(f, "offline/best-effort/crawl"));
+        plan_free(some);
+        plan_free(all);
+}
+
 static void test_enforce_forget_rewrites_the_group_v2(void **state) {
         Fake *f = *state;
         Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
@@ -661,6 +695,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_enforce_creates_class_and_tier_parents_but_not_leaves_v2,
                                                 setup_v2_bare, teardown),
                 cmocka_unit_test_setup_teardown(test_enforce_forgets_paths_no_longer_planned_v2, setup_v2, teardown),
+                cmocka_unit_test_setup_teardown(test_enforce_new_paths_between_remembered_ones_keep_what_was_applied_v2,
+                                                setup_v2, teardown),
                 cmocka_unit_test_setup_teardown(test_enforce_forget_rewrites_the_group_v2, setup_v2, teardown),
                 cmocka_unit_test_setup_teardown(test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2,
                                                 setup_v2, teardown),

@@ -2,7 +2,9 @@
  * to each path (kept in EnforceState with the open group handles), so a steady state costs no
  * writes and no opens; offline groups go first, so when online grows its offline limits drop
  * before its guarantees rise, and when online shrinks offline gains only what online already
- * released. */
+ * released. The state is updated in place (an entry holds a full CgKnobs, about 1 KiB, so a copy
+ * of it every period would double the agent's largest allocation); a steady state allocates only
+ * the small apply order. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +23,12 @@ typedef struct EnforceEntry {
         uintptr_t borrowed;
         CgKnobs last;                   /* what colo last applied; unset = unknown */
         bool create_reported;           /* dry run: "(create)" already reported */
-        bool taken;                     /* moved into the next state during an apply */
+        bool keep;                      /* during an apply: planned, and not a vanished leaf */
 } EnforceEntry;
 
 struct EnforceState {
         EnforceEntry *entries;          /* sorted by path */
-        size_t n;
+        size_t n, cap;
         EnforceGroupLookup lookup;
         void *lookup_userdata;
 };
@@ -106,9 +108,10 @@ static bool path_is_offline(const char *path) {
 }
 
 typedef struct OrderKey {
-        size_t index;
+        size_t index;                   /* in plan->groups */
         int phase;                      /* 0: offline subtree, 1: the rest */
         size_t depth;
+        EnforceEntry *entry;            /* the group's state entry */
 } OrderKey;
 
 static int order_cmp(const void *a, const void *b) {
@@ -260,6 +263,43 @@ static bool apply_dry(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
         return true;
 }
 
+/* Adds an entry, with nothing known to be applied, for each planned path the state lacks, and
+ * re-sorts. On ENOMEM nothing changes (the array may only have grown its capacity). */
+static int state_add_missing(EnforceState *state, const Plan *plan, ColoError *err) {
+        size_t missing = 0;
+        for (size_t i = 0; i < plan->n_groups; i++)
+                missing += !state_find(state, plan->groups[i].path);
+        if (missing == 0)
+                return 0;
+        if (state->n + missing > state->cap) {
+                size_t cap = MAX(state->n + missing, state->cap + state->cap / 2);
+                EnforceEntry *e = reallocarray(state->entries, cap, sizeof(*e));
+                if (!e)
+                        return colo_error_set(err, ENOMEM, "enforce plan");
+                state->entries = e;
+                state->cap = cap;
+        }
+        /* Appended past n, so state_find() (which searches the first n) cannot see them yet. */
+        size_t n = state->n;
+        for (size_t i = 0; i < plan->n_groups; i++) {
+                const char *path = plan->groups[i].path;
+                if (state_find(state, path))
+                        continue;
+                EnforceEntry *e = &state->entries[n];
+                *e = (EnforceEntry) { .path = strdup(path) };
+                if (!e->path) {
+                        while (n > state->n)
+                                free(state->entries[--n].path);
+                        return colo_error_set(err, ENOMEM, "enforce plan");
+                }
+                cg_knobs_init(&e->last);
+                n++;
+        }
+        state->n = n;
+        qsort(state->entries, state->n, sizeof(*state->entries), entry_cmp);
+        return 0;
+}
+
 int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_run, CgWriteCallback cb,
                   void *userdata, ColoError *err) {
         if (!root || !plan || !state)
@@ -268,59 +308,50 @@ int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_
         if (r < 0)
                 return r;
 
+        /* First every allocation, so running out of memory changes nothing. */
         size_t n = plan->n_groups;
         _cleanup_free_ OrderKey *order = calloc(MAX(n, (size_t) 1), sizeof(*order));
-        _cleanup_free_ EnforceEntry *next = calloc(MAX(n, (size_t) 1), sizeof(*next));
-        if (!order || !next)
+        if (!order)
                 return colo_error_set(err, ENOMEM, "enforce plan");
+        r = state_add_missing(state, plan, err);
+        if (r < 0)
+                return r;
 
-        /* First every allocation, so running out of memory changes nothing. */
         for (size_t i = 0; i < n; i++) {
                 const char *path = plan->groups[i].path;
-                order[i] = (OrderKey) { .index = i, .phase = path_is_offline(path) ? 0 : 1, .depth = path_depth(path) };
-                EnforceEntry *old = state_find(state, path);
-                if (old) {
-                        next[i] = *old;
-                        next[i].taken = false;
-                        old->taken = true;
-                        continue;
-                }
-                next[i] = (EnforceEntry) { .path = strdup(path) };
-                cg_knobs_init(&next[i].last);
-                if (!next[i].path) {
-                        /* Undo: give taken entries back, free the fresh ones. */
-                        for (size_t j = 0; j < i; j++) {
-                                old = state_find(state, plan->groups[j].path);
-                                if (old)
-                                        old->taken = false;
-                                else
-                                        free(next[j].path);
-                        }
-                        return colo_error_set(err, ENOMEM, "enforce plan");
-                }
+                order[i] = (OrderKey) { .index = i, .phase = path_is_offline(path) ? 0 : 1, .depth = path_depth(path),
+                                        .entry = state_find(state, path) };
         }
         qsort(order, n, sizeof(*order), order_cmp);
 
         ApplyRun run = { .root = root, .state = state, .dry_run = dry_run, .cb = cb, .userdata = userdata, .err = err };
         for (size_t k = 0; k < n; k++) {
-                size_t i = order[k].index;
-                bool keep = dry_run ? apply_dry(&run, &plan->groups[i], &next[i]) :
-                                      apply_real(&run, &plan->groups[i], &next[i]);
-                if (!keep)
-                        entry_done(&next[i]);   /* path NULL: dropped below */
+                const GroupPlan *gp = &plan->groups[order[k].index];
+                EnforceEntry *e = order[k].entry;
+                e->keep = dry_run ? apply_dry(&run, gp, e) : apply_real(&run, gp, e);
         }
 
-        /* Forget paths no longer planned, then adopt the new set. */
-        for (size_t i = 0; i < state->n; i++)
-                if (!state->entries[i].taken)
-                        entry_done(&state->entries[i]);
-        free(state->entries);
+        /* Forget paths no longer planned and leaves that vanished; what stays is still sorted. */
         size_t m = 0;
-        for (size_t i = 0; i < n; i++)
-                if (next[i].path)
-                        next[m++] = next[i];
-        qsort(next, m, sizeof(*next), entry_cmp);
-        state->entries = TAKE_PTR(next);
+        for (size_t i = 0; i < state->n; i++) {
+                EnforceEntry *e = &state->entries[i];
+                if (!e->keep) {
+                        entry_done(e);
+                        continue;
+                }
+                e->keep = false;
+                if (m != i)
+                        state->entries[m] = *e;
+                m++;
+        }
         state->n = m;
+        /* Give back most of the array after many workloads left (a failed shrink keeps the old one). */
+        if (state->cap > 64 && m < state->cap / 4) {
+                EnforceEntry *e = reallocarray(state->entries, MAX(m, (size_t) 1), sizeof(*e));
+                if (e) {
+                        state->entries = e;
+                        state->cap = MAX(m, (size_t) 1);
+                }
+        }
         return run.failures;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -465,6 +466,32 @@ static void test_status_doc_round_trips_through_json(void **state) {
         assert_null(d.workloads);
 }
 
+/* The workloads are streamed into the text one at a time; the text must still be exactly what
+ * jansson prints for the whole document, with none, one or several workloads. */
+static void test_status_doc_json_is_what_jansson_prints_for_the_whole_tree(void **state) {
+        (void) state;
+        StatusDoc d;
+        fill_doc(&d);
+        snprintf(d.workloads[0].reason, sizeof(d.workloads[0].reason), "two\nlines, \"quoted\"\ttab");
+        for (size_t n = 0; n <= 2; n++) {
+                d.n_workloads = n;
+                char *json = NULL;
+                ColoError err = {};
+                assert_int_equal(status_doc_to_json(&d, &json, &err), 0);
+                json_error_t jerr;
+                json_t *tree = json_loads(json, 0, &jerr);
+                assert_non_null(tree);
+                assert_int_equal(json_array_size(json_object_get(tree, "workloads")), n);
+                char *expected = json_dumps(tree, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                assert_non_null(expected);
+                assert_string_equal(json, expected);
+                free(expected);
+                json_decref(tree);
+                free(json);
+        }
+        status_doc_done(&d);
+}
+
 /* Replaces the first occurrence of from in text by to, in a new buffer. */
 static char *replace(const char *text, const char *from, const char *to) {
         const char *at = strstr(text, from);
@@ -584,6 +611,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_agent_liveness_needs_a_live_colo_and_a_fresh_file, setup_fake,
                                                 teardown_fake),
                 cmocka_unit_test(test_status_doc_round_trips_through_json),
+                cmocka_unit_test(test_status_doc_json_is_what_jansson_prints_for_the_whole_tree),
                 cmocka_unit_test(test_status_doc_rejects_bad_documents_naming_the_field),
                 cmocka_unit_test(test_fill_status_without_a_plan_reports_running_and_formula_budgets),
         };

@@ -29,7 +29,7 @@
 #
 # Usage: bench/interference.sh BUILD_DIR [--seconds 20] [--repeats 3] [--warmup 5] [--rate R]
 #                              [--json FILE] [--phases alone,plain,colo] [--loadgen online|weight]
-#                              [--agent-yaml 'YAML added to the agent configuration']
+#                              [--agent-yaml 'YAML added to the agent configuration'] [--keys-per-get N]
 # Root only. cgroups: colo-bench-<pid>-* below this shell's own cgroup, removed at exit.
 set -euo pipefail
 
@@ -53,6 +53,7 @@ JSON_OUT=""
 PHASES="alone,plain,colo"
 LOADGEN_MODE=online
 AGENT_YAML=""
+KEYS_PER_GET=1
 while [ $# -gt 0 ]; do
         case "$1" in
         --seconds) SECONDS_PER_PHASE="$2"; shift 2 ;;
@@ -63,6 +64,7 @@ while [ $# -gt 0 ]; do
         --phases) PHASES="$2"; shift 2 ;;
         --loadgen) LOADGEN_MODE="$2"; shift 2 ;;
         --agent-yaml) AGENT_YAML="$2"; shift 2 ;;
+        --keys-per-get) KEYS_PER_GET="$2"; shift 2 ;;
         *) usage ;;
         esac
 done
@@ -185,6 +187,7 @@ now_sec() {
 spawn_loadgen() {
         local phase="$1"
         shift
+        set -- "$@" --keys-per-get "$KEYS_PER_GET"
         if [ "$LOADGEN_MODE" = weight ]; then
                 bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" "$@"
         elif [ "$phase" = colo ]; then
@@ -235,7 +238,8 @@ measure() {             # $1 phase, $2 round
 calibrate() {
         local rate=20000 step util t0 t1 m0 m1
         start_plain 0
-        "$LOADGEN" --port "$PORT" --rate 1000 --duration 1 >/dev/null || bench_die "calibration warm-up failed"
+        "$LOADGEN" --port "$PORT" --rate 1000 --duration 1 --keys-per-get "$KEYS_PER_GET" >/dev/null ||
+                bench_die "calibration warm-up failed"
         for step in 1 2 3 4 5; do
                 t0=$(now_sec); m0=$(ticks_of "$MC_PID")
                 spawn_loadgen alone --port "$PORT" --rate "$rate" --duration 4 --no-warmup >/dev/null
@@ -265,9 +269,13 @@ echo "rate: $RATE req/s; $REPEATS rounds of ${PHASES//,/ / }, ${SECONDS_PER_PHAS
 echo "load generator: $LOADGEN_MODE"
 [ -z "$AGENT_YAML" ] || echo "agent configuration added: $(printf '%b' "$AGENT_YAML" | tr '\n' ' ')"
 
+# The phase order rotates from round to round, so that a slow drift of the machine (or the
+# after-effects of the previous phase) does not always fall on the same phase.
+read -ra PHASE_LIST <<<"${PHASES//,/ }"
 for round in $(seq 1 "$REPEATS"); do
         echo "round $round"
-        for phase in ${PHASES//,/ }; do
+        for k in $(seq 0 $((${#PHASE_LIST[@]} - 1))); do
+                phase="${PHASE_LIST[$(((k + round - 1) % ${#PHASE_LIST[@]}))]}"
                 case "$phase" in
                 alone) start_plain 0; measure alone "$round"; stop_plain ;;
                 plain) start_plain 2; measure plain "$round"; stop_plain ;;
@@ -280,16 +288,20 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
         --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$LOADGEN_MODE" \
         --arg agent_yaml "$(printf '%b' "$AGENT_YAML")" '
         def mean(f): (map(f) | add / length);
+        def median(f): (map(f) | sort) as $s | ($s | length) as $n
+                | if $n % 2 == 1 then $s[($n - 1) / 2] else ($s[$n / 2 - 1] + $s[$n / 2]) / 2 end;
         def phase(p): map(select(.phase == p));
         . as $all
         | (phase("alone") | mean(.p99_us)) as $alone
+        | (phase("alone") | median(.p99_us)) as $alone_median
         | {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, loadgen: $loadgen,
            agent_yaml: $agent_yaml,
            rate: (phase("alone")[0].rate),
            calibration: phase("calibration"),
            phases: ($phases | split(",") | map(. as $p | {key: $p, value: ($all | phase($p) | {
                 rounds: length, p50_us: mean(.p50_us), p99_us: mean(.p99_us), p999_us: mean(.p999_us),
-                p99_us_each: map(.p99_us), errors: mean(.errors), send_lag_p99_us: mean(.send_lag_p99_us),
+                p99_us_each: map(.p99_us), p99_us_median: median(.p99_us),
+                p99_inflation_median: (median(.p99_us) / $alone_median - 1), p50_us_median: median(.p50_us), errors: mean(.errors), send_lag_p99_us: mean(.send_lag_p99_us),
                 memcached_cores: mean(.memcached_cores), loadgen_cores: mean(.loadgen_cores),
                 hog_cores: mean(.hog_cores), agent_cores: mean(.agent_cores),
                 idle_for_offline_cores: mean(.idle_for_offline_cores), offline_share: mean(.offline_share),
@@ -297,11 +309,12 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
                 offline_share_of_machine_idle: mean(.offline_share_of_machine_idle),
                 p99_inflation: (mean(.p99_us) / $alone - 1)})}) | from_entries)}' "$RESULTS")"
 echo
-echo "== summary (means over $REPEATS rounds)"
+echo "== summary ($REPEATS rounds; median and mean of the rounds' p99)"
 echo "$SUMMARY" | jq -r '
         .phases | to_entries[] | .key as $k | .value |
-        "\($k | . + "      " | .[0:6]) p50 \(.p50_us * 10 | round / 10) us  p99 \(.p99_us * 10 | round / 10) us  "
-        + "p99.9 \(.p999_us * 10 | round / 10) us  p99 inflation \(.p99_inflation * 1000 | round / 10)%  "
+        "\($k | . + "      " | .[0:6]) p99 median \(.p99_us_median | round) us (inflation \(.p99_inflation_median * 1000 | round / 10)%), "
+        + "mean \(.p99_us | round) us (\(.p99_inflation * 1000 | round / 10)%)  p50 median \(.p50_us_median | round) us  "
+        + "p99.9 mean \(.p999_us | round) us  "
         + "hogs \(.hog_cores * 100 | round)% of a core"
         + (if $k == "colo" then "  = \(.offline_share * 1000 | round / 10)% of the idle CPU "
            + "(\(.idle_for_offline_cores * 100 | round)% of a core; "

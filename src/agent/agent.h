@@ -127,8 +127,9 @@ typedef struct Agent {
         AgentHttp *http;
         StatusDoc status;
         char *status_json;              /* the last encoded status document (also served on /status) */
-        char *metrics_text;             /* render buffer, reused */
-        size_t metrics_size;
+        char *metrics_text;             /* the page being rendered; /metrics hands it to the response */
+        size_t metrics_size;            /* capacity of metrics_text */
+        size_t metrics_last_len;        /* length of the last page rendered, to size the next one */
         AgentMetrics metrics;
         bool ready;                     /* READY=1 sent */
         uint64_t write_failures_this_tick;
@@ -178,7 +179,7 @@ PsiWatch *psi_watch_free(PsiWatch *w);
 /* Re-arms the v1 memory threshold after the estimate moved; cheap when nothing changed. */
 void psi_watch_update(PsiWatch *w, const NodeSample *s);
 
-/* metrics.c: renders into a->metrics_text; returns its length or -ENOMEM. */
+/* metrics.c: renders into a->metrics_text (allocated when NULL); returns its length or -ENOMEM. */
 int agent_render_metrics(Agent *a);
 
 /* http.c */

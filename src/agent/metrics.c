@@ -1,7 +1,8 @@
 /* Prometheus text exposition (format 0.0.4) of the agent's state, rendered from the last status
- * document and the agent's counters into one buffer that is reused (it grows to the largest
- * page once; a steady state allocates nothing). Workload label values need no escaping: workload
- * names, classes, tiers and states are all from [A-Za-z0-9_.-]. */
+ * document and the agent's counters into one buffer, sized from the last page so a scrape
+ * usually allocates once; /metrics hands the buffer to the response, so between scrapes the page
+ * holds no memory. Workload label values need no escaping: workload names, classes, tiers and
+ * states are all from [A-Za-z0-9_.-]. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,6 +71,13 @@ int agent_render_metrics(Agent *a) {
         const AgentMetrics *m = &a->metrics;
         Out o = { .a = a };
 
+        if (!a->metrics_text && a->metrics_last_len > 0) {
+                /* A little room to grow; out_printf() reallocates if the page grew more. */
+                size_t size = a->metrics_last_len + a->metrics_last_len / 8 + 4096;
+                a->metrics_text = malloc(size);
+                a->metrics_size = a->metrics_text ? size : 0;
+        }
+
         gauge(&o, "colo_node_cpu_capacity_cores", "CPUs colo manages.", d->cpu_capacity_cores);
         gauge(&o, "colo_node_memory_capacity_bytes", "Memory colo manages (MemTotal or the managed root's limit).",
               (double) d->mem_capacity);
@@ -129,5 +137,6 @@ int agent_render_metrics(Agent *a) {
         gauge(&o, "colo_agent_dry_run", "1 when the agent decides but writes nothing.", a->opts.dry_run ? 1 : 0);
         if (o.oom)
                 return -ENOMEM;
+        a->metrics_last_len = o.len;
         return (int) o.len;
 }

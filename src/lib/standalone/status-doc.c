@@ -187,7 +187,7 @@ int status_doc_to_json(const StatusDoc *d, char **ret, ColoError *err) {
         /* The same text json_dumps() makes of the whole tree: each element of the array at depth
          * 1 starts on its own line, indented 4, and its lines are indented 4 more. */
         TextBuf b = { .indent = 4 };
-        text_reserve(&b, head_len + d->n_workloads * 512);
+        text_reserve(&b, head_len + d->n_workloads * 384);      /* about 330 bytes each */
         text_append(&b, head, head_len - tail_len + 1);         /* up to and including "[" */
         for (size_t i = 0; i < d->n_workloads && !b.oom; i++) {
                 text_append_str(&b, i == 0 ? "\n    " : ",\n    ");
@@ -201,7 +201,9 @@ int status_doc_to_json(const StatusDoc *d, char **ret, ColoError *err) {
                 free(b.data);
                 return colo_error_set(err, ENOMEM, "encode status document");
         }
-        *ret = b.data;
+        /* The agent keeps the text until the next period (it serves /status): no slack. */
+        char *fit = realloc(b.data, b.len + 1);
+        *ret = fit ?: b.data;
         return 0;
 }
 

@@ -7,7 +7,9 @@
 #   shares-1024    hogs at the default weight: no isolation beyond the two groups' split
 #   shares-3       minimal cpu.shares (colo's offline weight)
 #   idle           cpu.idle=1 (a SCHED_IDLE group) with cpu.shares 3
-#   idle+quota     cpu.idle=1, cpu.shares 3 and a CFS quota of 1.5 cores: what colo applies
+#   idle+quota     cpu.idle=1, cpu.shares 3 and a CFS quota of 1.5 cores per 100 ms
+#   idle+quota10ms cpu.idle=1, cpu.shares 3 and a CFS quota of 0.75 cores per 10 ms: a binding
+#                  quota (below the CPU online work leaves idle) with frequent throttling
 #   task-idle      the hogs themselves SCHED_IDLE (chrt -i), group at the default weight
 # Variants run in turn, the whole list --repeats times; the script prints p50/p99/p99.9 per
 # variant (mean over repeats) and the hogs' CPU. It explains the residual inflation of the
@@ -81,10 +83,12 @@ stop_hogs() {
         fi
         HOG_PIDS=""
 }
-set_offline() {         # shares idle quota_us
+set_offline() {         # shares idle quota_us [period_us]
         echo 0 >"$OFFLINE/cpu.idle"
         echo "$1" >"$OFFLINE/cpu.shares"
         echo "$2" >"$OFFLINE/cpu.idle"
+        echo -1 >"$OFFLINE/cpu.cfs_quota_us"
+        echo "${4:-100000}" >"$OFFLINE/cpu.cfs_period_us"
         echo "$3" >"$OFFLINE/cpu.cfs_quota_us"
 }
 
@@ -106,7 +110,7 @@ measure() {             # variant round
                 "$out" | tee -a "$RESULTS" | jq -r '"  \(.variant): p99 \(.p99_us) us, p99.9 \(.p999_us) us, hogs \(.hog_cores * 100 | round)% of a core"'
 }
 
-VARIANTS="alone shares-1024 shares-3 idle idle+quota task-idle"
+VARIANTS="alone shares-1024 shares-3 idle idle+quota idle+quota10ms task-idle"
 for round in $(seq 1 "$REPEATS"); do
         echo "round $round"
         for v in $VARIANTS; do
@@ -116,6 +120,7 @@ for round in $(seq 1 "$REPEATS"); do
                 shares-3) set_offline 3 0 -1; start_hogs ;;
                 idle) set_offline 3 1 -1; start_hogs ;;
                 idle+quota) set_offline 3 1 150000; start_hogs ;;
+                idle+quota10ms) set_offline 3 1 7500 10000; start_hogs ;;
                 task-idle)
                         set_offline 1024 0 -1
                         start_hogs
@@ -131,16 +136,23 @@ done
 SUMMARY="$(jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --argjson rate "$RATE" \
         --argjson load "$BENCH_LOAD1" --arg order "$VARIANTS" '
         def mean(f): map(f) | add / length;
+        def median(f): (map(f) | sort) as $s | ($s | length) as $n
+                | if $n % 2 == 1 then $s[($n - 1) / 2] else ($s[$n / 2 - 1] + $s[$n / 2]) / 2 end;
         . as $all | (map(select(.variant == "alone")) | mean(.p99_us)) as $alone
+        | (map(select(.variant == "alone")) | median(.p99_us)) as $alone_median
         | {date: $date, kernel: $kernel, rate: $rate, load_1min_at_start: $load,
            variants: ($order | split(" ") | map(. as $v | $all | map(select(.variant == $v))
                 | {variant: $v, p50_us: mean(.p50_us), p99_us: mean(.p99_us), p999_us: mean(.p999_us),
-                   p99_us_each: map(.p99_us), send_lag_p99_us: mean(.send_lag_p99_us), hog_cores: mean(.hog_cores),
+                   p99_us_each: map(.p99_us), p99_us_median: median(.p99_us),
+                   p99_inflation_median: (median(.p99_us) / $alone_median - 1),
+                   send_lag_p99_us: mean(.send_lag_p99_us), send_lag_p99_us_median: median(.send_lag_p99_us),
+                   hog_cores: mean(.hog_cores),
                    p99_inflation: (mean(.p99_us) / $alone - 1)}))}' "$RESULTS")"
 echo
-echo "== summary (means over $REPEATS rounds)"
-echo "$SUMMARY" | jq -r '.variants[] | "\(.variant + "            " | .[0:12]) p50 \(.p50_us | round) us  p99 \(.p99_us | round) us  "
-        + "p99.9 \(.p999_us | round) us  p99 inflation \(.p99_inflation * 100 | round)%  hogs \(.hog_cores * 100 | round)% of a core"'
+echo "== summary ($REPEATS rounds: median of the rounds' p99, and the mean)"
+echo "$SUMMARY" | jq -r '.variants[] | "\(.variant + "              " | .[0:14]) p99 median \(.p99_us_median | round) us "
+        + "(\(.p99_inflation_median * 100 | round)%), mean \(.p99_us | round) us (\(.p99_inflation * 100 | round)%)  "
+        + "p50 \(.p50_us | round) us  client lag p99 \(.send_lag_p99_us_median | round) us  hogs \(.hog_cores * 100 | round)% of a core"'
 if [ -n "$JSON_OUT" ]; then
         echo "$SUMMARY" | jq --slurpfile raw "$RESULTS" '. + {raw: $raw}' >"$JSON_OUT"
         echo "results: $JSON_OUT"

@@ -11,7 +11,9 @@
 # RSS since start, so it includes start-up and adoption) and VmRSS are read at the end.
 # The agent should be a release build (`make` builds build/ with --buildtype=release).
 #
-# Usage: bench/overhead.sh BUILD_DIR [--workloads 200] [--seconds 60] [--json FILE]
+# With --smaps FILE, the agent's /proc/<pid>/smaps is copied there at the end, to see what is resident.
+#
+# Usage: bench/overhead.sh BUILD_DIR [--workloads 200] [--seconds 60] [--json FILE] [--smaps FILE]
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,11 +31,13 @@ shift
 WORKLOADS=200
 SECONDS_MEASURED=60
 JSON_OUT=""
+SMAPS_OUT=""
 while [ $# -gt 0 ]; do
         case "$1" in
         --workloads) WORKLOADS="$2"; shift 2 ;;
         --seconds) SECONDS_MEASURED="$2"; shift 2 ;;
         --json) JSON_OUT="$2"; shift 2 ;;
+        --smaps) SMAPS_OUT="$2"; shift 2 ;;
         *) usage ;;
         esac
 done
@@ -88,6 +92,9 @@ hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$BENCH_AGENT_PID/status")"
 rss_kib="$(awk '/^VmRSS:/ { print $2 }' "/proc/$BENCH_AGENT_PID/status")"
 tick_s="$(bench_metric colo_tick_duration_seconds)"
 n_status="$(jq '.workloads | length' "$BENCH_AGENT_STATE/status.json")"
+if [ -n "$SMAPS_OUT" ]; then
+        cp "/proc/$BENCH_AGENT_PID/smaps" "$SMAPS_OUT"
+fi
 
 SUMMARY="$(jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
         --arg buildtype "$BUILDTYPE" --argjson workloads "$n_status" --argjson hz "$HZ" --argjson load "$BENCH_LOAD1" \
@@ -107,4 +114,7 @@ echo "$SUMMARY" | jq -r '"agent CPU  \(.cpu_percent_of_one_core * 1000 | round /
 if [ -n "$JSON_OUT" ]; then
         echo "$SUMMARY" >"$JSON_OUT"
         echo "results: $JSON_OUT"
+fi
+if [ -n "$SMAPS_OUT" ]; then
+        echo "agent memory map: $SMAPS_OUT"
 fi

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/server-cli.h"
 #include "k8s/curl-dl.h"
 #include "k8s/extender-node-source.h"
 #include "k8s/extender.h"
@@ -60,19 +61,10 @@ static void extender_usage(FILE *f) {
                 EXTENDER_REQUEST_MAX_SIZE_DEFAULT);
 }
 
-static void on_http_log(const char *message, void *userdata) {
-        (void) userdata;
-        log_debug("http: %s", message);
-}
-
 static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
         Extender *x = userdata;
-        if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
-                reply->content_type = "text/plain";
-                reply->body = strdup("ok\n");
-                reply->body_size = reply->body ? 3 : 0;
+        if (server_reply_health(req, reply))
                 return;
-        }
         ExtenderVerb verb = strcmp(req->path, "/filter") == 0       ? EXTENDER_FILTER
                             : strcmp(req->path, "/prioritize") == 0 ? EXTENDER_PRIORITIZE
                                                                     : _EXTENDER_VERB_INVALID;
@@ -157,17 +149,9 @@ static int parse_fraction(const char *s, double *ret) {
 }
 
 int cmd_extender(int argc, char **argv) {
-        enum {
-                OPT_TLS_CERT = 0x100, OPT_TLS_KEY, OPT_MAX_BODY, OPT_TIMEOUT, OPT_THREADS, OPT_CPU, OPT_MEMORY,
-                OPT_STALE, OPT_SOURCE, OPT_REFRESH,
-        };
+        enum { OPT_CPU = _SERVER_OPT_MAX, OPT_MEMORY, OPT_STALE, OPT_SOURCE, OPT_REFRESH };
         static const struct option options[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-                { "tls-key", required_argument, NULL, OPT_TLS_KEY },
-                { "max-body", required_argument, NULL, OPT_MAX_BODY },
-                { "timeout", required_argument, NULL, OPT_TIMEOUT },
-                { "threads", required_argument, NULL, OPT_THREADS },
+                SERVER_LONG_OPTIONS,
                 { "cpu-threshold", required_argument, NULL, OPT_CPU },
                 { "memory-threshold", required_argument, NULL, OPT_MEMORY },
                 { "stale-after", required_argument, NULL, OPT_STALE },
@@ -177,33 +161,20 @@ int cmd_extender(int argc, char **argv) {
                 {},
         };
         Extender x = { .cfg = EXTENDER_CONFIG_DEFAULT, .refresh_sec = 10 };
-        const char *listen = "0.0.0.0:8888", *source = NULL;
-        HttpsServerOptions o = { .max_body_size = EXTENDER_REQUEST_MAX_SIZE_DEFAULT, .connection_timeout_sec = 30,
-                                 .threads = 2, .handler = handle, .userdata = &x, .logger = on_http_log };
+        const char *source = NULL;
+        ServerOptions o;
+        server_options_init(&o, "0.0.0.0:8888", EXTENDER_REQUEST_MAX_SIZE_DEFAULT, handle, &x);
         uint64_t v;
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
+                r = server_options_parse(&o, c, optarg);
+                if (r < 0)
+                        goto bad_value;
+                if (r > 0)
+                        continue;
                 switch (c) {
-                case 'l': listen = optarg; break;
-                case OPT_TLS_CERT: o.cert_file = optarg; break;
-                case OPT_TLS_KEY: o.key_file = optarg; break;
-                case OPT_MAX_BODY:
-                        if (parse_u64(optarg, &v) < 0 || v < 1024 || v > (1u << 30))
-                                goto bad_value;
-                        o.max_body_size = x.cfg.max_request_size = v;
-                        break;
-                case OPT_TIMEOUT:
-                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 3600)
-                                goto bad_value;
-                        o.connection_timeout_sec = (unsigned) v;
-                        break;
-                case OPT_THREADS:
-                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 256)
-                                goto bad_value;
-                        o.threads = (unsigned) v;
-                        break;
                 case OPT_CPU:
                         if (parse_fraction(optarg, &x.cfg.cpu_threshold) < 0)
                                 goto bad_value;
@@ -233,25 +204,20 @@ int cmd_extender(int argc, char **argv) {
                 }
                 continue;
         bad_value:
-                for (const struct option *p = options; p->name; p++)
-                        if (p->val == c)
-                                fprintf(stderr, "colo extender: invalid value '%s' for --%s\n", optarg, p->name);
+                cli_report_invalid_value("extender", options, c, optarg);
                 return 2;
         }
         if (optind != argc) {
                 fprintf(stderr, "colo extender: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
-        if (!o.cert_file != !o.key_file) {
+        if (!o.http.cert_file != !o.http.key_file) {
                 fprintf(stderr, "colo extender: --tls-cert and --tls-key go together\n");
                 return 2;
         }
-        char addr[64];
-        if (https_listen_parse(listen, addr, sizeof(addr), &o.port) < 0) {
-                fprintf(stderr, "colo extender: --listen '%s' is not ADDR:PORT\n", listen);
+        if (server_options_finish(&o, "extender") < 0)
                 return 2;
-        }
-        o.bind_address = addr;
+        x.cfg.max_request_size = o.http.max_body_size;
 
         ColoError err = {};
         HttpsServer *server = NULL;
@@ -279,11 +245,7 @@ int cmd_extender(int argc, char **argv) {
         }
 
         sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);        /* threads started below inherit the mask */
-        signal(SIGPIPE, SIG_IGN);
+        server_block_stop_signals(&mask);       /* before the threads below, which inherit the mask */
 
         if (x.cache) {
                 if (pthread_create(&x.thread, NULL, refresher, &x) != 0) {
@@ -292,15 +254,14 @@ int cmd_extender(int argc, char **argv) {
                 }
                 x.thread_started = true;
         }
-        if (https_server_start(&o, &server, &err) < 0) {
+        if (https_server_start(&o.http, &server, &err) < 0) {
                 log_error("Cannot start the extender: %s", err.msg);
                 goto finish;
         }
-        log_info("Serving the scheduler extender on %s port %u (%s), node source %s", addr, https_server_port(server),
-                 o.cert_file ? "TLS" : "plain HTTP", source ? source : "none (nodeCacheCapable: false)");
-        int sig = 0;
-        (void) sigwait(&mask, &sig);
-        log_info("Got %s, stopping.", strsignal(sig));
+        log_info("Serving the scheduler extender on %s port %u (%s), node source %s", o.address,
+                 https_server_port(server), o.http.cert_file ? "TLS" : "plain HTTP",
+                 source ? source : "none (nodeCacheCapable: false)");
+        server_wait_for_stop(&mask);
         ret = 0;
 finish:
         server = https_server_stop(server);

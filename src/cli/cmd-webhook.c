@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/server-cli.h"
 #include "k8s/admission.h"
 #include "k8s/https-server.h"
 #include "model/workload.h"
@@ -35,19 +36,10 @@ static void webhook_usage(FILE *f) {
                 ADMISSION_REVIEW_MAX_SIZE, ADMISSION_OFFLINE_PRIORITY_DEFAULT);
 }
 
-static void on_http_log(const char *message, void *userdata) {
-        (void) userdata;
-        log_debug("http: %s", message);
-}
-
 static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
         const AdmissionConfig *cfg = userdata;
-        if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
-                reply->content_type = "text/plain";
-                reply->body = strdup("ok\n");
-                reply->body_size = reply->body ? 3 : 0;
+        if (server_reply_health(req, reply))
                 return;
-        }
         if (strcmp(req->path, "/mutate") != 0)
                 return http_reply_error(reply, 404, "unknown path; the webhook serves POST /mutate");
         if (strcmp(req->method, "POST") != 0)
@@ -72,23 +64,11 @@ static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
                 log_debug("Admitted %s pod '%s' (uid %s) unchanged", cls ? cls : "-", out.pod, out.uid);
 }
 
-static int parse_size_arg(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
-        return parse_u64(s, ret) < 0 || *ret < min || *ret > max ? -EINVAL : 0;
-}
-
 int cmd_webhook(int argc, char **argv) {
-        enum {
-                OPT_TLS_CERT = 0x100, OPT_TLS_KEY, OPT_INSECURE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_THREADS,
-                OPT_PRIORITY, OPT_PREEMPTION, OPT_REPLACEABLE,
-        };
+        enum { OPT_INSECURE = _SERVER_OPT_MAX, OPT_PRIORITY, OPT_PREEMPTION, OPT_REPLACEABLE };
         static const struct option options[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-                { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+                SERVER_LONG_OPTIONS,
                 { "insecure-http", no_argument, NULL, OPT_INSECURE },
-                { "max-body", required_argument, NULL, OPT_MAX_BODY },
-                { "timeout", required_argument, NULL, OPT_TIMEOUT },
-                { "threads", required_argument, NULL, OPT_THREADS },
                 { "offline-priority", required_argument, NULL, OPT_PRIORITY },
                 { "preemption-policy", required_argument, NULL, OPT_PREEMPTION },
                 { "replaceable-priority-class", required_argument, NULL, OPT_REPLACEABLE },
@@ -98,36 +78,21 @@ int cmd_webhook(int argc, char **argv) {
         AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
         const char *replaceable[REPLACEABLE_MAX + 1] = {};
         size_t n_replaceable = 0;
-        const char *listen = "0.0.0.0:8443";
-        HttpsServerOptions o = { .max_body_size = ADMISSION_REVIEW_MAX_SIZE, .connection_timeout_sec = 30,
-                                 .threads = 2, .handler = handle, .userdata = &cfg, .logger = on_http_log };
+        ServerOptions o;
+        server_options_init(&o, "0.0.0.0:8443", ADMISSION_REVIEW_MAX_SIZE, handle, &cfg);
         bool insecure = false;
-        uint64_t v;
         int64_t prio;
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
+                r = server_options_parse(&o, c, optarg);
+                if (r < 0)
+                        goto bad_value;
+                if (r > 0)
+                        continue;
                 switch (c) {
-                case 'l': listen = optarg; break;
-                case OPT_TLS_CERT: o.cert_file = optarg; break;
-                case OPT_TLS_KEY: o.key_file = optarg; break;
                 case OPT_INSECURE: insecure = true; break;
-                case OPT_MAX_BODY:
-                        if (parse_size_arg(optarg, 1024, 1u << 30, &v) < 0)
-                                goto bad_value;
-                        o.max_body_size = v;
-                        break;
-                case OPT_TIMEOUT:
-                        if (parse_size_arg(optarg, 1, 3600, &v) < 0)
-                                goto bad_value;
-                        o.connection_timeout_sec = (unsigned) v;
-                        break;
-                case OPT_THREADS:
-                        if (parse_size_arg(optarg, 1, 256, &v) < 0)
-                                goto bad_value;
-                        o.threads = (unsigned) v;
-                        break;
                 case OPT_PRIORITY:
                         if (parse_i64(optarg, &prio) < 0 || prio < INT32_MIN || prio > 1000000000)
                                 goto bad_value;
@@ -153,9 +118,7 @@ int cmd_webhook(int argc, char **argv) {
                 }
                 continue;
         bad_value:
-                for (const struct option *p = options; p->name; p++)
-                        if (p->val == c)
-                                fprintf(stderr, "colo webhook: invalid value '%s' for --%s\n", optarg, p->name);
+                cli_report_invalid_value("webhook", options, c, optarg);
                 return 2;
         }
         if (optind != argc) {
@@ -163,39 +126,29 @@ int cmd_webhook(int argc, char **argv) {
                 return 2;
         }
         cfg.replaceable_priority_classes = replaceable;
-        if (!insecure && (!o.cert_file || !o.key_file)) {
+        if (!insecure && (!o.http.cert_file || !o.http.key_file)) {
                 fprintf(stderr, "colo webhook: the API server calls webhooks over TLS: give --tls-cert and --tls-key "
                                 "(or --insecure-http for tests)\n");
                 return 2;
         }
-        if (insecure && (o.cert_file || o.key_file)) {
+        if (insecure && (o.http.cert_file || o.http.key_file)) {
                 fprintf(stderr, "colo webhook: --insecure-http excludes --tls-cert/--tls-key\n");
                 return 2;
         }
-        char addr[64];
-        if (https_listen_parse(listen, addr, sizeof(addr), &o.port) < 0) {
-                fprintf(stderr, "colo webhook: --listen '%s' is not ADDR:PORT\n", listen);
+        if (server_options_finish(&o, "webhook") < 0)
                 return 2;
-        }
-        o.bind_address = addr;
 
         sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);        /* server threads inherit the mask */
-        signal(SIGPIPE, SIG_IGN);
+        server_block_stop_signals(&mask);       /* before the server threads, which inherit the mask */
 
         ColoError err = {};
         _cleanup_(https_server_stopp) HttpsServer *server = NULL;
-        if (https_server_start(&o, &server, &err) < 0) {
+        if (https_server_start(&o.http, &server, &err) < 0) {
                 log_error("Cannot start the webhook: %s", err.msg);
                 return 1;
         }
-        log_info("Serving the admission webhook on %s port %u (%s), offline priority %d", addr,
+        log_info("Serving the admission webhook on %s port %u (%s), offline priority %d", o.address,
                  https_server_port(server), insecure ? "plain HTTP" : "TLS", cfg.offline_priority);
-        int sig = 0;
-        (void) sigwait(&mask, &sig);
-        log_info("Got %s, stopping.", strsignal(sig));
+        server_wait_for_stop(&mask);
         return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/workload-args.h"
 #include "model/workload.h"
 #include "standalone/session.h"
 #include "standalone/tree.h"
@@ -25,27 +26,18 @@ static void move_usage(FILE *f) {
 }
 
 int cmd_move(int argc, char **argv) {
-        enum { OPT_CONFIG = 0x100, OPT_SUBTREE, OPT_STATE_DIR };
         static const struct option options[] = {
-                { "class", required_argument, NULL, 'c' },
-                { "tier", required_argument, NULL, 't' },
-                { "config", required_argument, NULL, OPT_CONFIG },
-                { "subtree", required_argument, NULL, OPT_SUBTREE },
-                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                WORKLOAD_LONG_OPTIONS,
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        SessionOptions so = {};
-        const char *class_arg = NULL, *tier_arg = NULL;
+        WorkloadArgs a = {};
         int c;
 
         while ((c = getopt_long(argc, argv, "c:t:h", options, NULL)) >= 0) {
+                if (workload_args_take(&a, c, optarg))
+                        continue;
                 switch (c) {
-                case 'c': class_arg = optarg; break;
-                case 't': tier_arg = optarg; break;
-                case OPT_CONFIG: so.config_path = optarg; break;
-                case OPT_SUBTREE: so.subtree = optarg; break;
-                case OPT_STATE_DIR: so.state_dir = optarg; break;
                 case 'h': move_usage(stdout); return 0;
                 default: move_usage(stderr); return 2;
                 }
@@ -60,25 +52,14 @@ int cmd_move(int argc, char **argv) {
                 fprintf(stderr, "colo move: invalid workload name '%s'\n", name);
                 return 2;
         }
-        if (!class_arg) {
-                fprintf(stderr, "colo move: --class online|offline is required\n");
+        WorkloadClass cls;
+        WorkloadTier tier;
+        if (workload_args_placement(&a, "move", &cls, &tier) < 0)
                 return 2;
-        }
-        WorkloadClass cls = workload_class_from_string(class_arg);
-        if (cls < 0) {
-                fprintf(stderr, "colo move: unknown class '%s' (online or offline)\n", class_arg);
-                return 2;
-        }
-        WorkloadTier tier = tier_arg ? workload_tier_from_string(tier_arg) : workload_class_default_tier(cls);
-        if (tier < 0 || workload_tier_class(tier) != cls) {
-                fprintf(stderr, "colo move: tier '%s' is not a tier of class %s (%s)\n", tier_arg, class_arg,
-                        cls == CLASS_ONLINE ? "critical, normal" : "batch, best-effort");
-                return 2;
-        }
 
         ColoError err = {};
         _cleanup_(session_freep) Session *s = NULL;
-        int r = session_open(&so, &s, &err);
+        int r = session_open(&a.session, &s, &err);
         if (r < 0) {
                 fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
                 return 1;

@@ -13,6 +13,7 @@
 
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
+#include "cli/workload-args.h"
 #include "model/workload.h"
 #include "standalone/session.h"
 #include "standalone/tree.h"
@@ -144,30 +145,22 @@ static void remove_leaves(CgRoot *root, const char *name) {
 }
 
 int cmd_run(int argc, char **argv) {
-        enum { OPT_CONFIG = 0x100, OPT_SUBTREE, OPT_STATE_DIR };
         static const struct option options[] = {
-                { "class", required_argument, NULL, 'c' },
-                { "tier", required_argument, NULL, 't' },
+                WORKLOAD_LONG_OPTIONS,
                 { "name", required_argument, NULL, 'n' },
-                { "config", required_argument, NULL, OPT_CONFIG },
-                { "subtree", required_argument, NULL, OPT_SUBTREE },
-                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        SessionOptions so = { .create = true };
-        const char *class_arg = NULL, *tier_arg = NULL, *name_arg = NULL;
+        WorkloadArgs a = { .session.create = true };
+        const char *name_arg = NULL;
         int c;
 
         /* "+": stop at the first non-option, so CMD's own options are left alone. */
         while ((c = getopt_long(argc, argv, "+c:t:n:h", options, NULL)) >= 0) {
+                if (workload_args_take(&a, c, optarg))
+                        continue;
                 switch (c) {
-                case 'c': class_arg = optarg; break;
-                case 't': tier_arg = optarg; break;
                 case 'n': name_arg = optarg; break;
-                case OPT_CONFIG: so.config_path = optarg; break;
-                case OPT_SUBTREE: so.subtree = optarg; break;
-                case OPT_STATE_DIR: so.state_dir = optarg; break;
                 case 'h': run_usage(stdout); return 0;
                 default: run_usage(stderr); return 2;
                 }
@@ -179,21 +172,10 @@ int cmd_run(int argc, char **argv) {
         }
         char **command = argv + optind;
 
-        if (!class_arg) {
-                fprintf(stderr, "colo run: --class online|offline is required\n");
+        WorkloadClass cls;
+        WorkloadTier tier;
+        if (workload_args_placement(&a, "run", &cls, &tier) < 0)
                 return 2;
-        }
-        WorkloadClass cls = workload_class_from_string(class_arg);
-        if (cls < 0) {
-                fprintf(stderr, "colo run: unknown class '%s' (online or offline)\n", class_arg);
-                return 2;
-        }
-        WorkloadTier tier = tier_arg ? workload_tier_from_string(tier_arg) : workload_class_default_tier(cls);
-        if (tier < 0 || workload_tier_class(tier) != cls) {
-                fprintf(stderr, "colo run: tier '%s' is not a tier of class %s (%s)\n", tier_arg, class_arg,
-                        cls == CLASS_ONLINE ? "critical, normal" : "batch, best-effort");
-                return 2;
-        }
         if (name_arg && !workload_name_is_valid(name_arg)) {
                 fprintf(stderr, "colo run: invalid name '%s' (allowed: A-Z a-z 0-9 _ . -, at most %d characters)\n",
                         name_arg, WORKLOAD_NAME_MAX - 1);
@@ -202,7 +184,7 @@ int cmd_run(int argc, char **argv) {
 
         ColoError err = {};
         _cleanup_(session_freep) Session *s = NULL;
-        int r = session_open(&so, &s, &err);
+        int r = session_open(&a.session, &s, &err);
         if (r < 0) {
                 fprintf(stderr, "colo run: %s\n", colo_error_msg(&err));
                 return EXIT_RUN_FAILED;

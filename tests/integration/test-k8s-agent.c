@@ -136,6 +136,52 @@ static PodWatch *watch_new(KubeClient *c, unsigned timeout_sec) {
         return w;
 }
 
+/* The fake API server of a test, and the client and the watch, evictor or node publisher the test
+ * starts on it: fixture_setup() starts the server, fixture_teardown() frees whatever was started. */
+typedef struct Fixture {
+        FakeApi *f;
+        KubeClient *c;
+        PodWatch *w;
+        KubeEvictor *e;
+        NodePublisher *p;
+} Fixture;
+
+static int fixture_setup(void **state) {
+        Fixture *t = calloc(1, sizeof(*t));
+        assert_non_null(t);
+        t->f = fake_api_start(NULL);
+        assert_non_null(t->f);
+        *state = t;
+        return 0;
+}
+
+static int fixture_teardown(void **state) {
+        Fixture *t = *state;
+        pod_watch_free(t->w);
+        kube_evictor_free(t->e);
+        node_publisher_free(t->p);
+        kube_client_free(t->c);
+        fake_api_stop(t->f);
+        free(t);
+        return 0;
+}
+
+#define FIXTURE_TEST(test) cmocka_unit_test_setup_teardown(test, fixture_setup, fixture_teardown)
+
+/* Starts the client and a pod watch on the fake server, which has the pods the test added so far. */
+static void watch_start(Fixture *t, unsigned timeout_sec) {
+        t->c = client_for(t->f);
+        t->w = watch_new(t->c, timeout_sec);
+}
+
+/* watch_start(), then drives until the first list has brought want_pods pods and the watch runs. */
+static WatchCtx watch_synced(Fixture *t, unsigned timeout_sec, size_t want_pods) {
+        watch_start(t, timeout_sec);
+        WatchCtx x = { .w = t->w, .want_pods = want_pods };
+        assert_true(drive(t->c, t->w, has_n_pods, &x, 5000));
+        return x;
+}
+
 static bool query_has(const FakeRequest *r, const char *kv) {
         return strstr(r->query, kv) != NULL;
 }
@@ -143,18 +189,13 @@ static bool query_has(const FakeRequest *r, const char *kv) {
 /* --- pod list and watch --- */
 
 static void test_list_then_watch_follows_this_node(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        assert_non_null(f);
-        fake_api_add_pod(f, pod("web", UID1, NODE, "online"));
-        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
-        fake_api_add_pod(f, pod("elsewhere", UID3, "node-b", "offline"));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 2 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("web", UID1, NODE, "online"));
+        fake_api_add_pod(t->f, pod("batch", UID2, NODE, "offline"));
+        fake_api_add_pod(t->f, pod("elsewhere", UID3, "node-b", "offline"));
+        WatchCtx x = watch_synced(t, 0, 2);
 
-        const KubePod *batch = pod_watch_find(w, UID2);
+        const KubePod *batch = pod_watch_find(t->w, UID2);
         assert_non_null(batch);
         assert_int_equal(batch->cls.workload_class, CLASS_OFFLINE);
         assert_int_equal(batch->qos, KUBE_QOS_BEST_EFFORT);
@@ -162,155 +203,124 @@ static void test_list_then_watch_follows_this_node(void **state) {
         assert_int_equal(batch->offline_memory_request, 256 << 20);
         assert_int_equal(batch->n_containers, 1);
         assert_int_equal(batch->containers[0].runtime, KUBE_RUNTIME_CONTAINERD);
-        assert_null(pod_watch_find(w, UID3));
-        wait_watching(f, c, w);
+        assert_null(pod_watch_find(t->w, UID3));
+        wait_watching(t->f, t->c, t->w);
 
         FakeRequest r;
-        assert_true(fake_api_get_request(f, "GET", "/api/v1/pods", 0, &r));
+        assert_true(fake_api_get_request(t->f, "GET", "/api/v1/pods", 0, &r));
         assert_true(query_has(&r, "fieldSelector=spec.nodeName=" NODE));
         assert_true(query_has(&r, "limit="));
         assert_false(query_has(&r, "watch=true"));
         fake_request_free(&r);
-        assert_true(fake_api_get_request(f, "GET", "/api/v1/pods", 1, &r));
+        assert_true(fake_api_get_request(t->f, "GET", "/api/v1/pods", 1, &r));
         assert_true(query_has(&r, "watch=true"));
         assert_true(query_has(&r, "allowWatchBookmarks=true"));
         char rv[64];
-        snprintf(rv, sizeof(rv), "resourceVersion=%s", pod_watch_stats(w)->resource_version);
+        snprintf(rv, sizeof(rv), "resourceVersion=%s", pod_watch_stats(t->w)->resource_version);
         assert_true(query_has(&r, rv));
         fake_request_free(&r);
 
         /* Changes arrive through the watch. */
-        fake_api_add_pod(f, pod("cache", UID4, NODE, NULL));
+        fake_api_add_pod(t->f, pod("cache", UID4, NODE, NULL));
         x.want_pods = 3;
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
+        assert_true(drive(t->c, t->w, has_n_pods, &x, 5000));
         /* Re-classification both ways by editing the annotation. */
-        fake_api_annotate_pod(f, "default", "batch", "colo.io/class", "online");
+        fake_api_annotate_pod(t->f, "default", "batch", "colo.io/class", "online");
         x.uid = UID2;
         x.want_class = CLASS_ONLINE;
-        assert_true(drive(c, w, pod_has_class, &x, 5000));
-        fake_api_annotate_pod(f, "default", "batch", "colo.io/class", "offline");
+        assert_true(drive(t->c, t->w, pod_has_class, &x, 5000));
+        fake_api_annotate_pod(t->f, "default", "batch", "colo.io/class", "offline");
         x.want_class = CLASS_OFFLINE;
-        assert_true(drive(c, w, pod_has_class, &x, 5000));
-        fake_api_delete_pod(f, "default", "web");
+        assert_true(drive(t->c, t->w, pod_has_class, &x, 5000));
+        fake_api_delete_pod(t->f, "default", "web");
         x.want_pods = 2;
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        assert_null(pod_watch_find(w, UID1));
+        assert_true(drive(t->c, t->w, has_n_pods, &x, 5000));
+        assert_null(pod_watch_find(t->w, UID1));
         /* Pods of other nodes never enter the store. */
-        fake_api_add_pod(f, pod("other", "55555555-5555-4555-8555-555555555555", "node-b", NULL));
-        drive(c, w, NULL, NULL, 200);
+        fake_api_add_pod(t->f, pod("other", "55555555-5555-4555-8555-555555555555", "node-b", NULL));
+        drive(t->c, t->w, NULL, NULL, 200);
         size_t n;
-        (void) pod_watch_pods(w, &n);
+        (void) pod_watch_pods(t->w, &n);
         assert_int_equal(n, 2);
-        assert_int_equal(pod_watch_stats(w)->lists, 1);
+        assert_int_equal(pod_watch_stats(t->w)->lists, 1);
 
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
 }
 
 static void test_list_pages_with_continue(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_set_page_size(f, 1);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        fake_api_add_pod(f, pod("b", UID2, NODE, NULL));
-        fake_api_add_pod(f, pod("c", UID3, NODE, NULL));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 3 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        assert_int_equal(pod_watch_stats(w)->lists, 1);
+        Fixture *t = *state;
+        fake_api_set_page_size(t->f, 1);
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        fake_api_add_pod(t->f, pod("b", UID2, NODE, NULL));
+        fake_api_add_pod(t->f, pod("c", UID3, NODE, NULL));
+        (void) watch_synced(t, 0, 3);
+        assert_int_equal(pod_watch_stats(t->w)->lists, 1);
         FakeRequest r;
-        assert_true(fake_api_get_request(f, "GET", "/api/v1/pods", 1, &r));
+        assert_true(fake_api_get_request(t->f, "GET", "/api/v1/pods", 1, &r));
         assert_true(query_has(&r, "continue="));
         fake_request_free(&r);
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
 }
 
 static void test_bookmarks_advance_the_resource_version(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 1 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        wait_watching(f, c, w);
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        WatchCtx x = watch_synced(t, 0, 1);
+        wait_watching(t->f, t->c, t->w);
         /* Other nodes' changes move the version without an event for us. */
-        fake_api_add_pod(f, pod("b", UID2, "node-b", NULL));
-        fake_api_send_bookmark(f);
+        fake_api_add_pod(t->f, pod("b", UID2, "node-b", NULL));
+        fake_api_send_bookmark(t->f);
         x.want_bookmarks = 1;
         x.want_lists = 1;
         x.want_watches = 1;
-        assert_true(drive(c, w, watch_counters_reached, &x, 5000));
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 5000));
         char want[64];
-        snprintf(want, sizeof(want), "%llu", (unsigned long long) fake_api_resource_version(f));
-        assert_string_equal(pod_watch_stats(w)->resource_version, want);
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
+        snprintf(want, sizeof(want), "%llu", (unsigned long long) fake_api_resource_version(t->f));
+        assert_string_equal(pod_watch_stats(t->w)->resource_version, want);
 }
 
 static void test_gone_event_relists(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        fake_api_add_pod(f, pod("b", UID2, NODE, NULL));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 2 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        fake_api_add_pod(t->f, pod("b", UID2, NODE, NULL));
+        WatchCtx x = watch_synced(t, 0, 2);
 
         /* A deletion the watch never sees, then the history is compacted and the watch expired. */
-        fake_api_set_unreachable(f, true);
-        drive(c, w, NULL, NULL, 100);
-        fake_api_delete_pod(f, "default", "a");
-        fake_api_add_pod(f, pod("c", UID3, NODE, NULL));
-        fake_api_compact(f);
-        fake_api_set_unreachable(f, false);
+        fake_api_set_unreachable(t->f, true);
+        drive(t->c, t->w, NULL, NULL, 100);
+        fake_api_delete_pod(t->f, "default", "a");
+        fake_api_add_pod(t->f, pod("c", UID3, NODE, NULL));
+        fake_api_compact(t->f);
+        fake_api_set_unreachable(t->f, false);
         /* The watch resumes from a version that is gone: ERROR 410, then a new list. */
-        x = (WatchCtx) { .w = w, .want_pods = 2, .want_lists = 2, .want_relists = 1 };
-        assert_true(drive(c, w, watch_counters_reached, &x, 5000));
-        assert_null(pod_watch_find(w, UID1));
-        assert_non_null(pod_watch_find(w, UID3));
+        x = (WatchCtx) { .w = t->w, .want_pods = 2, .want_lists = 2, .want_relists = 1 };
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 5000));
+        assert_null(pod_watch_find(t->w, UID1));
+        assert_non_null(pod_watch_find(t->w, UID3));
 
         /* An ERROR 410 on an open watch has the same effect. */
-        wait_watching(f, c, w);
-        fake_api_compact(f);
-        fake_api_expire_watches(f);
+        wait_watching(t->f, t->c, t->w);
+        fake_api_compact(t->f);
+        fake_api_expire_watches(t->f);
         x.want_lists = 3;
         x.want_relists = 2;
-        assert_true(drive(c, w, watch_counters_reached, &x, 5000));
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 5000));
 }
 
 static void test_gone_status_relists(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_set_watch_gone_as_http(f, true);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 1 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        fake_api_add_pod(f, pod("b", UID2, NODE, NULL));
+        Fixture *t = *state;
+        fake_api_set_watch_gone_as_http(t->f, true);
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        WatchCtx x = watch_synced(t, 0, 1);
+        fake_api_add_pod(t->f, pod("b", UID2, NODE, NULL));
         x.want_pods = 2;
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        fake_api_compact(f);
-        fake_api_set_unreachable(f, true);      /* drop the watch; it comes back with an old version */
-        fake_api_add_pod(f, pod("c", UID3, NODE, NULL));
-        fake_api_compact(f);
-        fake_api_set_unreachable(f, false);
-        x = (WatchCtx) { .w = w, .want_pods = 3, .want_lists = 2, .want_relists = 1 };
-        assert_true(drive(c, w, watch_counters_reached, &x, 5000));
-        assert_true(fake_api_count_requests(f, "GET", "/api/v1/pods") >= 4);
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
+        assert_true(drive(t->c, t->w, has_n_pods, &x, 5000));
+        fake_api_compact(t->f);
+        fake_api_set_unreachable(t->f, true);      /* drop the watch; it comes back with an old version */
+        fake_api_add_pod(t->f, pod("c", UID3, NODE, NULL));
+        fake_api_compact(t->f);
+        fake_api_set_unreachable(t->f, false);
+        x = (WatchCtx) { .w = t->w, .want_pods = 3, .want_lists = 2, .want_relists = 1 };
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 5000));
+        assert_true(fake_api_count_requests(t->f, "GET", "/api/v1/pods") >= 4);
 }
 
 static bool watch_failing(void *userdata) {
@@ -319,96 +329,70 @@ static bool watch_failing(void *userdata) {
 }
 
 static void test_reconnect_with_backoff_keeps_the_pods(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("a", UID1, NODE, "offline"));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 1 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, "offline"));
+        WatchCtx x = watch_synced(t, 0, 1);
 
-        fake_api_set_unreachable(f, true);
-        size_t before = fake_api_count_requests(f, "GET", "/api/v1/pods");
-        assert_true(drive(c, w, watch_failing, &x, 5000));
-        const PodWatchStats *s = pod_watch_stats(w);
+        fake_api_set_unreachable(t->f, true);
+        size_t before = fake_api_count_requests(t->f, "GET", "/api/v1/pods");
+        assert_true(drive(t->c, t->w, watch_failing, &x, 5000));
+        const PodWatchStats *s = pod_watch_stats(t->w);
         assert_false(s->connected);
         assert_true(s->state == POD_WATCH_WATCH_DUE || s->state == POD_WATCH_WATCHING);
-        assert_true(pod_watch_next_wakeup(w) != UINT64_MAX || s->state == POD_WATCH_WATCHING);
+        assert_true(pod_watch_next_wakeup(t->w) != UINT64_MAX || s->state == POD_WATCH_WATCHING);
         assert_non_null(strstr(s->last_error, "watch pods"));
         /* The pods of the last list stay, with their class. */
-        const KubePod *p = pod_watch_find(w, UID1);
+        const KubePod *p = pod_watch_find(t->w, UID1);
         assert_non_null(p);
         assert_int_equal(p->cls.workload_class, CLASS_OFFLINE);
         /* Backoff: over 600 ms with a 20..200 ms backoff, far fewer attempts than a tight loop. */
-        drive(c, w, NULL, NULL, 600);
-        assert_true(pod_watch_stats(w)->failures_in_row >= 4);
-        assert_true(pod_watch_stats(w)->failures_in_row <= 20);
-        assert_int_equal(fake_api_count_requests(f, "GET", "/api/v1/pods"), before);    /* none got through */
+        drive(t->c, t->w, NULL, NULL, 600);
+        assert_true(pod_watch_stats(t->w)->failures_in_row >= 4);
+        assert_true(pod_watch_stats(t->w)->failures_in_row <= 20);
+        assert_int_equal(fake_api_count_requests(t->f, "GET", "/api/v1/pods"), before);    /* none got through */
 
         /* Back: the watch resumes from its version, no relist, and catches up. */
-        fake_api_add_pod(f, pod("b", UID2, NODE, NULL));
-        fake_api_set_unreachable(f, false);
-        x = (WatchCtx) { .w = w, .want_pods = 2, .want_lists = 1 };
-        assert_true(drive(c, w, watch_counters_reached, &x, 5000));
-        assert_int_equal(pod_watch_stats(w)->lists, 1);
-        assert_true(pod_watch_stats(w)->connected);
-        assert_int_equal(pod_watch_stats(w)->failures_in_row, 0);
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
+        fake_api_add_pod(t->f, pod("b", UID2, NODE, NULL));
+        fake_api_set_unreachable(t->f, false);
+        x = (WatchCtx) { .w = t->w, .want_pods = 2, .want_lists = 1 };
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 5000));
+        assert_int_equal(pod_watch_stats(t->w)->lists, 1);
+        assert_true(pod_watch_stats(t->w)->connected);
+        assert_int_equal(pod_watch_stats(t->w)->failures_in_row, 0);
 }
 
 static void test_dropped_stream_resumes(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 1 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        wait_watching(f, c, w);
-        fake_api_drop_connections(f);
-        fake_api_add_pod(f, pod("b", UID2, NODE, NULL));
-        x = (WatchCtx) { .w = w, .want_pods = 2, .want_lists = 1, .want_watches = 2 };
-        assert_true(drive(c, w, watch_counters_reached, &x, 5000));
-        assert_int_equal(pod_watch_stats(w)->lists, 1);
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        WatchCtx x = watch_synced(t, 0, 1);
+        wait_watching(t->f, t->c, t->w);
+        fake_api_drop_connections(t->f);
+        fake_api_add_pod(t->f, pod("b", UID2, NODE, NULL));
+        x = (WatchCtx) { .w = t->w, .want_pods = 2, .want_lists = 1, .want_watches = 2 };
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 5000));
+        assert_int_equal(pod_watch_stats(t->w)->lists, 1);
 }
 
 static void test_watch_ended_by_server_resumes_without_relist(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 1);          /* timeoutSeconds=1 */
-        WatchCtx x = { .w = w, .want_pods = 1, .want_lists = 1, .want_watches = 3 };
-        assert_true(drive(c, w, watch_counters_reached, &x, 8000));
-        assert_int_equal(pod_watch_stats(w)->lists, 1);
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        watch_start(t, 1);          /* timeoutSeconds=1 */
+        WatchCtx x = { .w = t->w, .want_pods = 1, .want_lists = 1, .want_watches = 3 };
+        assert_true(drive(t->c, t->w, watch_counters_reached, &x, 8000));
+        assert_int_equal(pod_watch_stats(t->w)->lists, 1);
         FakeRequest r;
-        assert_true(fake_api_get_request(f, "GET", "/api/v1/pods", 2, &r));
+        assert_true(fake_api_get_request(t->f, "GET", "/api/v1/pods", 2, &r));
         assert_true(query_has(&r, "timeoutSeconds=1"));
         fake_request_free(&r);
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
 }
 
 static void test_failed_list_is_retried(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("a", UID1, NODE, NULL));
-        fake_api_fail_lists(f, 2);
-        KubeClient *c = client_for(f);
-        PodWatch *w = watch_new(c, 0);
-        WatchCtx x = { .w = w, .want_pods = 1 };
-        assert_true(drive(c, w, has_n_pods, &x, 5000));
-        assert_true(pod_watch_stats(w)->failures >= 2);
-        assert_non_null(strstr(pod_watch_stats(w)->last_error, "etcdserver"));
-        pod_watch_free(w);
-        kube_client_free(c);
-        fake_api_stop(f);
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("a", UID1, NODE, NULL));
+        fake_api_fail_lists(t->f, 2);
+        (void) watch_synced(t, 0, 1);
+        assert_true(pod_watch_stats(t->w)->failures >= 2);
+        assert_non_null(strstr(pod_watch_stats(t->w)->last_error, "etcdserver"));
 }
 
 static void test_backoff_grows_and_is_capped(void **state) {
@@ -482,35 +466,40 @@ static void publish(KubeClient *c, NodePublisher *p, PublisherCtx *x, const Node
         publish_held(c, p, x, u, data_usec, (NodeCapacity) {}, want_status);
 }
 
-static void test_node_status_hysteresis_interval_and_decay(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_node(f, NODE, "8", "32Gi");
-        KubeClient *c = client_for(f);
+/* Starts the client and a node publisher (threshold 10%, interval 300 s, stale after 30 s, the fake
+ * clock) for NODE, which the fake server gets with 8 CPUs and 32Gi. */
+static void publisher_start(Fixture *t) {
+        fake_api_add_node(t->f, NODE, "8", "32Gi");
+        t->c = client_for(t->f);
         NodePublisherConfig cfg = { .threshold = 0.1, .interval_usec = 300 * USEC_PER_SEC,
                                     .stale_after_usec = 30 * USEC_PER_SEC };
-        NodePublisher *p = NULL;
         ColoError err = {};
-        assert_int_equal(node_publisher_new(c, NODE, &cfg, fake_clock, &p, &err), 0);
-        PublisherCtx x = { .p = p, .annotation = 1 };
+        assert_int_equal(node_publisher_new(t->c, NODE, &cfg, fake_clock, &t->p, &err), 0);
+}
+
+static void test_node_status_hysteresis_interval_and_decay(void **state) {
+        Fixture *t = *state;
+        publisher_start(t);
+        ColoError err = {};
+        PublisherCtx x = { .p = t->p, .annotation = 1 };
         char q[64];
 
         fake_now_usec = 1000 * USEC_PER_SEC;
         NodeUsage u = usage_with_budget(3000, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 1);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 1);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
-        assert_string_equal(node_quantity(f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "3000");
-        assert_string_equal(node_quantity(f, "allocatable", "colo.io/offline-memory", q, sizeof(q)), "8589934592");
-        assert_string_equal(node_quantity(f, "allocatable", "cpu", q, sizeof(q)), "8");        /* kubelet's, untouched */
+        publish(t->c, t->p, &x, &u, fake_now_usec, 1);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 1);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        assert_string_equal(node_quantity(t->f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        assert_string_equal(node_quantity(t->f, "allocatable", "colo.io/offline-memory", q, sizeof(q)), "8589934592");
+        assert_string_equal(node_quantity(t->f, "allocatable", "cpu", q, sizeof(q)), "8");        /* kubelet's, untouched */
         FakeRequest r;
-        assert_true(fake_api_get_request(f, "PATCH", "/api/v1/nodes/" NODE "/status", 0, &r));
+        assert_true(fake_api_get_request(t->f, "PATCH", "/api/v1/nodes/" NODE "/status", 0, &r));
         assert_string_equal(r.content_type, "application/merge-patch+json");
         assert_int_equal(r.status, 200);
         fake_request_free(&r);
 
         /* The annotation carries the same budget, usage and peak, for the extender. */
-        json_t *node = fake_api_get_node(f, NODE);
+        json_t *node = fake_api_get_node(t->f, NODE);
         const char *ann = json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"), "annotations"),
                                                             NODE_USAGE_ANNOTATION));
         assert_non_null(ann);
@@ -524,116 +513,103 @@ static void test_node_status_hysteresis_interval_and_decay(void **state) {
         /* +6.7%: below the threshold, nothing is sent. */
         fake_now_usec += 20 * USEC_PER_SEC;
         u = usage_with_budget(3200, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 1);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 1);
+        publish(t->c, t->p, &x, &u, fake_now_usec, 1);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 1);
         /* +13%: patched. */
         u = usage_with_budget(3400, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 2);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 2);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3400");
+        publish(t->c, t->p, &x, &u, fake_now_usec, 2);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 2);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3400");
         /* An increase right after a patch waits the minimum spacing ... */
         fake_now_usec += USEC_PER_SEC;
         u = usage_with_budget(4000, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 2);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 2);
+        publish(t->c, t->p, &x, &u, fake_now_usec, 2);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 2);
         /* ... a decrease of the threshold or more does not ... */
         u = usage_with_budget(3000, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 3);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 3);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        publish(t->c, t->p, &x, &u, fake_now_usec, 3);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 3);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
         /* ... and a smaller one goes out after the spacing (hysteresis only upward). */
         u = usage_with_budget(2950, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 3);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 3);
+        publish(t->c, t->p, &x, &u, fake_now_usec, 3);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 3);
         fake_now_usec += 11 * USEC_PER_SEC;
-        publish(c, p, &x, &u, fake_now_usec, 4);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2950");
+        publish(t->c, t->p, &x, &u, fake_now_usec, 4);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2950");
         /* A small change still goes out once the interval has passed. */
         fake_now_usec += 301 * USEC_PER_SEC;
         u = usage_with_budget(3050, 8LL << 30);
-        publish(c, p, &x, &u, fake_now_usec, 5);
-        assert_int_equal(node_publisher_stats(p)->status_patches, 5);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
+        publish(t->c, t->p, &x, &u, fake_now_usec, 5);
+        assert_int_equal(node_publisher_stats(t->p)->status_patches, 5);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
 
         /* Stale data: the budget decays linearly to 0 over one more stale_after. */
         uint64_t data = fake_now_usec;
         fake_now_usec = data + 45 * USEC_PER_SEC;               /* 1.5 x stale_after: half */
-        publish(c, p, &x, &u, data, 6);
-        assert_true(node_publisher_stats(p)->decaying);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "1525");
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "4294967296");
+        publish(t->c, t->p, &x, &u, data, 6);
+        assert_true(node_publisher_stats(t->p)->decaying);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "1525");
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "4294967296");
         fake_now_usec = data + 60 * USEC_PER_SEC;               /* 2 x stale_after: nothing */
-        publish(c, p, &x, &u, data, 7);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "0");
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "0");
-        assert_int_equal(node_publisher_stats(p)->advertised.cpu_milli, 0);
+        publish(t->c, t->p, &x, &u, data, 7);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "0");
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "0");
+        assert_int_equal(node_publisher_stats(t->p)->advertised.cpu_milli, 0);
         /* Fresh data again: back up (after the minimum spacing). */
         fake_now_usec += 11 * USEC_PER_SEC;
-        publish(c, p, &x, &u, fake_now_usec, 8);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
-        assert_false(node_publisher_stats(p)->decaying);
+        publish(t->c, t->p, &x, &u, fake_now_usec, 8);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3050");
+        assert_false(node_publisher_stats(t->p)->decaying);
 
         /* Never below what running offline pods request: the budget shrinks, they stay covered. */
         u = usage_with_budget(1000, 8LL << 30);
-        publish_held(c, p, &x, &u, fake_now_usec, (NodeCapacity) { 2500, 1LL << 30 }, 9);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2500");
-        assert_int_equal(node_publisher_stats(p)->budget.cpu_milli, 1000);
+        publish_held(t->c, t->p, &x, &u, fake_now_usec, (NodeCapacity) { 2500, 1LL << 30 }, 9);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2500");
+        assert_int_equal(node_publisher_stats(t->p)->budget.cpu_milli, 1000);
         /* Decay cannot take it below them either. */
         fake_now_usec += 100 * USEC_PER_SEC;
-        publish_held(c, p, &x, &u, fake_now_usec - 100 * USEC_PER_SEC, (NodeCapacity) { 2500, 1LL << 30 }, 10);
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2500");
-        assert_string_equal(node_quantity(f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "1073741824");
-        assert_int_equal(node_publisher_stats(p)->budget.cpu_milli, 0);
+        publish_held(t->c, t->p, &x, &u, fake_now_usec - 100 * USEC_PER_SEC, (NodeCapacity) { 2500, 1LL << 30 }, 10);
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "2500");
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-memory", q, sizeof(q)), "1073741824");
+        assert_int_equal(node_publisher_stats(t->p)->budget.cpu_milli, 0);
 
         /* The kubelet re-registers the node and drops the resources: read back, patched again. */
-        fake_api_reset_node_resources(f, NODE);
+        fake_api_reset_node_resources(t->f, NODE);
         fake_now_usec += 61 * USEC_PER_SEC;
         u = usage_with_budget(2500, 1LL << 30);
-        VerifyCtx vc = { p, node_publisher_stats(p)->verifications };
-        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
-        assert_true(drive(c, NULL, verified, &vc, 3000));
-        uint64_t before = node_publisher_stats(p)->status_patches;
-        publish(c, p, &x, &u, fake_now_usec, before + 1);
-        assert_int_equal(node_publisher_stats(p)->resets_detected, 1);
-        assert_string_equal(node_quantity(f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "2500");
+        VerifyCtx vc = { t->p, node_publisher_stats(t->p)->verifications };
+        node_publisher_update(t->p, &u, fake_now_usec, (NodeCapacity) {});
+        assert_true(drive(t->c, NULL, verified, &vc, 3000));
+        uint64_t before = node_publisher_stats(t->p)->status_patches;
+        publish(t->c, t->p, &x, &u, fake_now_usec, before + 1);
+        assert_int_equal(node_publisher_stats(t->p)->resets_detected, 1);
+        assert_string_equal(node_quantity(t->f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "2500");
 
-        node_publisher_free(p);
-        kube_client_free(c);
-        fake_api_stop(f);
 }
 
 static void test_node_status_retries_when_unreachable(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_node(f, NODE, "8", "32Gi");
-        KubeClient *c = client_for(f);
-        NodePublisherConfig cfg = { .threshold = 0.1, .interval_usec = 300 * USEC_PER_SEC,
-                                    .stale_after_usec = 30 * USEC_PER_SEC };
-        NodePublisher *p = NULL;
-        ColoError err = {};
-        assert_int_equal(node_publisher_new(c, NODE, &cfg, fake_clock, &p, &err), 0);
+        Fixture *t = *state;
+        publisher_start(t);
         fake_now_usec = 5000 * USEC_PER_SEC;
-        fake_api_set_unreachable(f, true);
+        fake_api_set_unreachable(t->f, true);
         NodeUsage u = usage_with_budget(2000, 4LL << 30);
-        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
-        PublisherCtx x = { .p = p, .failures = 2 };
-        assert_true(drive(c, NULL, publisher_reached, &x, 5000));
-        assert_false(node_publisher_stats(p)->have_advertised);
-        assert_non_null(strstr(node_publisher_stats(p)->last_error, "patch node"));
+        node_publisher_update(t->p, &u, fake_now_usec, (NodeCapacity) {});
+        PublisherCtx x = { .p = t->p, .failures = 2 };
+        assert_true(drive(t->c, NULL, publisher_reached, &x, 5000));
+        assert_false(node_publisher_stats(t->p)->have_advertised);
+        assert_non_null(strstr(node_publisher_stats(t->p)->last_error, "patch node"));
         /* Not retried before the delay ... */
-        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
-        drive(c, NULL, NULL, NULL, 100);
-        assert_int_equal(node_publisher_stats(p)->failures, 2);
+        node_publisher_update(t->p, &u, fake_now_usec, (NodeCapacity) {});
+        drive(t->c, NULL, NULL, NULL, 100);
+        assert_int_equal(node_publisher_stats(t->p)->failures, 2);
         /* ... then, with the server back, published. */
-        fake_api_set_unreachable(f, false);
+        fake_api_set_unreachable(t->f, false);
         fake_now_usec += 2 * USEC_PER_SEC;
-        node_publisher_update(p, &u, fake_now_usec, (NodeCapacity) {});
-        x = (PublisherCtx) { .p = p, .status = 1, .annotation = 1 };
-        assert_true(drive(c, NULL, publisher_reached, &x, 5000));
-        assert_int_equal(node_publisher_stats(p)->advertised.cpu_milli, 2000);
-        node_publisher_free(p);
-        kube_client_free(c);
-        fake_api_stop(f);
+        node_publisher_update(t->p, &u, fake_now_usec, (NodeCapacity) {});
+        x = (PublisherCtx) { .p = t->p, .status = 1, .annotation = 1 };
+        assert_true(drive(t->c, NULL, publisher_reached, &x, 5000));
+        assert_int_equal(node_publisher_stats(t->p)->advertised.cpu_milli, 2000);
 }
 
 static void test_node_status_rules(void **state) {
@@ -736,22 +712,26 @@ static KubeEvictor *evictor_for(KubeClient *c) {
         return e;
 }
 
+/* Starts the client and an evictor on the fake server; returns the stored pod name as the agent sees it. */
+static KubePod evictor_start(Fixture *t, const char *name) {
+        t->c = client_for(t->f);
+        t->e = evictor_for(t->c);
+        return stored_pod(t->f, name);
+}
+
 static void test_eviction_records_an_event(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
-        KubeClient *c = client_for(f);
-        KubeEvictor *e = evictor_for(c);
-        KubePod p = stored_pod(f, "batch");
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("batch", UID2, NODE, "offline"));
+        KubePod p = evictor_start(t, "batch");
         ColoError err = {};
-        assert_int_equal(kube_evictor_evict(e, &p, "memory pressure: online PSI 42%", &err), 0);
-        assert_int_equal(kube_evictor_evict(e, &p, "again", &err), -EALREADY);
-        EvictCtx x = { .e = e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
-        assert_true(drive_evictor(c, e, &x, 5000));
-        assert_null(fake_api_get_pod(f, "default", "batch"));
+        assert_int_equal(kube_evictor_evict(t->e, &p, "memory pressure: online PSI 42%", &err), 0);
+        assert_int_equal(kube_evictor_evict(t->e, &p, "again", &err), -EALREADY);
+        EvictCtx x = { .e = t->e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
+        assert_true(drive_evictor(t->c, t->e, &x, 5000));
+        assert_null(fake_api_get_pod(t->f, "default", "batch"));
 
         FakeRequest r;
-        assert_true(fake_api_get_request(f, "POST", "/api/v1/namespaces/default/pods/batch/eviction", 0, &r));
+        assert_true(fake_api_get_request(t->f, "POST", "/api/v1/namespaces/default/pods/batch/eviction", 0, &r));
         json_t *body = json_loads(r.body, 0, NULL);
         assert_string_equal(json_string_value(json_object_get(body, "apiVersion")), "policy/v1");
         assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(body, "deleteOptions"),
@@ -759,8 +739,8 @@ static void test_eviction_records_an_event(void **state) {
         json_decref(body);
         fake_request_free(&r);
 
-        assert_int_equal(fake_api_count_requests(f, "POST", "/api/v1/namespaces/default/events"), 1);
-        assert_true(fake_api_get_request(f, "POST", "/api/v1/namespaces/default/events", 0, &r));
+        assert_int_equal(fake_api_count_requests(t->f, "POST", "/api/v1/namespaces/default/events"), 1);
+        assert_true(fake_api_get_request(t->f, "POST", "/api/v1/namespaces/default/events", 0, &r));
         assert_int_equal(r.status, 201);
         body = json_loads(r.body, 0, NULL);
         json_t *inv = json_object_get(body, "involvedObject");
@@ -772,78 +752,57 @@ static void test_eviction_records_an_event(void **state) {
         assert_string_equal(json_string_value(json_object_get(json_object_get(body, "source"), "host")), NODE);
         json_decref(body);
         fake_request_free(&r);
-        assert_int_equal(kube_evictor_stats(e)->events_posted, 1);
-        kube_evictor_free(e);
-        kube_client_free(c);
-        fake_api_stop(f);
+        assert_int_equal(kube_evictor_stats(t->e)->events_posted, 1);
 }
 
 static void test_eviction_never_for_online_pods(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("web", UID1, NODE, "online"));
-        fake_api_add_pod(f, pod("plain", UID3, NODE, NULL));           /* no marker: online */
-        KubeClient *c = client_for(f);
-        KubeEvictor *e = evictor_for(c);
-        KubePod web = stored_pod(f, "web"), plain = stored_pod(f, "plain");
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("web", UID1, NODE, "online"));
+        fake_api_add_pod(t->f, pod("plain", UID3, NODE, NULL));           /* no marker: online */
+        KubePod web = evictor_start(t, "web"), plain = stored_pod(t->f, "plain");
         ColoError err = {};
-        assert_int_equal(kube_evictor_evict(e, &web, "x", &err), -EPERM);
+        assert_int_equal(kube_evictor_evict(t->e, &web, "x", &err), -EPERM);
         assert_non_null(strstr(err.msg, "not offline"));
-        assert_int_equal(kube_evictor_evict(e, &plain, "x", &err), -EPERM);
+        assert_int_equal(kube_evictor_evict(t->e, &plain, "x", &err), -EPERM);
         /* A caller that mislabels the pod does not get past the pod's own markers either:
          * an invalid colo.io/class value keeps the pod online. */
-        fake_api_annotate_pod(f, "default", "web", "colo.io/class", "offline-ish");
-        web = stored_pod(f, "web");
-        assert_int_equal(kube_evictor_evict(e, &web, "x", &err), -EPERM);
-        drive(c, NULL, NULL, NULL, 100);
-        assert_int_equal(fake_api_count_requests(f, "POST", NULL), 0);
-        assert_int_equal(kube_evictor_count(e), 0);
-        kube_evictor_free(e);
-        kube_client_free(c);
-        fake_api_stop(f);
+        fake_api_annotate_pod(t->f, "default", "web", "colo.io/class", "offline-ish");
+        web = stored_pod(t->f, "web");
+        assert_int_equal(kube_evictor_evict(t->e, &web, "x", &err), -EPERM);
+        drive(t->c, NULL, NULL, NULL, 100);
+        assert_int_equal(fake_api_count_requests(t->f, "POST", NULL), 0);
+        assert_int_equal(kube_evictor_count(t->e), 0);
 }
 
 static void test_eviction_blocked_by_pdb_is_retried(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
-        fake_api_fail_evictions(f, 429, 2);
-        KubeClient *c = client_for(f);
-        KubeEvictor *e = evictor_for(c);
-        KubePod p = stored_pod(f, "batch");
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("batch", UID2, NODE, "offline"));
+        fake_api_fail_evictions(t->f, 429, 2);
+        KubePod p = evictor_start(t, "batch");
         ColoError err = {};
-        assert_int_equal(kube_evictor_evict(e, &p, "over capacity", &err), 0);
-        EvictCtx x = { .e = e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
-        assert_true(drive_evictor(c, e, &x, 5000));
-        const KubeEviction *ev = kube_evictor_find(e, UID2);
+        assert_int_equal(kube_evictor_evict(t->e, &p, "over capacity", &err), 0);
+        EvictCtx x = { .e = t->e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
+        assert_true(drive_evictor(t->c, t->e, &x, 5000));
+        const KubeEviction *ev = kube_evictor_find(t->e, UID2);
         assert_int_equal(ev->blocked, 2);
         assert_int_equal(ev->attempts, 3);
-        assert_int_equal(kube_evictor_stats(e)->blocked, 2);
-        assert_non_null(strstr(kube_evictor_stats(e)->last_error, "disruption budget"));
-        assert_int_equal(fake_api_count_requests(f, "POST", "/api/v1/namespaces/default/events"), 1);
-        kube_evictor_free(e);
-        kube_client_free(c);
-        fake_api_stop(f);
+        assert_int_equal(kube_evictor_stats(t->e)->blocked, 2);
+        assert_non_null(strstr(kube_evictor_stats(t->e)->last_error, "disruption budget"));
+        assert_int_equal(fake_api_count_requests(t->f, "POST", "/api/v1/namespaces/default/events"), 1);
 }
 
 static void test_eviction_of_a_gone_pod(void **state) {
-        (void) state;
-        FakeApi *f = fake_api_start(NULL);
-        fake_api_add_pod(f, pod("batch", UID2, NODE, "offline"));
-        KubeClient *c = client_for(f);
-        KubeEvictor *e = evictor_for(c);
-        KubePod p = stored_pod(f, "batch");
-        fake_api_delete_pod(f, "default", "batch");
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("batch", UID2, NODE, "offline"));
+        KubePod p = evictor_start(t, "batch");
+        fake_api_delete_pod(t->f, "default", "batch");
         ColoError err = {};
-        assert_int_equal(kube_evictor_evict(e, &p, "x", &err), 0);
-        EvictCtx x = { .e = e, .uid = UID2, .state = KUBE_EVICTION_GONE, .event = false };
-        assert_true(drive_evictor(c, e, &x, 5000));
-        assert_int_equal(fake_api_count_requests(f, "POST", "/api/v1/namespaces/default/events"), 0);
-        kube_evictor_cancel(e, UID2);
-        assert_null(kube_evictor_find(e, UID2));
-        kube_evictor_free(e);
-        kube_client_free(c);
-        fake_api_stop(f);
+        assert_int_equal(kube_evictor_evict(t->e, &p, "x", &err), 0);
+        EvictCtx x = { .e = t->e, .uid = UID2, .state = KUBE_EVICTION_GONE, .event = false };
+        assert_true(drive_evictor(t->c, t->e, &x, 5000));
+        assert_int_equal(fake_api_count_requests(t->f, "POST", "/api/v1/namespaces/default/events"), 0);
+        kube_evictor_cancel(t->e, UID2);
+        assert_null(kube_evictor_find(t->e, UID2));
 }
 
 /* --- `colo agent` in Kubernetes mode, end to end --- */
@@ -1306,23 +1265,23 @@ static void test_in_cluster_token_is_reread(void **state) {
 int main(int argc, char **argv) {
         colo_bin = argc > 1 ? argv[1] : NULL;
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_list_then_watch_follows_this_node),
-                cmocka_unit_test(test_list_pages_with_continue),
-                cmocka_unit_test(test_bookmarks_advance_the_resource_version),
-                cmocka_unit_test(test_gone_event_relists),
-                cmocka_unit_test(test_gone_status_relists),
-                cmocka_unit_test(test_reconnect_with_backoff_keeps_the_pods),
-                cmocka_unit_test(test_dropped_stream_resumes),
-                cmocka_unit_test(test_watch_ended_by_server_resumes_without_relist),
-                cmocka_unit_test(test_failed_list_is_retried),
+                FIXTURE_TEST(test_list_then_watch_follows_this_node),
+                FIXTURE_TEST(test_list_pages_with_continue),
+                FIXTURE_TEST(test_bookmarks_advance_the_resource_version),
+                FIXTURE_TEST(test_gone_event_relists),
+                FIXTURE_TEST(test_gone_status_relists),
+                FIXTURE_TEST(test_reconnect_with_backoff_keeps_the_pods),
+                FIXTURE_TEST(test_dropped_stream_resumes),
+                FIXTURE_TEST(test_watch_ended_by_server_resumes_without_relist),
+                FIXTURE_TEST(test_failed_list_is_retried),
                 cmocka_unit_test(test_backoff_grows_and_is_capped),
-                cmocka_unit_test(test_node_status_hysteresis_interval_and_decay),
-                cmocka_unit_test(test_node_status_retries_when_unreachable),
+                FIXTURE_TEST(test_node_status_hysteresis_interval_and_decay),
+                FIXTURE_TEST(test_node_status_retries_when_unreachable),
                 cmocka_unit_test(test_node_status_rules),
-                cmocka_unit_test(test_eviction_records_an_event),
-                cmocka_unit_test(test_eviction_never_for_online_pods),
-                cmocka_unit_test(test_eviction_blocked_by_pdb_is_retried),
-                cmocka_unit_test(test_eviction_of_a_gone_pod),
+                FIXTURE_TEST(test_eviction_records_an_event),
+                FIXTURE_TEST(test_eviction_never_for_online_pods),
+                FIXTURE_TEST(test_eviction_blocked_by_pdb_is_retried),
+                FIXTURE_TEST(test_eviction_of_a_gone_pod),
                 cmocka_unit_test(test_agent_in_kubernetes_mode),
                 cmocka_unit_test(test_tls_kubeconfig_with_client_certificate),
                 cmocka_unit_test(test_in_cluster_token_is_reread),

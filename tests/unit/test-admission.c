@@ -9,7 +9,7 @@
 
 #include "k8s/admission.h"
 #include "k8s/https-server.h"
-#include "k8s-test-helpers.h"
+#include "k8s-test-util.h"
 
 /* Runs a fixture through admission_review() and returns the parsed AdmissionReview response. */
 static json_t *review_fixture(const char *name, const AdmissionConfig *cfg, AdmissionOutcome *out) {
@@ -349,40 +349,27 @@ static void test_admission_allows_other_operations_untouched(void **state) {
         }
 }
 
+static int review_body(const char *body, size_t size, char **ret_out, size_t *ret_size, ColoError *err,
+                       void *userdata) {
+        return admission_review(userdata, body, size, ret_out, ret_size, NULL, err);
+}
+
 static void test_admission_malformed_reviews_are_errors(void **state) {
         (void) state;
         AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
-        static const struct {
-                const char *fixture;
-                const char *needle;
-        } cases[] = {
+        static const RejectedFixture cases[] = {
                 { "admission-malformed-not-json.json", "request body is not JSON" },
                 { "admission-malformed-missing-uid.json", "request.uid" },
                 { "admission-malformed-wrong-types.json", "request.uid" },
                 { "admission-malformed-v1beta1.json", "apiVersion must be admission.k8s.io/v1" },
                 { "admission-malformed-huge-number.json", "request body is not JSON" },
         };
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                size_t size;
-                _cleanup_free_ char *body = fixture_text(cases[i].fixture, &size);
-                char *resp = NULL;
-                size_t n = 0;
-                ColoError err = {};
-                assert_int_equal(admission_review(&cfg, body, size, &resp, &n, NULL, &err), -EINVAL);
-                assert_null(resp);
-                if (!strstr(err.msg, cases[i].needle))
-                        fail_msg("%s: '%s' lacks '%s'", cases[i].fixture, err.msg, cases[i].needle);
-        }
+        expect_fixtures_rejected(cases, ELEMENTSOF(cases), review_body, &cfg);
         static const char *const bodies[] = { "", "[]", "null", "{\"apiVersion\":\"admission.k8s.io/v1\"}",
                                               "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
                                               "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"\"}}",
                                               "{\"apiVersion\":1,\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"a\"}}" };
-        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
-                char *resp = NULL;
-                size_t n;
-                assert_int_equal(admission_review(&cfg, bodies[i], strlen(bodies[i]), &resp, &n, NULL, NULL), -EINVAL);
-                assert_null(resp);
-        }
+        expect_bodies_rejected(bodies, ELEMENTSOF(bodies), review_body, &cfg);
         /* A review with a uid but no object is answered, not dropped. */
         const char *no_object = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
                                 "\"kind\":{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"},\"operation\":\"CREATE\"}}";
@@ -446,13 +433,7 @@ static void check_http_webhook(const char *base, const char *ca_file, size_t max
         assert_non_null(strstr(r.body, "request.uid"));
         free(r.body);
 
-        char *huge = malloc(max_body + 2);
-        memset(huge, ' ', max_body + 1);
-        huge[max_body + 1] = '\0';
-        assert_int_equal(http_request(curl, url, huge, max_body + 1, ca_file, &r), 0);
-        assert_int_equal(r.status, 413);
-        free(r.body);
-        free(huge);
+        expect_oversized_refused(curl, url, max_body, ca_file);
         curl_easy_cleanup(curl);
 }
 
@@ -551,30 +532,21 @@ static void test_http_server_rejects_bad_options(void **state) {
 /* The real `colo webhook` binary, started by the test in plain HTTP mode. */
 static void test_colo_webhook_binary(void **state) {
         (void) state;
-        char listen[32], health[64], base[64];
-        uint16_t port = free_port();
-        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-        snprintf(health, sizeof(health), "http://%s/healthz", listen);
-        snprintf(base, sizeof(base), "http://%s", listen);
-        char *args[] = { "webhook", "--insecure-http", "--listen", listen, "--max-body", "65536", NULL };
-        pid_t pid = start_colo(args, health);
+        LocalServer l = local_server_pick();
+        char *args[] = { "webhook", "--insecure-http", "--listen", l.listen, "--max-body", "65536", NULL };
+        pid_t pid = start_colo(args, l.health);
         if (pid == 0) {
                 print_message("COLO_BIN unset or not built: skipping the colo webhook binary case\n");
                 skip();
         }
         assert_true(pid > 0);
-        check_http_webhook(base, NULL, 65536);
+        check_http_webhook(l.base, NULL, 65536);
         CURL *curl = curl_easy_init();
-        HttpResult r;
         char url[96];
-        snprintf(url, sizeof(url), "%s/other", base);
-        assert_int_equal(http_request(curl, url, "{}", 2, NULL, &r), 0);
-        assert_int_equal(r.status, 404);
-        free(r.body);
-        snprintf(url, sizeof(url), "%s/mutate", base);
-        assert_int_equal(http_request(curl, url, NULL, 0, NULL, &r), 0);
-        assert_int_equal(r.status, 405);
-        free(r.body);
+        snprintf(url, sizeof(url), "%s/other", l.base);
+        expect_http_status(curl, url, "{}", 2, 404);
+        snprintf(url, sizeof(url), "%s/mutate", l.base);
+        expect_http_status(curl, url, NULL, 0, 405);
         curl_easy_cleanup(curl);
         assert_int_equal(stop_colo(pid), 0);
 }

@@ -10,7 +10,7 @@
 #include "k8s/extender.h"
 #include "k8s/https-server.h"
 #include "k8s/node-annotation.h"
-#include "k8s-test-helpers.h"
+#include "k8s-test-util.h"
 
 /* The fixtures' annotations were updated at 12:00:00; the stale one a day earlier. */
 #define NOW_USEC (UINT64_C(1714565100) * USEC_PER_SEC)          /* 2024-05-01T12:05:00Z */
@@ -235,32 +235,28 @@ static void test_extender_without_node_data_reports_error(void **state) {
         assert_non_null(strstr(err.msg, "nodeCacheCapable"));
 }
 
+typedef struct HandleCall {
+        const ExtenderConfig *cfg;
+        ExtenderVerb verb;
+} HandleCall;
+
+static int handle_body(const char *body, size_t size, char **ret_out, size_t *ret_size, ColoError *err,
+                       void *userdata) {
+        const HandleCall *call = userdata;
+        return extender_handle(call->cfg, call->verb, NULL, body, size, NOW_USEC, ret_out, ret_size, NULL, err);
+}
+
 static void test_extender_rejects_malformed_args(void **state) {
         (void) state;
         ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
-        static const struct {
-                const char *fixture;
-                const char *needle;
-        } cases[] = {
+        static const RejectedFixture cases[] = {
                 { "extender-malformed-not-json.json", "not JSON" },
                 { "extender-malformed-no-pod.json", "ExtenderArgs.pod" },
                 { "extender-malformed-wrong-types.json", "nodes: not a NodeList" },
                 { "extender-malformed-nameless-node.json", "nodes.items[0]: node without metadata.name" },
         };
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                size_t size;
-                _cleanup_free_ char *body = fixture_text(cases[i].fixture, &size);
-                for (ExtenderVerb verb = EXTENDER_FILTER; verb < _EXTENDER_VERB_MAX; verb++) {
-                        char *out = NULL;
-                        size_t n;
-                        ColoError err = {};
-                        assert_int_equal(extender_handle(&cfg, verb, NULL, body, size, NOW_USEC, &out, &n, NULL, &err),
-                                         -EINVAL);
-                        assert_null(out);
-                        if (!strstr(err.msg, cases[i].needle))
-                                fail_msg("%s: '%s' lacks '%s'", cases[i].fixture, err.msg, cases[i].needle);
-                }
-        }
+        for (ExtenderVerb verb = EXTENDER_FILTER; verb < _EXTENDER_VERB_MAX; verb++)
+                expect_fixtures_rejected(cases, ELEMENTSOF(cases), handle_body, &(HandleCall) { &cfg, verb });
         static const char *const bodies[] = {
                 "[]", "{}", "{\"pod\":{}}", "{\"pod\":{\"spec\":{\"containers\":[]}}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[1]}",
@@ -283,14 +279,7 @@ static void test_extender_rejects_malformed_args(void **state) {
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},\"annotations\":{}}}]}}",
                 "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",
         };
-        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
-                char *out = NULL;
-                size_t n;
-                if (extender_handle(&cfg, EXTENDER_FILTER, NULL, bodies[i], strlen(bodies[i]), NOW_USEC, &out, &n, NULL,
-                                    NULL) != -EINVAL)
-                        fail_msg("accepted: %s", bodies[i]);
-                assert_null(out);
-        }
+        expect_bodies_rejected(bodies, ELEMENTSOF(bodies), handle_body, &(HandleCall) { &cfg, EXTENDER_FILTER });
         cfg.max_request_size = 16;
         char *out = NULL;
         size_t n;
@@ -489,13 +478,9 @@ static void test_colo_extender_binary(void **state) {
         write_fresh_fixture("extender-args-nodenames.json", NULL, &names, &names_size);
         write_fresh_fixture("extender-args-offline.json", NULL, &offline, &offline_size);
 
-        char listen[32], health[64], base[64];
-        uint16_t port = free_port();
-        snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-        snprintf(health, sizeof(health), "http://%s/healthz", listen);
-        snprintf(base, sizeof(base), "http://%s", listen);
-        char *args[] = { "extender", "--listen", listen, "--node-source", source, "--max-body", "1048576", NULL };
-        pid_t pid = start_colo(args, health);
+        LocalServer l = local_server_pick();
+        char *args[] = { "extender", "--listen", l.listen, "--node-source", source, "--max-body", "1048576", NULL };
+        pid_t pid = start_colo(args, l.health);
         unlink(nodes_path);             /* loaded at start-up; a vanished file keeps the last set */
         rmdir(dir);
         assert_true(pid > 0);
@@ -505,7 +490,7 @@ static void test_colo_extender_binary(void **state) {
         HttpResult r;
         size_t size;
         /* Full nodes: the same decisions as the library. */
-        snprintf(url, sizeof(url), "%s/filter", base);
+        snprintf(url, sizeof(url), "%s/filter", l.base);
         for (int i = 0; i < 2; i++) {
                 assert_int_equal(http_request(curl, url, online, online_size, NULL, &r), 0);
                 assert_int_equal(r.status, 200);
@@ -523,7 +508,7 @@ static void test_colo_extender_binary(void **state) {
         assert_string_equal(json_string_value(json_object_get(filtered, "error")), "");
         free(r.body);
 
-        snprintf(url, sizeof(url), "%s/prioritize", base);
+        snprintf(url, sizeof(url), "%s/prioritize", l.base);
         assert_int_equal(http_request(curl, url, offline, offline_size, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         json_auto_t *scores = json_loads(r.body, 0, NULL);
@@ -537,17 +522,10 @@ static void test_colo_extender_binary(void **state) {
         assert_non_null(strstr(json_string_value(json_object_get(err, "error")), "not JSON"));
         free(r.body);
 
-        char *huge = malloc((1 << 20) + 2);
-        memset(huge, ' ', (1 << 20) + 1);
-        assert_int_equal(http_request(curl, url, huge, (1 << 20) + 1, NULL, &r), 0);
-        assert_int_equal(r.status, 413);
-        free(r.body);
-        free(huge);
+        expect_oversized_refused(curl, url, 1 << 20, NULL);
 
-        snprintf(url, sizeof(url), "%s/bind", base);
-        assert_int_equal(http_request(curl, url, "{}", 2, NULL, &r), 0);
-        assert_int_equal(r.status, 404);
-        free(r.body);
+        snprintf(url, sizeof(url), "%s/bind", l.base);
+        expect_http_status(curl, url, "{}", 2, 404);
         curl_easy_cleanup(curl);
         assert_int_equal(stop_colo(pid), 0);
 }

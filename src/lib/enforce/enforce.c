@@ -272,7 +272,8 @@ static int state_add_missing(EnforceState *state, const Plan *plan, ColoError *e
         if (missing == 0)
                 return 0;
         if (state->n + missing > state->cap) {
-                size_t cap = MAX(state->n + missing, state->cap + state->cap / 2);
+                /* Exactly what is needed: entries are large and new paths are rare after start. */
+                size_t cap = state->n + missing;
                 EnforceEntry *e = reallocarray(state->entries, cap, sizeof(*e));
                 if (!e)
                         return colo_error_set(err, ENOMEM, "enforce plan");

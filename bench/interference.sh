@@ -5,7 +5,8 @@
 #   plain  + two hogs, no colo: memcached and the hogs share one plain scratch cgroup, nice 0
 #   colo   + two hogs under colo: `colo agent` manages a subtree below this script's cgroup,
 #          memcached runs with `colo run --class online`, the hogs with `colo run --class offline`
-# Each round runs the three phases in turn; rounds repeat (default 3) so drift hits all phases.
+# Each round runs the three phases in an order that rotates from round to round; rounds repeat
+# (default 10) so drift hits all phases. The headline p99 is the median of the rounds' p99.
 #
 # Where the load generator runs (--loadgen). It stands in for remote clients but has to share the
 # same two cores, and any delay it suffers counts as latency, so it is placed like the online
@@ -27,7 +28,7 @@
 # i.e. the hogs' share of all the CPU nothing else used. On a quiet machine the two agree; when
 # they differ, something else was running (SCHED_IDLE hogs yield to any other process).
 #
-# Usage: bench/interference.sh BUILD_DIR [--seconds 20] [--repeats 3] [--warmup 5] [--rate R]
+# Usage: bench/interference.sh BUILD_DIR [--seconds 10] [--repeats 10] [--warmup 3] [--rate R]
 #                              [--json FILE] [--phases alone,plain,colo] [--loadgen online|weight]
 #                              [--agent-yaml 'YAML added to the agent configuration'] [--keys-per-get N]
 # Root only. cgroups: colo-bench-<pid>-* below this shell's own cgroup, removed at exit.
@@ -45,9 +46,9 @@ usage() {
 [ $# -ge 1 ] || usage
 BUILD="$1"
 shift
-SECONDS_PER_PHASE=20
-REPEATS=3
-WARMUP=5
+SECONDS_PER_PHASE=10
+REPEATS=10
+WARMUP=3
 RATE=""
 JSON_OUT=""
 PHASES="alone,plain,colo"

@@ -15,7 +15,7 @@
 # variant (mean over repeats) and the hogs' CPU. It explains the residual inflation of the
 # interference benchmark: what remains with the best knobs is the kernel's and the platform's.
 #
-# Usage: bench/isolation-knobs.sh BUILD_DIR [--rate 40000] [--seconds 8] [--repeats 3] [--json FILE]
+# Usage: bench/isolation-knobs.sh BUILD_DIR [--rate 40000] [--seconds 8] [--repeats 6] [--json FILE]
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,7 +27,7 @@ BUILD="$1"
 shift
 RATE=40000
 SECONDS_EACH=8
-REPEATS=3
+REPEATS=6
 JSON_OUT=""
 while [ $# -gt 0 ]; do
         case "$1" in

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +19,7 @@
 
 #include "cgroup/cgroup-internal.h"
 #include "cgroup/cgroup.h"
+#include "fake-cgroupfs.h"
 
 typedef struct FakeCg {
         char dir[64];
@@ -38,39 +38,6 @@ typedef struct FakeCg {
         char reported_value[256];
         int reported_r;
 } FakeCg;
-
-static void fake_write(FakeCg *f, const char *rel, const char *content) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
-        for (char *s = strchr(p + strlen(f->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                (void) mkdir(p, 0755);
-                *s = '/';
-        }
-        FILE *fp = fopen(p, "w");
-        assert_non_null(fp);
-        fputs(content, fp);
-        fclose(fp);
-}
-
-static const char *fake_read(FakeCg *f, const char *rel) {
-        static char buf[4096];
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
-        FILE *fp = fopen(p, "r");
-        if (!fp)
-                return NULL;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
-        buf[n] = '\0';
-        fclose(fp);
-        return buf;
-}
-
-static bool fake_exists(FakeCg *f, const char *rel) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
-        return access(p, F_OK) == 0;
-}
 
 static int write_hook(void *userdata, const char *path, const char *value) {
         FakeCg *f = userdata;
@@ -107,16 +74,10 @@ static void fake_reset_counters(FakeCg *f) {
 static FakeCg *fake_new(void) {
         FakeCg *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "/tmp/colo-test-cg-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
+        fakefs_mkdtemp(f->dir, sizeof(f->dir), "cg");
         fake_reset_counters(f);
         f->fail_errno = EBUSY;
         return f;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st, (void) flag, (void) ftw;
-        return remove(p);
 }
 
 static int fake_teardown(void **state) {
@@ -124,7 +85,7 @@ static int fake_teardown(void **state) {
         if (!f)
                 return 0;
         cg_root_free(f->root);
-        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void) fakefs_remove_tree(f->dir);
         free(f);
         return 0;
 }
@@ -134,7 +95,7 @@ static int fake_open(FakeCg *f, CgMode mode, const char *self_cgroup) {
         snprintf(fs, sizeof(fs), "%s/fs", f->dir);
         snprintf(proc, sizeof(proc), "%s/proc", f->dir);
         snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
-        fake_write(f, "proc/self/cgroup", self_cgroup);
+        fakefs_write(f->dir, "proc/self/cgroup", self_cgroup);
         CgRootOptions o = { .fs_root = fs, .mode = mode, .proc_self_cgroup = self, .subtree = "colo", .create = true,
                             .proc_root = proc };
         ColoError err = {};
@@ -153,7 +114,8 @@ static const char v1_self[] = "9:name=systemd:/\n7:blkio:/\n4:memory:/process_ap
 /* The files a v1 kernel shows in a new group, minus the optional ones a test wants missing. */
 static void fake_v1_group(FakeCg *f, const char *path, bool optional) {
         char p[PATH_MAX];
-#define W(dir, file, content) (snprintf(p, sizeof(p), "fs/%s/%s/%s", dir, path, file), fake_write(f, p, content))
+#define W(hier, file, content) \
+        (snprintf(p, sizeof(p), "fs/%s/%s/%s", hier, path, file), fakefs_write(f->dir, p, content))
         W("cpu", "cpu.shares", "1024\n");
         W("cpu", "cpu.cfs_quota_us", "-1\n");
         W("cpu", "cpu.cfs_period_us", "100000\n");
@@ -189,7 +151,7 @@ static void fake_v1_group(FakeCg *f, const char *path, bool optional) {
 
 static void fake_v2_group(FakeCg *f, const char *path) {
         char p[PATH_MAX];
-#define W(file, content) (snprintf(p, sizeof(p), "fs/%s/%s", path, file), fake_write(f, p, content))
+#define W(file, content) (snprintf(p, sizeof(p), "fs/%s/%s", path, file), fakefs_write(f->dir, p, content))
         W("cgroup.controllers", "cpuset cpu io memory pids\n");
         W("cgroup.subtree_control", "");
         W("cgroup.procs", "");
@@ -399,9 +361,9 @@ static void test_root_open_v1_comounted_cpu_cpuacct(void **state) {
         (void) state;
         FakeCg *f = fake_new();
         *state = f;
-        fake_write(f, "fs/cpu,cpuacct/colo/cpu.shares", "1024\n");
-        fake_write(f, "fs/cpu,cpuacct/colo/cpuacct.usage", "2000\n");
-        fake_write(f, "fs/memory/colo/memory.usage_in_bytes", "0\n");
+        fakefs_write(f->dir, "fs/cpu,cpuacct/colo/cpu.shares", "1024\n");
+        fakefs_write(f->dir, "fs/cpu,cpuacct/colo/cpuacct.usage", "2000\n");
+        fakefs_write(f->dir, "fs/memory/colo/memory.usage_in_bytes", "0\n");
         char a[PATH_MAX];
         snprintf(a, sizeof(a), "%s/fs/cpu", f->dir);
         assert_int_equal(symlink("cpu,cpuacct", a), 0);
@@ -411,14 +373,14 @@ static void test_root_open_v1_comounted_cpu_cpuacct(void **state) {
         ColoError err = {};
         CgGroup *g = NULL;
         assert_int_equal(cg_group_open(f->root, "job", true, &g, &err), 0);
-        assert_true(fake_exists(f, "fs/cpu,cpuacct/colo/job"));
-        fake_write(f, "fs/cpu,cpuacct/colo/job/cgroup.procs", "");
-        fake_write(f, "fs/cpu,cpuacct/colo/job/cpuacct.usage", "7000\n");
-        fake_write(f, "fs/memory/colo/job/cgroup.procs", "");
+        assert_true(fakefs_exists(f->dir, "fs/cpu,cpuacct/colo/job"));
+        fakefs_write(f->dir, "fs/cpu,cpuacct/colo/job/cgroup.procs", "");
+        fakefs_write(f->dir, "fs/cpu,cpuacct/colo/job/cpuacct.usage", "7000\n");
+        fakefs_write(f->dir, "fs/memory/colo/job/cgroup.procs", "");
         /* One write per real directory, not per symlink. */
         assert_int_equal(cg_group_attach(g, 4242, &err), 0);
         assert_int_equal(f->writes, 2);
-        assert_string_equal(fake_read(f, "fs/cpu,cpuacct/colo/job/cgroup.procs"), "4242");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu,cpuacct/colo/job/cgroup.procs"), "4242");
         CgUsage u;
         assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
         assert_int_equal(u.cpu_usage_usec, 7);
@@ -440,24 +402,24 @@ static void test_group_open_rejects_bad_paths(void **state) {
 
 static void test_group_create_initialises_cpuset_v1(void **state) {
         FakeCg *f = *state;
-        fake_write(f, "fs/cpuset/colo/cpuset.cpus", "0-1\n");
-        fake_write(f, "fs/cpuset/colo/cpuset.mems", "0\n");
+        fakefs_write(f->dir, "fs/cpuset/colo/cpuset.cpus", "0-1\n");
+        fakefs_write(f->dir, "fs/cpuset/colo/cpuset.mems", "0\n");
         CgGroup *g = NULL;
         ColoError err = {};
         assert_int_equal(cg_group_open(f->root, "online/normal/web", true, &g, &err), 0);
         assert_string_equal(cg_group_path(g), "online/normal/web");
-        assert_string_equal(fake_read(f, "fs/cpuset/colo/online/cpuset.cpus"), "0-1\n");
-        assert_string_equal(fake_read(f, "fs/cpuset/colo/online/normal/web/cpuset.mems"), "0\n");
-        assert_true(fake_exists(f, "fs/memory/process_api/abc/colo/online/normal/web"));
-        assert_true(fake_exists(f, "fs/blkio/colo/online/normal/web"));
+        assert_string_equal(fakefs_read(f->dir, "fs/cpuset/colo/online/cpuset.cpus"), "0-1\n");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpuset/colo/online/normal/web/cpuset.mems"), "0\n");
+        assert_true(fakefs_exists(f->dir, "fs/memory/process_api/abc/colo/online/normal/web"));
+        assert_true(fakefs_exists(f->dir, "fs/blkio/colo/online/normal/web"));
         cg_group_free(g);
         /* An existing group with an empty cpuset is initialised when opened with create only. */
         assert_int_equal(cg_group_open(f->root, "offline", false, &g, &err), 0);
         cg_group_free(g);
-        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.cpus"), "");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpuset/colo/offline/cpuset.cpus"), "");
         assert_int_equal(cg_group_open(f->root, "offline", true, &g, &err), 0);
         cg_group_free(g);
-        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.cpus"), "0-1\n");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpuset/colo/offline/cpuset.cpus"), "0-1\n");
 
         char **children = NULL;
         size_t n = 0;
@@ -477,26 +439,26 @@ static void test_group_create_initialises_cpuset_v1(void **state) {
         snprintf(p, sizeof(p), "%s/fs/cpuset/colo/online/normal/web/cpuset.mems", f->dir);
         unlink(p);
         assert_int_equal(cg_group_remove(f->root, "online/normal/web", &err), 0);
-        assert_false(fake_exists(f, "fs/cpu/colo/online/normal/web"));
-        assert_false(fake_exists(f, "fs/memory/process_api/abc/colo/online/normal/web"));
+        assert_false(fakefs_exists(f->dir, "fs/cpu/colo/online/normal/web"));
+        assert_false(fakefs_exists(f->dir, "fs/memory/process_api/abc/colo/online/normal/web"));
         assert_int_equal(cg_group_remove(f->root, "", &err), -EINVAL);
 }
 
 static void test_group_create_enables_controllers_v2(void **state) {
         FakeCg *f = *state;
-        fake_write(f, "fs/svc/colo/cgroup.subtree_control", "memory\n");
+        fakefs_write(f->dir, "fs/svc/colo/cgroup.subtree_control", "memory\n");
         CgGroup *g = NULL;
         ColoError err = {};
         assert_int_equal(cg_group_open(f->root, "online/web", true, &g, &err), 0);
-        assert_string_equal(fake_read(f, "fs/svc/colo/cgroup.subtree_control"), "+cpu +cpuset +io");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/cgroup.subtree_control"), "+cpu +cpuset +io");
         /* Nothing missing: nothing written. */
-        fake_write(f, "fs/svc/colo/cgroup.subtree_control", "cpuset cpu io memory\n");
-        fake_write(f, "fs/svc/colo/online/cgroup.controllers", "cpu memory\n");
-        fake_write(f, "fs/svc/colo/online/cgroup.subtree_control", "cpu\n");
+        fakefs_write(f->dir, "fs/svc/colo/cgroup.subtree_control", "cpuset cpu io memory\n");
+        fakefs_write(f->dir, "fs/svc/colo/online/cgroup.controllers", "cpu memory\n");
+        fakefs_write(f->dir, "fs/svc/colo/online/cgroup.subtree_control", "cpu\n");
         CgGroup *g2 = NULL;
         assert_int_equal(cg_group_open(f->root, "online/db", true, &g2, &err), 0);
-        assert_string_equal(fake_read(f, "fs/svc/colo/cgroup.subtree_control"), "cpuset cpu io memory\n");
-        assert_string_equal(fake_read(f, "fs/svc/colo/online/cgroup.subtree_control"), "+memory");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/cgroup.subtree_control"), "cpuset cpu io memory\n");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/online/cgroup.subtree_control"), "+memory");
         cg_group_free(g);
         cg_group_free(g2);
 }
@@ -510,12 +472,26 @@ static CgGroup *open_offline(FakeCg *f) {
         return g;
 }
 
+/* Opens the offline group with fresh wants and last-applied knobs. */
+static CgGroup *open_offline_knobs(FakeCg *f, CgKnobs *want, CgKnobs *last) {
+        CgGroup *g = open_offline(f);
+        cg_knobs_init(want);
+        cg_knobs_init(last);
+        return g;
+}
+
+/* Applies want again from zeroed counters: it must succeed with exactly n writes. */
+static void assert_apply_writes(FakeCg *f, CgGroup *g, const CgKnobs *want, CgKnobs *last, int n) {
+        ColoError err = {};
+        fake_reset_counters(f);
+        assert_int_equal(cg_group_apply(g, want, last, on_write, f, &err), 0);
+        assert_int_equal(f->writes, n);
+}
+
 static void test_apply_converts_units_v1(void **state) {
         FakeCg *f = *state;
-        CgGroup *g = open_offline(f);
         CgKnobs want, last;
-        cg_knobs_init(&want);
-        cg_knobs_init(&last);
+        CgGroup *g = open_offline_knobs(f, &want, &last);
         want.cpu_weight = 50;
         want.cpu_quota_usec = 150000;
         want.cpu_period_usec = 50000;
@@ -533,66 +509,63 @@ static void test_apply_converts_units_v1(void **state) {
         want.mem_qos_level = -1;
         ColoError err = {};
         assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "512");
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_quota_us"), "150000");
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_period_us"), "50000");
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_burst_us"), "1000");
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.qos_level"), "-1");
-        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.cpus"), "1");
-        assert_string_equal(fake_read(f, "fs/cpuset/colo/offline/cpuset.mems"), "0");
-        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes"), "1073741824");
-        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/memory.soft_limit_in_bytes"), "-1");
-        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/memory.qos_level"), "-1");
-        assert_false(fake_exists(f, "fs/memory/process_api/abc/colo/offline/memory.high"));
-        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.weight"), "1000");
-        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.read_bps_device"), "8:0 1048576");
-        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.write_bps_device"), "8:0 0");
-        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.read_iops_device"), "");
-        assert_string_equal(fake_read(f, "fs/blkio/colo/offline/blkio.throttle.write_iops_device"), "8:0 100");
+        static const FakeFile written[] = {
+                { "cpu/colo/offline/cpu.shares", "512" },
+                { "cpu/colo/offline/cpu.cfs_quota_us", "150000" },
+                { "cpu/colo/offline/cpu.cfs_period_us", "50000" },
+                { "cpu/colo/offline/cpu.cfs_burst_us", "1000" },
+                { "cpu/colo/offline/cpu.qos_level", "-1" },
+                { "cpuset/colo/offline/cpuset.cpus", "1" },
+                { "cpuset/colo/offline/cpuset.mems", "0" },
+                { "memory/process_api/abc/colo/offline/memory.limit_in_bytes", "1073741824" },
+                { "memory/process_api/abc/colo/offline/memory.soft_limit_in_bytes", "-1" },
+                { "memory/process_api/abc/colo/offline/memory.qos_level", "-1" },
+                { "memory/process_api/abc/colo/offline/memory.high", NULL },
+                { "blkio/colo/offline/blkio.weight", "1000" },
+                { "blkio/colo/offline/blkio.throttle.read_bps_device", "8:0 1048576" },
+                { "blkio/colo/offline/blkio.throttle.write_bps_device", "8:0 0" },
+                { "blkio/colo/offline/blkio.throttle.read_iops_device", "" },
+                { "blkio/colo/offline/blkio.throttle.write_iops_device", "8:0 100" },
+        };
+        fakefs_assert_files(f->dir, "fs", written, ELEMENTSOF(written));
         assert_int_equal(f->reported, 0);
 
         /* The same wants again: not one write. */
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 0);
+        assert_apply_writes(f, g, &want, &last, 0);
 
         /* Unlimited quota is -1; only the changed knob is written. */
         want.cpu_quota_usec = CG_UNLIMITED;
         assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
         assert_int_equal(f->writes, 1);
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.cfs_quota_us"), "-1");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.cfs_quota_us"), "-1");
         cg_group_free(g);
 }
 
 static void test_apply_idle_suspends_weight(void **state) {
         FakeCg *f = *state;
-        CgGroup *g = open_offline(f);
         CgKnobs want, last;
-        cg_knobs_init(&want);
-        cg_knobs_init(&last);
+        CgGroup *g = open_offline_knobs(f, &want, &last);
         want.cpu_weight = 100;
         want.cpu_idle = 1;
         ColoError err = {};
         assert_int_equal(cg_group_apply(g, &want, &last, NULL, NULL, &err), 0);
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.idle"), "1");
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "1024\n");      /* untouched */
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.idle"), "1");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.shares"), "1024\n");      /* untouched */
         /* Leaving idle writes cpu.idle first, then the weight. */
         want.cpu_idle = 0;
         want.cpu_weight = 200;
         fake_reset_counters(f);
         assert_int_equal(cg_group_apply(g, &want, &last, NULL, NULL, &err), 0);
         assert_int_equal(f->writes, 2);
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.idle"), "0");
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "2048");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.idle"), "0");
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.shares"), "2048");
         cg_group_free(g);
 }
 
 static void test_apply_skips_missing_optional_files_v1(void **state) {
         FakeCg *f = *state;
-        CgGroup *g = open_offline(f);
         CgKnobs want, last;
-        cg_knobs_init(&want);
-        cg_knobs_init(&last);
+        CgGroup *g = open_offline_knobs(f, &want, &last);
         want.cpu_weight = 10;
         want.cpu_idle = 1;
         want.cpu_burst_usec = 5000;
@@ -604,13 +577,11 @@ static void test_apply_skips_missing_optional_files_v1(void **state) {
         assert_int_equal(f->reported, 0);
         assert_int_equal(err.code, 0);
         /* Without cpu.idle the weight is the fallback, so it is written. */
-        assert_string_equal(fake_read(f, "fs/cpu/colo/offline/cpu.shares"), "102");
-        assert_false(fake_exists(f, "fs/cpu/colo/offline/cpu.idle"));
-        assert_false(fake_exists(f, "fs/blkio/colo/offline/blkio.bfq.weight"));
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.shares"), "102");
+        assert_false(fakefs_exists(f->dir, "fs/cpu/colo/offline/cpu.idle"));
+        assert_false(fakefs_exists(f->dir, "fs/blkio/colo/offline/blkio.bfq.weight"));
         /* Remembered as absent: not tried again. */
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 0);
+        assert_apply_writes(f, g, &want, &last, 0);
         assert_false(cg_group_has_file(g, CG_CTRL_CPU, "cpu.idle"));
         assert_true(cg_group_has_file(g, CG_CTRL_CPU, "cpu.shares"));
         assert_true(cg_group_has_file(g, CG_CTRL_CPU, "cpuacct.usage"));
@@ -646,10 +617,8 @@ static void test_apply_rejects_bad_input_without_writing(void **state) {
 
 static void test_apply_v2(void **state) {
         FakeCg *f = *state;
-        CgGroup *g = open_offline(f);
         CgKnobs want, last;
-        cg_knobs_init(&want);
-        cg_knobs_init(&last);
+        CgGroup *g = open_offline_knobs(f, &want, &last);
         want.cpu_weight = 20;
         want.cpu_quota_usec = 50000;
         want.cpu_period_usec = 100000;
@@ -665,33 +634,34 @@ static void test_apply_v2(void **state) {
         want.cpu_qos_level = -1;        /* no cpu.qos_level on upstream kernels: skipped */
         ColoError err = {};
         assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.weight"), "20");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max"), "50000 100000");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max.burst"), "10000");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.max"), "max");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.high"), "3145728");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.low"), "1048576");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/memory.min"), "4096");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/io.weight"), "default 50");
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/io.max"), "259:0 rbps=2097152 riops=max wiops=300");
-        assert_false(fake_exists(f, "fs/svc/colo/offline/memory.soft_limit_in_bytes"));
-        assert_false(fake_exists(f, "fs/svc/colo/offline/cpu.qos_level"));
+        static const FakeFile written[] = {
+                { "cpu.weight", "20" },
+                { "cpu.max", "50000 100000" },
+                { "cpu.max.burst", "10000" },
+                { "memory.max", "max" },
+                { "memory.high", "3145728" },
+                { "memory.low", "1048576" },
+                { "memory.min", "4096" },
+                { "io.weight", "default 50" },
+                { "io.max", "259:0 rbps=2097152 riops=max wiops=300" },
+                { "memory.soft_limit_in_bytes", NULL },
+                { "cpu.qos_level", NULL },
+        };
+        fakefs_assert_files(f->dir, "fs/svc/colo/offline", written, ELEMENTSOF(written));
 
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 0);
+        assert_apply_writes(f, g, &want, &last, 0);
 
         /* "max" quota keeps the period; a period alone keeps the current quota. */
         want.cpu_quota_usec = CG_UNLIMITED;
         assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max"), "max 100000");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/offline/cpu.max"), "max 100000");
         CgKnobs period_only;
         cg_knobs_init(&period_only);
         period_only.cpu_period_usec = 20000;
         CgKnobs last2;
         cg_knobs_init(&last2);
         assert_int_equal(cg_group_apply(g, &period_only, &last2, on_write, f, &err), 0);
-        assert_string_equal(fake_read(f, "fs/svc/colo/offline/cpu.max"), "max 20000");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/offline/cpu.max"), "max 20000");
         cg_group_free(g);
 }
 
@@ -774,36 +744,31 @@ static void test_apply_fault_sweep_v2(void **state) {
 
 static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
         FakeCg *f = *state;
-        fake_write(f, "proc/100/oom_score_adj", "0\n");
-        fake_write(f, "proc/101/oom_score_adj", "0\n");
-        fake_write(f, "proc/102/oom_score_adj", "0\n");
-        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n");
-        fake_write(f, "fs/cpu/colo/offline/sub/cgroup.procs", "999\n");     /* exited: no proc entry */
-        CgGroup *g = open_offline(f);
+        fakefs_write(f->dir, "proc/100/oom_score_adj", "0\n");
+        fakefs_write(f->dir, "proc/101/oom_score_adj", "0\n");
+        fakefs_write(f->dir, "proc/102/oom_score_adj", "0\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/sub/cgroup.procs", "999\n");     /* exited: no proc entry */
         CgKnobs want, last;
-        cg_knobs_init(&want);
-        cg_knobs_init(&last);
+        CgGroup *g = open_offline_knobs(f, &want, &last);
         want.oom_score_adj = 500;
         ColoError err = {};
         assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_string_equal(fake_read(f, "proc/100/oom_score_adj"), "500");
-        assert_string_equal(fake_read(f, "proc/101/oom_score_adj"), "500");
+        assert_string_equal(fakefs_read(f->dir, "proc/100/oom_score_adj"), "500");
+        assert_string_equal(fakefs_read(f->dir, "proc/101/oom_score_adj"), "500");
         assert_int_equal(last.oom_score_adj, 500);
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 0);
+        assert_apply_writes(f, g, &want, &last, 0);
         /* A new task gets it; old ones are not rewritten. */
-        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n");
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 1);
-        assert_string_equal(fake_read(f, "proc/102/oom_score_adj"), "500");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n");
+        assert_apply_writes(f, g, &want, &last, 1);
+        assert_string_equal(fakefs_read(f->dir, "proc/102/oom_score_adj"), "500");
         /* A task colo attaches gets it at once. */
-        fake_write(f, "proc/103/oom_score_adj", "0\n");
+        fakefs_write(f->dir, "proc/103/oom_score_adj", "0\n");
         assert_int_equal(cg_group_attach(g, 103, &err), 0);
-        assert_string_equal(fake_read(f, "proc/103/oom_score_adj"), "500");
-        assert_string_equal(fake_read(f, "fs/memory/process_api/abc/colo/offline/cgroup.procs"), "103");
-        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n103\n");  /* as the kernel would list */
+        assert_string_equal(fakefs_read(f->dir, "proc/103/oom_score_adj"), "500");
+        assert_string_equal(fakefs_read(f->dir, "fs/memory/process_api/abc/colo/offline/cgroup.procs"), "103");
+        /* As the kernel would list them. */
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n103\n");
         /* A failed write is reported with the /proc path and retried. */
         want.oom_score_adj = 900;
         fake_reset_counters(f);
@@ -813,10 +778,8 @@ static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
         char p[PATH_MAX];
         snprintf(p, sizeof(p), "%s/proc/100/oom_score_adj", f->dir);
         assert_string_equal(f->reported_path, p);
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 1);
-        assert_string_equal(fake_read(f, "proc/100/oom_score_adj"), "900");
+        assert_apply_writes(f, g, &want, &last, 1);
+        assert_string_equal(fakefs_read(f->dir, "proc/100/oom_score_adj"), "900");
         assert_int_equal(last.oom_score_adj, 900);
 
         /* After a usage read saw the same tasks, apply does not rescan; a task that arrives
@@ -824,16 +787,14 @@ static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
         CgUsage u;
         assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_TASKS, &u, &err), 0);
         assert_int_equal(u.nr_tasks, 5);
-        fake_write(f, "proc/104/oom_score_adj", "0\n");
-        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n103\n104\n");
-        fake_reset_counters(f);
-        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
-        assert_int_equal(f->writes, 0);
+        fakefs_write(f->dir, "proc/104/oom_score_adj", "0\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cgroup.procs", "100\n101\n102\n103\n104\n");
+        assert_apply_writes(f, g, &want, &last, 0);
         assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_TASKS, &u, &err), 0);
         assert_int_equal(u.nr_tasks, 6);
         assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
         assert_int_equal(f->writes, 1);
-        assert_string_equal(fake_read(f, "proc/104/oom_score_adj"), "900");
+        assert_string_equal(fakefs_read(f->dir, "proc/104/oom_score_adj"), "900");
         cg_group_free(g);
 }
 
@@ -841,9 +802,9 @@ static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
 
 static void test_read_usage_v1(void **state) {
         FakeCg *f = *state;
-        fake_write(f, "fs/cpu/colo/offline/cgroup.procs", "10\n11\n");
-        fake_write(f, "fs/cpu/colo/offline/a/cgroup.procs", "12\n");
-        fake_write(f, "fs/cpu/colo/offline/a/b/cgroup.procs", "13\n14\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cgroup.procs", "10\n11\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/a/cgroup.procs", "12\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/a/b/cgroup.procs", "13\n14\n");
         CgGroup *g = open_offline(f);
         CgUsage u;
         ColoError err = {};
@@ -860,8 +821,8 @@ static void test_read_usage_v1(void **state) {
         assert_int_equal(u.nr_tasks, 5);
 
         /* Kept-open files see new contents; inactive above usage floors the working set at 0. */
-        fake_write(f, "fs/memory/process_api/abc/colo/offline/memory.usage_in_bytes", "1000\n");
-        fake_write(f, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes", "4096\n");
+        fakefs_write(f->dir, "fs/memory/process_api/abc/colo/offline/memory.usage_in_bytes", "1000\n");
+        fakefs_write(f->dir, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes", "4096\n");
         assert_int_equal(cg_group_read_usage(g, &u, &err), 0);
         assert_int_equal(u.mem_usage, 1000);
         assert_int_equal(u.mem_working_set, 0);
@@ -891,7 +852,7 @@ static void test_read_usage_v1(void **state) {
         assert_int_equal(u.mem_limit, 4096);
         assert_int_equal(u.mem_oom_kills, 2);
 
-        fake_write(f, "fs/cpu/colo/offline/cpu.stat", "nr_periods x\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cpu.stat", "nr_periods x\n");
         assert_int_equal(cg_group_read_usage(g, &u, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "colo/offline/cpu.stat"));
         cg_group_free(g);
@@ -910,17 +871,17 @@ static void test_read_buffer_boundaries_v1(void **state) {
         /* 63 bytes: leading zeros, the value, a newline. */
         snprintf(text, sizeof(text), "%058d4096\n", 0);
         assert_int_equal(strlen(text), 63);
-        fake_write(f, file, text);
+        fakefs_write(f->dir, file, text);
         assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEMORY, &u, &err), 0);
         assert_int_equal(u.mem_usage, 4096);
 
         snprintf(text, sizeof(text), "%059d4096\n", 0);
-        fake_write(f, file, text);
+        fakefs_write(f->dir, file, text);
         assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEMORY, &u, &err), -EFBIG);
         assert_non_null(strstr(err.msg, "colo/offline/memory.usage_in_bytes"));
 
         /* A shorter file after a longer one: nothing of the old contents is left over. */
-        fake_write(f, file, "7\n");
+        fakefs_write(f->dir, file, "7\n");
         assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEMORY, &u, &err), 0);
         assert_int_equal(u.mem_usage, 7);
         cg_group_free(g);
@@ -961,8 +922,8 @@ static void test_read_usage_v2(void **state) {
 
 static void test_read_host_pressure(void **state) {
         FakeCg *f = *state = fake_new();
-        fake_write(f, "proc/pressure/cpu", "some avg10=3.00 avg60=2.00 avg300=1.00 total=99\n");
-        fake_write(f, "proc/pressure/memory", "some avg10=0.10 avg60=0.00 avg300=0.00 total=5\n"
+        fakefs_write(f->dir, "proc/pressure/cpu", "some avg10=3.00 avg60=2.00 avg300=1.00 total=99\n");
+        fakefs_write(f->dir, "proc/pressure/memory", "some avg10=0.10 avg60=0.00 avg300=0.00 total=5\n"
                                               "full avg10=0.05 avg60=0.00 avg300=0.00 total=2\n");
         char proc[PATH_MAX];
         snprintf(proc, sizeof(proc), "%s/proc", f->dir);
@@ -972,7 +933,7 @@ static void test_read_host_pressure(void **state) {
         assert_true(cpu.valid && cpu.some_avg10 == 3.0 && cpu.some_total_usec == 99);
         assert_true(mem.valid && mem.full_avg10 == 0.05);
         assert_false(io.valid);
-        fake_write(f, "proc/pressure/io", "garbage\n");
+        fakefs_write(f->dir, "proc/pressure/io", "garbage\n");
         assert_int_equal(cg_read_host_pressure(proc, &cpu, &mem, &io, &err), -EINVAL);
         assert_non_null(strstr(err.msg, "pressure/io"));
 }
@@ -983,8 +944,9 @@ static void test_hybrid_mirrors_groups_for_pressure(void **state) {
         *state = f;
         fake_v1_group(f, "colo", true);
         fake_v1_group(f, "colo/offline", true);
-        fake_write(f, "fs/unified/svc/colo/offline/cgroup.procs", "");
-        fake_write(f, "fs/unified/svc/colo/offline/cpu.pressure", "some avg10=9.00 avg60=0.00 avg300=0.00 total=4\n");
+        fakefs_write(f->dir, "fs/unified/svc/colo/offline/cgroup.procs", "");
+        fakefs_write(f->dir, "fs/unified/svc/colo/offline/cpu.pressure",
+                     "some avg10=9.00 avg60=0.00 avg300=0.00 total=4\n");
         assert_int_equal(fake_open(f, CG_MODE_V1, "4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n"
                                                   "7:blkio:/\n0::/svc\n"),
                          0);
@@ -1001,11 +963,11 @@ static void test_hybrid_mirrors_groups_for_pressure(void **state) {
         snprintf(want, sizeof(want), "%s/fs/unified/svc/colo/offline/memory.pressure", f->dir);
         assert_string_equal(p, want);
         assert_int_equal(cg_group_attach(g, 77, &err), 0);
-        assert_string_equal(fake_read(f, "fs/unified/svc/colo/offline/cgroup.procs"), "77");
+        assert_string_equal(fakefs_read(f->dir, "fs/unified/svc/colo/offline/cgroup.procs"), "77");
         /* New groups are mirrored; knobs never go there. */
         CgGroup *g2 = NULL;
         assert_int_equal(cg_group_open(f->root, "online/web", true, &g2, &err), 0);
-        assert_true(fake_exists(f, "fs/unified/svc/colo/online/web"));
+        assert_true(fakefs_exists(f->dir, "fs/unified/svc/colo/online/web"));
         cg_group_free(g2);
         cg_group_free(g);
 }
@@ -1015,7 +977,7 @@ static void test_hybrid_without_v2_entry_has_no_mirror(void **state) {
         FakeCg *f = fake_new();
         *state = f;
         fake_v1_group(f, "colo/offline", true);
-        fake_write(f, "fs/unified/README", "");
+        fakefs_write(f->dir, "fs/unified/README", "");
         assert_int_equal(fake_open(f, CG_MODE_V1, v1_self_no_v2), 0);
         CgGroup *g = open_offline(f);
         char p[PATH_MAX];
@@ -1025,7 +987,7 @@ static void test_hybrid_without_v2_entry_has_no_mirror(void **state) {
 
 static void test_detect_on_plain_directory_fails_clearly(void **state) {
         FakeCg *f = *state = fake_new();
-        fake_write(f, "fs/cpu/cpu.shares", "1024\n");
+        fakefs_write(f->dir, "fs/cpu/cpu.shares", "1024\n");
         char fs[PATH_MAX];
         snprintf(fs, sizeof(fs), "%s/fs", f->dir);
         CgRootOptions o = { .fs_root = fs, .mode = CG_MODE_DETECT, .subtree = "/" };
@@ -1066,7 +1028,7 @@ static void test_kill_signals_every_task(void **state) {
         }
         char procs[32];
         snprintf(procs, sizeof(procs), "%d\n", (int) child);
-        fake_write(f, "fs/cpu/colo/offline/x/cgroup.procs", procs);
+        fakefs_write(f->dir, "fs/cpu/colo/offline/x/cgroup.procs", procs);
         CgGroup *g = open_offline(f);
         ColoError err = {};
         pid_t *pids = NULL;
@@ -1090,9 +1052,8 @@ static void test_events_v1_threshold_registration(void **state) {
         assert_true(fd >= 0);
         int efd = -1, ufd = -1;
         unsigned long long thr = 0;
-        assert_int_equal(sscanf(fake_read(f, "fs/memory/process_api/abc/colo/offline/cgroup.event_control"), "%d %d %llu",
-                                &efd, &ufd, &thr),
-                         3);
+        const char *control = fakefs_read(f->dir, "fs/memory/process_api/abc/colo/offline/cgroup.event_control");
+        assert_int_equal(sscanf(control, "%d %d %llu", &efd, &ufd, &thr), 3);
         assert_int_equal(efd, fd);
         assert_int_equal(thr, 1 << 20);
         close(fd);
@@ -1114,12 +1075,18 @@ static void test_events_v2_memory_events_inotify(void **state) {
         assert_int_equal(cg_group_memory_events_fd(g, &fd, &err), 0);
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         assert_int_equal(poll(&pfd, 1, 0), 0);
-        fake_write(f, "fs/svc/colo/offline/memory.events", "oom_kill 2\n");
+        fakefs_write(f->dir, "fs/svc/colo/offline/memory.events", "oom_kill 2\n");
         assert_int_equal(poll(&pfd, 1, 1000), 1);
         close(fd);
         assert_int_equal(cg_group_memory_threshold_fd(g, 1, &fd, &err), -EOPNOTSUPP);
         cg_group_free(g);
 }
+
+/* Each fixture test runs on a fresh tree that fake_teardown removes; TEST_OWN_TREE tests lay out their own. */
+#define TEST_V1(t) cmocka_unit_test_setup_teardown(t, setup_v1, fake_teardown)
+#define TEST_V1_MINIMAL(t) cmocka_unit_test_setup_teardown(t, setup_v1_minimal, fake_teardown)
+#define TEST_V2(t) cmocka_unit_test_setup_teardown(t, setup_v2, fake_teardown)
+#define TEST_OWN_TREE(t) cmocka_unit_test_teardown(t, fake_teardown)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
@@ -1130,32 +1097,31 @@ int main(void) {
                 cmocka_unit_test(test_parse_pressure),
                 cmocka_unit_test(test_parse_keyed_and_limits),
                 cmocka_unit_test(test_path_validation),
-                cmocka_unit_test_setup_teardown(test_root_open_v1_resolves_own_cgroup, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_root_open_v2_and_bad_options, setup_v2, fake_teardown),
-                cmocka_unit_test_teardown(test_root_open_v1_comounted_cpu_cpuacct, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_group_open_rejects_bad_paths, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_group_create_initialises_cpuset_v1, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_group_create_enables_controllers_v2, setup_v2, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_converts_units_v1, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_idle_suspends_weight, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_skips_missing_optional_files_v1, setup_v1_minimal,
-                                                fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_rejects_bad_input_without_writing, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_v2, setup_v2, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_fault_sweep_v1, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_fault_sweep_v2, setup_v2, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_apply_oom_score_adj_to_new_tasks_only, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_read_usage_v1, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_read_buffer_boundaries_v1, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_read_usage_v2, setup_v2, fake_teardown),
-                cmocka_unit_test_teardown(test_read_host_pressure, fake_teardown),
-                cmocka_unit_test_teardown(test_hybrid_mirrors_groups_for_pressure, fake_teardown),
-                cmocka_unit_test_teardown(test_hybrid_without_v2_entry_has_no_mirror, fake_teardown),
-                cmocka_unit_test_teardown(test_detect_on_plain_directory_fails_clearly, fake_teardown),
+                TEST_V1(test_root_open_v1_resolves_own_cgroup),
+                TEST_V2(test_root_open_v2_and_bad_options),
+                TEST_OWN_TREE(test_root_open_v1_comounted_cpu_cpuacct),
+                TEST_V1(test_group_open_rejects_bad_paths),
+                TEST_V1(test_group_create_initialises_cpuset_v1),
+                TEST_V2(test_group_create_enables_controllers_v2),
+                TEST_V1(test_apply_converts_units_v1),
+                TEST_V1(test_apply_idle_suspends_weight),
+                TEST_V1_MINIMAL(test_apply_skips_missing_optional_files_v1),
+                TEST_V1(test_apply_rejects_bad_input_without_writing),
+                TEST_V2(test_apply_v2),
+                TEST_V1(test_apply_fault_sweep_v1),
+                TEST_V2(test_apply_fault_sweep_v2),
+                TEST_V1(test_apply_oom_score_adj_to_new_tasks_only),
+                TEST_V1(test_read_usage_v1),
+                TEST_V1(test_read_buffer_boundaries_v1),
+                TEST_V2(test_read_usage_v2),
+                TEST_OWN_TREE(test_read_host_pressure),
+                TEST_OWN_TREE(test_hybrid_mirrors_groups_for_pressure),
+                TEST_OWN_TREE(test_hybrid_without_v2_entry_has_no_mirror),
+                TEST_OWN_TREE(test_detect_on_plain_directory_fails_clearly),
                 cmocka_unit_test(test_detect_this_machine_read_only),
-                cmocka_unit_test_setup_teardown(test_kill_signals_every_task, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_events_v1_threshold_registration, setup_v1, fake_teardown),
-                cmocka_unit_test_setup_teardown(test_events_v2_memory_events_inotify, setup_v2, fake_teardown),
+                TEST_V1(test_kill_signals_every_task),
+                TEST_V1(test_events_v1_threshold_registration),
+                TEST_V2(test_events_v2_memory_events_inotify),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 
 #include "cgroup/cgroup.h"
 #include "enforce/enforce.h"
+#include "fake-cgroupfs.h"
 #include "policy/policy.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -59,33 +60,24 @@ static const char *const all_groups[] = {
         "online/normal/job", "offline/batch/job",
 };
 
-/* Directory of group path in hierarchy ("" on v2, "cpu" or "memory" on v1). */
-static void group_dir(const Fake *f, const char *hierarchy, const char *path, char *buf, size_t size) {
-        snprintf(buf, size, "%s%s%s/colo%s%s", f->dir, hierarchy[0] ? "/" : "", hierarchy, path[0] ? "/" : "", path);
+/* Directory of group path in hierarchy ("" on v2, "cpu" or "memory" on v1), relative to f->dir. */
+static void group_rel(const char *hierarchy, const char *path, char *buf, size_t size) {
+        snprintf(buf, size, "%s%scolo%s%s", hierarchy, hierarchy[0] ? "/" : "", path[0] ? "/" : "", path);
 }
 
-static void mkdir_p(const char *path) {
-        char p[512];
-        snprintf(p, sizeof(p), "%s", path);
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = '\0';
-                        (void) mkdir(p, 0755);
-                        *s = '/';
-                }
-        (void) mkdir(p, 0755);
+static void group_dir(const Fake *f, const char *hierarchy, const char *path, char *buf, size_t size) {
+        char rel[512];
+        group_rel(hierarchy, path, rel, sizeof(rel));
+        snprintf(buf, size, "%s/%s", f->dir, rel);
 }
 
 static void fake_add_files(const Fake *f, const char *hierarchy, const char *path, const char *const *files, size_t n) {
         char dir[512], file[600];
-        group_dir(f, hierarchy, path, dir, sizeof(dir));
-        mkdir_p(dir);
+        group_rel(hierarchy, path, dir, sizeof(dir));
+        fakefs_mkdir(f->dir, dir);
         for (size_t i = 0; i < n; i++) {
                 snprintf(file, sizeof(file), "%s/%s", dir, files[i]);
-                FILE *fp = fopen(file, "we");
-                assert_non_null(fp);
-                fputs(strcmp(files[i], "cgroup.procs") == 0 ? "" : "init\n", fp);
-                fclose(fp);
+                fakefs_write(f->dir, file, strcmp(files[i], "cgroup.procs") == 0 ? "" : "init\n");
         }
 }
 
@@ -101,23 +93,19 @@ static void fake_add_group(const Fake *f, const char *path) {
 /* The contents of a knob file, newline stripped ("init" when never written). */
 static const char *fake_read(const Fake *f, const char *hierarchy, const char *path, const char *file) {
         static char buf[256];
-        char dir[512], p[600];
-        group_dir(f, hierarchy, path, dir, sizeof(dir));
-        snprintf(p, sizeof(p), "%s/%s", dir, file);
-        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        assert_true(n >= 0);
-        buf[n] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
+        char dir[512], rel[600];
+        group_rel(hierarchy, path, dir, sizeof(dir));
+        snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+        const char *text = fakefs_read(f->dir, rel);
+        assert_non_null(text);
+        snprintf(buf, sizeof(buf), "%.*s", (int) strcspn(text, "\n"), text);
         return buf;
 }
 
 static int fake_setup(void **state, CgMode mode, bool populate) {
         Fake *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "/tmp/colo-test-enforce-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
+        fakefs_mkdtemp(f->dir, sizeof(f->dir), "enforce");
         f->mode = mode;
         fake_add_group(f, "");
         if (populate)
@@ -147,9 +135,7 @@ static int teardown(void **state) {
         Fake *f = *state;
         enforce_state_free(f->state);
         cg_root_free(f->root);
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(fakefs_remove_tree(f->dir), 0);
         free(f);
         return 0;
 }
@@ -679,32 +665,33 @@ static void test_enforce_state_free_accepts_null(void **state) {
         enforce_state_forget(NULL, "x");
 }
 
+/* Each fixture test runs on a fresh populated tree (bare: the root group only) that teardown removes. */
+#define TEST_V1(t) cmocka_unit_test_setup_teardown(t, setup_v1, teardown)
+#define TEST_V2(t) cmocka_unit_test_setup_teardown(t, setup_v2, teardown)
+#define TEST_V2_BARE(t) cmocka_unit_test_setup_teardown(t, setup_v2_bare, teardown)
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_enforce_first_apply_writes_the_plan_v2, setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_first_apply_writes_the_plan_v1, setup_v1, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_second_apply_of_the_same_plan_writes_nothing_v2, setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_second_apply_of_the_same_plan_writes_nothing_v1, setup_v1, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_changed_budget_writes_only_cpu_max_v2, setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_changed_budget_writes_only_the_quota_v1, setup_v1, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_dry_run_writes_nothing_v2, setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_dry_run_writes_nothing_v1, setup_v1, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_dry_run_does_not_create_groups_v2, setup_v2_bare, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_lowers_offline_limits_before_raising_online_guarantees_v2,
-                                                setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_creates_class_and_tier_parents_but_not_leaves_v2,
-                                                setup_v2_bare, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_forgets_paths_no_longer_planned_v2, setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_new_paths_between_remembered_ones_keep_what_was_applied_v2,
-                                                setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_forget_rewrites_the_group_v2, setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2,
-                                                setup_v2, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_reports_failed_writes_with_their_path_v2, setup_v2, teardown),
+                TEST_V2(test_enforce_first_apply_writes_the_plan_v2),
+                TEST_V1(test_enforce_first_apply_writes_the_plan_v1),
+                TEST_V2(test_enforce_second_apply_of_the_same_plan_writes_nothing_v2),
+                TEST_V1(test_enforce_second_apply_of_the_same_plan_writes_nothing_v1),
+                TEST_V2(test_enforce_changed_budget_writes_only_cpu_max_v2),
+                TEST_V1(test_enforce_changed_budget_writes_only_the_quota_v1),
+                TEST_V2(test_enforce_dry_run_writes_nothing_v2),
+                TEST_V1(test_enforce_dry_run_writes_nothing_v1),
+                TEST_V2_BARE(test_enforce_dry_run_does_not_create_groups_v2),
+                TEST_V2(test_enforce_lowers_offline_limits_before_raising_online_guarantees_v2),
+                TEST_V2_BARE(test_enforce_creates_class_and_tier_parents_but_not_leaves_v2),
+                TEST_V2(test_enforce_forgets_paths_no_longer_planned_v2),
+                TEST_V2(test_enforce_new_paths_between_remembered_ones_keep_what_was_applied_v2),
+                TEST_V2(test_enforce_forget_rewrites_the_group_v2),
+                TEST_V2(test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2),
+                TEST_V2(test_enforce_reports_failed_writes_with_their_path_v2),
                 cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v2),
                 cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v1),
-                cmocka_unit_test_setup_teardown(test_enforce_applies_through_borrowed_handles_v1, setup_v1, teardown),
-                cmocka_unit_test_setup_teardown(test_enforce_rejects_a_path_planned_twice, setup_v2, teardown),
+                TEST_V1(test_enforce_applies_through_borrowed_handles_v1),
+                TEST_V2(test_enforce_rejects_a_path_planned_twice),
                 cmocka_unit_test(test_enforce_state_free_accepts_null),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

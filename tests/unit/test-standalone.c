@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "fake-cgroupfs.h"
 #include "standalone/session.h"
 #include "standalone/snapshot.h"
 #include "standalone/status-doc.h"
@@ -30,41 +30,10 @@ typedef struct Fake {
         CgRoot *root;
 } Fake;
 
-static void fake_write(Fake *f, const char *rel, const char *content) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
-        for (char *s = strchr(p + strlen(f->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                (void) mkdir(p, 0755);
-                *s = '/';
-        }
-        FILE *fp = fopen(p, "w");
-        assert_non_null(fp);
-        fputs(content, fp);
-        fclose(fp);
-}
-
-/* mkdir -p below the fake's directory. */
-static void fake_mkdir(Fake *f, const char *rel) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s/", f->dir, rel);
-        for (char *s = strchr(p + strlen(f->dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                (void) mkdir(p, 0755);
-                *s = '/';
-        }
-}
-
-static bool fake_exists(Fake *f, const char *rel) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
-        return access(p, F_OK) == 0;
-}
-
 /* A v2 group's files as the tracker reads them. */
 static void fake_v2_group(Fake *f, const char *path, uint64_t cpu_usec, uint64_t mem, const char *procs) {
         char p[PATH_MAX], v[256];
-#define W(file, content) (snprintf(p, sizeof(p), "fs/%s%s%s", path, path[0] ? "/" : "", file), fake_write(f, p, content))
+#define W(file, content) (snprintf(p, sizeof(p), "fs/%s%s%s", path, path[0] ? "/" : "", file), fakefs_write(f->dir, p, content))
         snprintf(v, sizeof(v), "usage_usec %llu\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
                  (unsigned long long) cpu_usec);
         W("cpu.stat", v);
@@ -79,20 +48,14 @@ static void fake_v2_group(Fake *f, const char *path, uint64_t cpu_usec, uint64_t
 #undef W
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) st, (void) flag, (void) ftw;
-        return remove(p);
-}
-
 static int setup_fake(void **state) {
         Fake *f = calloc(1, sizeof(*f));
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "/tmp/colo-test-sa-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
+        fakefs_mkdtemp(f->dir, sizeof(f->dir), "sa");
         snprintf(f->fs, sizeof(f->fs), "%s/fs", f->dir);
         snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
-        fake_write(f, "proc/self/cgroup", "0::/\n");
-        fake_write(f, "proc/meminfo", "MemTotal:       4000000 kB\nMemFree:        1000 kB\n"
+        fakefs_write(f->dir, "proc/self/cgroup", "0::/\n");
+        fakefs_write(f->dir, "proc/meminfo", "MemTotal:       4000000 kB\nMemFree:        1000 kB\n"
                                       "MemAvailable:   3000000 kB\n");
         fake_v2_group(f, "", 0, 0, "");
         fake_v2_group(f, "colo", 0, 0, "");
@@ -111,7 +74,7 @@ static int setup_fake(void **state) {
 static int teardown_fake(void **state) {
         Fake *f = *state;
         cg_root_free(f->root);
-        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void) fakefs_remove_tree(f->dir);
         free(f);
         return 0;
 }
@@ -200,14 +163,14 @@ static void test_generated_names_are_valid_and_derived_from_the_command(void **s
 
 static void test_discover_lists_workload_leaves_sorted_v2(void **state) {
         Fake *f = *state;
-        fake_mkdir(f, "fs/colo/online/normal/web");
-        fake_mkdir(f, "fs/colo/online/critical/db");
-        fake_mkdir(f, "fs/colo/offline/batch/job1");
-        fake_mkdir(f, "fs/colo/offline/best-effort/a-job");
-        fake_mkdir(f, "fs/colo/offline/batch/bad name");       /* not a workload name: skipped */
-        fake_mkdir(f, "fs/colo/online/normal/web/nested");     /* below a leaf: not a workload */
-        fake_mkdir(f, "fs/colo/elsewhere/normal/x");           /* not a class parent */
-        fake_mkdir(f, "fs/colo/offline/best-effort/web");      /* an interrupted move: listed twice */
+        fakefs_mkdir(f->dir, "fs/colo/online/normal/web");
+        fakefs_mkdir(f->dir, "fs/colo/online/critical/db");
+        fakefs_mkdir(f->dir, "fs/colo/offline/batch/job1");
+        fakefs_mkdir(f->dir, "fs/colo/offline/best-effort/a-job");
+        fakefs_mkdir(f->dir, "fs/colo/offline/batch/bad name");       /* not a workload name: skipped */
+        fakefs_mkdir(f->dir, "fs/colo/online/normal/web/nested");     /* below a leaf: not a workload */
+        fakefs_mkdir(f->dir, "fs/colo/elsewhere/normal/x");           /* not a class parent */
+        fakefs_mkdir(f->dir, "fs/colo/offline/best-effort/web");      /* an interrupted move: listed twice */
 
         TreeWorkload *list = NULL;
         size_t n = 0;
@@ -250,19 +213,19 @@ static void test_create_makes_parents_and_refuses_a_used_name_v2(void **state) {
         Fake *f = *state;
         ColoError err = {};
         assert_int_equal(tree_create_workload(f->root, TIER_BATCH, "job", NULL, &err), 0);
-        assert_true(fake_exists(f, "fs/colo/offline/batch/job"));
+        assert_true(fakefs_exists(f->dir, "fs/colo/offline/batch/job"));
         for (int t = 0; t < _TIER_MAX; t++) {
                 char p[PATH_MAX];
                 snprintf(p, sizeof(p), "fs/colo/%s", tree_tier_path((WorkloadTier) t));
-                assert_true(fake_exists(f, p));
+                assert_true(fakefs_exists(f->dir, p));
         }
         /* The same name under another tier or class is refused, and nothing is created. */
         assert_int_equal(tree_create_workload(f->root, TIER_NORMAL, "job", NULL, &err), -EEXIST);
         assert_non_null(strstr(err.msg, "job"));
-        assert_false(fake_exists(f, "fs/colo/online/normal/job"));
+        assert_false(fakefs_exists(f->dir, "fs/colo/online/normal/job"));
         assert_int_equal(tree_create_workload(f->root, TIER_BATCH, "bad/name", NULL, &err), -EINVAL);
         assert_int_equal(tree_create_workload(f->root, _TIER_INVALID, "x", NULL, &err), -EINVAL);
-        assert_false(fake_exists(f, "fs/colo/online/normal/x"));
+        assert_false(fakefs_exists(f->dir, "fs/colo/online/normal/x"));
 
         assert_int_equal(tree_move_workload(f->root, "absent", TIER_NORMAL, &err), -ENOENT);
         assert_int_equal(tree_remove_if_empty(f->root, "offline/batch/gone", &err), 1);
@@ -321,7 +284,7 @@ static void test_tracker_adopts_workloads_and_computes_cpu_rates_v2(void **state
         /* A workload moved to another tier is dropped and adopted under its new path. */
         char old[PATH_MAX];
         snprintf(old, sizeof(old), "%s/colo/offline/batch/job", f->fs);
-        nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void) fakefs_remove_tree(old);
         fake_v2_group(f, "colo/offline/best-effort/job", 0, 0, "42\n");
         assert_int_equal(tracker_refresh(t, 3000000, NULL, NULL, &err), 2);
         job = tracker_get(t, (size_t) tracker_find(t, "job"));
@@ -346,13 +309,13 @@ static void test_tracker_reads_workload_memory_stat_every_few_samples_v2(void **
         assert_int_equal(tracker_sample(t, 1000000, &err), 0);
         assert_int_equal(tracker_node(t)->workloads[0].mem_working_set, (50 << 20) - 4096);
 
-        fake_write(f, "fs/colo/online/normal/web/memory.stat", "anon 0\nfile 0\ninactive_file 1048576\n");
+        fakefs_write(f->dir, "fs/colo/online/normal/web/memory.stat", "anon 0\nfile 0\ninactive_file 1048576\n");
         int stale = 0;
         for (int k = 1; k <= TRACKER_WORKING_SET_EVERY; k++) {
                 char v[32];
                 uint64_t usage = (uint64_t) (50 + k) << 20;
                 snprintf(v, sizeof(v), "%llu\n", (unsigned long long) usage);
-                fake_write(f, "fs/colo/online/normal/web/memory.current", v);
+                fakefs_write(f->dir, "fs/colo/online/normal/web/memory.current", v);
                 assert_int_equal(tracker_sample(t, 1000000 + (uint64_t) k * 1000000, &err), 0);
                 uint64_t ws = tracker_node(t)->workloads[0].mem_working_set;
                 if (ws == usage - 1048576)
@@ -587,7 +550,7 @@ static void test_agent_liveness_needs_a_live_colo_and_a_fresh_file(void **state)
                 { "42 (colo x) S 1 2 3", 101, false },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                fake_write(f, rel, cases[i].stat);
+                fakefs_write(f->dir, rel, cases[i].stat);
                 assert_int_equal(session_agent_is_live(&d, cases[i].now_sec * USEC_PER_SEC, f->proc), cases[i].live);
         }
         d.agent_pid = 0;

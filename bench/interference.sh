@@ -74,16 +74,10 @@ done
 case "$LOADGEN_MODE" in online | weight) ;; *) bench_die "--loadgen must be online or weight" ;; esac
 
 COLO="$(realpath -m "$BUILD/colo")"
-LOADGEN="$(realpath -m "$BUILD/bench/colo-loadgen")"
-[[ ",$PHASES," != *,colo,* ]] || [ -x "$COLO" ] || bench_die "'$BUILD/colo' not found; build first"
-[ -x "$LOADGEN" ] || bench_die "'$BUILD/bench/colo-loadgen' not found; build first"
-command -v memcached >/dev/null || bench_die "memcached is not installed (apt-get install memcached)"
-command -v jq >/dev/null || bench_die "jq is not installed (apt-get install jq)"
-bench_require_root
-
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-bench_tmpdir
+[[ ",$PHASES," != *,colo,* ]] || COLO="$(bench_built "$BUILD" colo)" || exit 1
+LOADGEN="$(bench_built "$BUILD" bench/colo-loadgen)" || exit 1
+bench_require_commands memcached jq
+bench_begin
 
 CPUS="$(nproc)"
 HZ="$(getconf CLK_TCK)"
@@ -260,7 +254,7 @@ calibrate() {
         RATE="$rate"
 }
 
-echo "== colo interference benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $CPUS CPUs"
+echo "== colo interference benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $CPUS CPUs, $(bench_build_type "$BUILD") build"
 bench_check_quiet
 if [ -z "$RATE" ]; then
         echo "calibrating the request rate for memcached at ~50% of one core"

@@ -38,15 +38,9 @@ while [ $# -gt 0 ]; do
         *) sed -n 's/^# Usage: //p' "$0" >&2; exit 2 ;;
         esac
 done
-LOADGEN="$(realpath -m "$BUILD/bench/colo-loadgen")"
-[ -x "$LOADGEN" ] || bench_die "'$BUILD/bench/colo-loadgen' not found; build first"
-command -v memcached >/dev/null || bench_die "memcached is not installed (apt-get install memcached)"
-command -v jq >/dev/null || bench_die "jq is not installed (apt-get install jq)"
-bench_require_root
-
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-bench_tmpdir
+LOADGEN="$(bench_built "$BUILD" bench/colo-loadgen)" || exit 1
+bench_require_commands memcached jq
+bench_begin
 HZ="$(getconf CLK_TCK)"
 RESULTS="$BENCH_TMP/results.jsonl"
 : >"$RESULTS"
@@ -58,7 +52,7 @@ mkdir "$ONLINE" "$OFFLINE"
 echo 102400 >"$ONLINE/cpu.shares"
 [ -f "$OFFLINE/cpu.idle" ] || bench_die "this kernel has no cpu.idle in the cgroup v1 cpu controller"
 
-echo "== isolation-knob ablation: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs"
+echo "== isolation-knob ablation: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, $(bench_build_type "$BUILD") build"
 bench_check_quiet
 echo "rate $RATE req/s, ${SECONDS_EACH} s per variant, $REPEATS rounds"
 

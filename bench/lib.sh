@@ -20,6 +20,47 @@ bench_require_root() {
         [ "$(id -u)" = 0 ] || bench_die "needs root (it creates cgroups and runs colo agent)"
 }
 
+# Dies unless every command named is installed (all come from Debian packages of the same name).
+bench_require_commands() {
+        local c
+        for c in "$@"; do
+                command -v "$c" >/dev/null || bench_die "$c is not installed (apt-get install $c)"
+        done
+}
+
+# Prints the absolute path of BUILD_DIR/RELATIVE, dying unless it is an executable.
+bench_built() {         # $1 build dir, $2 path inside it
+        [ -x "$1/$2" ] || bench_die "'$1/$2' not found; build first"
+        realpath -m "$1/$2"
+}
+
+# Prints the Meson build type of BUILD_DIR and warns on stderr unless it is a release build
+# without sanitizers: figures from a debug or sanitizer build are not the product's.
+bench_build_type() {    # $1 build dir
+        local opts type sanitize
+        opts="$(meson introspect --buildoptions "$1" 2>/dev/null)" || opts="[]"
+        type="$(echo "$opts" | jq -r '.[] | select(.name == "buildtype") | .value')"
+        sanitize="$(echo "$opts" | jq -r '.[] | select(.name == "b_sanitize") | .value')"
+        [ -n "$type" ] || type=unknown
+        if [ "$type" != release ] || { [ -n "$sanitize" ] && [ "$sanitize" != none ]; }; then
+                echo "warning: '$1' is a $type build (sanitizers: ${sanitize:-unknown}), not a plain release build" >&2
+        fi
+        if [ -z "$sanitize" ] || [ "$sanitize" = none ]; then
+                echo "$type"
+        else
+                echo "$type, sanitizers $sanitize"
+        fi
+}
+
+# Root check, cleanup traps (processes and scratch cgroups go at exit, also on a signal) and
+# the run's temporary directory: the start of every benchmark.
+bench_begin() {
+        bench_require_root
+        trap bench_cleanup EXIT
+        trap 'exit 130' INT TERM HUP PIPE
+        bench_tmpdir
+}
+
 # Prints "<mountpoint> <own cgroup path>" for every mounted cgroup hierarchy (v1 and v2).
 bench_hierarchies() {
         awk '

@@ -42,20 +42,14 @@ while [ $# -gt 0 ]; do
         esac
 done
 
-COLO="$(realpath -m "$BUILD/colo")"
-[ -x "$COLO" ] || bench_die "'$BUILD/colo' not found; build first"
-command -v jq >/dev/null || bench_die "jq is not installed (apt-get install jq)"
-bench_require_root
-
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-bench_tmpdir
+COLO="$(bench_built "$BUILD" colo)" || exit 1
+bench_require_commands jq
+bench_begin
 HZ="$(getconf CLK_TCK)"
-BUILDTYPE="$(meson introspect --buildoptions "$BUILD" 2>/dev/null | jq -r '.[] | select(.name == "buildtype") | .value' || echo unknown)"
+BUILDTYPE="$(bench_build_type "$BUILD")"
 
 echo "== colo agent overhead: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, $BUILDTYPE build"
 bench_check_quiet
-[ "$BUILDTYPE" = release ] || echo "warning: '$BUILD' is a $BUILDTYPE build, not release" >&2
 
 bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-overhead"
 echo "starting $WORKLOADS workloads"

@@ -57,16 +57,10 @@ while [ $# -gt 0 ]; do
         esac
 done
 
-COLO="$(realpath -m "$BUILD/colo")"
-PROBE="$(realpath -m "$BUILD/bench/colo-reaction-probe")"
-[ -x "$COLO" ] || bench_die "'$BUILD/colo' not found; build first"
-[ -x "$PROBE" ] || bench_die "'$BUILD/bench/colo-reaction-probe' not found; build first"
-command -v jq >/dev/null || bench_die "jq is not installed (apt-get install jq)"
-bench_require_root
-
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM HUP PIPE
-bench_tmpdir
+COLO="$(bench_built "$BUILD" colo)" || exit 1
+PROBE="$(bench_built "$BUILD" bench/colo-reaction-probe)" || exit 1
+bench_require_commands jq
+bench_begin
 RESULTS="$BENCH_TMP/steps.jsonl"
 : >"$RESULTS"
 NODE_BYTES="$(numfmt --from=iec "$NODE_MEMORY")"
@@ -76,7 +70,7 @@ TRIGGER_MIB=$(( NODE_BYTES / 50 >> 20 ))
 [ "$TRIGGER_MIB" -ge 64 ] || TRIGGER_MIB=64
 [ "$TRIGGER_MIB" -lt "$STEP_MIB" ] || bench_die "--step-mib must exceed the agent's trigger step ($TRIGGER_MIB MiB)"
 
-echo "== colo reaction-time benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs"
+echo "== colo reaction-time benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, $(bench_build_type "$BUILD") build"
 bench_check_quiet
 echo "$BATCHES batches x $STEPS steps of $STEP_MIB MiB, every $SETTLE s; node memory emulated at $NODE_MEMORY"
 

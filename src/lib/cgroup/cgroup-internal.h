@@ -182,6 +182,9 @@ bool cg_u64_differs(uint64_t want, uint64_t last);
 int cg_read_keys(CgGroup *g, CgFile f, const char *const *keys, uint64_t *const *values, size_t n, ColoError *err);
 /* One pread() of a single-number file; limit: "max"/"-1"/page-counter max read as CG_UNLIMITED. */
 int cg_read_number(CgGroup *g, CgFile f, bool limit, uint64_t *ret, ColoError *err);
+/* The CG_USAGE_MEM_CURRENT and CG_USAGE_MEM_LIMITS fields of u, which both hierarchies read
+ * alike through their own file names (usage, limit, OOM kill count). */
+int cg_read_memory_usage_and_limits(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err);
 int cg_read_group_pressure(CgGroup *g, CgFile f, CgPressure *ret, ColoError *err);
 /* The three pressure files of a group into u. */
 int cg_read_pressures(CgGroup *g, CgUsage *u, ColoError *err);

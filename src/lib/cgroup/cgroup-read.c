@@ -138,3 +138,23 @@ int cg_read_pressures(CgGroup *g, CgUsage *u, ColoError *err) {
                 return r;
         return 0;
 }
+
+int cg_read_memory_usage_and_limits(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err) {
+        int r;
+
+        if (fields & CG_USAGE_MEM_CURRENT) {
+                r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err);
+                if (r < 0)
+                        return r;
+        }
+        if (fields & CG_USAGE_MEM_LIMITS) {
+                r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err);
+                if (r < 0)
+                        return r;
+                r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" }, (uint64_t *[]) { &u->mem_oom_kills },
+                                 1, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -169,17 +169,9 @@ static int v1_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err
                         return r;
                 u->cpu_throttled_usec = throttled_ns / NSEC_PER_USEC;
         }
-        if (fields & CG_USAGE_MEM_CURRENT) {
-                r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err);
-                if (r < 0)
-                        return r;
-        }
-        if (fields & CG_USAGE_MEM_LIMITS) {
-                if ((r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
-                    (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" },
-                                      (uint64_t *[]) { &u->mem_oom_kills }, 1, err)) < 0)
-                        return r;
-        }
+        r = cg_read_memory_usage_and_limits(g, fields, u, err);
+        if (r < 0)
+                return r;
         if (fields & CG_USAGE_WORKING_SET) {
                 /* total_ includes descendants, as usage_in_bytes does with use_hierarchy=1. */
                 uint64_t inactive = 0, inactive_local = 0;

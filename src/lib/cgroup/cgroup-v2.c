@@ -174,17 +174,9 @@ static int v2_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err
                 if (r < 0)
                         return r;
         }
-        if (fields & CG_USAGE_MEM_CURRENT) {
-                r = cg_read_number(g, CG_FILE_MEM_USAGE, false, &u->mem_usage, err);
-                if (r < 0)
-                        return r;
-        }
-        if (fields & CG_USAGE_MEM_LIMITS) {
-                if ((r = cg_read_number(g, CG_FILE_MEM_LIMIT, true, &u->mem_limit, err)) < 0 ||
-                    (r = cg_read_keys(g, CG_FILE_MEM_OOM, (const char *[]) { "oom_kill" },
-                                      (uint64_t *[]) { &u->mem_oom_kills }, 1, err)) < 0)
-                        return r;
-        }
+        r = cg_read_memory_usage_and_limits(g, fields, u, err);
+        if (r < 0)
+                return r;
         if (fields & CG_USAGE_WORKING_SET) {
                 uint64_t inactive = 0;
                 r = cg_read_keys(g, CG_FILE_MEM_STAT, (const char *[]) { "inactive_file" }, (uint64_t *[]) { &inactive },

@@ -199,6 +199,8 @@ bench_remove_groups() {
 # Kills the tracked pids and every process in this run's bench groups, removes the groups and
 # the temporary directory. Safe to call more than once; installed as the EXIT/INT/TERM trap.
 bench_cleanup() {
+        # A second signal must not cut the cleanup short and leave scratch cgroups behind.
+        trap '' INT TERM HUP PIPE
         bench_stop_pids $BENCH_TRACKED_PIDS
         BENCH_TRACKED_PIDS=""
         bench_remove_groups

@@ -92,7 +92,7 @@ int agent_render_metrics(Agent *a) {
               "Offline CPU budget (capacity - reserved - online peak - margin); the offline parent's CPU quota when enforced.",
               d->offline_cpu_budget_cores);
         gauge(&o, "colo_offline_cpu_quota_enforced", "1 when the offline CPU budget is applied as a CFS quota.",
-              d->offline_cpu_quota_enforced ? 1.0 : 0.0);
+              d->offline_cpu_quota_enforced > 0 ? 1.0 : 0.0);
         gauge(&o, "colo_offline_memory_budget_bytes", "Memory limit of the offline parent.", (double) d->offline_mem_budget);
         gauge(&o, "colo_online_predicted_peak_cpu_cores",
               "Online CPU peak the budget is computed from (predicted, or the recent maximum).", d->online_estimate_cpu_cores);

@@ -54,9 +54,12 @@ static void print_text(const StatusDoc *d, bool live) {
                format_bytes(d->online_mem_working_set, b1, sizeof(b1)), d->has_predicted_peak ? "predicted" : "estimated",
                d->online_estimate_cpu_cores, format_bytes(d->online_estimate_mem_bytes, b2, sizeof(b2)),
                d->estimate_source);
-        printf("offline:   %.2f cores, %s working set; budget %.2f cores (%s), %s\n", d->offline_cpu_usage_cores,
+        printf("offline:   %.2f cores, %s working set; budget %.2f cores%s, %s\n", d->offline_cpu_usage_cores,
                format_bytes(d->offline_mem_working_set, b1, sizeof(b1)), d->offline_cpu_budget_cores,
-               d->offline_cpu_quota_enforced ? "CPU quota" : "no CPU quota: cpu.idle", format_bytes(d->offline_mem_budget, b3, sizeof(b3)));
+               d->offline_cpu_quota_enforced > 0    ? " (the CPU quota)" :
+               d->offline_cpu_quota_enforced == 0 ? " (not enforced as a CPU quota)" :
+                                                    "",
+               format_bytes(d->offline_mem_budget, b3, sizeof(b3)));
         if (d->squeezed)
                 printf("squeezed:  yes: %s\n", d->squeeze_reason);
         else

@@ -352,6 +352,7 @@ static void fill_doc(StatusDoc *d) {
                 .offline_cpu_usage_cores = 1.125,
                 .offline_mem_working_set = 3ULL << 30,
                 .offline_cpu_budget_cores = 0.9,
+                .offline_cpu_quota_enforced = 0,
                 .offline_mem_budget = 18ULL << 30,
                 .has_predicted_peak = true,
                 .online_estimate_cpu_cores = 1.25,
@@ -399,6 +400,7 @@ static void test_status_doc_round_trips_through_json(void **state) {
         assert_true(back.offline_cpu_usage_cores == d.offline_cpu_usage_cores);
         assert_int_equal(back.offline_mem_working_set, d.offline_mem_working_set);
         assert_true(back.offline_cpu_budget_cores == d.offline_cpu_budget_cores);
+        assert_int_equal(back.offline_cpu_quota_enforced, 0);
         assert_int_equal(back.offline_mem_budget, d.offline_mem_budget);
         assert_string_equal(back.estimate_source, d.estimate_source);
         assert_true(back.has_predicted_peak);
@@ -483,6 +485,7 @@ static void test_status_doc_rejects_bad_documents_naming_the_field(void **state)
                 { "\"name\": \"hog\"", "\"name\": \"../hog\"", "workloads[1].name" },
                 { "\"tier\": \"critical\"", "\"tier\": \"batch\"", "workloads[0]" },
                 { "\"squeezed\": true", "\"squeezed\": 1", "offline.squeezed" },
+                { "\"cpu_quota_enforced\": false", "\"cpu_quota_enforced\": 0", "offline.cpu_quota_enforced" },
                 { "\"workloads\": [", "\"workloads\": {\"x\": [", "line" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -503,8 +506,21 @@ static void test_status_doc_rejects_bad_documents_naming_the_field(void **state)
         char *extra = replace(json, "\"version\": 1", "\"future\": {\"x\": 1}, \"version\": 1");
         assert_int_equal(status_doc_from_json(extra, strlen(extra), &out, &err), 0);
         assert_int_equal(out.n_workloads, 2);
+        assert_int_equal(out.offline_cpu_quota_enforced, 0);
         status_doc_done(&out);
         free(extra);
+        /* A field added after version 1 may be missing (an older agent): "not reported", and the
+         * same document without it again when encoded. */
+        char *older = replace(json, "\"cpu_quota_enforced\": false,", "");
+        out = (StatusDoc) {};
+        assert_int_equal(status_doc_from_json(older, strlen(older), &out, &err), 0);
+        assert_int_equal(out.offline_cpu_quota_enforced, -1);
+        char *again = NULL;
+        assert_int_equal(status_doc_to_json(&out, &again, &err), 0);
+        assert_null(strstr(again, "cpu_quota_enforced"));
+        free(again);
+        status_doc_done(&out);
+        free(older);
         free(json);
         status_doc_done(&d);
 }
@@ -529,6 +545,12 @@ static void test_fill_status_without_a_plan_reports_running_and_formula_budgets(
         assert_true(fabs(d.offline_cpu_budget_cores - policy_offline_cpu_budget(&s, &est, &cfg)) < 1e-12);
         assert_int_equal(d.offline_mem_budget, policy_offline_mem_budget(&s, &est, &cfg));
         assert_true(fabs(d.online_estimate_cpu_cores - 0.8) < 1e-12);
+        /* Default auto: the quota is enforced exactly when the node lacks cpu.idle. */
+        assert_int_equal(d.offline_cpu_quota_enforced, 1);
+        status_doc_done(&d);
+        s.cpu_idle_available = true;
+        assert_int_equal(snapshot_fill_status(&d, &s, &est, &cfg, NULL), 0);
+        assert_int_equal(d.offline_cpu_quota_enforced, 0);
         status_doc_done(&d);
 }
 

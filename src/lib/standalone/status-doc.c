@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "standalone/status-doc.h"
@@ -73,55 +75,23 @@ static json_t *workload_json(const StatusWorkload *w, bool *oom) {
         return o;
 }
 
-/* A growing text buffer; the first failed allocation sets oom and stops all appends. */
-typedef struct TextBuf {
-        char *data;
-        size_t len, cap;
-        bool oom;
-        size_t indent;                  /* spaces written after every newline of dump_indented() */
-} TextBuf;
+/* The indent of a workload's lines inside the document's "workloads" array. */
+#define WORKLOAD_INDENT "    "
 
-static void text_reserve(TextBuf *b, size_t more) {
-        if (b->oom || b->len + more + 1 <= b->cap)
-                return;
-        size_t cap = MAX(b->cap * 2, b->len + more + 1);
-        char *p = realloc(b->data, cap);
-        if (!p) {
-                b->oom = true;
-                return;
-        }
-        b->data = p;
-        b->cap = cap;
-}
-
-static void text_append(TextBuf *b, const char *s, size_t n) {
-        text_reserve(b, n);
-        if (b->oom)
-                return;
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-}
-
-static void text_append_str(TextBuf *b, const char *s) {
-        text_append(b, s, strlen(s));
-}
-
-/* json_dump_callback() sink: the text of a value dumped at depth 0, indented by b->indent more.
- * Encoded strings never hold a raw newline, so every newline is a line break of the layout. */
+/* json_dump_callback() sink into a FILE: the text of a value dumped at depth 0, each line after
+ * the first indented by WORKLOAD_INDENT. Encoded strings never hold a raw newline, so every
+ * newline is a line break of the layout. */
 static int dump_indented(const char *buffer, size_t size, void *data) {
-        TextBuf *b = data;
-        static const char spaces[] = "        ";
-        while (size > 0 && !b->oom) {
+        FILE *f = data;
+        while (size > 0) {
                 const char *nl = memchr(buffer, '\n', size);
                 size_t n = nl ? (size_t) (nl - buffer) + 1 : size;
-                text_append(b, buffer, n);
-                if (nl)
-                        text_append(b, spaces, MIN(b->indent, sizeof(spaces) - 1));
+                if (fwrite(buffer, 1, n, f) != n || (nl && fputs(WORKLOAD_INDENT, f) < 0))
+                        return -1;
                 buffer += n;
                 size -= n;
         }
-        return b->oom ? -1 : 0;
+        return 0;
 }
 
 #define STATUS_JSON_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER)
@@ -162,7 +132,8 @@ int status_doc_to_json(const StatusDoc *d, char **ret, ColoError *err) {
         put(offline, "cpu_usage_cores", double_json(d->offline_cpu_usage_cores), &oom);
         put(offline, "memory_working_set_bytes", u64_json(d->offline_mem_working_set), &oom);
         put(offline, "cpu_budget_cores", double_json(d->offline_cpu_budget_cores), &oom);
-        put(offline, "cpu_quota_enforced", json_boolean(d->offline_cpu_quota_enforced), &oom);
+        if (d->offline_cpu_quota_enforced >= 0)
+                put(offline, "cpu_quota_enforced", json_boolean(d->offline_cpu_quota_enforced), &oom);
         put(offline, "memory_budget_bytes", u64_json(d->offline_mem_budget), &oom);
         put(offline, "squeezed", json_boolean(d->squeezed), &oom);
         put(offline, "squeeze_reason", json_string(d->squeeze_reason), &oom);
@@ -186,24 +157,26 @@ int status_doc_to_json(const StatusDoc *d, char **ret, ColoError *err) {
 
         /* The same text json_dumps() makes of the whole tree: each element of the array at depth
          * 1 starts on its own line, indented 4, and its lines are indented 4 more. */
-        TextBuf b = { .indent = 4 };
-        text_reserve(&b, head_len + d->n_workloads * 384);      /* about 330 bytes each */
-        text_append(&b, head, head_len - tail_len + 1);         /* up to and including "[" */
-        for (size_t i = 0; i < d->n_workloads && !b.oom; i++) {
-                text_append_str(&b, i == 0 ? "\n    " : ",\n    ");
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+                return colo_error_set(err, ENOMEM, "encode status document");
+        bool failed = fwrite(head, 1, head_len - tail_len + 1, f) != head_len - tail_len + 1;  /* through "[" */
+        for (size_t i = 0; i < d->n_workloads && !failed; i++) {
                 json_t *w = workload_json(&d->workloads[i], &oom);
-                if (oom || !w || json_dump_callback(w, dump_indented, &b, STATUS_JSON_FLAGS) < 0)
-                        b.oom = true;
+                failed = oom || !w || fputs(i == 0 ? "\n" WORKLOAD_INDENT : ",\n" WORKLOAD_INDENT, f) < 0 ||
+                         json_dump_callback(w, dump_indented, f, STATUS_JSON_FLAGS) < 0;
                 json_decref(w);
         }
-        text_append_str(&b, "\n  ]\n}");
-        if (b.oom) {
-                free(b.data);
+        failed = fputs("\n  ]\n}", f) < 0 || failed;
+        if (fclose(f) != 0 || failed) {
+                free(text);
                 return colo_error_set(err, ENOMEM, "encode status document");
         }
         /* The agent keeps the text until the next period (it serves /status): no slack. */
-        char *fit = realloc(b.data, b.len + 1);
-        *ret = fit ?: b.data;
+        char *fit = realloc(text, len + 1);
+        *ret = fit ?: text;
         return 0;
 }
 
@@ -251,6 +224,20 @@ static int get_bool(json_t *obj, const char *section, const char *key, bool *ret
                 return colo_error_setf_plain(err, EBADMSG, "status document: field '%s%s%s' is not a boolean",
                                              section ?: "", section ? "." : "", key);
         *ret = json_is_true(v);
+        return 0;
+}
+
+/* A boolean added after version 1 of the document: absent (an older agent) is -1, not an error. */
+static int get_optional_flag(json_t *obj, const char *section, const char *key, int8_t *ret, ColoError *err) {
+        bool b;
+        if (!json_object_get(obj, key)) {
+                *ret = -1;
+                return 0;
+        }
+        int r = get_bool(obj, section, key, &b, err);
+        if (r < 0)
+                return r;
+        *ret = b;
         return 0;
 }
 
@@ -368,7 +355,7 @@ int status_doc_from_json(const char *text, size_t size, StatusDoc *ret, ColoErro
         if ((r = get_double(offline, "offline", "cpu_usage_cores", &d.offline_cpu_usage_cores, err)) < 0 ||
             (r = get_u64(offline, "offline", "memory_working_set_bytes", &d.offline_mem_working_set, err)) < 0 ||
             (r = get_double(offline, "offline", "cpu_budget_cores", &d.offline_cpu_budget_cores, err)) < 0 ||
-            (r = get_bool(offline, "offline", "cpu_quota_enforced", &d.offline_cpu_quota_enforced, err)) < 0 ||
+            (r = get_optional_flag(offline, "offline", "cpu_quota_enforced", &d.offline_cpu_quota_enforced, err)) < 0 ||
             (r = get_u64(offline, "offline", "memory_budget_bytes", &d.offline_mem_budget, err)) < 0 ||
             (r = get_bool(offline, "offline", "squeezed", &d.squeezed, err)) < 0 ||
             (r = get_string(offline, "offline", "squeeze_reason", d.squeeze_reason, sizeof(d.squeeze_reason), err)) < 0 ||

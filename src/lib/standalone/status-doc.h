@@ -47,7 +47,9 @@ typedef struct StatusDoc {
         double offline_cpu_usage_cores;
         uint64_t offline_mem_working_set;
         double offline_cpu_budget_cores;
-        bool offline_cpu_quota_enforced;        /* the budget is the offline parent's CPU quota */
+        /* The budget is the offline parent's CPU quota: 1 yes, 0 no, -1 not reported (a document
+         * from an agent older than the field). */
+        int8_t offline_cpu_quota_enforced;
         uint64_t offline_mem_budget;
 
         char estimate_source[64];               /* "recent-max-30s", "predictor colo", ... */

@@ -229,7 +229,7 @@ static int get_bool(json_t *obj, const char *section, const char *key, bool *ret
 
 /* A boolean added after version 1 of the document: absent (an older agent) is -1, not an error. */
 static int get_optional_flag(json_t *obj, const char *section, const char *key, int8_t *ret, ColoError *err) {
-        bool b;
+        bool b = false;
         if (!json_object_get(obj, key)) {
                 *ret = -1;
                 return 0;

@@ -896,8 +896,8 @@ int agent_k8s_tick(Agent *a) {
                 apply_plan(k, plan);
         if (a->pending_event_usec != 0) {
                 uint64_t now = now_monotonic_usec();
-                a->metrics.reaction_seconds = (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC;
-                a->metrics.have_reaction = true;
+                prom_histogram_observe(&a->metrics.reaction_seconds,
+                                       (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC);
                 a->pending_event_usec = 0;
         }
         for (size_t i = 0; i < plan->n_evictions; i++)
@@ -919,7 +919,7 @@ int agent_k8s_tick(Agent *a) {
 
         a->last_tick_usec = now_monotonic_usec();
         a->metrics.ticks_total++;
-        a->metrics.tick_duration_seconds = (double) (a->last_tick_usec - start) / USEC_PER_SEC;
+        prom_histogram_observe(&a->metrics.tick_duration_seconds, (double) (a->last_tick_usec - start) / USEC_PER_SEC);
         notify(k);
         return 0;
 }

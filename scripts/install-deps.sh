@@ -3,7 +3,7 @@
 # Skips apt entirely when everything is already there, so repeated runs are fast.
 set -eu
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libjansson-dev libcurl4-openssl-dev
-      libmicrohttpd-dev libgnutls28-dev libyajl-dev libyaml-dev zlib1g-dev libsystemd-dev libcmocka-dev memcached gnuplot-nox procps jq
+      libmicrohttpd-dev libgnutls28-dev libyajl-dev libyaml-dev zlib1g-dev libsystemd-dev libcmocka-dev memcached gnuplot-nox procps jq curl
       scdoc bash-completion systemd debhelper fakeroot dpkg-dev git prometheus"
 missing=""
 for p in $pkgs; do

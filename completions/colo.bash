@@ -4,7 +4,7 @@ _colo() {
         local cur prev words cword
         _init_completion || return
 
-        local commands="agent run status move sim webhook extender"
+        local commands="agent run status top move sim webhook extender"
         if [[ $cword -eq 1 ]]; then
                 COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
                 return
@@ -15,6 +15,7 @@ _colo() {
         agent) opts="--config --subtree --state-dir --dry-run --help" ;;
         run) opts="--class --tier --name --config --subtree --state-dir --help" ;;
         status) opts="--json --config --subtree --state-dir --help" ;;
+        top) opts="--once --interval --sort --color --config --state-dir --help" ;;
         move) opts="--class --tier --config --subtree --state-dir --help" ;;
         sim) opts="--format --predictors --node-size --signal --warmup --horizon --step --max-gap
                    --json --csv --plot --plot-node --help" ;;
@@ -50,6 +51,8 @@ _colo() {
                 esac
                 return ;;
         --format) COMPREPLY=($(compgen -W "azure alibaba auto" -- "$cur")); return ;;
+        --sort | -s) COMPREPLY=($(compgen -W "cpu memory name" -- "$cur")); return ;;
+        --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --signal) COMPREPLY=($(compgen -W "max avg" -- "$cur")); return ;;
         --preemption-policy) COMPREPLY=($(compgen -W "Never PreemptLowerPriority keep" -- "$cur")); return ;;
         --config | --tls-cert | --tls-key | --plot) _filedir; return ;;
@@ -57,7 +60,7 @@ _colo() {
         --subtree | --name | -n | --listen | -l | --max-body | --timeout | --threads | --predictors | \
         --node-size | --warmup | --horizon | --step | --max-gap | --plot-node | --offline-priority | \
         --replaceable-priority-class | --cpu-threshold | --memory-threshold | --stale-after | \
-        --node-source | --node-refresh) return ;;
+        --node-source | --node-refresh | --interval | -d) return ;;
         esac
 
         if [[ $cur == -* ]]; then

@@ -25,7 +25,7 @@ dpkg-deb -x "$deb" "$tmp/root"
 fail=0
 for f in usr/bin/colo etc/colo/colo.yaml usr/share/bash-completion/completions/colo \
          usr/share/man/man8/colo.8.gz usr/share/man/man8/colo-agent.8.gz usr/share/man/man8/colo-run.8.gz \
-         usr/share/man/man8/colo-status.8.gz usr/share/man/man8/colo-move.8.gz usr/share/man/man8/colo-sim.8.gz \
+         usr/share/man/man8/colo-status.8.gz usr/share/man/man8/colo-top.8.gz usr/share/man/man8/colo-move.8.gz usr/share/man/man8/colo-sim.8.gz \
          usr/share/man/man8/colo-webhook.8.gz usr/share/man/man8/colo-extender.8.gz; do
         [ -e "$tmp/root/$f" ] || { echo "check-deb: $deb lacks /$f" >&2; fail=1; }
 done

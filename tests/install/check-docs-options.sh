@@ -19,7 +19,7 @@ compare() { # what file
         fi
 }
 
-for verb in agent run status move sim webhook extender; do
+for verb in agent run status top move sim webhook extender; do
         "$colo" "$verb" --help | options >"$tmp/help"
         [ -s "$tmp/help" ] || { echo "check-docs-options: 'colo $verb --help' lists no option" >&2; exit 1; }
         page="$src/man/colo-$verb.8.scd"

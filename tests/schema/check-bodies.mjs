@@ -8,12 +8,18 @@
 //   POST namespaces/<ns>/events         a core/v1 Event in that namespace
 //   GET  pods?<query>                   meta/v1 ListOptions, parameter by parameter (lib/query.mjs)
 //   GET  nodes/<n>?<query>              meta/v1 GetOptions
-//   node check-bodies.mjs DUMP_PROGRAM | DIR
+//   the webhook's reply to each AdmissionReview fixture (admission-*.json, not -malformed-): an
+//   AdmissionReview response for that request whose JSONPatch, applied to the request's pod, gives
+//   a valid Pod
+//   node check-bodies.mjs DUMP_PROGRAM FIXTURE_DIR | DIR
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import jsonpatch from "fast-json-patch";
+
+import { AdmissionReview, validateGo } from "./lib/gotypes.mjs";
 import { checkQuery } from "./lib/query.mjs";
 import { report } from "./lib/source.mjs";
 import { modelFor, validateObject, validateStrict } from "./lib/strict.mjs";
@@ -28,7 +34,35 @@ const ROUTES = [
   { method: "POST", re: /^\/api\/v1\/namespaces\/([^/?]+)\/events$/, check: event },
   { method: "GET", re: /^\/api\/v1\/pods$/, check: (m, q) => checkQuery("list", q, "pods") },
   { method: "GET", re: /^\/api\/v1\/nodes\/([^/?]+)$/, check: (m, q) => checkQuery("get", q, "nodes") },
+  { method: "REPLY", re: /^(\/.*)$/, check: webhookReply },
 ];
+
+async function webhookReply(m, query, reply) {
+  const request = JSON.parse(readFileSync(m[1], "utf8"));
+  const problems = await validateGo(AdmissionReview, reply);
+  if (reply?.apiVersion !== request.apiVersion || reply?.kind !== "AdmissionReview")
+    problems.push({ path: "/", message: `must be an AdmissionReview of the request's apiVersion ${request.apiVersion}` });
+  if ("request" in (reply ?? {})) problems.push({ path: "/request", message: "a reply carries the response only" });
+  const resp = reply?.response;
+  if (!isObject(resp)) return [...problems, { path: "/response", message: "missing" }];
+  if (resp.uid !== request.request?.uid) problems.push({ path: "/response/uid", message: "must be the request's uid" });
+  if (!resp.allowed && !isObject(resp.status))
+    problems.push({ path: "/response/status", message: "a refusal must say why (metav1.Status)" });
+  if (("patch" in resp) !== ("patchType" in resp))
+    problems.push({ path: "/response/patchType", message: "patch and patchType go together" });
+  if (typeof resp.patch === "string") {
+    const patch = JSON.parse(Buffer.from(resp.patch, "base64").toString("utf8"));
+    let pod;
+    try {
+      pod = jsonpatch.applyPatch(structuredClone(request.request.object), patch, true, false).newDocument;
+    } catch (e) {
+      return [...problems, { path: "/response/patch", message: `does not apply to the request's object: ${e.message.split("\n")[0]}` }];
+    }
+    const r = await validateObject(pod);
+    problems.push(...r.problems.map((p) => ({ ...p, path: `/response/patch (patched object ${p.path})` })));
+  }
+  return problems;
+}
 
 function nodePatch(status) {
   return async (m, query, body) => {
@@ -103,10 +137,14 @@ export async function checkRequest(file, text) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = process.argv[2];
-  let dir = arg, made = null;
+  let dir = arg, made = null, expected = 10;
   if (!statSync(arg).isDirectory()) {
+    const fixtureDir = process.argv[3];
+    const reviews = readdirSync(fixtureDir).filter((f) => /^admission-.*\.json$/.test(f) && !/-malformed-|\.patch\.json$/.test(f))
+      .sort().map((f) => join(fixtureDir, f));
+    expected += reviews.length;
     made = dir = mkdtempSync(join(tmpdir(), "colo-k8s-bodies-"));
-    execFileSync(arg, [dir], { stdio: "inherit" });
+    execFileSync(arg, [dir, ...reviews], { stdio: "inherit" });
   }
   let failures = 0, passed = 0;
   try {
@@ -118,9 +156,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   } finally {
     if (made) rmSync(made, { recursive: true, force: true });
   }
-  // The dump writes 10 requests; fewer means a builder stopped being covered.
-  if (passed + failures < 10) {
-    console.log(`FAIL only ${passed + failures} requests dumped, 10 expected`);
+  // The dump writes 10 requests and a reply per review; fewer means something stopped being covered.
+  if (passed + failures < expected) {
+    console.log(`FAIL only ${passed + failures} requests dumped, ${expected} expected`);
     failures++;
   }
   console.log(`${passed} passed, ${failures} failed`);

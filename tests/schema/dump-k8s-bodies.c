@@ -2,19 +2,23 @@
  * directory, for check-bodies.mjs to validate against the Kubernetes schemas:
  *   <name>.json   a request body: "<METHOD> <path>" on the first line, the body after it
  *   <name>.query  a GET: "GET <path?query>" alone
+ *   webhook-<fixture>  the webhook's reply to an AdmissionReview fixture: "REPLY <fixture file>",
+ *                 then the reply (an answer to the API server, whose patch it applies to the pod)
  * The set covers each builder and each of its branches (grace period set or not, an Event with
  * and without the pod's resourceVersion, the first and a continued list page). Usage:
- * dump-k8s-bodies DIR. */
+ * dump-k8s-bodies DIR [ADMISSION_FIXTURE...]. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "k8s/admission.h"
 #include "k8s/curl-dl.h"
 #include "k8s/k8s-evict.h"
 #include "k8s/node-status.h"
 #include "k8s/pod-watch.h"
 #include "util/error.h"
+#include "util/fileio.h"
 #include "util/macro.h"
 
 #define NODE "worker-3.example"
@@ -104,12 +108,30 @@ static int dump_pod_watch(const char *dir) {
         return 0;
 }
 
+static int dump_webhook_reply(const char *dir, const char *fixture) {
+        ColoError err = {};
+        _cleanup_free_ char *request = NULL, *reply = NULL, *name = NULL;
+        size_t size, reply_size;
+        AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
+        if (read_full_file(fixture, ADMISSION_REVIEW_MAX_SIZE, &request, &size, &err) < 0)
+                return fail("read fixture", &err);
+        if (admission_review(&cfg, request, size, &reply, &reply_size, NULL, &err) < 0)
+                return fail(fixture, &err);
+        const char *base = strrchr(fixture, '/');
+        if (asprintf(&name, "webhook-%s", base ? base + 1 : fixture) < 0)
+                name = NULL;
+        return write_request(dir, name ?: "", "REPLY", name ? fixture : NULL, reply);
+}
+
 int main(int argc, char **argv) {
         ColoError err = {};
-        if (argc != 2) {
-                fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s DIR [ADMISSION_FIXTURE...]\n", argv[0]);
                 return 2;
         }
+        for (int i = 2; i < argc; i++)
+                if (dump_webhook_reply(argv[1], argv[i]) < 0)
+                        return 1;
         /* The list and watch paths escape their values with libcurl. */
         if (curl_dl_open(&err) < 0)
                 return fail("load libcurl", &err), 1;

@@ -26,7 +26,8 @@ export const T = {
   enumOf: (values) => ({ kind: "string", values }),
   // An API object of kubernetes-models' apiVersion/kind in a Go struct field: its apiVersion and
   // kind may be absent, as encoding/json leaves a typed object's empty TypeMeta out.
-  model: (apiVersion, kind) => ({ kind: "model", apiVersion, modelKind: kind }),
+  // module: where the class is when not in kubernetes-models/<apiVersion>.
+  model: (apiVersion, kind, module) => ({ kind: "model", apiVersion, modelKind: kind, module }),
   // A RawExtension: an encoded API object that names its own apiVersion/kind.
   raw: () => ({ kind: "raw", nullable: true }),
 };
@@ -63,7 +64,8 @@ export const AdmissionRequest = T.struct({
 export const AdmissionResponse = T.struct({
   uid: T.string,
   allowed: T.bool,
-  status: T.ptr(T.model("v1", "Status")),       // the Go field is Result, its json tag "status"
+  // The Go field is Result, its json tag "status".
+  status: T.ptr(T.model("v1", "Status", "@kubernetes-models/apimachinery/apis/meta/v1")),
   patch: T.ptr(T.string),                       // []byte: base64
   patchType: T.ptr(T.enumOf(["JSONPatch"])),
   auditAnnotations: T.map(T.string),
@@ -150,16 +152,17 @@ async function validateStruct(t, data, path) {
 
 async function validateModel(t, data, path) {
   if (!isObject(data)) return [{ path: pointer(path), message: "must be an object" }];
-  const cls = await modelFor(t.apiVersion, t.modelKind) ?? await embeddedClass(t.apiVersion, t.modelKind);
+  const cls = t.module ? await embeddedClass(t.module, t.modelKind) :
+    await modelFor(t.apiVersion, t.modelKind) ?? await embeddedClass(`kubernetes-models/${t.apiVersion}`, t.modelKind);
   if (!cls) throw new Error(`kubernetes-models has no ${t.apiVersion} ${t.modelKind}`);
   // A Go struct field's TypeMeta may be empty on the wire: fill it in as the class constructor does.
   const filled = cls.apiVersion ? { apiVersion: cls.apiVersion, kind: cls.kind, ...data } : data;
   return rebase(path, validateStrict(cls, filled));
 }
 
-// Classes without their own apiVersion/kind (UserInfo), by module.
-async function embeddedClass(apiVersion, kind) {
-  const mod = await import(`kubernetes-models/${apiVersion}`).catch(() => null);
+// Classes without their own apiVersion/kind (UserInfo, Status), by module.
+async function embeddedClass(module, kind) {
+  const mod = await import(module).catch(() => null);
   return mod && typeof mod[kind] === "function" ? mod[kind] : null;
 }
 

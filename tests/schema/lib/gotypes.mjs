@@ -6,6 +6,8 @@
 //   k8s.io/api/admission/v1/types.go                 AdmissionReview, AdmissionRequest/Response
 //   k8s.io/apimachinery/pkg/apis/meta/v1/types.go    GroupVersionKind/Resource, CreateOptions, UpdateOptions
 //   k8s.io/kube-scheduler/extender/v1/types.go       ExtenderArgs, ExtenderFilterResult, HostPriority
+//   k8s.io/kube-scheduler/config/v1/types.go         KubeSchedulerConfiguration (with
+//   k8s.io/component-base/config/v1alpha1/types.go   its LeaderElection/ClientConnection/Debugging)
 //
 // The extender types have no json tags: encoding/json writes the Go field names (Pod, Nodes, ...)
 // and reads keys case-insensitively, so their keys are matched without regard to case, as
@@ -19,6 +21,10 @@ export const T = {
   string: { kind: "string" },
   bool: { kind: "bool" },
   int: { kind: "int" },
+  number: { kind: "number" },
+  // metav1.Duration: a string Go's time.ParseDuration reads ("2s", "1m30s", "500ms").
+  duration: { kind: "duration" },
+  any: { kind: "any", nullable: true },
   ptr: (t) => ({ ...t, nullable: true }),
   array: (of) => ({ kind: "array", of, nullable: true }),
   map: (of) => ({ kind: "map", of, nullable: true }),
@@ -93,6 +99,52 @@ export const ExtenderFilterResult = T.struct({
 }, extender);
 export const HostPriorityList = T.array(T.struct({ Host: T.string, Score: T.int }, extender));
 
+// kube-scheduler reads its --config strictly and case-sensitively: an unknown field stops it.
+const pluginSet = T.struct({
+  enabled: T.array(T.struct({ name: T.string, weight: T.ptr(T.int) }, { required: ["name"] })),
+  disabled: T.array(T.struct({ name: T.string, weight: T.ptr(T.int) }, { required: ["name"] })),
+});
+const extensionPoints = ["preEnqueue", "queueSort", "preFilter", "filter", "postFilter", "preScore", "score",
+  "reserve", "permit", "preBind", "bind", "postBind", "multiPoint", "placementGenerate", "placementScore",
+  "placementFeasible", "podGroupPostFilter"];
+export const KubeSchedulerConfiguration = T.struct({
+  ...typeMeta,
+  parallelism: T.ptr(T.int),
+  leaderElection: T.struct({
+    leaderElect: T.ptr(T.bool), leaseDuration: T.duration, renewDeadline: T.duration, retryPeriod: T.duration,
+    resourceLock: T.string, resourceName: T.string, resourceNamespace: T.string,
+  }),
+  clientConnection: T.struct({
+    kubeconfig: T.string, acceptContentTypes: T.string, contentType: T.string, qps: T.number, burst: T.int,
+  }),
+  enableProfiling: T.ptr(T.bool),               // DebuggingConfiguration, inlined
+  enableContentionProfiling: T.ptr(T.bool),
+  percentageOfNodesToScore: T.ptr(T.int),
+  percentageOfPlacementsToScore: T.ptr(T.int),
+  podInitialBackoffSeconds: T.ptr(T.int),
+  podMaxBackoffSeconds: T.ptr(T.int),
+  profiles: T.array(T.struct({
+    schedulerName: T.ptr(T.string),
+    percentageOfNodesToScore: T.ptr(T.int),
+    percentageOfPlacementsToScore: T.ptr(T.int),
+    plugins: T.ptr(T.struct(Object.fromEntries(extensionPoints.map((e) => [e, pluginSet])))),
+    // args: the plugin's own <Name>Args type, which kube-scheduler decodes; not checked here.
+    pluginConfig: T.array(T.struct({ name: T.string, args: T.any }, { required: ["name"] })),
+  })),
+  extenders: T.array(T.struct({
+    urlPrefix: T.string, filterVerb: T.string, preemptVerb: T.string, prioritizeVerb: T.string, weight: T.int,
+    bindVerb: T.string, enableHTTPS: T.bool,
+    tlsConfig: T.ptr(T.struct({
+      insecure: T.bool, serverName: T.string, certFile: T.string, keyFile: T.string, caFile: T.string,
+      certData: T.ptr(T.string), keyData: T.ptr(T.string), caData: T.ptr(T.string),
+    })),
+    httpTimeout: T.duration, nodeCacheCapable: T.bool,
+    managedResources: T.array(T.struct({ name: T.string, ignoredByScheduler: T.bool }, { required: ["name"] })),
+    ignorable: T.bool,
+  }, { required: ["urlPrefix"] })),
+  delayCacheUntilActive: T.bool,
+}, { required: ["apiVersion", "kind"] });
+
 // Validates data against type t. Returns [{path, message}]; async because models load lazily.
 export async function validateGo(t, data, path = []) {
   const here = pointer(path);
@@ -105,6 +157,13 @@ export async function validateGo(t, data, path = []) {
       return typeof data === "boolean" ? [] : [{ path: here, message: "must be a boolean" }];
     case "int":
       return Number.isSafeInteger(data) ? [] : [{ path: here, message: "must be an integer" }];
+    case "number":
+      return typeof data === "number" ? [] : [{ path: here, message: "must be a number" }];
+    case "duration":
+      return typeof data === "string" && /^[-+]?(0|([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$/.test(data) ? [] :
+        [{ path: here, message: `must be a duration such as "2s" or "1m30s" (Go's time.ParseDuration)` }];
+    case "any":
+      return [];
     case "array": {
       if (!Array.isArray(data)) return [{ path: here, message: "must be an array" }];
       const out = [];

@@ -14,6 +14,7 @@
 
 const MODULES = {
   "cert-manager.io/v1": "@kubernetes-models/cert-manager/cert-manager.io/v1",
+  "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
 };
 
 // The model class of apiVersion/kind, or null when kubernetes-models has none.

@@ -170,6 +170,12 @@ const KubePod *pod_watch_pods(const PodWatch *w, size_t *ret_n);
 const KubePod *pod_watch_find(const PodWatch *w, const char *uid);
 const PodWatchStats *pod_watch_stats(const PodWatch *w);
 
+/* The request paths (with their ListOptions query) of a list page (continue_token NULL for the first
+ * page) and of a watch from resource_version, values escaped; malloc'd, NULL when out of memory.
+ * libcurl must be loaded (k8s/curl-dl.h). Exposed so tests check the query against the API. */
+char *pod_watch_list_path(const char *node, unsigned page_size, const char *continue_token);
+char *pod_watch_watch_path(const char *node, const char *resource_version, unsigned timeout_sec);
+
 /* The delay before retry number failures (1, 2, ...): min(max, initial * 2^(failures-1)),
  * jittered into [d/2, d) by rnd (uniform in [0, 1)). Pure. */
 uint64_t pod_watch_backoff_usec(uint64_t initial_usec, uint64_t max_usec, unsigned failures, double rnd);

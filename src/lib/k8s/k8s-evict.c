@@ -169,6 +169,7 @@ static void send_recheck(KubeEvictor *e, EvictSlot *s);
 
 /* Applies a decision on an answer to the eviction or to the re-read after a 409. */
 static void apply(KubeEvictor *e, EvictSlot *s, const KubeEvictDecision *d, const KubeResponse *resp, bool recheck) {
+        s->ev.still_there = false;
         switch (d->action) {
         case KUBE_EVICT_ACCEPT:
                 s->ev.state = KUBE_EVICTION_ACCEPTED;
@@ -207,7 +208,8 @@ static void apply(KubeEvictor *e, EvictSlot *s, const KubeEvictDecision *d, cons
         case KUBE_EVICT_RETRY:
         default:
                 /* After a 409, the same pod still being there is no failure: the conflict was counted. */
-                if (!recheck || resp->error != 0 || resp->status != 200) {
+                s->ev.still_there = recheck && resp->error == 0 && resp->status == 200;
+                if (!s->ev.still_there) {
                         e->stats.failures++;
                         note_error(e, s, recheck ? "re-read" : "evict", resp);
                 }

@@ -91,6 +91,7 @@ typedef struct KubeEviction {
         unsigned blocked;               /* 429 answers so far */
         unsigned conflicts;             /* 409 answers so far */
         bool replaced;                  /* GONE because another pod has the name now */
+        bool still_there;               /* the last answer: a re-read after a 409 found this very pod */
         uint64_t next_attempt_usec;
         uint64_t requested_usec, accepted_usec;
         uint64_t requested_realtime_usec;

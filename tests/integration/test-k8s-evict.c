@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "fake-apiserver.h"
+#include "k8s-node.h"
 #include "k8s/k8s-evict.h"
 #include "k8s/kubeclient.h"
 #include "k8s/pod-watch.h"
@@ -28,6 +29,8 @@
 #define CID1 "containerd://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define EVICTION_PATH "/api/v1/namespaces/default/pods/batch/eviction"
 #define POD_PATH "/api/v1/namespaces/default/pods/batch"
+
+static const char *colo_bin;
 
 /* --- helpers --- */
 
@@ -416,9 +419,186 @@ static void test_bookmark_shapes_of_real_servers(void **state) {
         }
 }
 
+
+/* --- `colo agent` end to end --- */
+
+typedef struct Scrape {
+        bool done;
+        long status;
+        char *body;
+} Scrape;
+
+static void on_scraped(void *userdata, const KubeResponse *resp) {
+        Scrape *x = userdata;
+        x->done = true;
+        x->status = resp->error ? 0 : resp->status;
+        x->body = strdup(resp->body);
+}
+
+/* The agent's /metrics page, fetched with the API client (it is an HTTP client); NULL on failure. */
+static char *scrape_metrics(int port) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+        KubeConfig cfg = { .server = url };
+        KubeClient *c = NULL;
+        ColoError err = {};
+        Scrape x = {};
+        KubeRequest req = { .method = "GET", .path = "/metrics", .timeout_usec = 5 * USEC_PER_SEC, .on_done = on_scraped,
+                            .userdata = &x };
+        if (kube_client_new(&cfg, &c, &err) < 0 || kube_client_start(c, &req, NULL, &err) < 0) {
+                kube_client_free(c);
+                return NULL;
+        }
+        for (int i = 0; i < 600 && !x.done; i++)
+                (void) kube_client_wait(c, 10 * USEC_PER_MSEC);
+        kube_client_free(c);
+        if (x.status != 200) {
+                free(x.body);
+                return NULL;
+        }
+        return x.body;
+}
+
+/* The value of one series on a metrics page, -1 if absent. */
+static double metric_value(const char *page, const char *series) {
+        char needle[256];
+        snprintf(needle, sizeof(needle), "\n%s ", series);
+        const char *at = page ? strstr(page, needle) : NULL;
+        return at ? strtod(at + strlen(needle), NULL) : -1;
+}
+
+/* The state of the workload named uid in the agent's status file, "" if it is not listed. */
+static const char *status_state(const K8sNode *n, const char *uid, char *buf, size_t size) {
+        char *text = k8s_node_read(n, "state/status.json");
+        json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+        json_t *w;
+        size_t i;
+        buf[0] = '\0';
+        json_array_foreach(json_object_get(doc, "workloads"), i, w) {
+                const char *name = json_string_value(json_object_get(w, "name"));
+                if (name && strcmp(name, uid) == 0)
+                        snprintf(buf, size, "%s", json_string_value(json_object_get(w, "state")) ?: "?");
+        }
+        json_decref(doc);
+        free(text);
+        return buf;
+}
+
+typedef struct StatusIs {
+        const K8sNode *n;
+        const char *uid, *state;        /* state "": not listed */
+} StatusIs;
+
+static bool status_is(FakeApi *f, void *userdata) {
+        (void) f;
+        const StatusIs *x = userdata;
+        char state[32];
+        return strcmp(status_state(x->n, x->uid, state, sizeof(state)), x->state) == 0;
+}
+
+static bool terminating(FakeApi *f, void *userdata) {
+        return has_deletion_timestamp(f, userdata);
+}
+
+static size_t list_requests(FakeApi *f) {
+        size_t n = 0;
+        FakeRequest r;
+        for (size_t i = 0; fake_api_get_request(f, "GET", "/api/v1/pods", i, &r); i++) {
+                n += strstr(r.query, "watch=true") == NULL;
+                fake_request_free(&r);
+        }
+        return n;
+}
+
+static json_t *node_pod(const char *name, const char *uid, const char *cls, const char *tier, const char *qos,
+                        int64_t cpu_milli) {
+        FakePod p = {
+                .name = name, .namespace_ = "default", .uid = uid, .node = NODE, .qos_class = qos,
+                .class_annotation = cls, .tier_annotation = tier, .container_id = CID1,
+                .offline_cpu_milli = cpu_milli, .offline_memory = cpu_milli > 0 ? 64 << 20 : 0,
+        };
+        return fake_pod_json(&p);
+}
+
+/* The agent evicts an over-committing best-effort pod; a budget refuses once: the refusal is
+ * counted on /metrics and logged, the eviction goes through on the retry, and the pod, Terminating
+ * for its 60 s grace period, stays in the agent's pods (evicted) until it is deleted, while
+ * bookmarks arrive every 50 ms without a relist. */
+static void test_agent_records_refusals_and_keeps_terminating_pods(void **state) {
+        (void) state;
+        if (!colo_bin)
+                skip();
+        K8sNode n;
+        k8s_node_init(&n, NODE, "2", "24Gi");
+        k8s_node_add_pod_cgroup(&n, "burstable", UID1);
+        k8s_node_add_pod_cgroup(&n, "besteffort", UID2);
+        k8s_node_add_pod_cgroup(&n, "besteffort", UID3);
+        fake_api_add_pod(n.api, node_pod("web", UID1, "online", NULL, "Burstable", 0));
+        fake_api_add_pod(n.api, node_pod("batch", UID2, "offline", "batch", "BestEffort", 500));
+        fake_api_set_bookmark_interval(n.api, 50);
+        int port = k8s_node_free_port();
+        k8s_node_start_agent(&n, colo_bin, NODE, "  evict_grace_period: 60s\n", port);
+
+#define EXPECT(cond)                                              \
+        do {                                                      \
+                if (!(cond)) {                                    \
+                        k8s_node_dump_log(&n);                    \
+                        k8s_node_done(&n);                        \
+                        fail_msg("%s", #cond);                    \
+                }                                                 \
+        } while (0)
+
+        StatusIs batch_running = { &n, UID2, "running" };
+        EXPECT(fake_api_wait_for(n.api, status_is, &batch_running, 10000));
+        fake_api_refuse_evictions(n.api, FAKE_EVICT_PDB_BLOCKED, 1);
+        fake_api_add_pod(n.api, node_pod("be-job", UID3, "offline", "best-effort", "BestEffort", 1000000));
+        /* Refused, then accepted on the retry after the evictor's first delay (5 s). */
+        EXPECT(fake_api_wait_for(n.api, terminating, (void *) "be-job", 30000));
+        const char *path = "/api/v1/namespaces/default/pods/be-job/eviction";
+        EXPECT(fake_api_count_requests(n.api, "POST", path) == 2);
+        FakeRequest r;
+        EXPECT(fake_api_get_request(n.api, "POST", path, 0, &r));
+        fake_request_free(&r);
+        EXPECT(r.status == 429);
+        EXPECT(fake_api_get_request(n.api, "POST", path, 1, &r));
+        fake_request_free(&r);
+        EXPECT(r.status == 201);
+
+        char *page = scrape_metrics(port);
+        EXPECT(page != NULL);
+        double blocked = metric_value(page, "colo_k8s_eviction_answers_total{result=\"blocked\"}");
+        double accepted = metric_value(page, "colo_k8s_eviction_answers_total{result=\"accepted\"}");
+        double conflicts = metric_value(page, "colo_k8s_eviction_answers_total{result=\"conflict\"}");
+        free(page);
+        EXPECT(blocked == 1 && accepted == 1 && conflicts == 0);
+        char *log = k8s_node_read(&n, "agent.log");
+        bool logged = log && strstr(log, "evict-blocked") && strstr(log, "disruption budget") && strstr(log, UID3);
+        free(log);
+        EXPECT(logged);
+
+        /* Terminating: still one of the agent's pods, evicted, for as long as it lasts. */
+        StatusIs evicted = { &n, UID3, "evicted" };
+        EXPECT(fake_api_wait_for(n.api, status_is, &evicted, 10000));
+        usleep(1000 * 1000);                    /* five periods */
+        EXPECT(status_is(n.api, &evicted));
+        EXPECT(status_is(n.api, &batch_running));
+        EXPECT(fake_api_count_requests(n.api, "POST", "/api/v1/namespaces/default/pods/batch/") == 0);
+        EXPECT(fake_api_count_requests(n.api, "POST", "/api/v1/namespaces/default/pods/web/") == 0);
+        EXPECT(list_requests(n.api) == 1);     /* bookmarks all along, never a relist */
+
+        EXPECT(fake_api_finish_termination(n.api, "default", "be-job"));
+        StatusIs gone = { &n, UID3, "" };
+        EXPECT(fake_api_wait_for(n.api, status_is, &gone, 10000));
+        EXPECT(status_is(n.api, &batch_running));
+        if (getenv("COLO_TEST_VERBOSE"))
+                k8s_node_dump_log(&n);
+        k8s_node_stop_agent(&n);
+#undef EXPECT
+        k8s_node_done(&n);
+}
+
 int main(int argc, char **argv) {
-        (void) argc;
-        (void) argv;
+        colo_bin = argc > 1 ? argv[1] : NULL;
         const struct CMUnitTest tests[] = {
                 FIXTURE_TEST(test_conflict_with_the_same_uid_is_reread_and_retried),
                 FIXTURE_TEST(test_conflict_for_a_replaced_pod_spares_the_replacement),
@@ -426,6 +606,7 @@ int main(int argc, char **argv) {
                 FIXTURE_TEST(test_terminating_pod_stays_in_the_pod_set_until_deleted),
                 FIXTURE_TEST(test_periodic_bookmarks_leave_the_pod_set_alone),
                 cmocka_unit_test(test_bookmark_shapes_of_real_servers),
+                cmocka_unit_test(test_agent_records_refusals_and_keeps_terminating_pods),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ typedef struct Fixture {
         KubeClient *c;
         KubeEvictor *e;
         PodWatch *w;
+        char answers[256];              /* what the evictor made of each answer: "recheck,retry,accept," */
 } Fixture;
 
 static int fixture_setup(void **state) {
@@ -93,6 +94,13 @@ static uint64_t fake_clock(void) {
         return fake_now_usec;
 }
 
+static void on_answer(void *userdata, const KubeEviction *ev, KubeEvictAction action) {
+        Fixture *t = userdata;
+        size_t n = strlen(t->answers);
+        (void) ev;
+        snprintf(t->answers + n, sizeof(t->answers) - n, "%s,", kube_evict_action_to_string(action));
+}
+
 /* An evictor with grace_period_seconds (< 0: the pod's own), retries after 1 s, 2 s, 4 s, ...
  * and, with a fake clock, time that moves only when the test says. */
 static void evictor_start(Fixture *t, int64_t grace_period_seconds, bool fake_time) {
@@ -100,7 +108,7 @@ static void evictor_start(Fixture *t, int64_t grace_period_seconds, bool fake_ti
         KubeEvictorOptions o = { .node_name = NODE, .grace_period_seconds = grace_period_seconds,
                                  .retry_initial_usec = fake_time ? USEC_PER_SEC : 20 * USEC_PER_MSEC,
                                  .retry_max_usec = fake_time ? 4 * USEC_PER_SEC : 100 * USEC_PER_MSEC,
-                                 .now = fake_time ? fake_clock : NULL };
+                                 .now = fake_time ? fake_clock : NULL, .on_answer = on_answer, .userdata = t };
         ColoError err = {};
         assert_int_equal(kube_evictor_new(t->c, &o, &t->e, &err), 0);
 }
@@ -202,6 +210,9 @@ static void test_conflict_with_the_same_uid_is_reread_and_retried(void **state) 
         assert_int_equal(fake_api_terminating_count(t->f), 1);
         assert_int_equal(kube_evictor_stats(t->e)->accepted, 1);
         assert_int_equal(kube_evictor_stats(t->e)->gone, 0);
+        assert_int_equal(kube_evictor_stats(t->e)->conflicts, 2);
+        assert_int_equal(kube_evictor_find(t->e, UID2)->conflicts, 2);
+        assert_string_equal(t->answers, "recheck,retry,recheck,retry,accept,");
 }
 
 /* The pod was replaced by a new one of the same name: the UID precondition fails with 409, the
@@ -227,6 +238,10 @@ static void test_conflict_for_a_replaced_pod_spares_the_replacement(void **state
         drive(t, NULL, NULL, 200);
         assert_int_equal(fake_api_count_requests(t->f, "POST", EVICTION_PATH), 1);
         assert_int_equal(kube_evictor_stats(t->e)->accepted, 0);
+        assert_true(kube_evictor_find(t->e, UID2)->replaced);
+        assert_int_equal(kube_evictor_stats(t->e)->replaced, 1);
+        assert_int_equal(kube_evictor_stats(t->e)->gone, 0);
+        assert_string_equal(t->answers, "recheck,gone,");
 }
 
 /* --- 429 --- */
@@ -285,6 +300,7 @@ static void test_pdb_refusal_is_retried_on_the_clock_and_counted(void **state) {
         assert_true(drive(t, eviction_is, &accepted2, 5000));
         assert_int_equal(kube_evictor_stats(t->e)->blocked, 3);
         assert_int_equal(kube_evictor_stats(t->e)->accepted, 2);
+        assert_string_equal(t->answers, "blocked,blocked,accept,blocked,accept,");
 }
 
 /* --- Terminating and bookmarks, as the pod watch sees them --- */

@@ -3,7 +3,9 @@
  * eviction retried while the same pod is there; a replacement of the same name is never
  * evicted; a 429 is retried on the backoff schedule or after the server's retryAfterSeconds; an
  * evicted pod stays Terminating, listed and watched, until it is deleted; periodic bookmarks do
- * not disturb the pod set. The evictor's clock is a fake one where a test asserts when a retry is
+ * not disturb the pod set; the fake's refusals are shaped as the real server's Status objects. The
+ * agent end to end counts a budget's refusal on /metrics and keeps a Terminating pod until it is
+ * deleted. The evictor's clock is a fake one where a test asserts when a retry is
  * due, so nothing is timed. Needs neither root nor a cluster. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -436,6 +438,106 @@ static void test_bookmark_shapes_of_real_servers(void **state) {
 }
 
 
+/* --- the fake's answers, as the real server shapes them --- */
+
+typedef struct Raw {
+        bool done;
+        long status;
+        int64_t retry_after_sec;
+        json_t *body;
+} Raw;
+
+static void on_raw(void *userdata, const KubeResponse *resp) {
+        Raw *x = userdata;
+        x->done = true;
+        x->status = resp->status;
+        x->retry_after_sec = resp->retry_after_sec;
+        x->body = json_loadb(resp->body, resp->body_size, 0, NULL);
+}
+
+static bool raw_done(Fixture *t, const void *userdata) {
+        (void) t;
+        return ((const Raw *) userdata)->done;
+}
+
+/* POSTs an eviction of default/batch preconditioned on uid and waits for the answer. */
+static Raw post_eviction(Fixture *t, const char *uid) {
+        char body[512];
+        snprintf(body, sizeof(body), "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"batch\","
+                 "\"namespace\":\"default\"},\"deleteOptions\":{\"preconditions\":{\"uid\":\"%s\"}}}", uid);
+        Raw x = {};
+        KubeRequest req = { .method = "POST", .path = EVICTION_PATH, .content_type = "application/json", .body = body,
+                            .body_size = strlen(body), .timeout_usec = 5 * USEC_PER_SEC, .on_done = on_raw, .userdata = &x };
+        ColoError err = {};
+        assert_int_equal(kube_client_start(t->c, &req, NULL, &err), 0);
+        assert_true(drive(t, raw_done, &x, 5000));
+        return x;
+}
+
+static const char *str_at(const json_t *o, const char *a, const char *b) {
+        const json_t *v = json_object_get(o, a);
+        return json_string_value(b ? json_object_get(v, b) : v) ?: "";
+}
+
+/* Each refusal is a metav1.Status as the apimachinery constructors build it: kind, apiVersion,
+ * empty metadata, status Failure, message, reason (none for the multiple-budget 500), details
+ * and code; retryAfterSeconds comes with a Retry-After header. A refusal is only asked of a
+ * running pod: the UID precondition then answers for the replaced pod. */
+static void test_refusals_are_shaped_as_the_real_servers(void **state) {
+        Fixture *t = *state;
+        fake_api_add_pod(t->f, pod("batch", UID2, "offline"));
+        static const struct {
+                FakeEvictRefusal why;
+                long code;
+                const char *reason, *details_kind, *message_part;
+                int64_t retry_after;
+        } cases[] = {
+                { FAKE_EVICT_PDB_BLOCKED, 429, "TooManyRequests", "", "disruption budget", -1 },
+                { FAKE_EVICT_PDB_PROCESSING, 429, "TooManyRequests", "", "disruption budget", 10 },
+                { FAKE_EVICT_PDB_CONFLICT, 409, "Conflict", "poddisruptionbudgets", "the object has been modified", -1 },
+                { FAKE_EVICT_MULTIPLE_PDBS, 500, "", "", "more than one PodDisruptionBudget", -1 },
+                { FAKE_EVICT_INTERNAL_ERROR, 500, "InternalError", "", "Internal error occurred", -1 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                fake_api_refuse_evictions(t->f, cases[i].why, 1);
+                Raw x = post_eviction(t, UID2);
+                assert_int_equal(x.status, cases[i].code);
+                assert_int_equal(x.retry_after_sec, cases[i].retry_after);
+                assert_string_equal(str_at(x.body, "kind", NULL), "Status");
+                assert_string_equal(str_at(x.body, "apiVersion", NULL), "v1");
+                assert_true(json_is_object(json_object_get(x.body, "metadata")));
+                assert_string_equal(str_at(x.body, "status", NULL), "Failure");
+                assert_string_equal(str_at(x.body, "reason", NULL), cases[i].reason);
+                assert_non_null(strstr(str_at(x.body, "message", NULL), cases[i].message_part));
+                assert_string_equal(str_at(x.body, "details", "kind"), cases[i].details_kind);
+                assert_int_equal(json_integer_value(json_object_get(x.body, "code")), cases[i].code);
+                if (cases[i].retry_after > 0)
+                        assert_int_equal(json_integer_value(json_object_get(json_object_get(x.body, "details"),
+                                                                            "retryAfterSeconds")), cases[i].retry_after);
+                json_decref(x.body);
+        }
+        assert_int_equal(fake_api_terminating_count(t->f), 0);
+
+        Raw x = post_eviction(t, UID3);         /* not this pod's UID */
+        assert_int_equal(x.status, 409);
+        assert_string_equal(str_at(x.body, "reason", NULL), "Conflict");
+        assert_string_equal(str_at(x.body, "details", "kind"), "pods");
+        assert_string_equal(str_at(x.body, "details", "name"), "batch");
+        assert_non_null(strstr(str_at(x.body, "message", NULL), "Precondition failed: UID in precondition: " UID3
+                                                                 ", UID in object meta: " UID2));
+        json_decref(x.body);
+        x = post_eviction(t, UID2);
+        assert_int_equal(x.status, 201);
+        assert_string_equal(str_at(x.body, "status", NULL), "Success");
+        json_decref(x.body);
+        assert_true(fake_api_finish_termination(t->f, "default", "batch"));
+        x = post_eviction(t, UID2);
+        assert_int_equal(x.status, 404);
+        assert_string_equal(str_at(x.body, "reason", NULL), "NotFound");
+        assert_string_equal(str_at(x.body, "message", NULL), "pods \"batch\" not found");
+        json_decref(x.body);
+}
+
 /* --- `colo agent` end to end --- */
 
 typedef struct Scrape {
@@ -622,6 +724,7 @@ int main(int argc, char **argv) {
                 FIXTURE_TEST(test_terminating_pod_stays_in_the_pod_set_until_deleted),
                 FIXTURE_TEST(test_periodic_bookmarks_leave_the_pod_set_alone),
                 cmocka_unit_test(test_bookmark_shapes_of_real_servers),
+                FIXTURE_TEST(test_refusals_are_shaped_as_the_real_servers),
                 cmocka_unit_test(test_agent_records_refusals_and_keeps_terminating_pods),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

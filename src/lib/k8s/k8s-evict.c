@@ -167,8 +167,10 @@ static void post_event(KubeEvictor *e, EvictSlot *s) {
 
 static void send_recheck(KubeEvictor *e, EvictSlot *s);
 
-/* Applies a decision on an answer to the eviction or to the re-read after a 409. */
-static void apply(KubeEvictor *e, EvictSlot *s, const KubeEvictDecision *d, const KubeResponse *resp, bool recheck) {
+/* Applies a decision on an answer to the eviction or to the re-read after a 409 (recheck);
+ * still_there: the re-read found this very pod. */
+static void apply(KubeEvictor *e, EvictSlot *s, const KubeEvictDecision *d, const KubeResponse *resp, bool recheck,
+                  bool still_there) {
         s->ev.still_there = false;
         switch (d->action) {
         case KUBE_EVICT_ACCEPT:
@@ -208,7 +210,7 @@ static void apply(KubeEvictor *e, EvictSlot *s, const KubeEvictDecision *d, cons
         case KUBE_EVICT_RETRY:
         default:
                 /* After a 409, the same pod still being there is no failure: the conflict was counted. */
-                s->ev.still_there = recheck && resp->error == 0 && resp->status == 200;
+                s->ev.still_there = recheck && still_there;
                 if (!s->ev.still_there) {
                         e->stats.failures++;
                         note_error(e, s, recheck ? "re-read" : "evict", resp);
@@ -237,7 +239,7 @@ static void on_evict_done(void *userdata, const KubeResponse *resp) {
                               .uid_wanted = s->ev.uid };
         KubeEvictRetryPolicy p = retry_policy(e);
         KubeEvictDecision d = kube_eviction_decide(&a, &p, s->ev.attempts, now(e));
-        apply(e, s, &d, resp, false);
+        apply(e, s, &d, resp, false, false);
 }
 
 static void on_recheck_done(void *userdata, const KubeResponse *resp) {
@@ -258,7 +260,7 @@ static void on_recheck_done(void *userdata, const KubeResponse *resp) {
                               .uid_seen = have_uid ? uid : NULL, .uid_wanted = s->ev.uid };
         KubeEvictRetryPolicy p = retry_policy(e);
         KubeEvictDecision d = kube_eviction_decide(&a, &p, s->ev.attempts, now(e));
-        apply(e, s, &d, resp, true);
+        apply(e, s, &d, resp, true, have_uid && strcmp(uid, s->ev.uid) == 0);
 }
 
 static void send_recheck(KubeEvictor *e, EvictSlot *s) {

@@ -88,6 +88,9 @@ typedef struct AgentMetrics {
         uint64_t evictions_total[_TIER_MAX];
         uint64_t write_failures_total;
         uint64_t reloads_total, reload_failures_total;
+        /* Kubernetes mode: what the Eviction API answered (k8s-evict-report.c). */
+        uint64_t k8s_evictions_accepted_total, k8s_evictions_blocked_total, k8s_eviction_conflicts_total,
+                k8s_evictions_replaced_total, k8s_evictions_gone_total, k8s_eviction_errors_total;
 } AgentMetrics;
 
 typedef struct Agent {

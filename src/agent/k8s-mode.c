@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/k8s-evict-report.h"
 #include "cgroup/cgroup.h"
 #include "collect/collect.h"
 #include "k8s/k8s-evict.h"
@@ -321,6 +322,8 @@ int agent_k8s_start(Agent *a) {
         KubeEvictorOptions eo = {
                 .node_name = k->node_name,
                 .grace_period_seconds = (int64_t) (a->config.agent.evict_grace_usec / USEC_PER_SEC),
+                .on_answer = agent_k8s_on_eviction_answer,
+                .userdata = a,
         };
         r = kube_evictor_new(k->client, &eo, &k->evictor, &err);
         if (r < 0) {
@@ -806,8 +809,12 @@ static int build_status(AgentK8s *k, const NodeSample *s, const Plan *plan) {
                 if (!ev || ev->state == KUBE_EVICTION_GONE)
                         continue;
                 d->workloads[i].state = WORKLOAD_EVICTED;
-                snprintf(d->workloads[i].reason, sizeof(d->workloads[i].reason), "%s%s", ev->reason,
-                         ev->state == KUBE_EVICTION_ACCEPTED ? "" : " (eviction pending)");
+                if (ev->state == KUBE_EVICTION_ACCEPTED)
+                        snprintf(d->workloads[i].reason, sizeof(d->workloads[i].reason), "%s", ev->reason);
+                else
+                        snprintf(d->workloads[i].reason, sizeof(d->workloads[i].reason),
+                                 "%s (eviction pending: %u blocked by a disruption budget, %u conflicts)", ev->reason,
+                                 ev->blocked, ev->conflicts);
                 d->workloads[i].evicted_realtime_usec = ev->requested_realtime_usec;
         }
         return 0;

@@ -161,6 +161,21 @@ int agent_render_metrics(Agent *a) {
                 if (workload_tier_class((WorkloadTier) t) == CLASS_OFFLINE)
                         out_printf(&o, "colo_evictions_total{tier=\"%s\"} %llu\n", workload_tier_to_string((WorkloadTier) t),
                                    (unsigned long long) m->evictions_total[t]);
+        if (a->k8s)
+                out_printf(&o, "# HELP colo_k8s_eviction_answers_total Answers of the Eviction API, by what colo made of "
+                               "them.\n# TYPE colo_k8s_eviction_answers_total counter\n"
+                               "colo_k8s_eviction_answers_total{result=\"accepted\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"blocked\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"conflict\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"replaced\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"gone\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"error\"} %llu\n",
+                           (unsigned long long) m->k8s_evictions_accepted_total,
+                           (unsigned long long) m->k8s_evictions_blocked_total,
+                           (unsigned long long) m->k8s_eviction_conflicts_total,
+                           (unsigned long long) m->k8s_evictions_replaced_total,
+                           (unsigned long long) m->k8s_evictions_gone_total,
+                           (unsigned long long) m->k8s_eviction_errors_total);
         counter(&o, "colo_cgroup_write_failures_total", "cgroup writes that failed.", m->write_failures_total);
         counter(&o, "colo_ticks_total", "Control periods run (periodic and event-driven).", m->ticks_total);
         counter(&o, "colo_tick_failures_total", "Control periods that failed.", m->tick_failures_total);

@@ -732,7 +732,7 @@ static void test_eviction_records_an_event(void **state) {
         assert_int_equal(kube_evictor_evict(t->e, &p, "again", &err), -EALREADY);
         EvictCtx x = { .e = t->e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
         assert_true(drive_evictor(t->c, t->e, &x, 5000));
-        assert_null(fake_api_get_pod(t->f, "default", "batch"));
+        assert_int_equal(fake_api_terminating_count(t->f), 1);  /* for its grace period */
 
         FakeRequest r;
         assert_true(fake_api_get_request(t->f, "POST", "/api/v1/namespaces/default/pods/batch/eviction", 0, &r));
@@ -997,7 +997,7 @@ static void start_k8s_node(Node *n, int metrics_port) {
                 snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: false\n");
         snprintf(text, sizeof(text),
                  "agent:\n  cgroup_root_fs: \"%s/fs\"\n  cgroup_mode: v2\n  state_dir: \"%s/state\"\n  period: 200ms\n"
-                 "  fast_reaction: false\n  log_level: debug\n"
+                 "  fast_reaction: false\n  log_level: debug\n  evict_grace_period: 1s\n"
                  "%s"
                  "isolation:\n  evict_cooldown: 1s\n"
                  "prediction:\n  checkpoint_path: \"\"\n"

@@ -8,6 +8,7 @@
 
 #include "k8s/extender-node-source.h"
 #include "k8s/extender.h"
+#include "k8s/go-json-key.h"
 #include "k8s/https-server.h"
 #include "k8s/node-annotation.h"
 #include "k8s-test-util.h"
@@ -233,6 +234,29 @@ static void test_extender_without_node_data_reports_error(void **state) {
                          -EINVAL);
         assert_null(out);
         assert_non_null(strstr(err.msg, "nodeCacheCapable"));
+}
+
+/* bytes.EqualFold, as encoding/json applies it to untagged fields. */
+static void test_go_json_key_matches_like_encoding_json(void **state) {
+        (void) state;
+        static const struct {
+                const char *key, *field;
+                bool match;
+        } cases[] = {
+                { "NodeNames", "NodeNames", true },  { "nodenames", "NodeNames", true },
+                { "NODENAMES", "NodeNames", true },  { "nOdEnAmEs", "NodeNames", true },
+                { "NodeName\xc5\xbf", "NodeNames", true },        /* U+017F long s */
+                { "\xe2\x84\xaaind", "Kind", true },              /* U+212A Kelvin sign */
+                { "NodeName", "NodeNames", false },  { "NodeNamess", "NodeNames", false },
+                { "Node_Names", "NodeNames", false }, { "", "Pod", false },
+                { "P\xc3\xb3" "d", "Pod", false },     { "\xc5\xbfod", "Pod", false },
+                { "Pod\xe2\x84", "Pod", false },    { "Po\xe2\x84\xaa", "Pok", true },
+                { "Po@", "Po`", false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                if (go_json_key_matches((const unsigned char *) cases[i].key, strlen(cases[i].key), cases[i].field) !=
+                    cases[i].match)
+                        fail_msg("case %zu: '%s' vs field %s", i, cases[i].key, cases[i].field);
 }
 
 /* Copy of text with the first from replaced by to. */
@@ -620,6 +644,7 @@ int main(void) {
                 cmocka_unit_test(test_extender_fails_open_when_data_is_stale),
                 cmocka_unit_test(test_extender_serves_nodenames_from_node_set),
                 cmocka_unit_test(test_extender_without_node_data_reports_error),
+                cmocka_unit_test(test_go_json_key_matches_like_encoding_json),
                 cmocka_unit_test(test_extender_reads_args_as_go_does),
                 cmocka_unit_test(test_extender_rejects_malformed_args),
                 cmocka_unit_test(test_extender_empty_and_tolerant_nodes),

@@ -9,6 +9,10 @@
 //   other extender keys          ExtenderFilterResult (colo's filter answer)
 //   [{Host, Score}]              HostPriorityList (colo's prioritize answer)
 //   X.patch.json                 a JSONPatch: applied to X.json's request.object, the result validated
+//   {type, object}               a meta/v1 WatchEvent: the type one of the five the API server
+//                                sends, the object validated by its apiVersion/kind (an ERROR's
+//                                is a Status); a BOOKMARK's object only names the resourceVersion
+//                                (its other fields are Go's zero values, which no schema models)
 // Fixtures named *-malformed-* are inputs no sender produces, kept to test refusal: not validated.
 import { readdirSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -45,6 +49,32 @@ async function checkPatched(file, what, source, target, patch, patchPath) {
   const r = await validateObject(doc);
   // Paths are those of the patched object: name the patch they come from.
   return report(file, `${what}, patched object`, null, r.problems);
+}
+
+const WATCH_EVENT_TYPES = ["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"];
+const BOOKMARK_OBJECT_KEYS = ["kind", "apiVersion", "metadata", "spec", "status"];
+
+// The problems of a WatchEvent (meta/v1 watch.go: {type, object}), with paths into the event.
+async function watchEventProblems(d) {
+  const problems = Object.keys(d).filter((k) => k !== "type" && k !== "object")
+    .map((k) => ({ path: pointer([k]), message: `unknown field "${k}" of a WatchEvent` }));
+  if (!WATCH_EVENT_TYPES.includes(d.type))
+    problems.push({ path: "/type", message: `is ${JSON.stringify(d.type)}, not one of ${WATCH_EVENT_TYPES.join(", ")}` });
+  const o = d.object;
+  if (!isObject(o)) return [...problems, { path: "/object", message: "is not an object" }];
+  if (d.type === "BOOKMARK") {
+    for (const k of Object.keys(o))
+      if (!BOOKMARK_OBJECT_KEYS.includes(k)) problems.push({ path: pointer(["object", k]), message: `unknown field "${k}" of a bookmark` });
+    if (typeof o.kind !== "string" || typeof o.apiVersion !== "string")
+      problems.push({ path: "/object", message: "a bookmark names the watched kind and apiVersion" });
+    if (typeof o.metadata?.resourceVersion !== "string" || !o.metadata.resourceVersion)
+      problems.push({ path: "/object/metadata/resourceVersion", message: "a bookmark carries a resourceVersion" });
+    return problems;
+  }
+  if (d.type === "ERROR" && o.kind !== "Status")
+    problems.push({ path: "/object/kind", message: `an ERROR event carries a Status, not ${JSON.stringify(o.kind)}` });
+  const r = await validateObject(o);
+  return [...problems, ...r.problems.map((p) => ({ ...p, path: p.path === "/" ? "/object" : "/object" + p.path }))];
 }
 
 // The problems of an AdmissionReview fixture, unprinted.
@@ -131,6 +161,8 @@ export async function checkFixture(file) {
     const r = await validateObject(d);
     return report(file, `${d.apiVersion} ${d.kind}`, source, r.problems);
   }
+  if (Object.keys(d).length && Object.keys(d).every((k) => k === "type" || k === "object"))
+    return report(file, `WatchEvent ${d.type}`, source, await watchEventProblems(d));
   const keys = Object.keys(d).map((k) => k.toLowerCase());
   if (keys.includes("pod")) return report(file, "ExtenderArgs", source, await validateGo(ExtenderArgs, d));
   if (keys.some((k) => ["failednodes", "failedandunresolvablenodes", "error"].includes(k)) ||

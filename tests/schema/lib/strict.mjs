@@ -12,6 +12,12 @@
 // validator never looks into (free-form ones such as FieldsV1) are not judged.
 // selftest-strict.mjs checks this holds for every property of every model in the package.
 
+// meta/v1 types the API server writes under apiVersion v1 (a Status body, an ERROR watch event's
+// object) that kubernetes-models keeps in its apimachinery package, without apiVersion/kind.
+const META_V1_OBJECTS = {
+  "v1 Status": ["@kubernetes-models/apimachinery/apis/meta/v1/Status", "Status"],
+};
+
 const MODULES = {
   "cert-manager.io/v1": "@kubernetes-models/cert-manager/cert-manager.io/v1",
   "monitoring.coreos.com/v1": "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1",
@@ -25,6 +31,9 @@ export async function modelFor(apiVersion, kind) {
   // unknown-field check would be wrong for them.
   if (apiVersion.startsWith("apiextensions.k8s.io/"))
     return null;
+  const meta = META_V1_OBJECTS[`${apiVersion} ${kind}`];
+  if (meta)
+    return (await import(meta[0]))[meta[1]];
   const spec = MODULES[apiVersion] ?? `kubernetes-models/${apiVersion}`;
   let mod;
   try {

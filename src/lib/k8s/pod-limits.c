@@ -137,8 +137,11 @@ int pod_limits_parse_annotation(const char *text, size_t size, PodOriginalResour
                 else
                         r = colo_error_setf_plain(err, EINVAL, "unexpected key '%.64s' (want containers, initContainers)",
                                                   key);
-                if (r < 0)
-                        return colo_error_wrap(err, "annotation " ANN);
+                if (r < 0) {
+                        if (err)
+                                (void) colo_error_wrap(err, "annotation " ANN);
+                        return r;
+                }
         }
         *ret = *o;
         return 0;

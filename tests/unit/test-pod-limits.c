@@ -74,6 +74,13 @@ static void test_limits_follow_kubelet_pod_arithmetic(void **state) {
                   "{\"containers\":{\"app\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}},\"initContainers\":{}}",
                   "{\"containers\":[{\"name\":\"app\"," OFFLINE_RES "}],\"initContainers\":[{\"name\":\"init\","
                   "\"resources\":{}}]}", 0, 0 },
+                { "a sidecar (restartable init container) adds up; a later init container runs next to it",
+                  "{\"containers\":{\"app\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}},\"initContainers\":"
+                  "{\"migrate\":{\"limits\":{\"cpu\":\"2\",\"memory\":\"128Mi\"}},\"proxy\":{\"limits\":{\"cpu\":\"500m\","
+                  "\"memory\":\"64Mi\"}}}}",
+                  "{\"containers\":[{\"name\":\"app\"," OFFLINE_RES "}],\"initContainers\":[{\"name\":\"proxy\","
+                  "\"restartPolicy\":\"Always\"," OFFLINE_RES "},{\"name\":\"migrate\"," OFFLINE_RES "}]}", 2500,
+                  GI + 64 * MI },
                 { "no annotation: the spec's limits (the webhook did not run)", NULL,
                   "{\"containers\":[{\"name\":\"app\",\"resources\":{\"limits\":{\"cpu\":\"500m\",\"memory\":\"300Mi\"},"
                   "\"requests\":{\"cpu\":\"500m\",\"memory\":\"300Mi\"}}}]}", 500, 300 * MI },

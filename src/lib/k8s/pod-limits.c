@@ -154,14 +154,9 @@ static const PodOriginalContainer *find_original(const PodOriginalContainer *lis
         return NULL;
 }
 
-/* Sum (app containers) or maximum (init containers) of one kind; *all false once one lacks it. */
-typedef struct KindTotal {
-        int64_t cpu, memory;
-        bool all_cpu, all_memory;
-} KindTotal;
-
-static int add_container(const json_t *c, const char *list, size_t i, const PodOriginalResources *orig, bool sum,
-                         KindTotal *t, ColoError *err) {
+/* One container's original limits: its annotation record, else its spec's cpu/memory limits. */
+static int container_limits(const json_t *c, const char *list, size_t i, const PodOriginalResources *orig,
+                            PodOriginalContainer *ret, ColoError *err) {
         const char *name = json_string_value(json_object_get(c, "name"));
         if (!name)
                 return colo_error_setf_plain(err, EINVAL, "spec.%s[%zu].name: missing", list, i);
@@ -169,37 +164,50 @@ static int add_container(const json_t *c, const char *list, size_t i, const PodO
         if (orig)
                 o = strcmp(list, list_names[0]) == 0 ? find_original(orig->containers, orig->n_containers, name)
                                                      : find_original(orig->init_containers, orig->n_init_containers, name);
-        PodOriginalContainer spec = {};
-        if (!o) {
-                /* Not in the annotation: the spec's own limits are the originals. */
-                char where[160];
-                snprintf(where, sizeof(where), "spec.%s[%zu].resources.limits", list, i);
-                const json_t *lim = json_object_get(json_object_get(c, "resources"), "limits");
-                int64_t cpu = 0, mem = 0;
-                if (lim && !json_is_null(lim)) {
-                        const json_t *q;
-                        int r;
-                        if ((q = json_object_get(lim, "cpu")) &&
-                            (r = parse_quantity(q, where, "cpu", POD_LIMITS_CPU_MILLI_MAX, &cpu, err)) < 0)
-                                return r;
-                        spec.has_cpu_limit = q != NULL;
-                        if ((q = json_object_get(lim, "memory")) &&
-                            (r = parse_quantity(q, where, "memory", POD_LIMITS_MEMORY_MAX, &mem, err)) < 0)
-                                return r;
-                        spec.has_memory_limit = q != NULL;
-                }
-                spec.cpu_limit_milli = cpu;
-                spec.memory_limit = mem;
-                o = &spec;
+        if (o) {
+                *ret = *o;
+                return 0;
         }
-        /* kubelet treats a zero limit as none declared. */
-        t->all_cpu &= o->has_cpu_limit && o->cpu_limit_milli > 0;
-        t->all_memory &= o->has_memory_limit && o->memory_limit > 0;
-        t->cpu = sum ? t->cpu + o->cpu_limit_milli : MAX(t->cpu, o->cpu_limit_milli);
-        t->memory = sum ? t->memory + o->memory_limit : MAX(t->memory, o->memory_limit);
-        if (t->cpu > POD_LIMITS_CPU_MILLI_MAX || t->memory > POD_LIMITS_MEMORY_MAX)
-                return colo_error_setf_plain(err, ERANGE, "%s: the pod's summed limits are out of range", list);
+        /* Not in the annotation: the spec's own limits are the originals. */
+        PodOriginalContainer spec = {};
+        char where[160];
+        snprintf(where, sizeof(where), "spec.%s[%zu].resources.limits", list, i);
+        const json_t *lim = json_object_get(json_object_get(c, "resources"), "limits"), *q;
+        int r;
+        if ((q = json_object_get(lim, "cpu")) &&
+            (r = parse_quantity(q, where, "cpu", POD_LIMITS_CPU_MILLI_MAX, &spec.cpu_limit_milli, err)) < 0)
+                return r;
+        spec.has_cpu_limit = q != NULL;
+        if ((q = json_object_get(lim, "memory")) &&
+            (r = parse_quantity(q, where, "memory", POD_LIMITS_MEMORY_MAX, &spec.memory_limit, err)) < 0)
+                return r;
+        spec.has_memory_limit = q != NULL;
+        *ret = spec;
         return 0;
+}
+
+/* The pod's limit of one kind, as kubelet and the scheduler add it up (KEP-753 sidecars
+ * included): app containers and restartable init containers (restartPolicy Always, sidecars) run
+ * together and add up; a regular init container runs next to the sidecars declared before it;
+ * the pod's limit is the larger of the two. all is false once any container lacks the kind (a
+ * zero limit counts as none, as in kubelet). */
+typedef struct KindTotal {
+        int64_t app, sidecars, init;
+        bool all;
+} KindTotal;
+
+static void add_kind(KindTotal *t, bool has, int64_t v, size_t l, bool sidecar) {
+        t->all &= has && v > 0;
+        if (l == 0)
+                t->app += v;
+        else if (sidecar)
+                t->sidecars += v;
+        else
+                t->init = MAX(t->init, v + t->sidecars);
+}
+
+static int64_t kind_total(const KindTotal *t) {
+        return t->all ? MAX(t->app + t->sidecars, t->init) : 0;
 }
 
 /* Every name in the annotation must be a container of the pod: a record for a container that does
@@ -239,7 +247,7 @@ int pod_limits_from_pod(const json_t *pod, PodLimits *ret, ColoError *err) {
                     (r = check_names(spec, orig, err)) < 0)
                         return r;
         }
-        KindTotal app = { .all_cpu = true, .all_memory = true }, init = app;
+        KindTotal cpu = { .all = true }, mem = { .all = true };
         for (size_t l = 0; l < 2; l++) {
                 const json_t *arr = json_object_get(spec, list_names[l]);
                 if (arr && !json_is_array(arr) && !json_is_null(arr))
@@ -249,15 +257,25 @@ int pod_limits_from_pod(const json_t *pod, PodLimits *ret, ColoError *err) {
                 json_array_foreach(arr, i, c) {
                         if (!json_is_object(c))
                                 return colo_error_setf_plain(err, EINVAL, "spec.%s[%zu]: not an object", list_names[l], i);
-                        if ((r = add_container(c, list_names[l], i, orig, l == 0, l == 0 ? &app : &init, err)) < 0)
+                        PodOriginalContainer o;
+                        if ((r = container_limits(c, list_names[l], i, orig, &o, err)) < 0)
                                 return r;
+                        const char *policy = json_string_value(json_object_get(c, "restartPolicy"));
+                        bool sidecar = l == 1 && policy && strcmp(policy, "Always") == 0;
+                        add_kind(&cpu, o.has_cpu_limit, o.cpu_limit_milli, l, sidecar);
+                        add_kind(&mem, o.has_memory_limit, o.memory_limit, l, sidecar);
+                        /* Each term is bounded, so these sums cannot overflow before the check. */
+                        if (MAX(cpu.app + cpu.sidecars, cpu.init) > POD_LIMITS_CPU_MILLI_MAX ||
+                            MAX(mem.app + mem.sidecars, mem.init) > POD_LIMITS_MEMORY_MAX)
+                                return colo_error_setf_plain(err, ERANGE, "spec.%s: the pod's summed limits are out of "
+                                                             "range", list_names[l]);
                 }
         }
         /* No containers at all is not a pod the API server accepts: no limit to derive. */
         bool any = json_array_size(json_object_get(spec, list_names[0])) > 0;
         *ret = (PodLimits) {
-                .cpu_milli = any && app.all_cpu && init.all_cpu ? MAX(app.cpu, init.cpu) : 0,
-                .memory = any && app.all_memory && init.all_memory ? MAX(app.memory, init.memory) : 0,
+                .cpu_milli = any ? kind_total(&cpu) : 0,
+                .memory = any ? kind_total(&mem) : 0,
         };
         return 0;
 }

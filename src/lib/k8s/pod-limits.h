@@ -7,9 +7,9 @@
  * BestEffort pod and writes no limit on its cgroup, so colo does, from the originals: a container
  * the annotation does not name keeps its spec's cpu/memory limits (it had none to move, or the pod
  * never went through the webhook). The pod's limit of one kind is what kubelet would have written
- * (pkg/kubelet/cm/helpers_linux.go, ResourceConfigForPod): max(sum over app containers, largest
- * init container), and none at all when any container or init container lacks a limit of that
- * kind. A pod without a limit of a kind gets the configured default cap of that kind: an offline
+ * (pkg/kubelet/cm/helpers_linux.go, ResourceConfigForPod): max(sum over app containers and
+ * sidecars, largest init container plus the sidecars started before it), and none at all when any
+ * container or init container lacks a limit of that kind. A pod without a limit of a kind gets the configured default cap of that kind: an offline
  * pod is never left uncapped. */
 #pragma once
 

@@ -75,6 +75,17 @@ static void stop_agent(void) {
         agent = 0;
 }
 
+/* Runs last at exit(): the temporary directory (configuration, agent log) goes too. */
+static void remove_dir(void) {
+        if (!dir[0])
+                return;
+        char cmd[PATH_MAX + 16];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove '%s'\n", dir);
+        dir[0] = '\0';
+}
+
 #define CHECK(cond)                                                                              \
         do {                                                                                     \
                 if (!(cond)) {                                                                   \
@@ -242,6 +253,7 @@ int main(int argc, char **argv) {
         CHECK(getenv("COLO_BIN"));
         snprintf(dir, sizeof(dir), "/tmp/colo-test-podlimits-XXXXXX");
         CHECK(mkdtemp(dir));
+        atexit(remove_dir);
         FakeApiOptions ao = { .token = "test-token" };
         api = fake_api_start(&ao);
         CHECK(api);
@@ -323,9 +335,7 @@ int main(int argc, char **argv) {
 
         stop_agent();
         fake_api_stop(api);
-        char cmd[PATH_MAX + 16];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        CHECK(system(cmd) == 0);
+        remove_dir();
         CHECK(scratch_cgroup_destroy(scratch) == 0);
         printf("offline pods' own limits, the default cap and the malformed-annotation Event: ok\n");
         return 0;

@@ -257,7 +257,7 @@ int pod_limits_from_pod(const json_t *pod, PodLimits *ret, ColoError *err) {
                 json_array_foreach(arr, i, c) {
                         if (!json_is_object(c))
                                 return colo_error_setf_plain(err, EINVAL, "spec.%s[%zu]: not an object", list_names[l], i);
-                        PodOriginalContainer o;
+                        PodOriginalContainer o = {};
                         if ((r = container_limits(c, list_names[l], i, orig, &o, err)) < 0)
                                 return r;
                         const char *policy = json_string_value(json_object_get(c, "restartPolicy"));

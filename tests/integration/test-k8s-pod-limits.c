@@ -171,6 +171,22 @@ static void write_file(const char *name, const char *text) {
         CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
 }
 
+/* The agent's configuration; isolation: the section's keys, or "" for the defaults. */
+static void write_config(bool cpu_quota, const char *isolation) {
+        char text[2048];
+        snprintf(text, sizeof(text),
+                 "agent:\n  state_dir: \"%s/state\"\n  period: 200ms\n  fast_reaction: false\n  log_level: debug\n"
+                 "metrics:\n  enabled: false\n"
+                 "features:\n  cpu_quota: %s\n"
+                 "isolation:\n%s"
+                 "prediction:\n  checkpoint_path: \"\"\n"
+                 "kubernetes:\n  enabled: true\n  node_name: " NODE "\n  kubeconfig: \"%s/kubeconfig\"\n"
+                 "  cgroup_driver: cgroupfs\n  status_update_interval: 10s\n  stale_after: 2s\n"
+                 "  offline_pod_default_cpu: 750m\n  offline_pod_default_memory: 192Mi\n  offline_pod_pids_max: 300\n",
+                 dir, cpu_quota ? "true" : "false", isolation[0] ? isolation : "  evict_cooldown: 1m\n", dir);
+        write_file("colo.yaml", text);
+}
+
 static void start_agent(void) {
         char text[2048], kubepods[PATH_MAX], config[PATH_MAX], logpath[PATH_MAX];
         snprintf(text, sizeof(text),
@@ -181,16 +197,7 @@ static void start_agent(void) {
                  fake_api_url(api));
         write_file("kubeconfig", text);
         /* No dynamic quota on the offline parent: the pods' quotas are then exactly their own. */
-        snprintf(text, sizeof(text),
-                 "agent:\n  state_dir: \"%s/state\"\n  period: 200ms\n  fast_reaction: false\n  log_level: debug\n"
-                 "metrics:\n  enabled: false\n"
-                 "features:\n  cpu_quota: false\n"
-                 "prediction:\n  checkpoint_path: \"\"\n"
-                 "kubernetes:\n  enabled: true\n  node_name: " NODE "\n  kubeconfig: \"%s/kubeconfig\"\n"
-                 "  cgroup_driver: cgroupfs\n  status_update_interval: 10s\n  stale_after: 2s\n"
-                 "  offline_pod_default_cpu: 750m\n  offline_pod_default_memory: 192Mi\n  offline_pod_pids_max: 300\n",
-                 dir, dir);
-        write_file("colo.yaml", text);
+        write_config(false, "");
         snprintf(kubepods, sizeof(kubepods), "%s/kubepods", scratch_cgroup_subtree(scratch));
         snprintf(config, sizeof(config), "%s/colo.yaml", dir);
         snprintf(logpath, sizeof(logpath), "%s/agent.log", dir);
@@ -216,6 +223,22 @@ static size_t malformed_events(void) {
                 fake_request_free(&r);
         }
         return n;
+}
+
+static bool agent_log_has(const char *needle) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/agent.log", dir);
+        FILE *f = fopen(p, "r");
+        if (!f)
+                return false;
+        char line[4096];
+        bool found = false;
+        while (!found && fgets(line, sizeof(line), f))
+                found = strstr(line, needle) != NULL;
+        fclose(f);
+        if (found)
+                fprintf(stderr, "agent log: %s", line);
+        return found;
 }
 
 /* Waits until the agent has written its status file n more times (n more periods). */
@@ -324,6 +347,23 @@ int main(int argc, char **argv) {
         CHECK(strcmp(knob("pids", "kubepods/burstable/pod" UID_BURSTABLE, "pids.max"), "max") == 0);
         CHECK(strcmp(knob("cpu", "kubepods/pod" UID_GUARANTEED, "cpu.cfs_quota_us"), "-1") == 0);
         CHECK(strcmp(knob("pids", "kubepods/pod" UID_GUARANTEED, "pids.max"), "max") == 0);
+
+        /* The offline parent gets a dynamic quota, and it drops to the floor (all CPU reserved:
+         * min_offline_cpu, 0.05 cores): v1 refuses a parent quota below a child's, so the pods'
+         * quotas must come down to the parent's first. No write may fail on the way. */
+        write_config(true, "  reserved_cpu: 2\n  evict_cooldown: 1m\n");
+        CHECK(kill(agent, SIGHUP) == 0);
+        CHECK(wait_knob("cpu", "kubepods/besteffort", "cpu.cfs_quota_us", "5000"));
+        CHECK(wait_knob("cpu", limited, "cpu.cfs_quota_us", "5000"));
+        CHECK(wait_knob("cpu", unlimited, "cpu.cfs_quota_us", "5000"));
+        /* And back up: the parent first, then the pods' own quotas again. */
+        write_config(false, "");
+        CHECK(kill(agent, SIGHUP) == 0);
+        CHECK(wait_knob("cpu", "kubepods/besteffort", "cpu.cfs_quota_us", "-1"));
+        CHECK(wait_knob("cpu", limited, "cpu.cfs_quota_us", "150000"));
+        CHECK(wait_knob("cpu", unlimited, "cpu.cfs_quota_us", "75000"));
+        CHECK(agent_log_has("Reload: features.cpu_quota: false -> true") && agent_log_has("Reload: features.cpu_quota: true -> false"));
+        CHECK(!agent_log_has("Failed to write"));
 
         /* The annotation fixed: its own limits replace the cap. */
         json_t *fixed = offline_pod("malformed", UID_MALFORMED,

@@ -8,7 +8,9 @@
  * quota, memory limit and pids.max the kernel shows for: a pod with limits, a pod with requests
  * only (the default cap), a pod with a malformed annotation (the default cap, and one Warning
  * Event on the pod however many periods pass), and that online pods' cgroups keep kubelet's
- * values. Needs root and cgroup v1: exit 77 otherwise. */
+ * values. Then, by reloads, the offline parent gets a CPU budget that drops to the floor and goes
+ * again: v1 refuses a parent quota below a child's, so the pods' quotas must come down first and
+ * no write may fail. Needs root and cgroup v1: exit 77 otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -2,8 +2,9 @@
  * listed and watched on the API server (k8s/pod-watch.h), found in kubelet's cgroup tree
  * (k8s/pod-cgroup.h) below the kubepods cgroup, which is the managed root. One tick: sample the
  * pods' cgroups -> estimate -> policy_decide() (the same pure policy as standalone mode) -> map
- * the plan onto kubelet's tree and apply only colo's knobs there -> evict offline pods through the
- * Eviction API -> publish the oversold capacity on the Node -> status.
+ * the plan onto kubelet's tree, add offline pods' own limits (k8s-pod-limits.h), and apply only
+ * colo's knobs there -> evict offline pods through the Eviction API -> publish the oversold
+ * capacity on the Node -> status.
  *
  * The API server is never waited for: HTTP runs on curl's multi interface inside the agent's
  * sd-event loop (an I/O source per socket, one timer), and a tick uses whatever pods were last

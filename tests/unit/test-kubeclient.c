@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "k8s/k8s-event.h"
+#include "k8s/k8s-evict.h"
 #include "k8s/kubeclient.h"
 #include "k8s/pod-watch.h"
 #include "util/fileio.h"
@@ -330,6 +332,43 @@ static void test_client_rejects_bad_server(void **state) {
         kube_client_free(c);
 }
 
+/* A core/v1 Event as client-go's recorder writes it; the eviction Event is one of them. */
+static void test_event_body_is_a_core_v1_event(void **state) {
+        (void) state;
+        KubeEventSpec spec = {
+                .namespace_ = "batch", .name = "job", .uid = "11111111-1111-4111-8111-111111111111",
+                .resource_version = "42", .reason = "ColoLimitsMalformed", .message = "bad annotation",
+                .type = "Warning", .action = "Cap", .node_name = "node-a", .realtime_usec = 1700000000123456ULL,
+        };
+        _cleanup_free_ char *body = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_event_body(&spec, &body, &err), 0);
+        json_t *j = json_loads(body, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "kind")), "Event");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")), "job.17979cfe3d85ca00");
+        const json_t *inv = json_object_get(j, "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(inv, "kind")), "Pod");
+        assert_string_equal(json_string_value(json_object_get(inv, "uid")), spec.uid);
+        assert_string_equal(json_string_value(json_object_get(inv, "resourceVersion")), "42");
+        assert_string_equal(json_string_value(json_object_get(j, "reason")), "ColoLimitsMalformed");
+        assert_string_equal(json_string_value(json_object_get(j, "action")), "Cap");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "source"), "host")), "node-a");
+        assert_string_equal(json_string_value(json_object_get(j, "firstTimestamp")), "2023-11-14T22:13:20Z");
+        json_decref(j);
+
+        KubeEviction ev = { .uid = "11111111-1111-4111-8111-111111111111", .namespace_ = "batch", .name = "job",
+                            .tier = TIER_BATCH, .reason = "memory pressure" };
+        _cleanup_free_ char *evb = NULL;
+        assert_int_equal(kube_eviction_event_body(&ev, "node-a", spec.realtime_usec, &evb, &err), 0);
+        assert_non_null(strstr(evb, "\"reason\":\"ColoEvicted\""));
+        assert_non_null(strstr(evb, "\"message\":\"Evicted by colo (offline, tier batch): memory pressure\""));
+        assert_null(strstr(evb, "resourceVersion"));
+
+        spec.reason = NULL;
+        assert_int_equal(kube_event_body(&spec, &body, &err), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kubeconfig_current_context_with_inline_data),
@@ -339,6 +378,7 @@ int main(void) {
                 cmocka_unit_test(test_load_kubeconfig_file),
                 cmocka_unit_test(test_status_parse),
                 cmocka_unit_test(test_reads_api_server_documents),
+                cmocka_unit_test(test_event_body_is_a_core_v1_event),
                 cmocka_unit_test(test_client_rejects_bad_server),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "k8s/k8s-event.h"
 #include "k8s/k8s-evict.h"
 #include "k8s/node-annotation.h"
 #include "util/fileio.h"
@@ -61,34 +62,18 @@ int kube_eviction_body(const KubeEviction *ev, int64_t grace_period_seconds, cha
 
 int kube_eviction_event_body(const KubeEviction *ev, const char *node_name, uint64_t realtime_usec, char **ret,
                              ColoError *err) {
-        char ts[64], name[254], message[512];
-        if (rfc3339_format(realtime_usec, ts, sizeof(ts)) < 0)
-                return colo_error_setf_plain(err, EINVAL, "eviction event: bad time");
-        /* As client-go names events: <object>.<hex nanoseconds>, within the 253-character limit. */
-        char suffix[32];
-        snprintf(suffix, sizeof(suffix), ".%llx", (unsigned long long) realtime_usec * 1000ULL);
-        snprintf(name, sizeof(name), "%.*s%s", (int) (sizeof(name) - 1 - strlen(suffix)), ev->name, suffix);
+        char message[512];
         snprintf(message, sizeof(message), "Evicted by colo (offline, tier %s): %s", workload_tier_to_string(ev->tier) ?: "?",
                  ev->reason);
-        json_t *involved = json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind", "Pod", "name", ev->name,
-                                     "namespace", ev->namespace_, "uid", ev->uid);
-        if (involved && ev->resource_version[0])
-                json_object_set_new(involved, "resourceVersion", json_string(ev->resource_version));
-        json_t *body = involved ? json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, "
-                                            "s:s, s:s, s:s}",
-                                            "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
-                                            ev->namespace_, "involvedObject", involved, "reason", EVICT_EVENT_REASON,
-                                            "message", message, "type", "Warning", "source", "component", "colo-agent",
-                                            "host", node_name, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
-                                            "reportingComponent", "colo.io/agent", "reportingInstance", node_name, "action",
-                                            "Evict")
-                                : NULL;
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        if (!text)
-                return colo_error_set(err, ENOMEM, "eviction event body");
-        *ret = text;
-        return 0;
+        KubeEventSpec spec = {
+                .namespace_ = ev->namespace_, .name = ev->name, .uid = ev->uid, .resource_version = ev->resource_version,
+                .reason = EVICT_EVENT_REASON, .message = message, .type = "Warning", .action = "Evict",
+                .node_name = node_name, .realtime_usec = realtime_usec,
+        };
+        int r = kube_event_body(&spec, ret, err);
+        if (r < 0 && err)
+                (void) colo_error_wrap(err, "eviction event");
+        return r;
 }
 
 static EvictSlot *find_slot(const KubeEvictor *e, const char *uid, size_t *ret_index) {

@@ -21,6 +21,7 @@
 #include "k8s/kubeclient.h"
 #include "k8s/pod-cgroup.h"
 #include "k8s/pod-class.h"
+#include "k8s/pod-limits.h"
 #include "util/error.h"
 
 #define KUBE_POD_CONTAINERS_MAX 16
@@ -49,6 +50,11 @@ typedef struct KubePod {
         int64_t offline_memory_request;         /* colo.io/offline-memory */
         int64_t cpu_limit_milli;        /* sum of the containers' limits; 0 when one has none */
         int64_t memory_limit;
+        /* The pod's own limits (pod-limits.h): from colo.io/original-resources and the spec. A
+         * malformed annotation leaves them 0 and says why in limits_error: the agent then caps the
+         * pod at its defaults and reports it. */
+        PodLimits own_limits;
+        char limits_error[256];
         KubeContainer containers[KUBE_POD_CONTAINERS_MAX];      /* started containers (with an ID) */
         size_t n_containers;
         char resource_version[KUBE_RESOURCE_VERSION_MAX];

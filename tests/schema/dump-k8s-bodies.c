@@ -14,6 +14,7 @@
 
 #include "k8s/admission.h"
 #include "k8s/curl-dl.h"
+#include "k8s/k8s-event.h"
 #include "k8s/k8s-evict.h"
 #include "k8s/node-status.h"
 #include "k8s/pod-watch.h"
@@ -95,6 +96,24 @@ static int dump_eviction(const char *dir) {
         return 0;
 }
 
+/* The Warning Event the agent posts for a malformed colo.io/original-resources annotation
+ * (src/agent/k8s-pod-limits.c builds it with these fields). */
+static int dump_limits_event(const char *dir) {
+        ColoError err = {};
+        KubeEventSpec spec = {
+                .namespace_ = "batch", .name = "train-7f9c", .uid = "5f0c3a2e-8d4b-4c1e-9a7f-2b6d8e1c4f90",
+                .resource_version = "48213", .reason = "ColoLimitsMalformed",
+                .message = "colo.io/original-resources: containers.train.limits.cpu: not a quantity: \"lots\"; "
+                           "capped at the defaults (2 cores, 4Gi, 4096 pids)",
+                .type = "Warning", .action = "Cap", .node_name = NODE,
+                .realtime_usec = 1764590400ULL * USEC_PER_SEC + 654321,
+        };
+        _cleanup_free_ char *event = NULL;
+        if (kube_event_body(&spec, &event, &err) < 0)
+                return fail("limits event body", &err);
+        return write_request(dir, "limits-event.json", "POST", "/api/v1/namespaces/batch/events", event);
+}
+
 static int dump_pod_watch(const char *dir) {
         _cleanup_free_ char *first = pod_watch_list_path(NODE, 500, NULL);
         /* A continue token is opaque base64 with '=' and '/' that must be escaped. */
@@ -135,7 +154,8 @@ int main(int argc, char **argv) {
         /* The list and watch paths escape their values with libcurl. */
         if (curl_dl_open(&err) < 0)
                 return fail("load libcurl", &err), 1;
-        if (dump_node_status(argv[1]) < 0 || dump_eviction(argv[1]) < 0 || dump_pod_watch(argv[1]) < 0)
+        if (dump_node_status(argv[1]) < 0 || dump_eviction(argv[1]) < 0 || dump_limits_event(argv[1]) < 0 ||
+            dump_pod_watch(argv[1]) < 0)
                 return 1;
         return 0;
 }

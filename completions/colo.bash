@@ -19,9 +19,11 @@ _colo() {
         move) opts="--class --tier --config --subtree --state-dir --help" ;;
         sim) opts="--format --predictors --node-size --signal --warmup --horizon --step --max-gap
                    --json --csv --plot --plot-node --help" ;;
-        webhook) opts="--listen --tls-cert --tls-key --insecure-http --max-body --timeout --threads
-                       --offline-priority --preemption-policy --replaceable-priority-class --help" ;;
-        extender) opts="--listen --tls-cert --tls-key --max-body --timeout --threads --cpu-threshold
+        webhook) opts="--listen --tls-cert --tls-key --insecure-http --max-body --max-in-flight
+                       --max-connections --max-connections-per-ip --timeout --threads --offline-priority
+                       --preemption-policy --replaceable-priority-class --help" ;;
+        extender) opts="--listen --tls-cert --tls-key --max-body --max-in-flight --max-connections
+                        --max-connections-per-ip --timeout --threads --cpu-threshold
                         --memory-threshold --stale-after --node-source --node-refresh --help" ;;
         *) return ;;
         esac
@@ -57,7 +59,8 @@ _colo() {
         --preemption-policy) COMPREPLY=($(compgen -W "Never PreemptLowerPriority keep" -- "$cur")); return ;;
         --config | --tls-cert | --tls-key | --plot) _filedir; return ;;
         --state-dir | --csv) _filedir -d; return ;;
-        --subtree | --name | -n | --listen | -l | --max-body | --timeout | --threads | --predictors | \
+        --subtree | --name | -n | --listen | -l | --max-body | --max-in-flight | --max-connections | \
+        --max-connections-per-ip | --timeout | --threads | --predictors | \
         --node-size | --warmup | --horizon | --step | --max-gap | --plot-node | --offline-priority | \
         --replaceable-priority-class | --cpu-threshold | --memory-threshold | --stale-after | \
         --node-source | --node-refresh | --interval | -d) return ;;

@@ -38,6 +38,10 @@ typedef struct Extender {
         bool stopping;
 } Extender;
 
+/* Two of the largest requests at once, one per default thread: with parsing (streamed) the
+ * extender stays inside the 512 MiB limit of deploy/kubernetes/50-extender.yaml. */
+#define EXTENDER_MAX_IN_FLIGHT (128u << 20)
+
 static void extender_usage(FILE *f) {
         fprintf(f, "Usage: colo extender [OPTIONS]\n\n"
                    "Serves the kube-scheduler extender: load-aware filtering of online pods on the nodes'\n"
@@ -47,6 +51,11 @@ static void extender_usage(FILE *f) {
                    "      --tls-cert FILE          PEM certificate: serve HTTPS (enableHTTPS: true)\n"
                    "      --tls-key FILE           PEM private key\n"
                    "      --max-body BYTES         largest ExtenderArgs accepted (default %u)\n"
+                   "      --max-in-flight BYTES    memory all request bodies being received may hold\n"
+                   "                               together; past it requests get 503 (default %u)\n"
+                   "      --max-connections N      open connections at most (default %u)\n"
+                   "      --max-connections-per-ip N\n"
+                   "                               open connections per client address (default %u)\n"
                    "      --timeout SEC            idle connection timeout (default 30)\n"
                    "      --threads N              request threads (default 2)\n"
                    "      --cpu-threshold F        online pods: reject a node when predicted CPU peak plus the\n"
@@ -58,7 +67,8 @@ static void extender_usage(FILE *f) {
                    "                               /api/v1/nodes with the pod's service account) or\n"
                    "                               'file:PATH' (a NodeList JSON file); default none\n"
                    "      --node-refresh SEC       how often to reload the node source (default 10)\n",
-                EXTENDER_REQUEST_MAX_SIZE_DEFAULT);
+                EXTENDER_REQUEST_MAX_SIZE_DEFAULT, EXTENDER_MAX_IN_FLIGHT, SERVER_MAX_CONNECTIONS_DEFAULT,
+                SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT);
 }
 
 static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
@@ -163,7 +173,7 @@ int cmd_extender(int argc, char **argv) {
         Extender x = { .cfg = EXTENDER_CONFIG_DEFAULT, .refresh_sec = 10 };
         const char *source = NULL;
         ServerOptions o;
-        server_options_init(&o, "0.0.0.0:8888", EXTENDER_REQUEST_MAX_SIZE_DEFAULT, handle, &x);
+        server_options_init(&o, "0.0.0.0:8888", EXTENDER_REQUEST_MAX_SIZE_DEFAULT, EXTENDER_MAX_IN_FLIGHT, handle, &x);
         uint64_t v;
         int c, r;
 

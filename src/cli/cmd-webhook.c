@@ -17,6 +17,10 @@
 
 #define REPLACEABLE_MAX 16
 
+/* Four of the largest reviews at once (real ones are a few KiB): with the connections' buffers
+ * the webhook stays far inside the 128 MiB limit of deploy/kubernetes/40-webhook.yaml. */
+#define WEBHOOK_MAX_IN_FLIGHT (32u << 20)
+
 static void webhook_usage(FILE *f) {
         fprintf(f, "Usage: colo webhook [OPTIONS]\n\n"
                    "Serves the Kubernetes mutating admission webhook: pods marked offline are moved onto\n"
@@ -26,6 +30,10 @@ static void webhook_usage(FILE *f) {
                    "      --tls-key FILE               PEM private key for TLS\n"
                    "      --insecure-http              serve plain HTTP (tests only; the API server needs TLS)\n"
                    "      --max-body BYTES             largest AdmissionReview accepted (default %u)\n"
+                   "      --max-in-flight BYTES        memory all request bodies being received may hold\n"
+                   "                                   together; past it requests get 503 (default %u)\n"
+                   "      --max-connections N          open connections at most (default %u)\n"
+                   "      --max-connections-per-ip N   open connections per client address (default %u)\n"
                    "      --timeout SEC                idle connection timeout (default 30)\n"
                    "      --threads N                  request threads (default 2)\n"
                    "      --offline-priority N         value of the colo-offline PriorityClass (default %d)\n"
@@ -33,7 +41,8 @@ static void webhook_usage(FILE *f) {
                    "      --replaceable-priority-class NAME\n"
                    "                                   a class offline pods may carry and lose, such as the\n"
                    "                                   cluster's globalDefault one (repeatable)\n",
-                ADMISSION_REVIEW_MAX_SIZE, ADMISSION_OFFLINE_PRIORITY_DEFAULT);
+                ADMISSION_REVIEW_MAX_SIZE, WEBHOOK_MAX_IN_FLIGHT, SERVER_MAX_CONNECTIONS_DEFAULT,
+                SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT, ADMISSION_OFFLINE_PRIORITY_DEFAULT);
 }
 
 static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
@@ -79,7 +88,7 @@ int cmd_webhook(int argc, char **argv) {
         const char *replaceable[REPLACEABLE_MAX + 1] = {};
         size_t n_replaceable = 0;
         ServerOptions o;
-        server_options_init(&o, "0.0.0.0:8443", ADMISSION_REVIEW_MAX_SIZE, handle, &cfg);
+        server_options_init(&o, "0.0.0.0:8443", ADMISSION_REVIEW_MAX_SIZE, WEBHOOK_MAX_IN_FLIGHT, handle, &cfg);
         bool insecure = false;
         int64_t prio;
         int c, r;

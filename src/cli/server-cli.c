@@ -14,11 +14,13 @@ static void on_http_log(const char *message, void *userdata) {
         log_debug("http: %s", message);
 }
 
-void server_options_init(ServerOptions *o, const char *default_listen, size_t max_body, HttpHandler handler,
-                         void *userdata) {
+void server_options_init(ServerOptions *o, const char *default_listen, size_t max_body, size_t max_in_flight,
+                         HttpHandler handler, void *userdata) {
         *o = (ServerOptions) {
                 .listen = default_listen,
-                .http = { .max_body_size = max_body, .connection_timeout_sec = 30, .threads = 2,
+                .http = { .max_body_size = max_body, .max_in_flight = max_in_flight, .connection_timeout_sec = 30,
+                          .threads = 2, .max_connections = SERVER_MAX_CONNECTIONS_DEFAULT,
+                          .max_connections_per_ip = SERVER_MAX_CONNECTIONS_PER_IP_DEFAULT,
                           .handler = handler, .userdata = userdata, .logger = on_http_log },
         };
 }
@@ -48,6 +50,21 @@ int server_options_parse(ServerOptions *o, int c, const char *arg) {
                         return -EINVAL;
                 o->http.threads = (unsigned) v;
                 return 1;
+        case SERVER_OPT_MAX_IN_FLIGHT:
+                if (parse_range(arg, 1024, (uint64_t) 16 << 30, &v) < 0)
+                        return -EINVAL;
+                o->http.max_in_flight = v;
+                return 1;
+        case SERVER_OPT_MAX_CONNECTIONS:
+                if (parse_range(arg, 1, 65536, &v) < 0)
+                        return -EINVAL;
+                o->http.max_connections = (unsigned) v;
+                return 1;
+        case SERVER_OPT_MAX_CONNECTIONS_PER_IP:
+                if (parse_range(arg, 1, 65536, &v) < 0)
+                        return -EINVAL;
+                o->http.max_connections_per_ip = (unsigned) v;
+                return 1;
         default: return 0;
         }
 }
@@ -58,6 +75,11 @@ int server_options_finish(ServerOptions *o, const char *verb) {
                 return -EINVAL;
         }
         o->http.bind_address = o->address;
+        if (o->http.max_in_flight < o->http.max_body_size) {
+                fprintf(stderr, "colo %s: --max-in-flight %zu is smaller than --max-body %zu: no body of the largest "
+                        "size could be received\n", verb, o->http.max_in_flight, o->http.max_body_size);
+                return -EINVAL;
+        }
         return 0;
 }
 

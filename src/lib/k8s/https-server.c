@@ -2,10 +2,16 @@
  * headers (a context is allocated and an oversized Content-Length refused up front), then once
  * per body chunk (appended up to max_body_size; past it the rest is discarded and 413 answered),
  * and finally with no data, when the user handler runs. The context is freed in the
- * request-completed callback, which MHD calls however the request ended. */
+ * request-completed callback, which MHD calls however the request ended.
+ *
+ * Every byte a body buffer holds is charged to one budget shared by all connections
+ * (max_in_flight), before it is allocated: slow uploads that each stay under the body limit
+ * cannot add up past what the server's memory limit allows. A request whose body does not fit
+ * gets 503, its buffer freed at once and the rest of its body discarded unread into memory. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "k8s/https-server.h"
+#include "k8s/tls-policy.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -26,13 +33,16 @@ struct HttpsServer {
         char *cert_pem;
         char *key_pem;
         uint16_t port;
+        atomic_size_t in_flight;        /* bytes of body buffers, all connections */
 };
 
 typedef struct RequestContext {
         char *body;
         size_t size;
-        size_t allocated;
+        size_t allocated;               /* charged to HttpsServer.in_flight */
+        uint64_t declared;              /* Content-Length, 0 when absent */
         bool too_large;
+        bool over_budget;
 } RequestContext;
 
 void http_reply_error(HttpReply *reply, int status, const char *message) {
@@ -44,7 +54,8 @@ void http_reply_error(HttpReply *reply, int status, const char *message) {
         reply->content_type = "application/json";
 }
 
-static enum MHD_Result queue_reply(struct MHD_Connection *connection, HttpReply *reply) {
+/* retry_after: a Retry-After value (seconds) or NULL. */
+static enum MHD_Result queue_reply(struct MHD_Connection *connection, HttpReply *reply, const char *retry_after) {
         struct MHD_Response *response;
         if (reply->body)
                 response = MHD_create_response_from_buffer_with_free_callback(reply->body_size, reply->body, free);
@@ -57,6 +68,8 @@ static enum MHD_Result queue_reply(struct MHD_Connection *connection, HttpReply 
         reply->body = NULL;     /* owned by the response now */
         (void) MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                                        reply->content_type ? reply->content_type : "application/json");
+        if (retry_after)
+                (void) MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
         enum MHD_Result r = MHD_queue_response(connection, (unsigned) reply->status, response);
         MHD_destroy_response(response);
         return r;
@@ -72,20 +85,50 @@ static enum MHD_Result queue_error(struct MHD_Connection *connection, int status
         va_end(ap);
         HttpReply reply = {};
         http_reply_error(&reply, status, msg);
-        return queue_reply(connection, &reply);
+        return queue_reply(connection, &reply, NULL);
 }
 
-static int append_body(RequestContext *ctx, const char *data, size_t n, size_t max) {
+/* Charges n bytes to the shared budget; false (nothing charged) when they do not fit. */
+static bool budget_charge(HttpsServer *s, size_t n) {
+        size_t cur = atomic_load(&s->in_flight);
+        do {
+                if (n > s->options.max_in_flight - cur)
+                        return false;
+        } while (!atomic_compare_exchange_weak(&s->in_flight, &cur, cur + n));
+        return true;
+}
+
+static void context_release_body(HttpsServer *s, RequestContext *ctx) {
+        free(ctx->body);
+        ctx->body = NULL;
+        atomic_fetch_sub(&s->in_flight, ctx->allocated);
+        ctx->allocated = ctx->size = 0;
+}
+
+/* Grows the buffer geometrically, but never past the declared length or the limit, and only with
+ * budget for the growth. */
+static int append_body(HttpsServer *s, RequestContext *ctx, const char *data, size_t n) {
+        size_t max = s->options.max_body_size;
         if (ctx->size + n > max) {
                 ctx->too_large = true;
+                context_release_body(s, ctx);
                 return 0;
         }
         if (ctx->size + n + 1 > ctx->allocated) {
                 size_t want = MAX(ctx->allocated * 2, ctx->size + n + 1);
+                if (ctx->declared >= ctx->size + n)
+                        want = MIN(want, (size_t) ctx->declared + 1);
                 want = MIN(want, max + 1);
+                if (!budget_charge(s, want - ctx->allocated)) {
+                        ctx->over_budget = true;
+                        context_release_body(s, ctx);
+                        return 0;
+                }
                 char *p = realloc(ctx->body, want);
-                if (!p)
+                if (!p) {
+                        atomic_fetch_sub(&s->in_flight, want - ctx->allocated);
                         return -ENOMEM;
+                }
                 ctx->body = p;
                 ctx->allocated = want;
         }
@@ -93,6 +136,28 @@ static int append_body(RequestContext *ctx, const char *data, size_t n, size_t m
         ctx->size += n;
         ctx->body[ctx->size] = '\0';
         return 0;
+}
+
+static enum MHD_Result queue_busy(struct MHD_Connection *connection, const HttpsServer *s) {
+        HttpReply reply = {};
+        char msg[160];
+        snprintf(msg, sizeof(msg), "server busy: request bodies in flight would exceed %zu bytes, retry later",
+                 s->options.max_in_flight);
+        http_reply_error(&reply, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+        return queue_reply(connection, &reply, "1");
+}
+
+/* The first call, with the headers: refuses what cannot fit before any body byte is read. */
+static enum MHD_Result on_headers(HttpsServer *s, struct MHD_Connection *connection, RequestContext *ctx) {
+        const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (!cl || parse_u64(cl, &ctx->declared) < 0)
+                ctx->declared = 0;
+        if (ctx->declared > s->options.max_body_size)
+                return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE,
+                                   "request body of %s bytes exceeds the limit of %zu", cl, s->options.max_body_size);
+        if (ctx->declared > s->options.max_in_flight - MIN(atomic_load(&s->in_flight), s->options.max_in_flight))
+                return queue_busy(connection, s);
+        return MHD_YES;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
@@ -107,16 +172,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, c
                 if (!ctx)
                         return MHD_NO;
                 *con_cls = ctx;
-                const char *cl = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                uint64_t declared;
-                if (cl && parse_u64(cl, &declared) >= 0 && declared > s->options.max_body_size)
-                        return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE,
-                                           "request body of %s bytes exceeds the limit of %zu", cl,
-                                           s->options.max_body_size);
-                return MHD_YES;
+                return on_headers(s, connection, ctx);
         }
         if (*upload_data_size > 0) {
-                if (!ctx->too_large && append_body(ctx, upload_data, *upload_data_size, s->options.max_body_size) < 0)
+                if (!ctx->too_large && !ctx->over_budget && append_body(s, ctx, upload_data, *upload_data_size) < 0)
                         return MHD_NO;
                 *upload_data_size = 0;
                 return MHD_YES;
@@ -124,6 +183,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, c
         if (ctx->too_large)
                 return queue_error(connection, MHD_HTTP_CONTENT_TOO_LARGE, "request body exceeds the limit of %zu bytes",
                                    s->options.max_body_size);
+        if (ctx->over_budget)
+                return queue_busy(connection, s);
 
         HttpRequest req = {
                 .method = method,
@@ -134,17 +195,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *connection, c
         };
         HttpReply reply = { .status = 200, .content_type = "application/json" };
         s->options.handler(&req, &reply, s->options.userdata);
-        return queue_reply(connection, &reply);
+        context_release_body(s, ctx);   /* back to the budget while the reply is sent */
+        return queue_reply(connection, &reply, NULL);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-        (void) cls;
         (void) connection;
         (void) toe;
         RequestContext *ctx = *con_cls;
         if (ctx) {
-                free(ctx->body);
+                context_release_body(cls, ctx);
                 free(ctx);
                 *con_cls = NULL;
         }
@@ -204,9 +265,17 @@ uint16_t https_server_port(const HttpsServer *s) {
         return s->port;
 }
 
+size_t https_server_in_flight(HttpsServer *s) {
+        return atomic_load(&s->in_flight);
+}
+
 int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError *err) {
         if (!o->handler || o->threads == 0 || o->max_body_size == 0 || !o->bind_address)
                 return colo_error_setf_plain(err, EINVAL, "http server: handler, threads, body limit and address needed");
+        if (o->max_in_flight != 0 && o->max_in_flight < o->max_body_size)
+                return colo_error_setf_plain(err, EINVAL, "http server: the budget for bodies in flight (%zu bytes) "
+                                             "is smaller than one body (%zu bytes)", o->max_in_flight,
+                                             o->max_body_size);
         if (!o->cert_file != !o->key_file)
                 return colo_error_setf_plain(err, EINVAL, "http server: TLS needs both a certificate and a key");
 
@@ -230,6 +299,8 @@ int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError
         if (!s)
                 return colo_error_set(err, ENOMEM, "http server");
         s->options = *o;
+        if (s->options.max_in_flight == 0)
+                s->options.max_in_flight = o->max_body_size;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
         if (ipv6)
                 flags |= MHD_USE_IPv6;
@@ -237,9 +308,13 @@ int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError
                 int r = read_full_file(o->cert_file, PEM_MAX_SIZE, &s->cert_pem, NULL, err);
                 if (r < 0)
                         return colo_error_wrap(err, "TLS certificate");
-                r = read_full_file(o->key_file, PEM_MAX_SIZE, &s->key_pem, NULL, err);
+                size_t key_size;
+                r = read_full_file(o->key_file, PEM_MAX_SIZE, &s->key_pem, &key_size, err);
                 if (r < 0)
                         return colo_error_wrap(err, "TLS key");
+                r = tls_policy_check_key(o->key_file, s->key_pem, key_size, err);
+                if (r < 0)
+                        return r;
                 flags |= MHD_USE_TLS;
         }
 
@@ -251,12 +326,16 @@ int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError
         if (o->threads > 1)
                 opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL };
         opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_sec, NULL };
-        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, NULL };
+        opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) on_completed, s };
         if (o->max_connections > 0)
                 opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL };
+        if (o->max_connections_per_ip > 0)
+                opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
+                                                      NULL };
         if (s->cert_pem) {
                 opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem };
                 opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem };
+                opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) TLS_POLICY_PRIORITIES };
         }
         opts[n++] = (struct MHD_OptionItem) { MHD_OPTION_END, 0, NULL };
 

@@ -1,7 +1,9 @@
 /* A small HTTP(S) server for JSON endpoints on libmicrohttpd: TLS from PEM cert/key files (MHD is
- * built with GnuTLS in Debian) or plain HTTP for tests, a bound on request bodies, an idle
- * timeout per connection, HTTP/1.1 keep-alive, and an internal thread pool that calls one
- * handler per complete request. Used by `colo webhook` and `colo extender`. */
+ * built with GnuTLS in Debian; the policy of tls-policy.h is enforced) or plain HTTP for tests,
+ * HTTP/1.1 keep-alive, and an internal thread pool that calls one handler per complete request.
+ * Hostile clients are bounded: a limit per request body, a memory budget shared by all bodies
+ * being received (503 past it), connection limits in total and per client address, and an idle
+ * timeout per connection. Used by `colo webhook` and `colo extender`. */
 #pragma once
 
 #include <stddef.h>
@@ -35,9 +37,12 @@ typedef struct HttpsServerOptions {
         const char *cert_file;          /* PEM; both NULL = plain HTTP */
         const char *key_file;
         size_t max_body_size;           /* larger bodies get 413 */
+        size_t max_in_flight;           /* bytes all bodies being received may hold together, >=
+                                         * max_body_size (0: that); past it requests get 503 */
         unsigned connection_timeout_sec;/* idle connections are closed after this */
         unsigned threads;               /* size of the thread pool, >= 1 */
         unsigned max_connections;       /* 0 = libmicrohttpd's default */
+        unsigned max_connections_per_ip;/* 0 = no limit per client address */
         HttpHandler handler;
         void *userdata;
         HttpLogger logger;              /* optional */
@@ -46,11 +51,15 @@ typedef struct HttpsServerOptions {
 typedef struct HttpsServer HttpsServer;
 
 /* Starts serving in background threads. -EINVAL on bad options, -errno/-EIO when the
- * certificate cannot be read or the socket not bound, with the reason in err. */
+ * certificate cannot be read or the socket not bound, -EKEYREJECTED for a key too weak for the
+ * TLS policy, with the reason (naming the file) in err. */
 int https_server_start(const HttpsServerOptions *o, HttpsServer **ret, ColoError *err);
 
 /* The port actually bound. */
 uint16_t https_server_port(const HttpsServer *s);
+
+/* Bytes the body buffers of all connections hold right now (<= max_in_flight). */
+size_t https_server_in_flight(HttpsServer *s);
 
 /* Stops accepting, waits for the threads to finish and frees. NULL-safe; returns NULL. */
 HttpsServer *https_server_stop(HttpsServer *s);

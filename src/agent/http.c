@@ -1,8 +1,16 @@
 /* The local HTTP endpoint: /metrics (Prometheus text), /status (the status JSON), /healthz.
  * libmicrohttpd runs inside the agent's sd-event loop, no thread: MHD_USE_EPOLL gives one epoll
  * fd (MHD_DAEMON_INFO_EPOLL_FD) that becomes an sd-event I/O source, and MHD_get_timeout() drives
- * one timer; both call MHD_run(). Bound to metrics.listen_address (127.0.0.1 by default). */
+ * one timer; both call MHD_run(), which never blocks (MHD's sockets are non-blocking in this
+ * mode). Bound to metrics.listen_address (127.0.0.1 by default).
+ *
+ * Slow clients (slowloris: headers trickled in, a byte before each timeout) each hold a
+ * connection slot, and at the connection limit MHD stops accepting, so one client holding all
+ * slots took health and metrics down for everyone. A limit per client address leaves slots for
+ * the others (a scraper, the kubelet's probe), and a short idle timeout frees slots of clients
+ * that stop sending. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -14,13 +22,16 @@
 #include "util/log.h"
 #include "util/macro.h"
 
-#define HTTP_CONNECTION_LIMIT 32
-#define HTTP_CONNECTION_TIMEOUT_SEC 10
+/* A request is one small GET: nothing legitimate holds a connection for long, or many at once. */
+#define HTTP_CONNECTION_LIMIT 64
+#define HTTP_CONNECTIONS_PER_IP 8
+#define HTTP_CONNECTION_TIMEOUT_SEC 5
 
 struct AgentHttp {
         Agent *agent;
         struct MHD_Daemon *daemon;
         sd_event_source *io, *timer;
+        uint64_t refused;               /* connections closed at a limit, for the log's rate */
 };
 
 /* Queues resp (NULL: out of memory) and drops our reference. */
@@ -117,13 +128,23 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A client opening connections past the limits makes MHD report each refusal: logged on the 1st,
+ * 2nd, 4th, 8th... so a flood cannot flood the journal too. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        AgentHttp *h = cls;
         char msg[512];
-        (void) cls;
         vsnprintf(msg, sizeof(msg), fmt, ap);
         size_t n = strlen(msg);
         while (n > 0 && msg[n - 1] == '\n')
                 msg[--n] = '\0';
+        if (strstr(msg, "connection limit")) {
+                h->refused++;
+                if ((h->refused & (h->refused - 1)) != 0)
+                        log_debug("HTTP: %s", msg);
+                else
+                        log_warning("HTTP: %s (%" PRIu64 " connections refused so far)", msg, h->refused);
+                return;
+        }
         log_warning("HTTP: %s", msg);
 }
 
@@ -161,8 +182,9 @@ int agent_http_start(Agent *a, AgentHttp **ret) {
         h->agent = a;
         /* The logger goes first, so MHD reports problems with the other options through it too. */
         h->daemon = MHD_start_daemon(flags, mc->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-                                     NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-                                     (unsigned) HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                                     h, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
+                                     (unsigned) HTTP_CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                     (unsigned) HTTP_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
                                      (unsigned) HTTP_CONNECTION_TIMEOUT_SEC, MHD_OPTION_END);
         if (!h->daemon) {
                 log_error("Cannot serve metrics on %s port %u (address in use?).", mc->listen_address, (unsigned) mc->port);

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "agent/agent.h"
@@ -40,8 +39,9 @@ Agent *agent_free(Agent *a) {
         status_doc_done(&a->status);
         free(a->status_json);
         free(a->metrics_text);
-        if (a->lock_fd >= 0)
-                (void) close(a->lock_fd);
+        agent_state_dir_close(a);
+        if (a->subtree_lock_fd >= 0)
+                (void) close(a->subtree_lock_fd);
         free(a);
         return NULL;
 }
@@ -53,48 +53,6 @@ static void apply_log_level(const Config *c) {
         int level = log_level_from_string(c->agent.log_level);
         if (level >= 0)
                 log_set_max_level(level);
-}
-
-static int mkdir_parents(const char *path, mode_t mode) {
-        char buf[256];
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = '\0';
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* One agent per state directory: an flock()ed lock file, released by the kernel when we exit. */
-static int take_lock(Agent *a) {
-        char path[300];
-        int r = mkdir_parents(a->state_dir, 0755);
-        if (r < 0) {
-                log_error("Cannot create the state directory '%s': %s", a->state_dir, strerror(-r));
-                return r;
-        }
-        snprintf(path, sizeof(path), "%s/agent.lock", a->state_dir);
-        a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (a->lock_fd < 0) {
-                r = -errno;
-                log_error("Cannot open '%s': %s", path, strerror(-r));
-                return r;
-        }
-        if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-                r = -errno;
-                if (r == -EWOULDBLOCK)
-                        log_error("Another colo agent is running with state directory '%s'.", a->state_dir);
-                else
-                        log_error("Cannot lock '%s': %s", path, strerror(-r));
-                return r;
-        }
-        return 0;
 }
 
 /* cgroup v2's "no internal processes" rule: once the managed subtree below the agent's own cgroup
@@ -155,7 +113,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
 
         if (!a)
                 return log_error("Out of memory."), -ENOMEM;
-        a->lock_fd = -1;
+        a->lock_fd = a->state_dir_fd = a->subtree_lock_fd = -1;
         agent_metrics_init(&a->metrics);
         a->opts = *opts;
         a->opts.config_path = NULL;     /* kept in a->config_path, the option string may go away */
@@ -176,7 +134,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         if (k8s)
                 agent_k8s_choose_subtree(a, opts->subtree != NULL);     /* kubelet's kubepods cgroup */
 
-        r = take_lock(a);
+        r = agent_state_dir_open(a);
         if (r < 0)
                 return r;
         r = relocate_for_v2(a);
@@ -190,6 +148,12 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
                           r == -ENOENT && opts->dry_run ? " (a dry run creates nothing: start a workload with colo run, "
                                                           "or the agent once without --dry-run)" : "");
                 return r;
+        }
+        /* A dry run changes nothing, so it may watch a tree another agent manages. */
+        if (!opts->dry_run) {
+                r = agent_lock_subtree(a);
+                if (r < 0)
+                        return r;
         }
         if (!opts->dry_run && !k8s) {  /* in Kubernetes mode kubelet owns the tree */
                 r = tree_ensure_parents(a->root, &err);

@@ -9,7 +9,8 @@
  *   psi-watch.c    fast reaction: PSI triggers and memory events wake the loop at once
  *   metrics.c      Prometheus text rendering
  *   http.c         libmicrohttpd on the sd-event loop: /metrics, /status, /healthz
- *   status-file.c  <state_dir>/status.json, replaced atomically after every tick */
+ *   status-file.c  <state_dir>/status.json, replaced atomically after every tick
+ *   state-dir.c    the state directory, checked and recreated; the state and subtree locks */
 #pragma once
 
 #include <stdbool.h>
@@ -99,7 +100,10 @@ typedef struct Agent {
         Config config;
         char state_dir[256];
         char subtree[256];
-        int lock_fd;
+        int state_dir_fd;               /* files in it are opened relative to it, O_NOFOLLOW */
+        int lock_fd;                    /* <state_dir>/agent.lock, flocked */
+        int subtree_lock_fd;            /* the managed subtree's directory, flocked */
+        bool state_dir_lost;            /* deleted and not recreated: logged once */
 
         sd_event *event;
         sd_event_source *tick_timer;    /* the period */
@@ -194,3 +198,17 @@ AgentHttp *agent_http_free(AgentHttp *h);
 
 /* status-file.c */
 int agent_write_status(Agent *a);
+
+/* state-dir.c. Open: creates the state directory (0755) if missing, refuses one not owned by the
+ * agent's uid or writable by group/others or a symlink, and flocks its agent.lock (0600, never
+ * through a symlink). Logged; < 0 when the agent must not start. */
+int agent_state_dir_open(Agent *a);
+void agent_state_dir_close(Agent *a);
+/* Before a write: recreates the directory (and retakes its lock) when it was deleted or replaced.
+ * 0, or < 0 when it cannot be (logged once until it recovers). */
+int agent_state_dir_ensure(Agent *a);
+/* Creates name in the state directory for writing, like open(2) (-1 and errno): exclusively,
+ * never through a symlink; an old file of that name (a crashed write's) is removed first. */
+int agent_state_open_tmp(Agent *a, const char *name);
+/* flocks the managed subtree (a->root), so no second agent manages it. Logged. */
+int agent_lock_subtree(Agent *a);

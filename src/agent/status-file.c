@@ -35,12 +35,15 @@ int agent_write_status(Agent *a) {
         }
         free(a->status_json);
         a->status_json = json;
+        r = agent_state_dir_ensure(a);  /* recreated if deleted; logged */
+        if (r < 0)
+                return r;
 
         char path[512], tmp[520];
         if (session_status_path(a->state_dir, path, sizeof(path)) < 0)
                 return -ENAMETOOLONG;
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = agent_state_open_tmp(a, STATUS_FILE_NAME ".tmp");       /* never through a symlink */
         if (fd < 0) {
                 r = -errno;
                 log_warning("Failed to write the status file '%s': %s, ignoring.", tmp, strerror(-r));
@@ -52,11 +55,11 @@ int agent_write_status(Agent *a) {
                 r = write_all(fd, "\n", 1);
         if (close(fd) < 0 && r >= 0)
                 r = -errno;
-        if (r >= 0 && rename(tmp, path) < 0)
+        if (r >= 0 && renameat(a->state_dir_fd, STATUS_FILE_NAME ".tmp", a->state_dir_fd, STATUS_FILE_NAME) < 0)
                 r = -errno;
         if (r < 0) {
                 log_warning("Failed to write the status file '%s': %s, ignoring.", path, strerror(-r));
-                (void) unlink(tmp);
+                (void) unlinkat(a->state_dir_fd, STATUS_FILE_NAME ".tmp", 0);
         }
         return r;
 }

@@ -355,3 +355,31 @@ bool harness_alive(pid_t pid) {
         const char *p = strrchr(buf, ')');
         return p && p[2] != 'Z';
 }
+
+const char *harness_dir(void) {
+        return H.dir;
+}
+
+int harness_stop_agent(void) {
+        int status = 0;
+        stop_child(H.agent, 5000, &status);
+        H.agent = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_agent_attempt(const char *const *extra_args, const char *log_path, long timeout_ms) {
+        const char *argv[16] = { H.colo, "agent", "--config", H.config };
+        size_t n = 4;
+        for (; extra_args && *extra_args && n < sizeof(argv) / sizeof(argv[0]) - 1; extra_args++)
+                argv[n++] = *extra_args;
+        argv[n] = NULL;
+        pid_t pid = spawn_logged(argv, log_path);
+        for (long waited = 0; waited < timeout_ms; waited += 20) {
+                int status;
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                harness_sleep_ms(20);
+        }
+        stop_child(pid, 5000, NULL);
+        return -1;
+}

@@ -66,6 +66,15 @@ int harness_metrics_port(void);
 /* The state directory (status.json lives there). */
 const char *harness_state_dir(void);
 
+/* The harness's temporary directory (configuration, state directory, logs). */
+const char *harness_dir(void);
+/* Stops the agent of harness_start_agent() with SIGTERM; its exit status, or -1. */
+int harness_stop_agent(void);
+/* Runs another `colo agent --config <the harness's> extra_args...` (NULL-terminated), output to
+ * log_path, and waits at most timeout_ms for it to exit. Returns its exit status, or -1 when it
+ * was still running (it is then stopped): for agents that must refuse to start. */
+int harness_agent_attempt(const char *const *extra_args, const char *log_path, long timeout_ms);
+
 /* Stops everything and removes the scratch group. Returns 0, or 1 when the agent did not exit
  * cleanly on SIGTERM (a sanitizer report, a crash): return it from main(). */
 int harness_teardown(void);

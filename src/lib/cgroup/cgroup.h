@@ -126,6 +126,9 @@ bool cg_root_is_hybrid(const CgRoot *root);             /* v1 controllers plus a
 bool cg_root_has_controller(const CgRoot *root, CgController c);
 /* Human-readable description of the managed root: each hierarchy's absolute path. */
 const char *cg_root_describe(const CgRoot *root);
+/* Takes an exclusive flock on the managed root's directory (first hierarchy), held by the fd in
+ * *ret_fd until it is closed. -EWOULDBLOCK when another process holds it. */
+int cg_root_lock(const CgRoot *root, int *ret_fd, ColoError *err);
 
 /* --- groups (paths relative to the managed root; "" is the root itself) --- */
 /* Opens (with create: mkdir -p) a group in every hierarchy. On v2, creating enables the

@@ -64,7 +64,9 @@ int cmd_move(int argc, char **argv) {
                 fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
                 return 1;
         }
-        r = tree_move_workload(s->root, name, tier, &err);
+        /* Under the names lock: a `colo run` of this name never sees the leaf half moved. */
+        _cleanup_close_ int lock_fd = tree_lock_names(s->root, &err);
+        r = lock_fd < 0 ? lock_fd : tree_move_workload(s->root, name, tier, &err);
         if (r < 0) {
                 fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
                 return 1;

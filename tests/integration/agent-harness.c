@@ -49,6 +49,10 @@ int harness_metrics_port(void) {
         return 20000 + (int) (getpid() % 20000);
 }
 
+const char *harness_config_path(void) {
+        return H.config;
+}
+
 const char *harness_state_dir(void) {
         return H.state_dir;
 }

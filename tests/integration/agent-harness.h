@@ -63,6 +63,8 @@ int harness_wait_run(const char *name, long timeout_ms);
 void harness_sleep_ms(long ms);
 /* The agent's metrics port (127.0.0.1). */
 int harness_metrics_port(void);
+/* The configuration file the harness wrote (for `colo ... --config`). */
+const char *harness_config_path(void);
 /* The state directory (status.json lives there). */
 const char *harness_state_dir(void);
 

@@ -145,6 +145,8 @@ static void test_generated_names_are_valid_and_derived_from_the_command(void **s
                 { "", 3, "cmd-3" },
                 { "/usr/bin/", 4, "cmd-4" },
                 { "sh", 0xffffffff, "sh-ffffffff" },
+                { "/opt/memory.hog", 5, "memory_hog-5" },       /* not a cgroup file's name */
+                { "backup.sh", 6, "backup.sh-6" },
                 { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 7,
                   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-7" },  /* 40 characters kept */
         };
@@ -214,6 +216,7 @@ static void test_create_makes_parents_and_refuses_a_used_name_v2(void **state) {
         ColoError err = {};
         assert_int_equal(tree_create_workload(f->root, TIER_BATCH, "job", NULL, &err), 0);
         assert_true(fakefs_exists(f->dir, "fs/colo/offline/batch/job"));
+        fakefs_write(f->dir, "fs/colo/offline/batch/job/cgroup.procs", "42\n");   /* it has a process */
         for (int t = 0; t < _TIER_MAX; t++) {
                 char p[PATH_MAX];
                 snprintf(p, sizeof(p), "fs/colo/%s", tree_tier_path((WorkloadTier) t));

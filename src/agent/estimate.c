@@ -72,6 +72,13 @@ int agent_profiles_start(Agent *a) {
         const char *path = a->config.prediction.checkpoint_path;
         if (!path[0])
                 return 0;
+        /* Temporary files of checkpoint writes a crash (kill -9, power loss) interrupted. */
+        r = remove_stale_temp_files(path, &err);
+        if (r > 0)
+                log_info("Removed %d temporary file(s) of interrupted checkpoint writes next to '%s'.", r, path);
+        else if (r < 0 && r != -ENOENT)
+                log_warning("Failed to remove stale checkpoint temporaries: %s, ignoring.", colo_error_msg(&err));
+        colo_error_clear(&err);
         r = profile_set_load(a->profiles, path, &err);
         if (r >= 0)
                 log_info("Loaded usage profiles from '%s' (%zu workloads).", path, profile_set_workload_count(a->profiles));

@@ -226,6 +226,37 @@ static void test_foreign_and_future_checkpoints_are_rejected(void **state) {
         profile_set_free(s);
 }
 
+/* A FIFO or a link at the checkpoint path: refused at once, naming the path (before: open()
+ * blocked for good on the FIFO, even against SIGTERM). */
+static void test_a_fifo_or_link_at_the_checkpoint_path_is_refused(void **state) {
+        (void) state;
+        char dir[] = "/tmp/colo-test-checkpoint-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char path[256], target[300];
+        snprintf(path, sizeof(path), "%s/profiles", dir);
+        snprintf(target, sizeof(target), "%s/elsewhere", dir);
+        ColoError err = {};
+        ProfileSet *a = new_set("colo");
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(profile_set_load(a, path, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, path));
+        assert_non_null(strstr(err.msg, "a FIFO"));
+        assert_int_equal(unlink(path), 0);
+
+        feed(a, 120);
+        assert_int_equal(profile_set_save(a, target, &err), 0);
+        assert_int_equal(symlink(target, path), 0);
+        ProfileSet *b = new_set("colo");
+        assert_int_equal(profile_set_load(b, path, &err), -ELOOP);
+        assert_non_null(strstr(err.msg, "symbolic link"));
+        assert_int_equal(profile_set_workload_count(b), 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(unlink(target), 0);
+        assert_int_equal(rmdir(dir), 0);
+        profile_set_free(a);
+        profile_set_free(b);
+}
+
 static void test_file_round_trip_and_failed_save_keeps_old_file(void **state) {
         (void) state;
         char dir[] = "/tmp/colo-test-checkpoint-XXXXXX";
@@ -285,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_flipped_bytes_are_rejected),
                 cmocka_unit_test(test_foreign_and_future_checkpoints_are_rejected),
                 cmocka_unit_test(test_file_round_trip_and_failed_save_keeps_old_file),
+                cmocka_unit_test(test_a_fifo_or_link_at_the_checkpoint_path_is_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,6 +407,35 @@ static int yaml_error(Walker *w, const yaml_parser_t *parser) {
                             parser->problem ? parser->problem : "syntax error");
 }
 
+/* Reads the events only (libyaml builds no tree for them) and refuses a document nested deeper
+ * than CONFIG_DEPTH_MAX before yaml_parser_load() builds one: libyaml's scanner costs O(depth)
+ * per token, so 100k '[' would take quadratic time, while no configuration nests deeper than 4.
+ * Stops at the first level too many, so the cost is bounded whatever the input. Syntax errors
+ * are left to the loader, which words them. */
+static int check_depth(Walker *w) {
+        yaml_parser_t p;
+        if (!yaml_parser_initialize(&p))
+                return colo_error_set(w->err, ENOMEM, "%s: parse", w->filename);
+        yaml_parser_set_input_string(&p, (const unsigned char *) w->text, w->text_size);
+        unsigned depth = 0;
+        int r = 0;
+        for (bool end = false; !end && r == 0;) {
+                yaml_event_t ev;
+                if (!yaml_parser_parse(&p, &ev))
+                        break;
+                end = ev.type == YAML_STREAM_END_EVENT;
+                if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+                        if (++depth > CONFIG_DEPTH_MAX)
+                                r = walker_error(w, &ev.start_mark, NULL, "nested deeper than %u levels of lists "
+                                                 "and mappings", (unsigned) CONFIG_DEPTH_MAX);
+                } else if ((ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) && depth > 0)
+                        depth--;
+                yaml_event_delete(&ev);
+        }
+        yaml_parser_delete(&p);
+        return r;
+}
+
 static void yaml_parser_deletep(yaml_parser_t **p) {
         if (*p)
                 yaml_parser_delete(*p);
@@ -438,6 +467,9 @@ int config_parse_yaml(const char *text, size_t size, const char *filename, Confi
         w.text_size = text ? size : 0;
         yaml_parser_set_input_string(&parser, (const unsigned char *) w.text, w.text_size);
 
+        r = check_depth(&w);
+        if (r < 0)
+                return r;
         if (!yaml_parser_load(&parser, &doc))
                 return yaml_error(&w, &parser);
         doc_owned = &doc;

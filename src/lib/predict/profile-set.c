@@ -1,6 +1,7 @@
 /* Per-workload usage profiles and the node's online peak prediction (see profile-set.h).
  * Workloads live in an array sorted by name; an observe() merges the sorted samples into it,
  * building the new array aside so that a failure leaves the old one untouched. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,7 +557,8 @@ int profile_set_load_buffer(ProfileSet *s, const void *buf, size_t size, ColoErr
 int profile_set_load(ProfileSet *s, const char *path, ColoError *err) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
-        int r = read_full_file(path, CHECKPOINT_PAYLOAD_MAX + CHECKPOINT_HEADER_SIZE, &buf, &size, err);
+        /* O_NOFOLLOW: colo writes the checkpoint by rename(2), never as a link. */
+        int r = read_full_file_flags(path, O_NOFOLLOW, CHECKPOINT_PAYLOAD_MAX + CHECKPOINT_HEADER_SIZE, &buf, &size, err);
         if (r < 0)
                 return r;
         r = profile_set_load_buffer(s, buf, size, err);

@@ -125,7 +125,7 @@ static void report_eviction(const char *state_dir, const char *name) {
         for (int attempt = 0; attempt < 5; attempt++) {
                 StatusDoc doc = {};
                 ColoError err = {};
-                int r = session_read_status(state_dir, &doc, &err);
+                int r = session_read_status(state_dir, &doc, NULL, &err);
                 if (r == -ENOENT)
                         return;         /* no agent has ever run here */
                 if (r >= 0) {

@@ -29,6 +29,10 @@ int harness_setup(int argc, char **argv, const char *extra_yaml);
 
 /* Starts `colo agent` and waits until its status file names it (at most 10 s). period_ms: agent.period. */
 void harness_start_agent(unsigned period_ms);
+/* The same with the agent's stdout and stderr going to log_path. */
+void harness_start_agent_logged(unsigned period_ms, const char *log_path);
+/* The agent's pid (0 when not started). */
+pid_t harness_agent_pid(void);
 
 /* Starts `colo run --class cls --tier tier --name name -- <workload> args...` (args: NULL-terminated,
  * given to colo-test-workload) and waits until the workload's process is in its leaf. Returns the

@@ -15,6 +15,7 @@
 
 #include "model/workload.h"
 #include "util/error.h"
+#include "util/failure-latch.h"
 #include "util/fileio.h"
 
 static void test_parse_u64_rejects_garbage(void **state) {
@@ -169,6 +170,22 @@ static void test_stale_temp_files_of_dead_writers_are_removed(void **state) {
         assert_non_null(strstr(err.msg, dir));
 }
 
+/* Ten failing periods report once; the recovery reports once, with the count. */
+static void test_failure_latch_reports_the_edges_only(void **state) {
+        (void) state;
+        FailureLatch l = {};
+        assert_int_equal(failure_latch_update(&l, false), FAILURE_LATCH_QUIET);
+        assert_int_equal(failure_latch_update(&l, true), FAILURE_LATCH_FAILED);
+        for (int i = 0; i < 9; i++)
+                assert_int_equal(failure_latch_update(&l, true), FAILURE_LATCH_QUIET);
+        assert_int_equal(failure_latch_update(&l, false), FAILURE_LATCH_RECOVERED);
+        assert_int_equal(l.failures, 10);
+        failure_latch_reset_count(&l);
+        assert_int_equal(failure_latch_update(&l, false), FAILURE_LATCH_QUIET);
+        assert_int_equal(failure_latch_update(&l, true), FAILURE_LATCH_FAILED);
+        assert_int_equal(l.failures, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_u64_rejects_garbage),
@@ -178,6 +195,7 @@ int main(void) {
                 cmocka_unit_test(test_tiers_belong_to_classes),
                 cmocka_unit_test(test_read_full_file_refuses_fifos_and_devices),
                 cmocka_unit_test(test_stale_temp_files_of_dead_writers_are_removed),
+                cmocka_unit_test(test_failure_latch_reports_the_edges_only),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@
 #include "agent-harness.h"
 
 #define RACERS 8
-#define ROUNDS 16
+#define ROUNDS 12
 #define ROUND_TIMEOUT_MS 60000  /* a hung racer fails the test instead of hanging it */
 
 static const char *const tiers[4][2] = {

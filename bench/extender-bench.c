@@ -134,8 +134,10 @@ typedef struct Request {
 
 static void build_request(Request *r, const char *label, ExtenderVerb verb, bool by_name, json_t *pod, json_t *nodes,
                           json_t *names) {
-        json_t *args = by_name ? json_pack("{s:O, s:O}", "pod", pod, "nodenames", names)
-                               : json_pack("{s:O, s:{s:O}}", "pod", pod, "nodes", "items", nodes);
+        /* As kube-scheduler's encoding/json writes ExtenderArgs: Go field names, the unused list null. */
+        json_t *args = by_name ? json_pack("{s:O, s:n, s:O}", "Pod", pod, "Nodes", "NodeNames", names)
+                               : json_pack("{s:O, s:{s:{}, s:O}, s:n}", "Pod", pod, "Nodes", "metadata", "items", nodes,
+                                           "NodeNames");
         r->label = label;
         r->verb = verb;
         r->by_name = by_name;

@@ -84,7 +84,10 @@ loops1="$(bench_metric colo_ticks_total)"
 t1="$(date +%s.%N)"
 hwm_kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$BENCH_AGENT_PID/status")"
 rss_kib="$(awk '/^VmRSS:/ { print $2 }' "/proc/$BENCH_AGENT_PID/status")"
-tick_s="$(bench_metric colo_tick_duration_seconds)"
+# Mean tick over the agent's life, from the tick-duration histogram's sum and count.
+tick_sum="$(bench_metric colo_tick_duration_seconds_sum)"
+tick_count="$(bench_metric colo_tick_duration_seconds_count)"
+tick_s="$(echo "${tick_sum:-0} / ${tick_count:-1}" | bc -l)"
 n_status="$(jq '.workloads | length' "$BENCH_AGENT_STATE/status.json")"
 if [ -n "$SMAPS_OUT" ]; then
         cp "/proc/$BENCH_AGENT_PID/smaps" "$SMAPS_OUT"
@@ -98,11 +101,11 @@ SUMMARY="$(jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(una
         {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, buildtype: $buildtype, workloads: $workloads,
          seconds: $wall, cpu_seconds: ($ticks / $hz), cpu_percent_of_one_core: ($ticks / $hz / $wall * 100),
          control_periods: $loops, cpu_ms_per_period: (if $loops > 0 then $ticks / $hz / $loops * 1000 else null end),
-         last_tick_ms: ($tick_s * 1000), peak_rss_mib: ($hwm / 1024), rss_mib: ($rss / 1024)}')"
+         mean_tick_ms: ($tick_s * 1000), peak_rss_mib: ($hwm / 1024), rss_mib: ($rss / 1024)}')"
 echo
 echo "$SUMMARY" | jq -r '"agent CPU  \(.cpu_percent_of_one_core * 1000 | round / 1000)% of one core "
         + "(\(.cpu_seconds) s over \(.seconds * 10 | round / 10) s, \(.control_periods) control periods, "
-        + "\(.cpu_ms_per_period // 0 | . * 100 | round / 100) ms CPU each; last tick took \(.last_tick_ms * 100 | round / 100) ms)",
+        + "\(.cpu_ms_per_period // 0 | . * 100 | round / 100) ms CPU each; mean tick \(.mean_tick_ms * 100 | round / 100) ms)",
         "agent RSS  peak \(.peak_rss_mib * 10 | round / 10) MiB (VmHWM), now \(.rss_mib * 10 | round / 10) MiB, "
         + "with \(.workloads) workloads"'
 if [ -n "$JSON_OUT" ]; then

@@ -224,14 +224,20 @@ int main(int argc, char **argv) {
 
         for (unsigned i = 1; i <= o.steps; i++) {
                 sleep_ns((uint64_t) o.settle_ms * 1000000ULL);
+                /* colo_reaction_seconds is a histogram: this round's reaction is the growth of its
+                 * sum over the growth of its count (normally one event). */
                 double events0 = NAN, events1 = NAN, agent_s = NAN;
+                double rsum0 = NAN, rsum1 = NAN, rcount0 = NAN, rcount1 = NAN;
                 uint64_t before;
                 if (read_u64_fd(fd, &before) < 0) {
                         fprintf(stderr, "colo-reaction-probe: cannot read '%s'\n", o.limit_file);
                         return 1;
                 }
-                if (o.metrics_port)
+                if (o.metrics_port) {
                         (void) metrics_value(o.metrics_port, "colo_fast_reaction_events_total", &events0);
+                        (void) metrics_value(o.metrics_port, "colo_reaction_seconds_sum", &rsum0);
+                        (void) metrics_value(o.metrics_port, "colo_reaction_seconds_count", &rcount0);
+                }
 
                 atomic_store(&p.before, before);
                 atomic_store(&p.lowered_ns, 0);
@@ -262,7 +268,10 @@ int main(int argc, char **argv) {
                 uint64_t t2 = atomic_load(&p.lowered_ns), after = atomic_load(&p.after);
                 if (o.metrics_port) {
                         (void) metrics_value(o.metrics_port, "colo_fast_reaction_events_total", &events1);
-                        (void) metrics_value(o.metrics_port, "colo_reaction_seconds", &agent_s);
+                        (void) metrics_value(o.metrics_port, "colo_reaction_seconds_sum", &rsum1);
+                        (void) metrics_value(o.metrics_port, "colo_reaction_seconds_count", &rcount1);
+                        if (rcount1 > rcount0)
+                                agent_s = (rsum1 - rsum0) / (rcount1 - rcount0);
                 }
                 bool fast = !isnan(events0) && !isnan(events1) && events1 > events0;
                 if (t2 == 0)

@@ -156,6 +156,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         if (!a)
                 return log_error("Out of memory."), -ENOMEM;
         a->lock_fd = -1;
+        agent_metrics_init(&a->metrics);
         a->opts = *opts;
         a->opts.config_path = NULL;     /* kept in a->config_path, the option string may go away */
         r = session_load_config(opts->config_path, &a->config, &err);

@@ -23,6 +23,7 @@
 #include "policy/policy.h"
 #include "standalone/status-doc.h"
 #include "util/failure-latch.h"
+#include "util/prom-histogram.h"
 
 typedef struct Agent Agent;
 typedef struct CgRoot CgRoot;
@@ -82,13 +83,15 @@ typedef struct EvictionRecord {
 typedef struct AgentMetrics {
         uint64_t ticks_total;
         uint64_t tick_failures_total;
-        double tick_duration_seconds;           /* last tick */
-        double reaction_seconds;                /* last fast-reaction event -> budget written */
-        bool have_reaction;
+        PromHistogram tick_duration_seconds;    /* every tick */
+        PromHistogram reaction_seconds;         /* fast-reaction event -> budget written */
         uint64_t fast_events_total;
         uint64_t evictions_total[_TIER_MAX];
         uint64_t write_failures_total;
         uint64_t reloads_total, reload_failures_total;
+        /* Kubernetes mode: what the Eviction API answered (k8s-evict-report.c). */
+        uint64_t k8s_evictions_accepted_total, k8s_evictions_blocked_total, k8s_eviction_conflicts_total,
+                k8s_evictions_replaced_total, k8s_evictions_gone_total, k8s_eviction_errors_total;
 } AgentMetrics;
 
 typedef struct Agent {
@@ -117,6 +120,7 @@ typedef struct Agent {
         OnlineEstimate predicted;       /* the predictor's answer, calibrated or not */
         char estimate_source[64];
         bool has_predicted_peak;        /* estimate comes (at least partly) from the predictor */
+        bool cpu_predicted, mem_predicted; /* which resources' estimates do */
 
         EvictionRecord *evictions;
         size_t n_evictions;
@@ -183,6 +187,8 @@ void psi_watch_update(PsiWatch *w, const NodeSample *s);
 
 /* metrics.c: renders into a->metrics_text (allocated when NULL); returns its length or -ENOMEM. */
 int agent_render_metrics(Agent *a);
+/* Sets up the metrics' histogram buckets (the rest of AgentMetrics starts at zero). */
+void agent_metrics_init(AgentMetrics *m);
 
 /* http.c */
 int agent_http_start(Agent *a, AgentHttp **ret);

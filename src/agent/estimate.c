@@ -137,7 +137,7 @@ void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec) {
         recent_peak_push(&a->recent_peak, now_usec, s->online_cpu_usage, s->online_mem_working_set);
         OnlineEstimate recent = recent_peak_get(&a->recent_peak, now_usec);
         a->estimate = recent;
-        a->has_predicted_peak = false;
+        a->has_predicted_peak = a->cpu_predicted = a->mem_predicted = false;
         snprintf(a->estimate_source, sizeof(a->estimate_source), "recent-max-%ds", RECENT_PEAK_WINDOW_SEC);
         if (!a->profiles)
                 return;
@@ -183,6 +183,8 @@ void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec) {
                 a->estimate.cpu_cores = pe.cpu_peak;
         if (mem_ready)
                 a->estimate.mem_bytes = pe.mem_peak;
+        a->cpu_predicted = cpu_ready;
+        a->mem_predicted = mem_ready;
         a->has_predicted_peak = cpu_ready || mem_ready;
         if (a->has_predicted_peak)
                 snprintf(a->estimate_source, sizeof(a->estimate_source), "predictor %s%s",

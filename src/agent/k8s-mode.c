@@ -2,8 +2,9 @@
  * listed and watched on the API server (k8s/pod-watch.h), found in kubelet's cgroup tree
  * (k8s/pod-cgroup.h) below the kubepods cgroup, which is the managed root. One tick: sample the
  * pods' cgroups -> estimate -> policy_decide() (the same pure policy as standalone mode) -> map
- * the plan onto kubelet's tree and apply only colo's knobs there -> evict offline pods through the
- * Eviction API -> publish the oversold capacity on the Node -> status.
+ * the plan onto kubelet's tree, add offline pods' own limits (k8s-pod-limits.h), and apply only
+ * colo's knobs there -> evict offline pods through the Eviction API -> publish the oversold
+ * capacity on the Node -> status.
  *
  * The API server is never waited for: HTTP runs on curl's multi interface inside the agent's
  * sd-event loop (an I/O source per socket, one timer), and a tick uses whatever pods were last
@@ -18,6 +19,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/k8s-evict-report.h"
+#include "agent/k8s-pod-limits.h"
 #include "cgroup/cgroup.h"
 #include "collect/collect.h"
 #include "k8s/k8s-evict.h"
@@ -77,6 +80,7 @@ struct AgentK8s {
         PodWatch *watch;
         NodePublisher *publisher;
         KubeEvictor *evictor;
+        PodLimitsEnforcer *limits;
 
         sd_event_source *curl_timer;
         sd_event_source *wakeup_timer;
@@ -321,12 +325,17 @@ int agent_k8s_start(Agent *a) {
         KubeEvictorOptions eo = {
                 .node_name = k->node_name,
                 .grace_period_seconds = (int64_t) (a->config.agent.evict_grace_usec / USEC_PER_SEC),
+                .on_answer = agent_k8s_on_eviction_answer,
+                .userdata = a,
         };
         r = kube_evictor_new(k->client, &eo, &k->evictor, &err);
         if (r < 0) {
                 log_error("Cannot set up evictions: %s", colo_error_msg(&err));
                 return r;
         }
+        r = pod_limits_enforcer_new(k->client, k->node_name, &k->limits);
+        if (r < 0)
+                return log_error("Out of memory."), r;
         PodWatchOptions wo = { .node_name = k->node_name };
         r = pod_watch_new(k->client, &wo, on_pod_change, k, &k->watch, &err);
         if (r < 0) {
@@ -351,6 +360,7 @@ AgentK8s *agent_k8s_free(AgentK8s *k) {
         pod_watch_free(k->watch);
         node_publisher_free(k->publisher);
         kube_evictor_free(k->evictor);
+        pod_limits_enforcer_free(k->limits);
         kube_client_free(k->client);
         for (size_t i = 0; i < k->n_sockets; i++)
                 sd_event_source_disable_unref(k->sockets[i].source);
@@ -598,6 +608,16 @@ static ParentGroup *parent_group(AgentK8s *k, const char *path) {
         return p;
 }
 
+/* What colo last wrote on the besteffort QoS cgroup (the offline parent), NULL if not yet known. */
+static const CgKnobs *offline_parent_last(AgentK8s *k, const KubeletGroupPlan *groups, size_t n) {
+        for (size_t i = 0; i < k->n_parents && n > 0; i++)
+                for (size_t j = 0; j < n; j++)
+                        if (groups[j].kind == KUBELET_GROUP_OFFLINE_QOS && k->parents[i].group &&
+                            strcmp(k->parents[i].path, groups[j].path) == 0)
+                                return &k->parents[i].last;
+        return NULL;
+}
+
 static void apply_plan(AgentK8s *k, const Plan *plan) {
         KubeletGroupPlan *groups = NULL;
         size_t n = 0;
@@ -606,6 +626,9 @@ static void apply_plan(AgentK8s *k, const Plan *plan) {
                 log_error("Cannot map the plan onto kubelet's cgroups: %s", strerror(-r));
                 return;
         }
+        /* Offline pods' own limits (or the default cap) join the plan's knobs for their cgroups. */
+        pod_limits_enforcer_prepare(k->limits, k->watch, &k->agent->config.kubernetes, cg_root_mode(k->agent->root),
+                                    offline_parent_last(k, groups, n), groups, n);
         for (size_t i = 0; i < n; i++) {
                 const KubeletGroupPlan *gp = &groups[i];
                 CgGroup *g = NULL;
@@ -806,8 +829,12 @@ static int build_status(AgentK8s *k, const NodeSample *s, const Plan *plan) {
                 if (!ev || ev->state == KUBE_EVICTION_GONE)
                         continue;
                 d->workloads[i].state = WORKLOAD_EVICTED;
-                snprintf(d->workloads[i].reason, sizeof(d->workloads[i].reason), "%s%s", ev->reason,
-                         ev->state == KUBE_EVICTION_ACCEPTED ? "" : " (eviction pending)");
+                if (ev->state == KUBE_EVICTION_ACCEPTED)
+                        snprintf(d->workloads[i].reason, sizeof(d->workloads[i].reason), "%s", ev->reason);
+                else
+                        snprintf(d->workloads[i].reason, sizeof(d->workloads[i].reason),
+                                 "%s (eviction pending: %u blocked by a disruption budget, %u conflicts)", ev->reason,
+                                 ev->blocked, ev->conflicts);
                 d->workloads[i].evicted_realtime_usec = ev->requested_realtime_usec;
         }
         return 0;
@@ -876,6 +903,7 @@ int agent_k8s_tick(Agent *a) {
         warn_restart_settings(k);
         report_api_state(k);
         sync_pods(k, start);
+        pod_limits_enforcer_sync(k->limits, k->watch, a->opts.dry_run);
         r = sample(k, start, &s);
         if (r >= 0) {
                 agent_estimate(a, &s, start);
@@ -896,8 +924,8 @@ int agent_k8s_tick(Agent *a) {
                 apply_plan(k, plan);
         if (a->pending_event_usec != 0) {
                 uint64_t now = now_monotonic_usec();
-                a->metrics.reaction_seconds = (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC;
-                a->metrics.have_reaction = true;
+                prom_histogram_observe(&a->metrics.reaction_seconds,
+                                       (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC);
                 a->pending_event_usec = 0;
         }
         for (size_t i = 0; i < plan->n_evictions; i++)
@@ -919,7 +947,7 @@ int agent_k8s_tick(Agent *a) {
 
         a->last_tick_usec = now_monotonic_usec();
         a->metrics.ticks_total++;
-        a->metrics.tick_duration_seconds = (double) (a->last_tick_usec - start) / USEC_PER_SEC;
+        prom_histogram_observe(&a->metrics.tick_duration_seconds, (double) (a->last_tick_usec - start) / USEC_PER_SEC);
         notify(k);
         return 0;
 }

@@ -1,14 +1,17 @@
 /* Prometheus text exposition (format 0.0.4) of the agent's state, rendered from the last status
  * document and the agent's counters into one buffer, sized from the last page so a scrape
  * usually allocates once; /metrics hands the buffer to the response, so between scrapes the page
- * holds no memory. Workload label values need no escaping: workload names, classes, tiers and
- * states are all from [A-Za-z0-9_.-]. */
+ * holds no memory. Every family has HELP and TYPE, values are in base units, counters end in
+ * _total, durations are histograms. Label values come from closed sets (classes, tiers, states,
+ * estimate sources) or are workload names, which are from [A-Za-z0-9_.-] and need no escaping;
+ * a workload's series are rendered from the current status document, so they go with it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/agent.h"
 #include "util/macro.h"
+#include "version.h"
 
 typedef struct Out {
         Agent *a;
@@ -51,6 +54,41 @@ static void counter(Out *o, const char *name, const char *help, uint64_t v) {
         out_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, (unsigned long long) v);
 }
 
+/* Bucket bounds in seconds. Ticks take milliseconds (6 ms at 200 workloads); the reaction to a
+ * memory-pressure event is meant to be well under 100 ms. */
+static const double tick_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1 };
+static const double reaction_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
+
+void agent_metrics_init(AgentMetrics *m) {
+        prom_histogram_init(&m->tick_duration_seconds, tick_bounds, ELEMENTSOF(tick_bounds));
+        prom_histogram_init(&m->reaction_seconds, reaction_bounds, ELEMENTSOF(reaction_bounds));
+}
+
+static void histogram(Out *o, const char *name, const char *help, const PromHistogram *h) {
+        out_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+        for (size_t i = 0; i < h->n_bounds; i++)
+                out_printf(o, "%s_bucket{le=\"%g\"} %llu\n", name, h->bounds[i],
+                           (unsigned long long) prom_histogram_cumulative(h, i));
+        out_printf(o, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", name,
+                   (unsigned long long) h->count, name, h->sum, name, (unsigned long long) h->count);
+}
+
+/* Where each resource's online peak estimate comes from, as a state set: one series per
+ * (resource, source), 1 for the source in use. */
+static void estimate_sources(Out *o, const Agent *a) {
+        static const char *const name = "colo_online_peak_estimate_source";
+        out_printf(o, "# HELP %s Where the online peak estimate of a resource comes from: the predictor, or the "
+                      "recent maximum (no profiles, or the predictor still warming up); 1 for the source in use.\n"
+                      "# TYPE %s gauge\n", name, name);
+        const struct {
+                const char *resource;
+                bool predicted;
+        } rs[] = { { "cpu", a->cpu_predicted }, { "memory", a->mem_predicted } };
+        for (size_t i = 0; i < ELEMENTSOF(rs); i++)
+                out_printf(o, "%s{resource=\"%s\",source=\"predictor\"} %d\n%s{resource=\"%s\",source=\"recent_max\"} %d\n",
+                           name, rs[i].resource, rs[i].predicted ? 1 : 0, name, rs[i].resource, rs[i].predicted ? 0 : 1);
+}
+
 typedef double (*WorkloadValue)(const StatusWorkload *w);
 static double w_cpu(const StatusWorkload *w) { return w->cpu_usage_cores; }
 static double w_ws(const StatusWorkload *w) { return (double) w->mem_working_set; }
@@ -78,6 +116,9 @@ int agent_render_metrics(Agent *a) {
                 a->metrics_size = a->metrics_text ? size : 0;
         }
 
+        out_printf(&o, "# HELP colo_build_info The colo version and commit this agent was built from; always 1.\n"
+                       "# TYPE colo_build_info gauge\ncolo_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+                   COLO_VERSION, COLO_COMMIT);
         gauge(&o, "colo_node_cpu_capacity_cores", "CPUs colo manages.", d->cpu_capacity_cores);
         gauge(&o, "colo_node_memory_capacity_bytes", "Memory colo manages (MemTotal or the managed root's limit).",
               (double) d->mem_capacity);
@@ -99,9 +140,7 @@ int agent_render_metrics(Agent *a) {
         gauge(&o, "colo_online_predicted_peak_memory_bytes",
               "Online memory peak the budget is computed from (predicted, or the recent maximum).",
               (double) d->online_estimate_mem_bytes);
-        out_printf(&o, "# HELP colo_online_estimate_info Where the online peak estimate comes from.\n"
-                       "# TYPE colo_online_estimate_info gauge\ncolo_online_estimate_info{source=\"%s\",predicted=\"%s\"} 1\n",
-                   d->estimate_source, d->has_predicted_peak ? "true" : "false");
+        estimate_sources(&o, a);
         gauge(&o, "colo_squeezed", "1 while offline work is squeezed under memory pressure.", d->squeezed ? 1 : 0);
 
         workload_gauge(&o, d, "colo_workload_cpu_usage_cores", "CPU used by a workload.", w_cpu);
@@ -122,14 +161,28 @@ int agent_render_metrics(Agent *a) {
                 if (workload_tier_class((WorkloadTier) t) == CLASS_OFFLINE)
                         out_printf(&o, "colo_evictions_total{tier=\"%s\"} %llu\n", workload_tier_to_string((WorkloadTier) t),
                                    (unsigned long long) m->evictions_total[t]);
+        if (a->k8s)
+                out_printf(&o, "# HELP colo_k8s_eviction_answers_total Answers of the Eviction API, by what colo made of "
+                               "them.\n# TYPE colo_k8s_eviction_answers_total counter\n"
+                               "colo_k8s_eviction_answers_total{result=\"accepted\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"blocked\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"conflict\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"replaced\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"gone\"} %llu\n"
+                               "colo_k8s_eviction_answers_total{result=\"error\"} %llu\n",
+                           (unsigned long long) m->k8s_evictions_accepted_total,
+                           (unsigned long long) m->k8s_evictions_blocked_total,
+                           (unsigned long long) m->k8s_eviction_conflicts_total,
+                           (unsigned long long) m->k8s_evictions_replaced_total,
+                           (unsigned long long) m->k8s_evictions_gone_total,
+                           (unsigned long long) m->k8s_eviction_errors_total);
         counter(&o, "colo_cgroup_write_failures_total", "cgroup writes that failed.", m->write_failures_total);
         counter(&o, "colo_ticks_total", "Control periods run (periodic and event-driven).", m->ticks_total);
         counter(&o, "colo_tick_failures_total", "Control periods that failed.", m->tick_failures_total);
-        gauge(&o, "colo_tick_duration_seconds", "Duration of the last control period.", m->tick_duration_seconds);
+        histogram(&o, "colo_tick_duration_seconds", "Duration of a control period.", &m->tick_duration_seconds);
         counter(&o, "colo_fast_reaction_events_total", "PSI triggers and memory events received.", m->fast_events_total);
-        if (m->have_reaction)
-                gauge(&o, "colo_reaction_seconds", "Last fast-reaction event to the offline budget written.",
-                      m->reaction_seconds);
+        histogram(&o, "colo_reaction_seconds", "From a fast-reaction event (PSI trigger, memory event) to the offline budget written.",
+                  &m->reaction_seconds);
         out_printf(&o, "# HELP colo_config_reloads_total Configuration reloads (SIGHUP), by result.\n"
                        "# TYPE colo_config_reloads_total counter\n"
                        "colo_config_reloads_total{result=\"ok\"} %llu\ncolo_config_reloads_total{result=\"failed\"} %llu\n",

@@ -172,8 +172,8 @@ int agent_tick(Agent *a) {
                 log_error("Failed to apply the plan: %s", colo_error_msg(&err));
         if (a->pending_event_usec != 0) {
                 uint64_t now = now_monotonic_usec();
-                a->metrics.reaction_seconds = (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC;
-                a->metrics.have_reaction = true;
+                prom_histogram_observe(&a->metrics.reaction_seconds,
+                                       (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC);
                 a->pending_event_usec = 0;
         }
 
@@ -199,7 +199,7 @@ int agent_tick(Agent *a) {
 
         a->last_tick_usec = now_monotonic_usec();
         a->metrics.ticks_total++;
-        a->metrics.tick_duration_seconds = (double) (a->last_tick_usec - start) / USEC_PER_SEC;
+        prom_histogram_observe(&a->metrics.tick_duration_seconds, (double) (a->last_tick_usec - start) / USEC_PER_SEC);
         notify(a);
         return 0;
 }

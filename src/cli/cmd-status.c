@@ -12,6 +12,7 @@
 #include "standalone/session.h"
 #include "standalone/snapshot.h"
 #include "util/fileio.h"
+#include "util/human.h"
 #include "util/macro.h"
 
 #define SNAPSHOT_INTERVAL_USEC (250 * USEC_PER_MSEC)
@@ -25,18 +26,6 @@ static void status_usage(FILE *f) {
                    "      --state-dir DIR    where the agent's status file is (default: agent.state_dir)\n\n"
                    "Exits 1 when the agent's status file is unreadable, corrupt or stale (the reason is shown).\n",
                 DEFAULT_CONFIG_PATH);
-}
-
-static const char *format_bytes(uint64_t b, char *buf, size_t size) {
-        static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-        double v = (double) b;
-        size_t u = 0;
-        while (v >= 1024.0 && u + 1 < ELEMENTSOF(units)) {
-                v /= 1024.0;
-                u++;
-        }
-        snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-        return buf;
 }
 
 /* "not running", or what is wrong with the status file (Session.status_problem). */
@@ -53,17 +42,17 @@ static void print_text(const StatusDoc *d, bool live, const char *problem) {
                 printf("agent:     not running (one-shot snapshot; nothing is enforced)\n");
         printf("cgroups:   %s (%s)\n", d->cgroup_root, d->cgroup_mode);
         printf("node:      %.2f cores, %s memory (%s available)\n", d->cpu_capacity_cores,
-               format_bytes(d->mem_capacity, b1, sizeof(b1)), format_bytes(d->mem_available, b2, sizeof(b2)));
+               format_bytes_iec(d->mem_capacity, b1, sizeof(b1)), format_bytes_iec(d->mem_available, b2, sizeof(b2)));
         printf("online:    %.2f cores, %s working set; %s peak %.2f cores, %s (%s)\n", d->online_cpu_usage_cores,
-               format_bytes(d->online_mem_working_set, b1, sizeof(b1)), d->has_predicted_peak ? "predicted" : "estimated",
-               d->online_estimate_cpu_cores, format_bytes(d->online_estimate_mem_bytes, b2, sizeof(b2)),
+               format_bytes_iec(d->online_mem_working_set, b1, sizeof(b1)), d->has_predicted_peak ? "predicted" : "estimated",
+               d->online_estimate_cpu_cores, format_bytes_iec(d->online_estimate_mem_bytes, b2, sizeof(b2)),
                d->estimate_source);
         printf("offline:   %.2f cores, %s working set; budget %.2f cores%s, %s\n", d->offline_cpu_usage_cores,
-               format_bytes(d->offline_mem_working_set, b1, sizeof(b1)), d->offline_cpu_budget_cores,
+               format_bytes_iec(d->offline_mem_working_set, b1, sizeof(b1)), d->offline_cpu_budget_cores,
                d->offline_cpu_quota_enforced > 0    ? " (the CPU quota)" :
                d->offline_cpu_quota_enforced == 0 ? " (not enforced as a CPU quota)" :
                                                     "",
-               format_bytes(d->offline_mem_budget, b3, sizeof(b3)));
+               format_bytes_iec(d->offline_mem_budget, b3, sizeof(b3)));
         if (d->squeezed)
                 printf("squeezed:  yes: %s\n", d->squeeze_reason);
         else
@@ -80,7 +69,7 @@ static void print_text(const StatusDoc *d, bool live, const char *problem) {
                 const StatusWorkload *w = &d->workloads[i];
                 printf("%-24s %-8s %-12s %6.2f %10s %6" PRIu64 "  %-9s %s\n", w->name, workload_class_to_string(w->cls),
                        workload_tier_to_string(w->tier), w->cpu_usage_cores,
-                       format_bytes(w->mem_working_set, b1, sizeof(b1)), w->nr_tasks,
+                       format_bytes_iec(w->mem_working_set, b1, sizeof(b1)), w->nr_tasks,
                        workload_state_to_string(w->state), w->reason);
         }
 }

@@ -16,6 +16,7 @@ static const Verb verbs[] = {
         { "agent", cmd_agent, "run the node agent in the foreground" },
         { "run", cmd_run, "run a command as a managed online or offline workload" },
         { "status", cmd_status, "show capacity, usage, budgets and workloads" },
+        { "top", cmd_top, "a live view of the status, refreshed every second" },
         { "move", cmd_move, "change a running workload's class or tier" },
         { "sim", cmd_sim, "replay usage traces through the predictors" },
         { "webhook", cmd_webhook, "serve the Kubernetes mutating admission webhook" },

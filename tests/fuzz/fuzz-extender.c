@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "k8s/extender.h"
+#include "k8s/go-json-key.h"
 #include "k8s/node-annotation.h"
 #include "util/macro.h"
 
@@ -35,6 +36,17 @@ static void check_annotation(const uint8_t *data, size_t size) {
         CHECK(memcmp(&u, &back, sizeof(u)) == 0);
 }
 
+/* The member of ExtenderArgs a Go reader stores in field: the key that folds to the field's name
+ * (an accepted request has at most one). */
+static const json_t *args_member(const json_t *args, const char *field) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *) args, key, v)
+                if (go_json_key_matches((const unsigned char *) key, strlen(key), field))
+                        return v;
+        return NULL;
+}
+
 static json_t *run(ExtenderVerb verb, const ExtenderNodeSet *set, const char *body, size_t size) {
         ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
         _cleanup_free_ char *out = NULL;
@@ -50,14 +62,16 @@ static json_t *run(ExtenderVerb verb, const ExtenderNodeSet *set, const char *bo
 }
 
 static void check_filter(const json_t *args, const json_t *result, bool by_name) {
-        if (json_string_length(json_object_get(result, "error")) > 0)
+        if (json_string_length(json_object_get(result, "Error")) > 0)
                 return;
-        const json_t *passed = by_name ? json_object_get(result, "nodenames")
-                                       : json_object_get(json_object_get(result, "nodes"), "items");
-        const json_t *failed = json_object_get(result, "failedNodes");
-        const json_t *unresolvable = json_object_get(result, "failedAndUnresolvableNodes");
-        size_t candidates = by_name ? json_array_size(json_object_get(args, "nodenames"))
-                                    : json_array_size(json_object_get(json_object_get(args, "nodes"), "items"));
+        /* The answer carries Go's field names, the list not used null. */
+        CHECK(json_is_null(json_object_get(result, by_name ? "Nodes" : "NodeNames")));
+        const json_t *passed = by_name ? json_object_get(result, "NodeNames")
+                                       : json_object_get(json_object_get(result, "Nodes"), "items");
+        const json_t *failed = json_object_get(result, "FailedNodes");
+        const json_t *unresolvable = json_object_get(result, "FailedAndUnresolvableNodes");
+        size_t candidates = by_name ? json_array_size(args_member(args, "NodeNames"))
+                                    : json_array_size(json_object_get(args_member(args, "Nodes"), "items"));
         /* Duplicate names collapse in the failure maps, so the split is checked as "at most". */
         CHECK(json_array_size(passed) + json_object_size(failed) + json_object_size(unresolvable) <= candidates);
         CHECK(json_array_size(passed) <= candidates);
@@ -68,8 +82,8 @@ static void check_scores(const json_t *result, size_t candidates) {
         size_t i;
         const json_t *hp;
         json_array_foreach(result, i, hp) {
-                json_int_t s = json_integer_value(json_object_get(hp, "score"));
-                CHECK(json_is_string(json_object_get(hp, "host")));
+                json_int_t s = json_integer_value(json_object_get(hp, "Score"));
+                CHECK(json_is_string(json_object_get(hp, "Host")));
                 CHECK(s >= 0 && s <= EXTENDER_MAX_PRIORITY);
         }
 }
@@ -80,26 +94,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_auto_t *args = json_loadb((const char *) data, size, 0, NULL);
         json_auto_t *filtered = run(EXTENDER_FILTER, NULL, (const char *) data, size);
         json_auto_t *scored = run(EXTENDER_PRIORITIZE, NULL, (const char *) data, size);
-        bool by_name = !json_object_get(args, "nodes") || json_is_null(json_object_get(args, "nodes"));
+        const json_t *nodes = args_member(args, "Nodes");
+        bool by_name = !nodes || json_is_null(nodes);
         if (filtered)
                 check_filter(args, filtered, by_name);
         if (scored)
-                check_scores(scored, json_array_size(json_object_get(json_object_get(args, "nodes"), "items")));
+                check_scores(scored, json_array_size(json_object_get(nodes, "items")));
 
         /* The same candidates by name, from a node set: the same scores. */
         if (!scored || by_name)
                 return 0;
         _cleanup_(extender_node_set_unrefp) ExtenderNodeSet *set = NULL;
-        _cleanup_free_ char *list = json_dumps(json_object_get(args, "nodes"), JSON_COMPACT);
+        _cleanup_free_ char *list = json_dumps(nodes, JSON_COMPACT);
         CHECK(list);
         if (extender_node_set_parse(list, strlen(list), &set, NULL) < 0)
                 return 0;               /* duplicate names */
         json_auto_t *names = json_array();
         size_t i;
         const json_t *node;
-        json_array_foreach(json_object_get(json_object_get(args, "nodes"), "items"), i, node)
+        json_array_foreach(json_object_get(nodes, "items"), i, node)
                 json_array_append(names, json_object_get(json_object_get(node, "metadata"), "name"));
-        json_auto_t *by_name_args = json_pack("{s:O, s:O}", "pod", json_object_get(args, "pod"), "nodenames", names);
+        json_auto_t *by_name_args = json_pack("{s:O, s:n, s:O}", "Pod", args_member(args, "Pod"), "Nodes", "NodeNames", names);
         _cleanup_free_ char *body = json_dumps(by_name_args, JSON_COMPACT);
         CHECK(body);
         json_auto_t *scored_by_name = run(EXTENDER_PRIORITIZE, set, body, strlen(body));

@@ -1,5 +1,6 @@
-/* Fuzz target of what the pod watch reads from the API server: the input is parsed as one watch
- * event line, as a PodList page, and as a chunked stream cut at an input-chosen point, which must
+/* Fuzz target of what the pod watch and the evictor read from the API server: the input is parsed
+ * as one watch event line, as a PodList page, as a metav1.Status (error bodies, 429 with
+ * details.retryAfterSeconds), and as a chunked stream cut at an input-chosen point, which must
  * yield the same lines as when fed whole. Refusals must say why; accepted pods must carry a UID
  * that is safe in a cgroup path. */
 #include <stdint.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "k8s/kubeclient.h"
 #include "k8s/pod-watch.h"
 
 #define CHECK(cond)                                                                      \
@@ -74,6 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         free(pods);
         free(cont);
+
+        KubeStatus st;
+        if (kube_status_parse(text, size, &st) >= 0) {
+                CHECK(st.code >= 0 && st.code < 1000);
+                CHECK(st.retry_after_seconds >= 0 && st.retry_after_seconds <= 86400);
+                CHECK(strlen(st.reason) < sizeof(st.reason) && strlen(st.details_kind) < sizeof(st.details_kind));
+        }
 
         /* The line splitter does not depend on how the stream is chunked. */
         KubeLineBuffer whole = { .max_line = 4096 }, split = { .max_line = 4096 };

@@ -15,7 +15,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
-#include "fake-apiserver.h"
+#include "fake-apiserver-internal.h"
 
 #define WATCH_DEFAULT_TIMEOUT_SEC 1800
 #define BODY_MAX (8 << 20)
@@ -52,7 +52,7 @@ struct FakeApi {
         bool stopping;
         bool gone_as_http;
         size_t open_watches;
-        int evict_fail_status, evict_fail_n;
+        FakeEvict *evict;               /* evictions and graceful deletion: fake-apiserver-evict.c */
         int list_fail_n;
         size_t page_size;
         uint64_t next_event;
@@ -76,13 +76,6 @@ static json_t *status_json(int code, const char *reason, const char *fmt, ...) {
         va_end(ap);
         return json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
                          "status", code < 400 ? "Success" : "Failure", "message", msg, "reason", reason, "code", code);
-}
-
-static void rfc3339_now(char *buf, size_t size) {
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* --- objects (callers hold the lock) --- */
@@ -250,6 +243,32 @@ uint64_t fake_api_delete_pod(FakeApi *f, const char *ns, const char *name) {
         return rv;
 }
 
+void fake_api_lock(FakeApi *f) {
+        pthread_mutex_lock(&f->lock);
+}
+
+void fake_api_unlock(FakeApi *f) {
+        pthread_mutex_unlock(&f->lock);
+}
+
+json_t *fake_api_pod_locked(FakeApi *f, const char *ns, const char *name) {
+        ssize_t i = find_pod(f, ns, name);
+        return i >= 0 ? f->pods[i] : NULL;
+}
+
+uint64_t fake_api_emit_locked(FakeApi *f, const char *type, json_t *obj) {
+        return emit(f, type, obj);
+}
+
+uint64_t fake_api_remove_pod_locked(FakeApi *f, const char *ns, const char *name) {
+        ssize_t i = find_pod(f, ns, name);
+        return i >= 0 ? delete_pod_locked(f, i) : 0;
+}
+
+FakeEvict *fake_api_evict_state(FakeApi *f) {
+        return f->evict;
+}
+
 json_t *fake_api_get_pod(FakeApi *f, const char *ns, const char *name) {
         pthread_mutex_lock(&f->lock);
         ssize_t i = find_pod(f, ns, name);
@@ -341,13 +360,6 @@ void fake_api_drop_connections(FakeApi *f) {
         pthread_mutex_lock(&f->lock);
         f->drop_gen++;
         pthread_cond_broadcast(&f->changed);
-        pthread_mutex_unlock(&f->lock);
-}
-
-void fake_api_fail_evictions(FakeApi *f, int status, int n) {
-        pthread_mutex_lock(&f->lock);
-        f->evict_fail_status = status;
-        f->evict_fail_n = n;
         pthread_mutex_unlock(&f->lock);
 }
 
@@ -769,57 +781,6 @@ static enum MHD_Result handle_node(FakeApi *f, struct MHD_Connection *conn, cons
         return respond(conn, 200, merged);
 }
 
-static enum MHD_Result handle_eviction(FakeApi *f, struct MHD_Connection *conn, const char *ns, const char *name,
-                                       const Upload *up, unsigned *status) {
-        json_error_t jerr;
-        json_t *body = up->body ? json_loadb(up->body, up->size, 0, &jerr) : NULL;
-        const char *api = json_string_value(json_object_get(body, "apiVersion"));
-        const char *kind = json_string_value(json_object_get(body, "kind"));
-        const char *bname = meta_str(body, "name"), *bns = meta_str(body, "namespace");
-        if (!api || strcmp(api, "policy/v1") != 0 || !kind || strcmp(kind, "Eviction") != 0 || !bname ||
-            strcmp(bname, name) != 0 || (bns && strcmp(bns, ns) != 0)) {
-                json_decref(body);
-                *status = 400;
-                return respond(conn, 400, status_json(400, "BadRequest", "name in URL does not match name in Eviction "
-                                                      "object, or the body is not a policy/v1 Eviction"));
-        }
-        json_decref(body);
-        pthread_mutex_lock(&f->lock);
-        ssize_t i = find_pod(f, ns, name);
-        if (i < 0) {
-                pthread_mutex_unlock(&f->lock);
-                *status = 404;
-                return respond(conn, 404, status_json(404, "NotFound", "pods \"%s\" not found", name));
-        }
-        if (f->evict_fail_n > 0) {
-                f->evict_fail_n--;
-                int code = f->evict_fail_status;
-                pthread_mutex_unlock(&f->lock);
-                *status = (unsigned) code;
-                json_t *st = status_json(code, code == 429 ? "TooManyRequests" : "InternalError",
-                                         code == 429 ? "Cannot evict pod as it would violate the pod's disruption budget." :
-                                                       "internal error");
-                if (code == 429)
-                        json_object_set_new(st, "details",
-                                            json_pack("{s:[{s:s, s:s}]}", "causes", "reason", "DisruptionBudget", "message",
-                                                      "The disruption budget batch-pdb needs 1 healthy pods and has 1 "
-                                                      "currently"));
-                return respond(conn, (unsigned) code, st);
-        }
-        /* Graceful deletion: deletionTimestamp first, then the pod is gone. */
-        char ts[32];
-        rfc3339_now(ts, sizeof(ts));
-        json_t *meta = json_object_get(f->pods[i], "metadata");
-        json_object_set_new(meta, "deletionTimestamp", json_string(ts));
-        json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(30));
-        emit(f, "MODIFIED", f->pods[i]);
-        delete_pod_locked(f, i);
-        pthread_mutex_unlock(&f->lock);
-        *status = 201;
-        return respond(conn, 201, json_pack("{s:s, s:s, s:{}, s:s, s:i}", "kind", "Status", "apiVersion", "v1", "metadata",
-                                            "status", "Success", "code", 201));
-}
-
 static enum MHD_Result handle_event(FakeApi *f, struct MHD_Connection *conn, const char *ns, const Upload *up,
                                     unsigned *status) {
         json_error_t jerr;
@@ -893,7 +854,13 @@ static enum MHD_Result route(FakeApi *f, struct MHD_Connection *conn, const char
                 char expect[600];
                 snprintf(expect, sizeof(expect), "/api/v1/namespaces/%s/pods/%s/eviction", a, b);
                 if (strcmp(url, expect) == 0)
-                        return handle_eviction(f, conn, a, b, up, status);
+                        return fake_evict_handle_eviction(f, conn, a, b, up->body, up->size, status);
+        }
+        if (sscanf(url, "/api/v1/namespaces/%255[^/]/pods/%255[^/]", a, b) == 2 && strcmp(method, "GET") == 0) {
+                char expect[600];
+                snprintf(expect, sizeof(expect), "/api/v1/namespaces/%s/pods/%s", a, b);
+                if (strcmp(url, expect) == 0)
+                        return fake_evict_handle_get_pod(f, conn, a, b, status);
         }
         if (sscanf(url, "/api/v1/namespaces/%255[^/]/events", a) == 1 && strcmp(method, "POST") == 0) {
                 char expect[300];
@@ -1048,7 +1015,8 @@ FakeApi *fake_api_start(const FakeApiOptions *opts) {
                 f->ca = opts->client_ca_pem ? strdup(opts->client_ca_pem) : NULL;
                 f->token = opts->token ? strdup(opts->token) : NULL;
         }
-        if (!daemon_start(f)) {
+        f->evict = fake_evict_start(f);
+        if (!f->evict || !daemon_start(f)) {
                 fake_api_stop(f);
                 return NULL;
         }
@@ -1060,6 +1028,7 @@ void fake_api_stop(FakeApi *f) {
         if (!f)
                 return;
         daemon_stop(f);
+        fake_evict_stop(f->evict);
         for (size_t i = 0; i < f->n_pods; i++)
                 json_decref(f->pods[i]);
         free(f->pods);

@@ -7,7 +7,8 @@
  *         ADDED / MODIFIED / DELETED / BOOKMARK / ERROR (a Status, code 410 when expired)
  *   GET   /api/v1/nodes/<name>
  *   PATCH /api/v1/nodes/<name> and /api/v1/nodes/<name>/status (merge or strategic merge patch)
- *   POST  /api/v1/namespaces/<ns>/pods/<name>/eviction   (policy/v1 Eviction)
+ *   GET   /api/v1/namespaces/<ns>/pods/<name>
+ *   POST  /api/v1/namespaces/<ns>/pods/<name>/eviction   (policy/v1 Eviction; see "evictions" below)
  *   POST  /api/v1/namespaces/<ns>/events                 (core/v1 Event)
  * Errors are metav1.Status objects. A resourceVersion older than the last compaction is 410 Gone:
  * as an HTTP status for lists with a continue token, and for watches as an ERROR event (the
@@ -94,7 +95,8 @@ void fake_api_send_bookmark(FakeApi *f);
 void fake_api_drop_connections(FakeApi *f);
 /* Stops listening (connections are refused) or listens again on the same port. */
 void fake_api_set_unreachable(FakeApi *f, bool unreachable);
-/* The next n evictions are answered with status (429: a PodDisruptionBudget blocks them). */
+/* The next n evictions are answered with status: 429 as FAKE_EVICT_PDB_BLOCKED, 409 as
+ * FAKE_EVICT_PDB_CONFLICT, anything else as FAKE_EVICT_INTERNAL_ERROR. */
 void fake_api_fail_evictions(FakeApi *f, int status, int n);
 /* Lists answer 500 for the next n requests. */
 void fake_api_fail_lists(FakeApi *f, int n);
@@ -122,3 +124,35 @@ void fake_request_free(FakeRequest *r);
 size_t fake_api_open_watches(FakeApi *f);
 /* Waits (up to timeout_ms) until pred(f, userdata) holds; returns whether it did. */
 bool fake_api_wait_for(FakeApi *f, bool (*pred)(FakeApi *f, void *userdata), void *userdata, int timeout_ms);
+
+/* --- evictions and graceful deletion (fake-apiserver-evict.c) ---
+ * As pkg/registry/core/pod/storage/eviction.go: a pod that is Pending, Succeeded, Failed or already
+ * terminating is deleted without asking a disruption budget; otherwise the budget is asked (the
+ * refusals below), then the pod is deleted with the Eviction's deleteOptions, whose
+ * preconditions.uid / resourceVersion must match (409 Conflict otherwise). Deletion is graceful:
+ * metadata.deletionTimestamp (now + grace) and deletionGracePeriodSeconds are set, the pod stays
+ * listed and is sent as MODIFIED, and is deleted (DELETED) when its grace period ends or
+ * fake_api_finish_termination() says the kubelet is done. The grace period is
+ * deleteOptions.gracePeriodSeconds, else spec.terminationGracePeriodSeconds, else 30; 0 for a pod
+ * with no node or in a terminal phase. Accepted: 201 with a Success Status. */
+typedef enum FakeEvictRefusal {
+        FAKE_EVICT_PDB_BLOCKED,         /* 429 TooManyRequests: disruptionsAllowed is 0 */
+        FAKE_EVICT_PDB_PROCESSING,      /* 429 with retryAfterSeconds 10 and Retry-After: 10 (the budget's
+                                         * status is behind its generation) */
+        FAKE_EVICT_PDB_CONFLICT,        /* 409 Conflict on poddisruptionbudgets.policy: updating the budget
+                                         * kept conflicting */
+        FAKE_EVICT_MULTIPLE_PDBS,       /* 500: more than one budget selects the pod */
+        FAKE_EVICT_INTERNAL_ERROR,      /* 500 InternalError */
+        _FAKE_EVICT_REFUSAL_MAX,
+} FakeEvictRefusal;
+
+/* The next n evictions that ask a disruption budget are refused with why. */
+void fake_api_refuse_evictions(FakeApi *f, FakeEvictRefusal why, int n);
+/* The kubelet reports the terminating pod's containers gone: it is deleted now (DELETED). false if
+ * no pod of that name is terminating. */
+bool fake_api_finish_termination(FakeApi *f, const char *ns, const char *name);
+/* Pods terminating now. */
+size_t fake_api_terminating_count(FakeApi *f);
+/* Sends a BOOKMARK every interval_ms to the watches that asked for bookmarks (the real server's
+ * watch cache sends one about every minute); 0 stops. */
+void fake_api_set_bookmark_interval(FakeApi *f, unsigned interval_ms);

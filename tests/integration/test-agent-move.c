@@ -1,10 +1,12 @@
 /* Integration test on real cgroup v1: `colo move` changes a running workload's class and tier in
  * both directions, and the agent converges its settings within one period plus a margin, read
  * back from the kernel's files: the task's cgroup and oom_score_adj, the class parents' cpu.idle
- * and cpu.shares. Also checks /metrics and `colo status --json` name the workload's new place.
- * Needs root and v1: exit 77. */
+ * and cpu.shares. Also checks /metrics and `colo status --json` name the workload's new place,
+ * that `promtool check metrics` (Prometheus's own linter) accepts the live page, and that a
+ * workload's series go when the workload does. Needs root and v1: exit 77. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,18 @@ static const char *http_get(int port, const char *path) {
         return strncmp(buf, "HTTP/1.", 7) == 0 && strstr(buf, " 200 ") ? (body ? body + 4 : NULL) : NULL;
 }
 
+/* Runs Prometheus's `promtool check metrics` on the page: it fails on a page Prometheus cannot
+ * parse and on the lint rules (HELP, counters' _total, base units, ...), printing each problem. */
+static void check_with_promtool(const char *metrics) {
+        FILE *p = popen("promtool check metrics", "w");
+        CHECK(p);
+        CHECK(fputs(metrics, p) >= 0);
+        int status = pclose(p);
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                fprintf(stderr, "promtool check metrics failed on:\n%s\n", metrics);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(int argc, char **argv) {
         int r = harness_setup(argc, argv, NULL);
         if (r != 0)
@@ -121,9 +135,25 @@ int main(int argc, char **argv) {
         CHECK(metrics);
         CHECK(strstr(metrics, "colo_workload_state{name=\"mv\",class=\"online\",tier=\"critical\",state=\"running\"} 1"));
         CHECK(strstr(metrics, "colo_offline_cpu_budget_cores "));
+        CHECK(strstr(metrics, "colo_build_info{version=\"" COLO_VERSION "\",commit=\""));
+        CHECK(strstr(metrics, "# TYPE colo_tick_duration_seconds histogram\n"));
+        CHECK(strstr(metrics, "colo_tick_duration_seconds_bucket{le=\"+Inf\"} "));
+        check_with_promtool(metrics);
         const char *health = http_get(harness_metrics_port(), "/healthz");
         CHECK(health && strcmp(health, "ok\n") == 0);
         const char *st = http_get(harness_metrics_port(), "/status");
         CHECK(st && strstr(st, "\"name\": \"mv\"") && strstr(st, "\"tier\": \"critical\""));
+
+        /* A workload that ends takes its series with it (no stale per-workload series). */
+        CHECK(kill(pid, SIGKILL) == 0);
+        CHECK(harness_wait_run("mv", 5000) >= 0);
+        bool gone = false;
+        for (int waited = 0; !gone && waited <= 2 * PERIOD_MS + MARGIN_MS; waited += 50) {
+                harness_sleep_ms(50);
+                metrics = http_get(harness_metrics_port(), "/metrics");
+                gone = metrics && !strstr(metrics, "name=\"mv\"");
+        }
+        CHECK(gone);
+        check_with_promtool(metrics);
         return harness_teardown();
 }

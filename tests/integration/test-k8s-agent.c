@@ -4,16 +4,19 @@
  * watch), node status publishing with hysteresis and decay, evictions with their Event, and
  * `colo agent` in Kubernetes mode end to end on a fake cgroupfs. Needs neither root nor a
  * cluster; every test stops by itself. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +39,7 @@
 #define CID1 "containerd://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static const char *colo_bin;
+static const char *scrape_script, *dashboard_json; /* argv[2], argv[3]: tests/integration/prometheus-scrape.sh, the dashboard */
 extern char **environ;
 
 /* --- helpers --- */
@@ -728,7 +732,7 @@ static void test_eviction_records_an_event(void **state) {
         assert_int_equal(kube_evictor_evict(t->e, &p, "again", &err), -EALREADY);
         EvictCtx x = { .e = t->e, .uid = UID2, .state = KUBE_EVICTION_ACCEPTED, .event = true };
         assert_true(drive_evictor(t->c, t->e, &x, 5000));
-        assert_null(fake_api_get_pod(t->f, "default", "batch"));
+        assert_int_equal(fake_api_terminating_count(t->f), 1);  /* for its grace period */
 
         FakeRequest r;
         assert_true(fake_api_get_request(t->f, "POST", "/api/v1/namespaces/default/pods/batch/eviction", 0, &r));
@@ -958,58 +962,68 @@ static json_t *pod_with(const char *name, const char *uid, const char *cls, cons
         return fake_pod_json(&p);
 }
 
-static void test_agent_in_kubernetes_mode(void **state) {
-        (void) state;
-        if (!colo_bin)
-                skip();
-        Node n = {};
-        snprintf(n.dir, sizeof(n.dir), "/tmp/colo-test-k8s-XXXXXX");
-        assert_non_null(mkdtemp(n.dir));
+/* Starts the Kubernetes-mode agent against a fresh fake API server and a scratch kubelet tree
+ * (cgroupfs driver, cgroup v2) with three pods, two with cgroups. metrics_port 0: no metrics. */
+static void start_k8s_node(Node *n, int metrics_port) {
+        snprintf(n->dir, sizeof(n->dir), "/tmp/colo-test-k8s-XXXXXX");
+        assert_non_null(mkdtemp(n->dir));
         FakeApiOptions ao = { .token = "test-token" };
-        n.api = fake_api_start(&ao);
-        assert_non_null(n.api);
-        fake_api_add_node(n.api, NODE, "2", "24Gi");
+        n->api = fake_api_start(&ao);
+        assert_non_null(n->api);
+        fake_api_add_node(n->api, NODE, "2", "24Gi");
 
         /* kubelet's tree (cgroupfs driver), cgroup v2, in a scratch directory. */
-        fake_cgroup(n.dir, "kubepods", 0);
-        fake_cgroup(n.dir, "kubepods/burstable", 0);
-        fake_cgroup(n.dir, "kubepods/besteffort", 0);
-        fake_cgroup(n.dir, "kubepods/burstable/pod" UID1, 0);
-        fake_cgroup(n.dir, "kubepods/besteffort/pod" UID2, 0);
-        fake_cgroup(n.dir, "kubepods/besteffort/pod" UID3, 0);
-        fake_api_add_pod(n.api, pod_with("web", UID1, "online", NULL, "Burstable", 0));
-        fake_api_add_pod(n.api, pod_with("batch", UID2, "offline", "batch", "BestEffort", 500));
-        fake_api_add_pod(n.api, pod_with("late", UID4, "offline", "batch", "BestEffort", 100));     /* no cgroup yet */
+        fake_cgroup(n->dir, "kubepods", 0);
+        fake_cgroup(n->dir, "kubepods/burstable", 0);
+        fake_cgroup(n->dir, "kubepods/besteffort", 0);
+        fake_cgroup(n->dir, "kubepods/burstable/pod" UID1, 0);
+        fake_cgroup(n->dir, "kubepods/besteffort/pod" UID2, 0);
+        fake_cgroup(n->dir, "kubepods/besteffort/pod" UID3, 0);
+        fake_api_add_pod(n->api, pod_with("web", UID1, "online", NULL, "Burstable", 0));
+        fake_api_add_pod(n->api, pod_with("batch", UID2, "offline", "batch", "BestEffort", 500));
+        fake_api_add_pod(n->api, pod_with("late", UID4, "offline", "batch", "BestEffort", 100));     /* no cgroup yet */
 
-        char text[2048];
+        char text[2048], metrics[96];
         snprintf(text, sizeof(text),
                  "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
                  "clusters:\n- name: fake\n  cluster:\n    server: %s\n"
                  "contexts:\n- name: test\n  context:\n    cluster: fake\n    user: agent\n"
                  "users:\n- name: agent\n  user:\n    token: test-token\n",
-                 fake_api_url(n.api));
-        write_at(n.dir, "kubeconfig", text);
+                 fake_api_url(n->api));
+        write_at(n->dir, "kubeconfig", text);
+        if (metrics_port > 0)
+                snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: true\n  port: %d\n", metrics_port);
+        else
+                snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: false\n");
         snprintf(text, sizeof(text),
                  "agent:\n  cgroup_root_fs: \"%s/fs\"\n  cgroup_mode: v2\n  state_dir: \"%s/state\"\n  period: 200ms\n"
-                 "  fast_reaction: false\n  log_level: debug\n"
-                 "metrics:\n  enabled: false\n"
+                 "  fast_reaction: false\n  log_level: debug\n  evict_grace_period: 1s\n"
+                 "%s"
                  "isolation:\n  evict_cooldown: 1s\n"
                  "prediction:\n  checkpoint_path: \"\"\n"
                  "kubernetes:\n  enabled: true\n  node_name: " NODE "\n  kubeconfig: \"%s/kubeconfig\"\n"
                  "  cgroup_driver: cgroupfs\n  status_update_interval: 10s\n  stale_after: 2s\n",
-                 n.dir, n.dir, n.dir);
-        write_at(n.dir, "colo.yaml", text);
+                 n->dir, n->dir, metrics, n->dir);
+        write_at(n->dir, "colo.yaml", text);
 
         char config[128], logpath[128];
-        snprintf(config, sizeof(config), "%s/colo.yaml", n.dir);
-        snprintf(logpath, sizeof(logpath), "%s/agent.log", n.dir);
+        snprintf(config, sizeof(config), "%s/colo.yaml", n->dir);
+        snprintf(logpath, sizeof(logpath), "%s/agent.log", n->dir);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 2, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
         char *argv[] = { (char *) colo_bin, (char *) "agent", (char *) "--config", config, NULL };
-        assert_int_equal(posix_spawn(&n.agent, colo_bin, &fa, NULL, argv, environ), 0);
+        assert_int_equal(posix_spawn(&n->agent, colo_bin, &fa, NULL, argv, environ), 0);
         posix_spawn_file_actions_destroy(&fa);
+}
+
+static void test_agent_in_kubernetes_mode(void **state) {
+        (void) state;
+        if (!colo_bin)
+                skip();
+        Node n = {};
+        start_k8s_node(&n, 0);
 
 #define EXPECT(cond)                                              \
         do {                                                      \
@@ -1084,6 +1098,50 @@ static void test_agent_in_kubernetes_mode(void **state) {
 #undef EXPECT
         fake_api_stop(n.api);
         nftw(n.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A free TCP port on 127.0.0.1 (bound and released: another process could take it meanwhile,
+ * which only makes the test fail loudly). */
+static int free_port(void) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        close(fd);
+        return ntohs(sa.sin_port);
+}
+
+/* The Kubernetes-mode agent, scraped by a real Prometheus: the same checks as in standalone mode
+ * (tests/integration/prometheus-scrape.sh), with the pods as workloads, named by their UIDs. */
+static void test_agent_in_kubernetes_mode_scraped_by_prometheus(void **state) {
+        (void) state;
+        if (!colo_bin || !scrape_script || !dashboard_json)
+                skip();
+        Node n = {};
+        int port = free_port();
+        start_k8s_node(&n, port);
+        if (!fake_api_wait_for(n.api, node_advertised, NULL, 10000)) {
+                dump_agent_log(&n);
+                stop_agent(&n);
+                fail_msg("the agent did not advertise the node's capacity");
+        }
+        char port_text[16];
+        snprintf(port_text, sizeof(port_text), "%d", port);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl(scrape_script, scrape_script, port_text, dashboard_json, "online/normal/" UID1,
+                      "offline/batch/" UID2, (char *) NULL);
+                _exit(127);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        stop_agent(&n);
+        fake_api_stop(n.api);
+        nftw(n.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* --- TLS, client certificates and tokens --- */
@@ -1264,6 +1322,8 @@ static void test_in_cluster_token_is_reread(void **state) {
 
 int main(int argc, char **argv) {
         colo_bin = argc > 1 ? argv[1] : NULL;
+        scrape_script = argc > 3 ? argv[2] : NULL;
+        dashboard_json = argc > 3 ? argv[3] : NULL;
         const struct CMUnitTest tests[] = {
                 FIXTURE_TEST(test_list_then_watch_follows_this_node),
                 FIXTURE_TEST(test_list_pages_with_continue),
@@ -1283,6 +1343,7 @@ int main(int argc, char **argv) {
                 FIXTURE_TEST(test_eviction_blocked_by_pdb_is_retried),
                 FIXTURE_TEST(test_eviction_of_a_gone_pod),
                 cmocka_unit_test(test_agent_in_kubernetes_mode),
+                cmocka_unit_test(test_agent_in_kubernetes_mode_scraped_by_prometheus),
                 cmocka_unit_test(test_tls_kubeconfig_with_client_certificate),
                 cmocka_unit_test(test_in_cluster_token_is_reread),
         };

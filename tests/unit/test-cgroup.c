@@ -172,6 +172,7 @@ static void fake_v2_group(FakeCg *f, const char *path) {
         W("memory.events", "low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\n");
         W("io.weight", "default 100\n");
         W("io.max", "");
+        W("pids.max", "max\n");
         W("cpu.pressure", "some avg10=1.50 avg60=0.50 avg300=0.10 total=12345\n"
                           "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n");
         W("memory.pressure", "some avg10=0.00 avg60=0.00 avg300=0.00 total=1\n"
@@ -305,7 +306,8 @@ static void test_parse_keyed_and_limits(void **state) {
         assert_int_equal(v, 4096);
         assert_int_equal(cg_parse_limit("lots\n", &v), -EINVAL);
         assert_int_equal(cg_parse_controllers("cpuset cpu io memory hugetlb pids\n"),
-                         (1u << CG_CTRL_CPU) | (1u << CG_CTRL_CPUSET) | (1u << CG_CTRL_IO) | (1u << CG_CTRL_MEMORY));
+                         (1u << CG_CTRL_CPU) | (1u << CG_CTRL_CPUSET) | (1u << CG_CTRL_IO) | (1u << CG_CTRL_MEMORY) |
+                                 (1u << CG_CTRL_PIDS));
         assert_int_equal(cg_parse_controllers("hugetlb\n"), 0);
 }
 
@@ -450,14 +452,14 @@ static void test_group_create_enables_controllers_v2(void **state) {
         CgGroup *g = NULL;
         ColoError err = {};
         assert_int_equal(cg_group_open(f->root, "online/web", true, &g, &err), 0);
-        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/cgroup.subtree_control"), "+cpu +cpuset +io");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/cgroup.subtree_control"), "+cpu +cpuset +io +pids");
         /* Nothing missing: nothing written. */
-        fakefs_write(f->dir, "fs/svc/colo/cgroup.subtree_control", "cpuset cpu io memory\n");
+        fakefs_write(f->dir, "fs/svc/colo/cgroup.subtree_control", "cpuset cpu io memory pids\n");
         fakefs_write(f->dir, "fs/svc/colo/online/cgroup.controllers", "cpu memory\n");
         fakefs_write(f->dir, "fs/svc/colo/online/cgroup.subtree_control", "cpu\n");
         CgGroup *g2 = NULL;
         assert_int_equal(cg_group_open(f->root, "online/db", true, &g2, &err), 0);
-        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/cgroup.subtree_control"), "cpuset cpu io memory\n");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/cgroup.subtree_control"), "cpuset cpu io memory pids\n");
         assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/online/cgroup.subtree_control"), "+memory");
         cg_group_free(g);
         cg_group_free(g2);
@@ -665,6 +667,93 @@ static void test_apply_v2(void **state) {
         cg_group_free(g);
 }
 
+/* pids.max lives in the pids hierarchy on v1 (its own directory next to cpu and memory) and in
+ * the one directory on v2; both take "max" or a count. */
+static void test_apply_pids_max_v1(void **state) {
+        FakeCg *f = *state = fake_new();
+        static const char self[] = "8:pids:/\n7:blkio:/\n4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n";
+        fake_v1_group(f, "colo", false);
+        fake_v1_group(f, "colo/offline", false);
+        fakefs_write(f->dir, "fs/pids/colo/offline/pids.max", "max\n");
+        fakefs_write(f->dir, "fs/pids/colo/offline/cgroup.procs", "");
+        assert_int_equal(fake_open(f, CG_MODE_V1, self), 0);
+        assert_true(cg_root_has_controller(f->root, CG_CTRL_PIDS));
+        CgKnobs want, last;
+        CgGroup *g = open_offline_knobs(f, &want, &last);
+        assert_true(cg_group_has_file(g, CG_CTRL_PIDS, "pids.max"));
+        ColoError err = {};
+        static const struct {
+                uint64_t pids_max;
+                const char *file;
+        } cases[] = {
+                { 4096, "4096" },
+                { CG_UNLIMITED, "max" },
+                { 1, "1" },
+                { CG_PIDS_MAX, "4194304" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                want.pids_max = cases[i].pids_max;
+                fake_reset_counters(f);
+                assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+                assert_int_equal(f->writes, 1);
+                assert_string_equal(fakefs_read(f->dir, "fs/pids/colo/offline/pids.max"), cases[i].file);
+                assert_apply_writes(f, g, &want, &last, 0);
+        }
+        /* A failed write names its path and is retried at the next apply. */
+        want.pids_max = 512;
+        fake_reset_counters(f);
+        f->fail_at = 0;
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 1);
+        assert_non_null(strstr(f->reported_path, "fs/pids/colo/offline/pids.max"));
+        assert_int_equal(last.pids_max, CG_UNSET);
+        assert_apply_writes(f, g, &want, &last, 1);
+        assert_string_equal(fakefs_read(f->dir, "fs/pids/colo/offline/pids.max"), "512");
+        /* Out of range: refused, nothing written. */
+        const uint64_t bad[] = { 0, CG_PIDS_MAX + 1 };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                want.pids_max = bad[i];
+                fake_reset_counters(f);
+                assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), -EINVAL);
+                assert_non_null(strstr(err.msg, "pids.max"));
+                assert_int_equal(f->writes, 0);
+        }
+        cg_group_free(g);
+}
+
+/* Without a pids hierarchy (the minimal tree) the knob is skipped, as other controllers' are. */
+static void test_apply_pids_max_without_pids_hierarchy_v1(void **state) {
+        FakeCg *f = *state;
+        CgKnobs want, last;
+        CgGroup *g = open_offline_knobs(f, &want, &last);
+        assert_false(cg_root_has_controller(f->root, CG_CTRL_PIDS));
+        want.pids_max = 100;
+        assert_apply_writes(f, g, &want, &last, 0);
+        assert_false(fakefs_exists(f->dir, "fs/pids"));
+        cg_group_free(g);
+}
+
+static void test_apply_pids_max_v2(void **state) {
+        FakeCg *f = *state;
+        CgKnobs want, last;
+        CgGroup *g = open_offline_knobs(f, &want, &last);
+        want.pids_max = 2048;
+        want.mem_max = 1 << 30;
+        want.mem_high = 966367232;
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        static const FakeFile written[] = {
+                { "pids.max", "2048" },
+                { "memory.max", "1073741824" },
+                { "memory.high", "966367232" },
+        };
+        fakefs_assert_files(f->dir, "fs/svc/colo/offline", written, ELEMENTSOF(written));
+        assert_apply_writes(f, g, &want, &last, 0);
+        want.pids_max = CG_UNLIMITED;
+        assert_apply_writes(f, g, &want, &last, 1);
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/offline/pids.max"), "max");
+        cg_group_free(g);
+}
+
 /* Fails write n (EBUSY) for every n until no write fault fires: each failure must be reported
  * with its path, leave the knob invalid in *last, and be retried by the next apply. */
 static void fault_sweep(FakeCg *f, const CgKnobs *want) {
@@ -739,6 +828,7 @@ static void test_apply_fault_sweep_v2(void **state) {
         want.io_weight = 100;
         want.n_io_limits = 1;
         want.io_limits[0] = (CgIoLimit) { "8:0", 1000, 2000, CG_UNSET, CG_UNSET };
+        want.pids_max = 1000;
         fault_sweep(f, &want);
 }
 
@@ -1097,6 +1187,9 @@ int main(void) {
                 cmocka_unit_test(test_parse_pressure),
                 cmocka_unit_test(test_parse_keyed_and_limits),
                 cmocka_unit_test(test_path_validation),
+                TEST_OWN_TREE(test_apply_pids_max_v1),
+                TEST_V1_MINIMAL(test_apply_pids_max_without_pids_hierarchy_v1),
+                TEST_V2(test_apply_pids_max_v2),
                 TEST_V1(test_root_open_v1_resolves_own_cgroup),
                 TEST_V2(test_root_open_v2_and_bad_options),
                 TEST_OWN_TREE(test_root_open_v1_comounted_cpu_cpuacct),

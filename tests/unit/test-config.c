@@ -78,6 +78,9 @@ static const struct {
         { "kubernetes.status_update_interval", "1m", "1m" },
         { "kubernetes.status_change_threshold", "0.25", "0.25" },
         { "kubernetes.stale_after", "2m", "2m" },
+        { "kubernetes.offline_pod_default_cpu", "500m", "0.5" },
+        { "kubernetes.offline_pod_default_memory", "512Mi", "512Mi" },
+        { "kubernetes.offline_pod_pids_max", "1024", "1024" },
 };
 
 /* "agent.period", "1s" -> "agent:\n  period: 1s\n" */

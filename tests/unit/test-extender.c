@@ -8,6 +8,7 @@
 
 #include "k8s/extender-node-source.h"
 #include "k8s/extender.h"
+#include "k8s/go-json-key.h"
 #include "k8s/https-server.h"
 #include "k8s/node-annotation.h"
 #include "k8s-test-util.h"
@@ -165,7 +166,7 @@ static void test_extender_prioritizes(void **state) {
         size_t i;
         const json_t *hp;
         json_array_foreach(offline, i, hp) {
-                json_int_t score = json_integer_value(json_object_get(hp, "score"));
+                json_int_t score = json_integer_value(json_object_get(hp, "Score"));
                 assert_true(score >= 0 && score <= EXTENDER_MAX_PRIORITY);
         }
 }
@@ -176,13 +177,13 @@ static void test_extender_fails_open_when_data_is_stale(void **state) {
         uint64_t later = NOW_USEC + 86400 * USEC_PER_SEC;
         ExtenderStats stats;
         json_auto_t *r = handle_fixture("extender-args-online.json", EXTENDER_FILTER, NULL, later, &stats);
-        assert_int_equal(json_array_size(json_object_get(json_object_get(r, "nodes"), "items")), 5);
-        assert_int_equal(json_object_size(json_object_get(r, "failedAndUnresolvableNodes")), 0);
+        assert_int_equal(json_array_size(json_object_get(json_object_get(r, "Nodes"), "items")), 5);
+        assert_int_equal(json_object_size(json_object_get(r, "FailedAndUnresolvableNodes")), 0);
         assert_int_equal(stats.without_data, 5);
         json_auto_t *p = handle_fixture("extender-args-offline.json", EXTENDER_PRIORITIZE, NULL, later, NULL);
         size_t i;
         const json_t *hp;
-        json_array_foreach(p, i, hp) assert_int_equal(json_integer_value(json_object_get(hp, "score")), 0);
+        json_array_foreach(p, i, hp) assert_int_equal(json_integer_value(json_object_get(hp, "Score")), 0);
 }
 
 static ExtenderNodeSet *fixture_node_set(void) {
@@ -210,18 +211,18 @@ static void test_extender_serves_nodenames_from_node_set(void **state) {
         expect_golden(r, "extender-filter-nodenames.golden.json");
         json_auto_t *p = handle_fixture("extender-args-nodenames.json", EXTENDER_PRIORITIZE, set, NOW_USEC, NULL);
         assert_int_equal(json_array_size(p), 6);
-        assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "host")), "node-a");
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 0), "score")), 5);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 5), "score")), 0);   /* unknown */
+        assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "Host")), "node-a");
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 0), "Score")), 5);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(p, 5), "Score")), 0);   /* unknown */
 }
 
 static void test_extender_without_node_data_reports_error(void **state) {
         (void) state;
         json_auto_t *r = handle_fixture("extender-args-nodenames.json", EXTENDER_FILTER, NULL, NOW_USEC, NULL);
-        const char *error = json_string_value(json_object_get(r, "error"));
+        const char *error = json_string_value(json_object_get(r, "Error"));
         assert_non_null(error);
         assert_non_null(strstr(error, "nodeCacheCapable: false"));
-        assert_null(json_object_get(r, "nodenames"));
+        assert_null(json_object_get(r, "NodeNames"));
 
         ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
         size_t size;
@@ -233,6 +234,101 @@ static void test_extender_without_node_data_reports_error(void **state) {
                          -EINVAL);
         assert_null(out);
         assert_non_null(strstr(err.msg, "nodeCacheCapable"));
+}
+
+/* bytes.EqualFold, as encoding/json applies it to untagged fields. */
+static void test_go_json_key_matches_like_encoding_json(void **state) {
+        (void) state;
+        static const struct {
+                const char *key, *field;
+                bool match;
+        } cases[] = {
+                { "NodeNames", "NodeNames", true },  { "nodenames", "NodeNames", true },
+                { "NODENAMES", "NodeNames", true },  { "nOdEnAmEs", "NodeNames", true },
+                { "NodeName\xc5\xbf", "NodeNames", true },        /* U+017F long s */
+                { "\xe2\x84\xaaind", "Kind", true },              /* U+212A Kelvin sign */
+                { "NodeName", "NodeNames", false },  { "NodeNamess", "NodeNames", false },
+                { "Node_Names", "NodeNames", false }, { "", "Pod", false },
+                { "P\xc3\xb3" "d", "Pod", false },     { "\xc5\xbfod", "Pod", false },
+                { "Pod\xe2\x84", "Pod", false },    { "Po\xe2\x84\xaa", "Pok", true },
+                { "Po@", "Po`", false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                if (go_json_key_matches((const unsigned char *) cases[i].key, strlen(cases[i].key), cases[i].field) !=
+                    cases[i].match)
+                        fail_msg("case %zu: '%s' vs field %s", i, cases[i].key, cases[i].field);
+}
+
+/* Copy of text with the first from replaced by to. */
+static char *replace_once(const char *text, const char *from, const char *to) {
+        const char *at = strstr(text, from);
+        char *out = NULL;
+        if (!at)
+                print_error("'%s' not in the fixture\n", from);
+        if (!at || asprintf(&out, "%.*s%s%s", (int) (at - text), text, to, at + strlen(from)) < 0)
+                abort();
+        return out;
+}
+
+/* Runs body through both verbs and compares the answers with the golden files. */
+static void expect_answers(const char *body, const ExtenderNodeSet *set, const char *filter_golden,
+                           const char *prioritize_golden) {
+        ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
+        for (ExtenderVerb verb = EXTENDER_FILTER; verb < _EXTENDER_VERB_MAX; verb++) {
+                const char *golden = verb == EXTENDER_FILTER ? filter_golden : prioritize_golden;
+                _cleanup_free_ char *out = NULL;
+                size_t out_size;
+                ColoError err = {};
+                if (extender_handle(&cfg, verb, set, body, strlen(body), NOW_USEC, &out, &out_size, NULL, &err) != 0)
+                        fail_msg("%s: %s", golden, err.msg);
+                json_auto_t *got = json_loads(out, 0, NULL);
+                assert_non_null(got);
+                expect_golden(got, golden);
+        }
+}
+
+/* Requests as kube-scheduler's encoding/json writes them ("Pod", "Nodes", "NodeNames", the unused
+ * list null) get the same answers as a Go extender would give for any case of those keys, with
+ * the unused list null or absent. */
+static void test_extender_reads_args_as_go_does(void **state) {
+        (void) state;
+        _cleanup_(extender_node_set_unrefp) ExtenderNodeSet *set = fixture_node_set();
+        static const struct {
+                const char *fixture, *from, *to;
+                bool by_name;
+                const char *filter, *prioritize;
+        } cases[] = {
+                { "extender-args-online.json", "\"Pod\"", "\"Pod\"", false, "extender-filter-online.golden.json",
+                  "extender-prioritize-online.golden.json" },
+                { "extender-args-offline.json", "\"Pod\"", "\"Pod\"", false, "extender-filter-offline.golden.json",
+                  "extender-prioritize-offline.golden.json" },
+                { "extender-args-nodenames.json", "\"Pod\"", "\"Pod\"", true, "extender-filter-nodenames.golden.json",
+                  "extender-prioritize-nodenames.golden.json" },
+                { "extender-args-offline-nodenames.json", "\"Pod\"", "\"Pod\"", true,
+                  "extender-filter-offline-nodenames.golden.json", "extender-prioritize-offline-nodenames.golden.json" },
+                /* other cases of the keys */
+                { "extender-args-online.json", "\"Pod\"", "\"pod\"", false, "extender-filter-online.golden.json",
+                  "extender-prioritize-online.golden.json" },
+                { "extender-args-online.json", "\"Nodes\"", "\"nODES\"", false, "extender-filter-online.golden.json",
+                  "extender-prioritize-online.golden.json" },
+                { "extender-args-nodenames.json", "\"NodeNames\"", "\"NODENAMES\"", true,
+                  "extender-filter-nodenames.golden.json", "extender-prioritize-nodenames.golden.json" },
+                { "extender-args-nodenames.json", "\"NodeNames\"", "\"nodenames\"", true,
+                  "extender-filter-nodenames.golden.json", "extender-prioritize-nodenames.golden.json" },
+                /* U+017F LATIN SMALL LETTER LONG S folds to 's' in Go's key matching */
+                { "extender-args-offline-nodenames.json", "\"NodeNames\"", "\"NodeName\xc5\xbf\"", true,
+                  "extender-filter-offline-nodenames.golden.json", "extender-prioritize-offline-nodenames.golden.json" },
+                /* the unused list absent instead of null */
+                { "extender-args-online.json", ",\n  \"NodeNames\": null", "", false, "extender-filter-online.golden.json",
+                  "extender-prioritize-online.golden.json" },
+                { "extender-args-nodenames.json", "\"Nodes\": null,", "", true, "extender-filter-nodenames.golden.json",
+                  "extender-prioritize-nodenames.golden.json" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *text = fixture_text(cases[i].fixture, NULL);
+                _cleanup_free_ char *body = replace_once(text, cases[i].from, cases[i].to);
+                expect_answers(body, cases[i].by_name ? set : NULL, cases[i].filter, cases[i].prioritize);
+        }
 }
 
 typedef struct HandleCall {
@@ -251,43 +347,49 @@ static void test_extender_rejects_malformed_args(void **state) {
         ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
         static const RejectedFixture cases[] = {
                 { "extender-malformed-not-json.json", "not JSON" },
-                { "extender-malformed-no-pod.json", "ExtenderArgs.pod" },
-                { "extender-malformed-wrong-types.json", "nodes: not a NodeList" },
-                { "extender-malformed-nameless-node.json", "nodes.items[0]: node without metadata.name" },
+                { "extender-malformed-no-pod.json", "ExtenderArgs.Pod: missing" },
+                { "extender-malformed-wrong-types.json", "ExtenderArgs.Nodes: not a NodeList" },
+                { "extender-malformed-nameless-node.json", "ExtenderArgs.Nodes.items[0]: node without metadata.name" },
         };
         for (ExtenderVerb verb = EXTENDER_FILTER; verb < _EXTENDER_VERB_MAX; verb++)
                 expect_fixtures_rejected(cases, ELEMENTSOF(cases), handle_body, &(HandleCall) { &cfg, verb });
         static const char *const bodies[] = {
-                "[]", "{}", "{\"pod\":{}}", "{\"pod\":{\"spec\":{\"containers\":[]}}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[1]}",
-                "{\"pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}},\"nodes\":{\"items\":[]}}",
-                "{\"pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"-1\"}}}]}},\"nodes\":{\"items\":[]}}",
-                "{\"pod\":{\"metadata\":{\"annotations\":{\"colo.io/class\":\"maybe\"}},\"spec\":{\"containers\":[]}},\"nodes\":{}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[]},\"nodes\":{\"items\":[]}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]},\"spec\":{}},\"nodenames\":[]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[[\"n\"]]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[[]]}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":[]}",
-                "{\"pod\":[],\"nodenames\":[]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[]}{}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[],\"items\":[]}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\"}\v}]}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xc0\x96\"]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xed\xa0\x80\"]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xf4\x90\x80\x80\"]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodenames\":[\"\xe2\x82\"]}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},\"annotations\":{}}}]}}",
-                "{\"pod\":{\"spec\":{\"containers\":[]}},\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",
+                "[]", "{}", "{\"Pod\":{}}", "{\"Pod\":{\"spec\":{\"containers\":[]}}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[1]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}},\"Nodes\":{\"items\":[]}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"-1\"}}}]}},\"Nodes\":{\"items\":[]}}",
+                "{\"Pod\":{\"metadata\":{\"annotations\":{\"colo.io/class\":\"maybe\"}},\"spec\":{\"containers\":[]}},\"Nodes\":{}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":{\"items\":[]},\"Nodes\":{\"items\":[]}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]},\"spec\":{}},\"NodeNames\":[]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[[\"n\"]]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":{\"items\":[[]]}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":[]}",
+                "{\"Pod\":[],\"NodeNames\":[]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[]}{}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":{\"items\":[],\"items\":[]}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\"}\v}]}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[\"\xc0\x96\"]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[\"\xed\xa0\x80\"]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[\"\xf4\x90\x80\x80\"]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[\"\xe2\x82\"]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"annotations\":{},\"annotations\":{}}}]}}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":{\"items\":[{\"metadata\":{\"name\":\"a\",\"name\":\"b\"}}]}}",
+                /* Both lists null or absent; a key no Go field folds to; Pod twice under case folding
+                 * (a Go reader would keep the last, colo refuses the ambiguity). */
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Nodes\":null,\"NodeNames\":null}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"Node_Names\":[]}",
+                "{\"Pod\":{\"spec\":{\"containers\":[]}},\"pod\":{\"spec\":{\"containers\":[]}},\"NodeNames\":[]}",
+                "{\"Pod\":null,\"NodeNames\":[]}",
         };
         expect_bodies_rejected(bodies, ELEMENTSOF(bodies), handle_body, &(HandleCall) { &cfg, EXTENDER_FILTER });
         cfg.max_request_size = 16;
         char *out = NULL;
         size_t n;
-        const char *small = "{\"pod\":{},\"nodes\":{\"items\":[]}}";
+        const char *small = "{\"Pod\":{},\"Nodes\":{\"items\":[]}}";
         assert_int_equal(extender_handle(&cfg, EXTENDER_FILTER, NULL, small, strlen(small), NOW_USEC, &out, &n, NULL, NULL),
                          -EMSGSIZE);
         _cleanup_free_ char *e = extender_error_body("bad \"args\"", &n);
-        assert_string_equal(e, "{\"error\":\"bad \\\"args\\\"\"}");
+        assert_string_equal(e, "{\"Error\":\"bad \\\"args\\\"\"}");
 }
 
 static void test_extender_empty_and_tolerant_nodes(void **state) {
@@ -497,29 +599,29 @@ static void test_colo_extender_binary(void **state) {
                 if (i > 0)
                         assert_int_equal(r.connects, 0);
                 json_auto_t *j = json_loads(r.body, 0, NULL);
-                assert_non_null(json_object_get(json_object_get(j, "failedAndUnresolvableNodes"), "node-b"));
+                assert_non_null(json_object_get(json_object_get(j, "FailedAndUnresolvableNodes"), "node-b"));
                 free(r.body);
         }
         /* Node names, answered from the file the extender loaded. */
         assert_int_equal(http_request(curl, url, names, names_size, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         json_auto_t *filtered = json_loads(r.body, 0, NULL);
-        assert_int_equal(json_array_size(json_object_get(filtered, "nodenames")), 4);
-        assert_string_equal(json_string_value(json_object_get(filtered, "error")), "");
+        assert_int_equal(json_array_size(json_object_get(filtered, "NodeNames")), 4);
+        assert_string_equal(json_string_value(json_object_get(filtered, "Error")), "");
         free(r.body);
 
         snprintf(url, sizeof(url), "%s/prioritize", l.base);
         assert_int_equal(http_request(curl, url, offline, offline_size, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         json_auto_t *scores = json_loads(r.body, 0, NULL);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(scores, 1), "score")), 10);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(scores, 1), "Score")), 10);
         free(r.body);
 
         _cleanup_free_ char *bad = fixture_text("extender-malformed-not-json.json", &size);
         assert_int_equal(http_request(curl, url, bad, size, NULL, &r), 0);
         assert_int_equal(r.status, 400);
         json_auto_t *err = json_loads(r.body, 0, NULL);
-        assert_non_null(strstr(json_string_value(json_object_get(err, "error")), "not JSON"));
+        assert_non_null(strstr(json_string_value(json_object_get(err, "Error")), "not JSON"));
         free(r.body);
 
         expect_oversized_refused(curl, url, 1 << 20, NULL);
@@ -542,6 +644,8 @@ int main(void) {
                 cmocka_unit_test(test_extender_fails_open_when_data_is_stale),
                 cmocka_unit_test(test_extender_serves_nodenames_from_node_set),
                 cmocka_unit_test(test_extender_without_node_data_reports_error),
+                cmocka_unit_test(test_go_json_key_matches_like_encoding_json),
+                cmocka_unit_test(test_extender_reads_args_as_go_does),
                 cmocka_unit_test(test_extender_rejects_malformed_args),
                 cmocka_unit_test(test_extender_empty_and_tolerant_nodes),
                 cmocka_unit_test(test_extender_node_set_and_cache),

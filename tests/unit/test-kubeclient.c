@@ -12,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include "k8s/k8s-event.h"
+#include "k8s/k8s-evict.h"
 #include "k8s/kubeclient.h"
+#include "k8s/pod-watch.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -229,6 +232,92 @@ static void test_status_parse(void **state) {
         assert_int_equal(kube_status_parse("{\"code\":\"410\"}", 14, &s), -EINVAL);
 }
 
+static char *api_fixture(const char *name, size_t *ret_size) {
+        const char *dir = getenv("COLO_TEST_FIXTURES");
+        char path[512];
+        snprintf(path, sizeof(path), "%s/k8s/%s", dir ? dir : "tests/fixtures", name);
+        char *text = NULL;
+        ColoError err = {};
+        if (read_full_file(path, 1 << 20, &text, ret_size, &err) < 0)
+                fail_msg("%s", err.msg);
+        return text;
+}
+
+static void expect_watch_event(const char *fixture, KubeWatchEvent *ret) {
+        size_t size;
+        _cleanup_free_ char *text = api_fixture(fixture, &size);
+        ColoError err = {};
+        if (kube_watch_event_parse(text, size, ret, &err) < 0)
+                fail_msg("%s: %s", fixture, err.msg);
+}
+
+/* The documents the API server writes, generated from the upstream Go types
+ * (tests/fixtures/k8s/gen): WatchEvents of each type, a PodList page, Status bodies. */
+static void test_reads_api_server_documents(void **state) {
+        (void) state;
+        KubeWatchEvent *ev = calloc(1, sizeof(*ev));
+        assert_non_null(ev);
+        expect_watch_event("watch-added.json", ev);
+        assert_int_equal(ev->type, KUBE_WATCH_ADDED);
+        assert_string_equal(ev->resource_version, "50200");
+        assert_string_equal(ev->pod.uid, "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f");
+        assert_string_equal(ev->pod.node, "node-a");
+        assert_string_equal(ev->pod.phase, "Running");
+        assert_int_equal(ev->pod.qos, KUBE_QOS_BEST_EFFORT);
+        assert_int_equal(ev->pod.cls.workload_class, CLASS_OFFLINE);
+        assert_int_equal(ev->pod.offline_cpu_request_milli, 500);
+        assert_int_equal(ev->pod.offline_memory_request, 268435456);
+        assert_int_equal(ev->pod.n_containers, 1);
+        assert_false(ev->pod.deleting);
+        expect_watch_event("watch-modified.json", ev);
+        assert_int_equal(ev->type, KUBE_WATCH_MODIFIED);
+        assert_true(ev->pod.deleting);
+        expect_watch_event("watch-deleted.json", ev);
+        assert_int_equal(ev->type, KUBE_WATCH_DELETED);
+        assert_string_equal(ev->resource_version, "50240");
+        expect_watch_event("watch-bookmark.json", ev);
+        assert_int_equal(ev->type, KUBE_WATCH_BOOKMARK);
+        assert_string_equal(ev->resource_version, "50250");
+        expect_watch_event("watch-error-expired.json", ev);
+        assert_int_equal(ev->type, KUBE_WATCH_ERROR);
+        assert_int_equal(ev->status.code, 410);
+        assert_string_equal(ev->status.reason, "Expired");
+        free(ev);
+
+        size_t size;
+        _cleanup_free_ char *list = api_fixture("pod-list.json", &size);
+        KubePod *pods = NULL;
+        size_t n = 0;
+        char rv[KUBE_RESOURCE_VERSION_MAX];
+        _cleanup_free_ char *cont = NULL;
+        ColoError err = {};
+        if (kube_pod_list_parse(list, size, &pods, &n, rv, &cont, &err) < 0)
+                fail_msg("pod-list.json: %s", err.msg);
+        assert_int_equal(n, 1);
+        assert_string_equal(rv, "50210");
+        assert_non_null(cont);
+        assert_string_equal(pods[0].name, "train-7f9c");
+        free(pods);
+
+        static const struct {
+                const char *fixture;
+                int code;
+                const char *reason;
+        } statuses[] = {
+                { "status-expired.json", 410, "Expired" },
+                { "status-not-found.json", 404, "NotFound" },
+                { "status-conflict.json", 409, "Conflict" },
+                { "status-too-many-requests.json", 429, "TooManyRequests" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(statuses); i++) {
+                _cleanup_free_ char *text = api_fixture(statuses[i].fixture, &size);
+                KubeStatus st;
+                assert_int_equal(kube_status_parse(text, size, &st), 0);
+                assert_int_equal(st.code, statuses[i].code);
+                assert_string_equal(st.reason, statuses[i].reason);
+        }
+}
+
 static void test_client_rejects_bad_server(void **state) {
         (void) state;
         KubeConfig cfg = { .server = (char *) "ftp://x" };
@@ -243,6 +332,43 @@ static void test_client_rejects_bad_server(void **state) {
         kube_client_free(c);
 }
 
+/* A core/v1 Event as client-go's recorder writes it; the eviction Event is one of them. */
+static void test_event_body_is_a_core_v1_event(void **state) {
+        (void) state;
+        KubeEventSpec spec = {
+                .namespace_ = "batch", .name = "job", .uid = "11111111-1111-4111-8111-111111111111",
+                .resource_version = "42", .reason = "ColoLimitsMalformed", .message = "bad annotation",
+                .type = "Warning", .action = "Cap", .node_name = "node-a", .realtime_usec = 1700000000123456ULL,
+        };
+        _cleanup_free_ char *body = NULL;
+        ColoError err = {};
+        assert_int_equal(kube_event_body(&spec, &body, &err), 0);
+        json_t *j = json_loads(body, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "kind")), "Event");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")), "job.17979cfe3d85ca00");
+        const json_t *inv = json_object_get(j, "involvedObject");
+        assert_string_equal(json_string_value(json_object_get(inv, "kind")), "Pod");
+        assert_string_equal(json_string_value(json_object_get(inv, "uid")), spec.uid);
+        assert_string_equal(json_string_value(json_object_get(inv, "resourceVersion")), "42");
+        assert_string_equal(json_string_value(json_object_get(j, "reason")), "ColoLimitsMalformed");
+        assert_string_equal(json_string_value(json_object_get(j, "action")), "Cap");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "source"), "host")), "node-a");
+        assert_string_equal(json_string_value(json_object_get(j, "firstTimestamp")), "2023-11-14T22:13:20Z");
+        json_decref(j);
+
+        KubeEviction ev = { .uid = "11111111-1111-4111-8111-111111111111", .namespace_ = "batch", .name = "job",
+                            .tier = TIER_BATCH, .reason = "memory pressure" };
+        _cleanup_free_ char *evb = NULL;
+        assert_int_equal(kube_eviction_event_body(&ev, "node-a", spec.realtime_usec, &evb, &err), 0);
+        assert_non_null(strstr(evb, "\"reason\":\"ColoEvicted\""));
+        assert_non_null(strstr(evb, "\"message\":\"Evicted by colo (offline, tier batch): memory pressure\""));
+        assert_null(strstr(evb, "resourceVersion"));
+
+        spec.reason = NULL;
+        assert_int_equal(kube_event_body(&spec, &body, &err), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_kubeconfig_current_context_with_inline_data),
@@ -251,6 +377,8 @@ int main(void) {
                 cmocka_unit_test(test_in_cluster_config),
                 cmocka_unit_test(test_load_kubeconfig_file),
                 cmocka_unit_test(test_status_parse),
+                cmocka_unit_test(test_reads_api_server_documents),
+                cmocka_unit_test(test_event_body_is_a_core_v1_event),
                 cmocka_unit_test(test_client_rejects_bad_server),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,11 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <stdlib.h>
-#include <string.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 #include "util/error.h"
 #include "util/failure-latch.h"
 #include "util/fileio.h"
+#include "util/macro.h"
+#include "util/prom-histogram.h"
 
 static void test_parse_u64_rejects_garbage(void **state) {
         (void) state;
@@ -186,6 +189,32 @@ static void test_failure_latch_reports_the_edges_only(void **state) {
         assert_int_equal(l.failures, 1);
 }
 
+/* Values land in the first bucket whose bound is >= the value; le lines are cumulative; the
+ * +Inf bucket (count) holds everything; NaN is not counted at all. */
+static void test_prom_histogram_buckets(void **state) {
+        (void) state;
+        static const double bounds[] = { 0.001, 0.01, 0.1 };
+        static const struct {
+                double v;
+                uint64_t want[3], count;
+        } steps[] = {
+                { 0.0005, { 1, 1, 1 }, 1 },
+                { 0.001, { 2, 2, 2 }, 2 },      /* on a bound: that bucket (le is <=) */
+                { 0.05, { 2, 2, 3 }, 3 },
+                { 7.0, { 2, 2, 3 }, 4 },        /* above every bound: only +Inf */
+                { NAN, { 2, 2, 3 }, 4 },
+        };
+        PromHistogram h;
+        prom_histogram_init(&h, bounds, ELEMENTSOF(bounds));
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                prom_histogram_observe(&h, steps[i].v);
+                for (size_t b = 0; b < 3; b++)
+                        assert_int_equal(prom_histogram_cumulative(&h, b), steps[i].want[b]);
+                assert_int_equal(h.count, steps[i].count);
+        }
+        assert_true(fabs(h.sum - (0.0005 + 0.001 + 0.05 + 7.0)) < 1e-12);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_u64_rejects_garbage),
@@ -196,6 +225,7 @@ int main(void) {
                 cmocka_unit_test(test_read_full_file_refuses_fifos_and_devices),
                 cmocka_unit_test(test_stale_temp_files_of_dead_writers_are_removed),
                 cmocka_unit_test(test_failure_latch_reports_the_edges_only),
+                cmocka_unit_test(test_prom_histogram_buckets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,8 @@ static int validate_knobs(const CgGroup *g, const CgKnobs *k, ColoError *err) {
                 return BAD("cpu.qos_level %d out of range -2..2", g->path, (int) k->cpu_qos_level);
         if (k->mem_qos_level != CG_UNSET_INT && (k->mem_qos_level < -2 || k->mem_qos_level > 2))
                 return BAD("memory.qos_level %d out of range -2..2", g->path, (int) k->mem_qos_level);
+        if (k->pids_max != CG_UNSET && k->pids_max != CG_UNLIMITED && (k->pids_max < 1 || k->pids_max > CG_PIDS_MAX))
+                return BAD("pids.max %" PRIu64 " out of range 1..%" PRIu64, g->path, k->pids_max, CG_PIDS_MAX);
 #undef BAD
         return 0;
 }
@@ -186,6 +188,17 @@ void cg_knob_qos(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last) 
             cg_slot_present(g->root, CG_SLOT_MEMORY))
                 cg_knob_i32(g, c, CG_SLOT_MEMORY, "memory.qos_level", CG_OPT_MEM_QOS, want->mem_qos_level,
                             &last->mem_qos_level);
+}
+
+void cg_knob_pids_max(CgGroup *g, CgApplyCtx *c, CgSlot slot, const CgKnobs *want, CgKnobs *last) {
+        if (!cg_u64_differs(want->pids_max, last->pids_max))
+                return;
+        char v[32];
+        if (want->pids_max == CG_UNLIMITED)
+                snprintf(v, sizeof(v), "max");
+        else
+                snprintf(v, sizeof(v), "%" PRIu64, want->pids_max);
+        cg_knob_u64(g, c, slot, "pids.max", -1, want->pids_max, &last->pids_max, v);
 }
 
 /* Index of want->io_limits[i]'s device in last, made to match position i (devices rarely move,

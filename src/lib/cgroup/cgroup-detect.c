@@ -26,6 +26,7 @@ static const struct {
         [CG_SLOT_CPUSET] = { "cpuset", { "cpuset" } },
         [CG_SLOT_MEMORY] = { "memory", { "memory" } },
         [CG_SLOT_BLKIO] = { "blkio", { "blkio" } },
+        [CG_SLOT_PIDS] = { "pids", { "pids" } },
         [CG_SLOT_UNIFIED] = { NULL, { "unified" } },    /* hybrid only, see cgroup-internal.h */
 };
 

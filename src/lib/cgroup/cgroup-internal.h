@@ -21,6 +21,7 @@ typedef enum CgSlot {
         CG_SLOT_CPUSET,
         CG_SLOT_MEMORY,
         CG_SLOT_BLKIO,
+        CG_SLOT_PIDS,
         CG_SLOT_UNIFIED,
         _CG_SLOT_MAX,
 } CgSlot;
@@ -174,6 +175,8 @@ void cg_knob_cpuset(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *las
 void cg_knob_cpu_weight_idle(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last, const char *weight_file,
                              uint64_t weight_value);
 void cg_knob_qos(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last);
+/* pids.max, the same file and format ("max" or a count) on v1 and v2, in slot's directory. */
+void cg_knob_pids_max(CgGroup *g, CgApplyCtx *c, CgSlot slot, const CgKnobs *want, CgKnobs *last);
 CgIoLimit *cg_last_io_limit(CgKnobs *last, const CgIoLimit *want, size_t i);
 bool cg_u64_differs(uint64_t want, uint64_t last);
 

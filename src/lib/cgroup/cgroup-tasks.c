@@ -278,8 +278,8 @@ int cg_group_attach(CgGroup *g, pid_t pid, ColoError *err) {
         char val[32];
         snprintf(val, sizeof(val), "%d", (int) pid);
         /* cpuset first: on v1 a task cannot enter a group whose cpuset is empty, so fail early. */
-        static const CgSlot order[] = { CG_SLOT_CPUSET, CG_SLOT_CPU,   CG_SLOT_CPUACCT,
-                                        CG_SLOT_MEMORY, CG_SLOT_BLKIO, CG_SLOT_UNIFIED };
+        static const CgSlot order[] = { CG_SLOT_CPUSET, CG_SLOT_CPU,  CG_SLOT_CPUACCT, CG_SLOT_MEMORY,
+                                        CG_SLOT_BLKIO,  CG_SLOT_PIDS, CG_SLOT_UNIFIED };
         for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                 CgSlot s = order[i];
                 if (!g->root->h[s].present || g->root->h[s].primary != s || g->dfd[s] < 0)
@@ -341,6 +341,7 @@ bool cg_group_has_file(CgGroup *g, CgController c, const char *name) {
                 [CG_CTRL_CPUSET] = { CG_SLOT_CPUSET, CG_SLOT_CPUSET },
                 [CG_CTRL_MEMORY] = { CG_SLOT_MEMORY, CG_SLOT_MEMORY },
                 [CG_CTRL_IO] = { CG_SLOT_BLKIO, CG_SLOT_BLKIO },
+                [CG_CTRL_PIDS] = { CG_SLOT_PIDS, CG_SLOT_PIDS },
         };
         if (c < 0 || c >= _CG_CTRL_MAX || !name)
                 return false;

@@ -1,6 +1,7 @@
 /* cgroup v1 backend: maps colo's knobs (v2 units) onto the per-controller hierarchies and reads
  * usage from them. Weights become cpu.shares and blkio.weight, "unlimited" is -1, memory.high,
- * memory.low and memory.min have no v1 equivalent and are ignored, and the soft limit exists only
+ * memory.low and memory.min have no v1 equivalent and are ignored, pids.max is the file v2 has (in
+ * the pids hierarchy, "max" for unlimited there too), and the soft limit exists only
  * here. CPU time comes from cpuacct, which may be comounted with cpu. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -146,6 +147,8 @@ static int v1_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
         cg_knob_qos(g, c, w, l);
         if (cg_slot_present(g->root, CG_SLOT_BLKIO))
                 v1_apply_io(g, c, w, l);
+        if (cg_slot_present(g->root, CG_SLOT_PIDS))
+                cg_knob_pids_max(g, c, CG_SLOT_PIDS, w, l);
         return 0;
 }
 

@@ -158,6 +158,8 @@ static int v2_apply(CgGroup *g, const CgKnobs *w, CgKnobs *l, void *ctx) {
         cg_knob_qos(g, c, w, l);
         if (has(g, CG_CTRL_IO))
                 v2_apply_io(g, c, w, l);
+        if (has(g, CG_CTRL_PIDS))
+                cg_knob_pids_max(g, c, CG_SLOT_CPU, w, l);
         return 0;
 }
 

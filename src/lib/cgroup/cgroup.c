@@ -21,6 +21,7 @@ static const char *const v2_controller_names[_CG_CTRL_MAX] = {
         [CG_CTRL_CPUSET] = "cpuset",
         [CG_CTRL_MEMORY] = "memory",
         [CG_CTRL_IO] = "io",
+        [CG_CTRL_PIDS] = "pids",
 };
 
 void cg_knobs_init(CgKnobs *k) {
@@ -39,6 +40,7 @@ void cg_knobs_init(CgKnobs *k) {
                 .oom_score_adj = CG_UNSET_INT,
                 .cpu_qos_level = CG_UNSET_INT,
                 .mem_qos_level = CG_UNSET_INT,
+                .pids_max = CG_UNSET,
         };
 }
 
@@ -228,7 +230,7 @@ static int open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_p
 }
 
 static int root_build_description(CgRoot *root) {
-        static const char *const names[_CG_SLOT_MAX] = { "cpu", "cpuacct", "cpuset", "memory", "blkio", "unified" };
+        static const char *const names[_CG_SLOT_MAX] = { "cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "unified" };
         size_t cap = 64;
         for (CgSlot s = 0; s < _CG_SLOT_MAX; s++)
                 cap += root->h[s].path ? strlen(root->h[s].path) + 16 : 0;
@@ -325,6 +327,7 @@ bool cg_root_has_controller(const CgRoot *root, CgController c) {
                 [CG_CTRL_CPUSET] = CG_SLOT_CPUSET,
                 [CG_CTRL_MEMORY] = CG_SLOT_MEMORY,
                 [CG_CTRL_IO] = CG_SLOT_BLKIO,
+                [CG_CTRL_PIDS] = CG_SLOT_PIDS,
         };
         return root->h[slot_of[c]].present;
 }

@@ -30,6 +30,7 @@ typedef enum CgController {
         CG_CTRL_CPUSET,
         CG_CTRL_MEMORY,
         CG_CTRL_IO,             /* v1 "blkio", v2 "io" */
+        CG_CTRL_PIDS,           /* v1 and v2 "pids" */
         _CG_CTRL_MAX,
 } CgController;
 
@@ -53,6 +54,8 @@ typedef struct CgGroup CgGroup; /* opaque; one group below the root, owns its di
 #define CG_UNSET UINT64_MAX
 #define CG_UNLIMITED (UINT64_MAX - 1)
 #define CG_UNSET_INT INT32_MIN
+/* Largest pids.max the kernel takes (PID_MAX_LIMIT, 4M pids on 64-bit). */
+#define CG_PIDS_MAX (UINT64_C(4) << 20)
 
 typedef struct CgIoLimit {
         char device[32];                /* "MAJ:MIN" */
@@ -84,6 +87,7 @@ typedef struct CgKnobs {
         int32_t oom_score_adj;          /* applied to every member task; CG_UNSET_INT = leave */
         int32_t cpu_qos_level;          /* openEuler cpu.qos_level (-1 offline, 0 online), if present */
         int32_t mem_qos_level;          /* openEuler memory.qos_level, if present */
+        uint64_t pids_max;              /* pids.max (v1 and v2): 1..CG_PIDS_MAX, CG_UNLIMITED = "max" */
 } CgKnobs;
 
 void cg_knobs_init(CgKnobs *k);         /* every field unset */
@@ -127,7 +131,7 @@ const char *cg_root_describe(const CgRoot *root);
 /* Opens (with create: mkdir -p) a group in every hierarchy. On v2, creating enables the
  * controllers colo needs in cgroup.subtree_control of each ancestor from the managed root down;
  * on hybrid layouts the group is mirrored into the cgroup2 mount for per-group PSI. A group keeps
- * one directory fd per hierarchy (5 on v1, 6 hybrid, 1 on v2) plus, once read, one fd per
+ * one directory fd per hierarchy (6 on v1 with pids, 7 hybrid, 1 on v2) plus, once read, one fd per
  * frequently read file (up to 9): budget RLIMIT_NOFILE at about 16 fds per managed group.
  * -EINVAL for a path with "..", "." or empty components; -ENOENT if missing and !create. */
 int cg_group_open(CgRoot *root, const char *path, bool create, CgGroup **ret, ColoError *err);

@@ -209,6 +209,13 @@ const ConfigKey config_keys[] = {
         DOUBLE("kubernetes", "status_change_threshold", CONFIG_TYPE_FRACTION, kubernetes.status_change_threshold, 0,
                1),
         DURATION("kubernetes", "stale_after", kubernetes.stale_after_usec, USEC_PER_SEC, USEC_PER_HOUR),
+        /* Bounded below so a default cap always caps (a 0 would read as "no limit"); pids.max by
+         * the kernel's PID_MAX_LIMIT. */
+        DOUBLE("kubernetes", "offline_pod_default_cpu", CONFIG_TYPE_CORES, kubernetes.offline_pod_default_cpu_cores, 0.01,
+               1024),
+        BYTES("kubernetes", "offline_pod_default_memory", kubernetes.offline_pod_default_memory, 4ULL << 20, PiB),
+        { .section = "kubernetes", .name = "offline_pod_pids_max", .dotted = "kubernetes.offline_pod_pids_max",
+          .type = CONFIG_TYPE_UINT64, FIELD(kubernetes.offline_pod_pids_max, uint64_t), .min = 16, .max = 4194304 },
 };
 
 const size_t config_keys_count = ELEMENTSOF(config_keys);

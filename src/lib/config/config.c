@@ -48,6 +48,9 @@ void config_init_defaults(Config *c) {
                 .status_update_interval_usec = 5 * 60 * USEC_PER_SEC,
                 .status_change_threshold = 0.1,
                 .stale_after_usec = 30 * USEC_PER_SEC,
+                .offline_pod_default_cpu_cores = 2.0,
+                .offline_pod_default_memory = 4ULL << 30,
+                .offline_pod_pids_max = 4096,
         };
 }
 

@@ -48,6 +48,11 @@ typedef struct KubernetesConfig {
         uint64_t status_update_interval_usec;   /* kubernetes.status_update_interval: "5m" */
         double status_change_threshold; /* kubernetes.status_change_threshold: 0.1 */
         uint64_t stale_after_usec;      /* kubernetes.stale_after: "30s": advertised capacity decays after */
+        /* The cap of an offline pod without a limit of that kind (or with a malformed
+         * colo.io/original-resources annotation), and every offline pod's pids.max. */
+        double offline_pod_default_cpu_cores;   /* kubernetes.offline_pod_default_cpu: 2 */
+        uint64_t offline_pod_default_memory;    /* kubernetes.offline_pod_default_memory: "4Gi" */
+        uint64_t offline_pod_pids_max;          /* kubernetes.offline_pod_pids_max: 4096 */
 } KubernetesConfig;
 
 typedef struct Config {

@@ -15,9 +15,11 @@
 #include <yajl/yajl_parse.h>
 
 #include "k8s/extender-internal.h"
+#include "k8s/go-json-key.h"
 #include "k8s/node-annotation.h"
 #include "k8s/resource-quantity.h"
 #include "util/macro.h"
+#include "util/utf8.h"
 
 #define MAX_FRAMES 16                   /* deeper nesting is skipped, never tracked */
 /* The keys colo reads, recognised once per key event so that the path checks compare integers. */
@@ -46,9 +48,9 @@ static const struct {
         size_t len;
 } key_names[_KEY_MAX] = {
 #define K(id, s) [id] = { s, sizeof(s) - 1 }
-        K(KEY_POD, "pod"),
-        K(KEY_NODES, "nodes"),
-        K(KEY_NODENAMES, "nodenames"),
+        K(KEY_POD, "Pod"),              /* ExtenderArgs members: matched by go_json_key_matches() */
+        K(KEY_NODES, "Nodes"),
+        K(KEY_NODENAMES, "NodeNames"),
         K(KEY_ITEMS, "items"),
         K(KEY_METADATA, "metadata"),
         K(KEY_STATUS, "status"),
@@ -64,8 +66,18 @@ static const struct {
 #undef K
 };
 
+/* ExtenderArgs (k8s.io/kube-scheduler/extender/v1) has no json tags: kube-scheduler's encoding/json
+ * writes "Pod", "Nodes", "NodeNames" (the unused one null), and a Go reader takes any case of them. */
+static Key args_key_lookup(const unsigned char *key, size_t len) {
+        for (int i = KEY_POD; i <= KEY_NODENAMES; i++)
+                if (go_json_key_matches(key, len, key_names[i].text))
+                        return (Key) i;
+        return KEY_OTHER;
+}
+
+/* Keys below ExtenderArgs: json tags of Kubernetes API types, matched exactly as the API does. */
 static Key key_lookup(const unsigned char *key, size_t len) {
-        for (int i = 0; i < _KEY_MAX; i++)
+        for (int i = KEY_ITEMS; i < _KEY_MAX; i++)
                 if (key_names[i].len == len && memcmp(key_names[i].text, key, len) == 0)
                         return (Key) i;
         return KEY_OTHER;
@@ -284,10 +296,10 @@ static void begin_item(Parser *p) {
 static int end_item(Parser *p, size_t index) {
         p->in_item = false;
         if (p->b.name_len == 0)
-                return fail(p, "%sitems[%zu]: node without metadata.name", p->args ? "nodes." : "", index);
+                return fail(p, "%sitems[%zu]: node without metadata.name", p->args ? "ExtenderArgs.Nodes." : "", index);
         size_t end = offset(p);
         if (p->text[p->item_start] != '{' || p->text[end - 1] != '}')
-                return fail(p, "%sitems[%zu]: cannot delimit the node object", p->args ? "nodes." : "", index);
+                return fail(p, "%sitems[%zu]: cannot delimit the node object", p->args ? "ExtenderArgs.Nodes." : "", index);
         if (!grow_nodes(p))
                 return oom(p);
         const int64_t *q = p->b.has_alloc_map ? p->b.alloc : p->b.cap;
@@ -323,14 +335,14 @@ static int on_scalar(Parser *p, const unsigned char *s, size_t len, bool is_stri
                 /* Top-level members that are not containers: null counts as absent. */
                 const Frame *top = &p->frames[0];
                 if (!is_null && key_is(top, KEY_POD))
-                        return fail(p, "ExtenderArgs.pod: not an object");
+                        return fail(p, "ExtenderArgs.Pod: not an object");
                 if (!is_null && key_is(top, KEY_NODES))
-                        return fail(p, "nodes: not a NodeList");
+                        return fail(p, "ExtenderArgs.Nodes: not a NodeList");
                 if (!is_null && key_is(top, KEY_NODENAMES))
-                        return fail(p, "nodenames: not an array");
+                        return fail(p, "ExtenderArgs.NodeNames: not an array");
         } else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODENAMES) && !p->frames[1].is_map) {
                 if (!is_string || len == 0)
-                        return fail(p, "nodenames[%zu]: not a node name", p->frames[1].index);
+                        return fail(p, "ExtenderArgs.NodeNames[%zu]: not a node name", p->frames[1].index);
                 if (!grow_names(p, p->n_names + 1))
                         return oom(p);
                 size_t off = arena_add(p, s, len);
@@ -338,10 +350,10 @@ static int on_scalar(Parser *p, const unsigned char *s, size_t len, bool is_stri
                         return oom(p);
                 p->names_offs[p->n_names++] = off;
         } else if (p->depth <= MAX_FRAMES && is_items_array(p, p->depth - 1) && !is_null)
-                return fail(p, "%sitems[%zu]: not a Node object", p->args ? "nodes." : "", p->frames[p->depth - 1].index);
+                return fail(p, "%sitems[%zu]: not a Node object", p->args ? "ExtenderArgs.Nodes." : "", p->frames[p->depth - 1].index);
         else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODES) && key_is(&p->frames[1], KEY_ITEMS) &&
                  !is_null)
-                return fail(p, "nodes: not a NodeList");
+                return fail(p, "ExtenderArgs.Nodes: not a NodeList");
         else if (!p->args && p->depth == 1 && key_is(&p->frames[0], KEY_ITEMS) && !is_null)
                 return fail(p, "NodeList: items is not an array");
         else if (p->in_item && p->depth <= MAX_FRAMES && !is_null && !item_scalar(p, s, len, is_string))
@@ -375,16 +387,16 @@ static int open_container(Parser *p, bool is_map) {
                 if (p->args && p->depth == 1) {
                         if (key_is(parent, KEY_POD)) {
                                 if (!is_map)
-                                        return fail(p, "ExtenderArgs.pod: not an object");
+                                        return fail(p, "ExtenderArgs.Pod: not an object");
                                 p->in_pod = true;
                                 p->pod_start = offset(p) - 1;
                         } else if (key_is(parent, KEY_NODES)) {
                                 if (!is_map)
-                                        return fail(p, "nodes: not a NodeList");
+                                        return fail(p, "ExtenderArgs.Nodes: not a NodeList");
                                 p->has_nodes = true;
                         } else if (key_is(parent, KEY_NODENAMES)) {
                                 if (is_map)
-                                        return fail(p, "nodenames: not an array");
+                                        return fail(p, "ExtenderArgs.NodeNames: not an array");
                                 p->has_names = true;
                                 /* The names fit in what is left of the text: one allocation each. */
                                 size_t rest = p->size - offset(p);
@@ -393,18 +405,18 @@ static int open_container(Parser *p, bool is_map) {
                         }
                 } else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODES) && key_is(parent, KEY_ITEMS) &&
                            is_map)
-                        return fail(p, "nodes: not a NodeList");
+                        return fail(p, "ExtenderArgs.Nodes: not a NodeList");
                 else if (!p->args && p->depth == 1 && key_is(parent, KEY_ITEMS) && is_map)
                         return fail(p, "NodeList: items is not an array");
                 else if (is_items_array(p, p->depth - 1)) {
                         if (!is_map)
-                                return fail(p, "%sitems[%zu]: not a Node object", p->args ? "nodes." : "", parent->index);
+                                return fail(p, "%sitems[%zu]: not a Node object", p->args ? "ExtenderArgs.Nodes." : "", parent->index);
                         begin_item(p);
                 } else if (p->in_item && is_map && p->depth == item_frame(p) + 2 && key_is(&p->frames[item_frame(p)], KEY_STATUS) &&
                            key_is(parent, KEY_ALLOCATABLE))
                         p->b.has_alloc_map = true;
                 else if (p->args && p->depth == 2 && key_is(&p->frames[0], KEY_NODENAMES))
-                        return fail(p, "nodenames[%zu]: not a node name", parent->index);
+                        return fail(p, "ExtenderArgs.NodeNames[%zu]: not a node name", parent->index);
         }
         if (p->depth < MAX_FRAMES)
                 p->frames[p->depth] = (Frame) { .is_map = is_map, .key = KEY_OTHER };
@@ -418,7 +430,7 @@ static int close_container(Parser *p) {
                 p->in_pod = false;
                 p->pod_end = offset(p);
                 if (p->text[p->pod_start] != '{' || p->text[p->pod_end - 1] != '}')
-                        return fail(p, "ExtenderArgs.pod: cannot delimit the object");
+                        return fail(p, "ExtenderArgs.Pod: cannot delimit the object");
         }
         if (p->in_item && p->depth == item_frame(p) && !end_item(p, p->frames[p->depth - 1].index))
                 return 0;
@@ -447,7 +459,7 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len) {
         if (p->depth == 0 || p->depth > MAX_FRAMES)
                 return 1;
         Frame *f = &p->frames[p->depth - 1];
-        f->key = key_lookup(key, len);
+        f->key = p->args && p->depth == 1 ? args_key_lookup(key, len) : key_lookup(key, len);
         if (f->key == KEY_OTHER)
                 return 1;
         /* A repeated key colo reads would make the document mean two things (the pod's tree is built
@@ -485,60 +497,13 @@ static void parser_done(Parser *p) {
         free(p->arena);
 }
 
-/* Strict UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF). yajl's
- * own check lets overlong forms through, and Node objects are echoed verbatim into answers that
- * must be valid JSON. ASCII goes eight bytes at a time. */
-static bool utf8_is_valid(const unsigned char *s, size_t n) {
-        size_t i = 0;
-        while (i < n) {
-                if (i + 8 <= n) {
-                        uint64_t w;
-                        memcpy(&w, s + i, 8);
-                        if (!(w & UINT64_C(0x8080808080808080))) {
-                                i += 8;
-                                continue;
-                        }
-                }
-                unsigned char c = s[i];
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                size_t len;
-                unsigned char lo = 0x80, hi = 0xBF;     /* bounds of the second byte */
-                if (c >= 0xC2 && c <= 0xDF)
-                        len = 2;
-                else if (c >= 0xE0 && c <= 0xEF) {
-                        len = 3;
-                        if (c == 0xE0)
-                                lo = 0xA0;              /* overlong */
-                        else if (c == 0xED)
-                                hi = 0x9F;              /* surrogates */
-                } else if (c >= 0xF0 && c <= 0xF4) {
-                        len = 4;
-                        if (c == 0xF0)
-                                lo = 0x90;              /* overlong */
-                        else if (c == 0xF4)
-                                hi = 0x8F;              /* above U+10FFFF */
-                } else
-                        return false;
-                if (i + len > n || s[i + 1] < lo || s[i + 1] > hi)
-                        return false;
-                for (size_t k = 2; k < len; k++)
-                        if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                                return false;
-                i += len;
-        }
-        return true;
-}
-
 static int run(Parser *p, const char *text, size_t size, ColoError *err) {
         /* yajl takes \v and \f for whitespace, JSON does not; a Node echoed with them would make the
          * answer invalid JSON for kube-scheduler. Raw, they are invalid anywhere in JSON text. */
         if (memchr(text, '\v', size) || memchr(text, '\f', size))
                 return colo_error_setf_plain(err, EINVAL, "%s is not JSON: control character outside a string",
                                              p->args ? "request body" : "NodeList");
-        if (!utf8_is_valid((const unsigned char *) text, size))
+        if (!utf8_is_valid(text, size))
                 return colo_error_setf_plain(err, EINVAL, "%s is not JSON: invalid UTF-8",
                                              p->args ? "request body" : "NodeList");
         p->text = text;
@@ -608,9 +573,9 @@ int extender_args_parse(const char *text, size_t size, ExtenderArgsView *ret, Co
         Parser p = { .args = true };
         int r = run(&p, text, size, err);
         if (r >= 0 && !p.has_nodes && !p.has_names)
-                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs has neither nodes nor nodenames");
+                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs has neither Nodes nor NodeNames (both absent or null)");
         if (r >= 0 && p.pod_end == 0)
-                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: missing or not an object");
+                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.Pod: missing or not an object");
         /* Full nodes win; names given as well are ignored (kube-scheduler sends one or the other). */
         ExtenderArgsView v = { .pod_start = p.pod_start, .pod_end = p.pod_end, .has_nodes = p.has_nodes,
                                .has_names = p.has_names && !p.has_nodes };

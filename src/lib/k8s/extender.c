@@ -402,7 +402,7 @@ char *extender_error_body(const char *message, size_t *ret_size) {
         _cleanup_(yajl_gen_freep) yajl_gen g = yajl_gen_alloc(NULL);
         char *s = NULL;
         size_t n;
-        if (!g || yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "error") != yajl_gen_status_ok ||
+        if (!g || yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "Error") != yajl_gen_status_ok ||
             GEN_STR(g, message ? message : "") != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok ||
             gen_take(g, "", 0, 0, &s, &n) < 0)
                 return NULL;
@@ -451,24 +451,28 @@ static int do_filter(const ExtenderConfig *cfg, bool offline, const PodDemand *d
         }
         if (yajl_gen_map_open(g) != yajl_gen_status_ok)
                 return -ENOMEM;
+        /* Go field names, in ExtenderFilterResult's order, the unused list null: what encoding/json
+         * writes for the type (kube-scheduler would read any case). */
         if (c->by_name) {
-                if (GEN_STR(g, "nodenames") != yajl_gen_status_ok || yajl_gen_array_open(g) != yajl_gen_status_ok)
+                if (GEN_STR(g, "Nodes") != yajl_gen_status_ok || yajl_gen_null(g) != yajl_gen_status_ok ||
+                    GEN_STR(g, "NodeNames") != yajl_gen_status_ok || yajl_gen_array_open(g) != yajl_gen_status_ok)
                         return -ENOMEM;
                 for (size_t i = 0; i < c->n; i++)
                         if (v[i] == VERDICT_PASS && GEN_STR(g, c->names[i]) != yajl_gen_status_ok)
                                 return -ENOMEM;
                 if (yajl_gen_array_close(g) != yajl_gen_status_ok)
                         return -ENOMEM;
-        }
-        if (!gen_failed_map(g, "failedNodes", c, v, reasons, false) ||
-            !gen_failed_map(g, "failedAndUnresolvableNodes", c, v, reasons, true) || GEN_STR(g, "error") != yajl_gen_status_ok ||
+        } else if (GEN_STR(g, "NodeNames") != yajl_gen_status_ok || yajl_gen_null(g) != yajl_gen_status_ok)
+                return -ENOMEM;
+        if (!gen_failed_map(g, "FailedNodes", c, v, reasons, false) ||
+            !gen_failed_map(g, "FailedAndUnresolvableNodes", c, v, reasons, true) || GEN_STR(g, "Error") != yajl_gen_status_ok ||
             GEN_STR(g, "") != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
                 return -ENOMEM;
         if (c->by_name)
                 return gen_take(g, "", 0, 0, ret, ret_size);
 
-        /* {"nodes":{"metadata":{},"items":[<node>,...]}, then the generated members. */
-        static const char head[] = "{\"nodes\":{\"metadata\":{},\"items\":[";
+        /* {"Nodes":{"metadata":{},"items":[<node>,...]}, then the generated members. */
+        static const char head[] = "{\"Nodes\":{\"metadata\":{},\"items\":[";
         _cleanup_free_ char *prefix = malloc(sizeof(head) + items_size + 3);
         if (!prefix)
                 return -ENOMEM;
@@ -532,8 +536,8 @@ static int do_prioritize(const ExtenderConfig *cfg, bool offline, const PodDeman
         if (yajl_gen_array_open(g) != yajl_gen_status_ok)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n; i++)
-                if (yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "host") != yajl_gen_status_ok ||
-                    GEN_STR(g, c->names[i]) != yajl_gen_status_ok || GEN_STR(g, "score") != yajl_gen_status_ok ||
+                if (yajl_gen_map_open(g) != yajl_gen_status_ok || GEN_STR(g, "Host") != yajl_gen_status_ok ||
+                    GEN_STR(g, c->names[i]) != yajl_gen_status_ok || GEN_STR(g, "Score") != yajl_gen_status_ok ||
                     yajl_gen_number(g, score_text[scores[i]], strlen(score_text[scores[i]])) != yajl_gen_status_ok ||
                     yajl_gen_map_close(g) != yajl_gen_status_ok)
                         return -ENOMEM;
@@ -565,9 +569,9 @@ int extender_handle(const ExtenderConfig *cfg, ExtenderVerb verb, const Extender
         char *out = NULL;
         size_t out_size = 0;
         if (!pod)
-                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: %s", jerr.text);
+                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.Pod: %s", jerr.text);
         else if (pod_class_from_json(pod, POD_CLASS_PRECEDENCE, &pc, &perr) < 0)
-                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.pod: %s", perr.msg);
+                r = colo_error_setf_plain(err, EINVAL, "ExtenderArgs.Pod: %s", perr.msg);
         else if ((r = pod_demand(pod, &demand, err)) >= 0) {
                 const json_t *meta = json_object_get(pod, "metadata");
                 const char *ns = json_string_value(json_object_get(meta, "namespace"));

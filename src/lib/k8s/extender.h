@@ -1,13 +1,14 @@
 /* The kube-scheduler extender's decisions, as pure functions over the extender JSON protocol
  * (k8s.io/kube-scheduler/extender/v1): ExtenderArgs in; ExtenderFilterResult (filter) or
- * HostPriorityList (prioritize) out. No I/O; the clock is a parameter.
+ * HostPriorityList (prioritize) out, both with the Go field names of those untagged types, as
+ * encoding/json writes them. No I/O; the clock is a parameter.
  *
  * Filter. Online pods are load-aware: a node fails when its predicted peak plus the pod's request
  * exceeds threshold x allocatable, for CPU or memory (colo.io/node-usage, see node-annotation.h).
- * Such nodes go to failedAndUnresolvableNodes, because preempting pods cannot lower a predicted
+ * Such nodes go to FailedAndUnresolvableNodes, because preempting pods cannot lower a predicted
  * peak. Offline pods fail on nodes whose current offline budget (the annotation, which leads the
  * hysteresis-damped node status) cannot hold what offline pods already request plus this pod
- * (failedNodes); the fit against status.allocatable is kube-scheduler's own NodeResourcesFit.
+ * (FailedNodes); the fit against status.allocatable is kube-scheduler's own NodeResourcesFit.
  * Nodes whose annotation is missing, unparsable or stale pass (fail open): colo never blocks
  * scheduling because its agent is down.
  *
@@ -97,13 +98,13 @@ typedef struct ExtenderStats {
 } ExtenderStats;
 
 /* Handles one ExtenderArgs body for verb. Returns 0 with *ret_body (malloc'd JSON, for HTTP 200):
- * an ExtenderFilterResult, whose "error" is set for requests that are well-formed but cannot be
- * served (nodenames without a node set), or a HostPriorityList. Returns -EINVAL / -EMSGSIZE when
+ * an ExtenderFilterResult, whose "Error" is set for requests that are well-formed but cannot be
+ * served (NodeNames without a node set), or a HostPriorityList. Returns -EINVAL / -EMSGSIZE when
  * the body is not a valid ExtenderArgs (answer HTTP 400 with extender_error_body()); nothing is
  * allocated then. nodes may be NULL. stats may be NULL. O(request size). */
 int extender_handle(const ExtenderConfig *cfg, ExtenderVerb verb, const ExtenderNodeSet *nodes, const char *body,
                     size_t size, uint64_t now_usec, char **ret_body, size_t *ret_size, ExtenderStats *stats,
                     ColoError *err);
 
-/* {"error": message} (an ExtenderFilterResult with only the error set), malloc'd. */
+/* {"Error": message} (an ExtenderFilterResult with only the error set), malloc'd. */
 char *extender_error_body(const char *message, size_t *ret_size);

@@ -1,11 +1,14 @@
-/* Evictions through the Eviction API, with retries for disruption budgets and errors, and the
- * Event that tells the pod's owner why. Each request lives in its own heap slot, so completion
- * callbacks hold a stable pointer while the list grows and shrinks. */
+/* Evictions through the Eviction API, with retries for disruption budgets and errors, a re-read
+ * of the pod after a 409, and the Event that tells the pod's owner why. What to do with each
+ * answer is decided by kube_eviction_decide() (k8s-evict-retry.c); this file only sends and
+ * receives. Each request lives in its own heap slot, so completion callbacks hold a stable
+ * pointer while the list grows and shrinks. */
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "k8s/k8s-event.h"
 #include "k8s/k8s-evict.h"
 #include "k8s/node-annotation.h"
 #include "util/fileio.h"
@@ -14,6 +17,7 @@
 static const char *const state_names[_KUBE_EVICTION_STATE_MAX] = {
         [KUBE_EVICTION_PENDING] = "pending",
         [KUBE_EVICTION_IN_FLIGHT] = "in-flight",
+        [KUBE_EVICTION_RECHECKING] = "rechecking",
         [KUBE_EVICTION_ACCEPTED] = "accepted",
         [KUBE_EVICTION_GONE] = "gone",
 };
@@ -58,34 +62,18 @@ int kube_eviction_body(const KubeEviction *ev, int64_t grace_period_seconds, cha
 
 int kube_eviction_event_body(const KubeEviction *ev, const char *node_name, uint64_t realtime_usec, char **ret,
                              ColoError *err) {
-        char ts[64], name[254], message[512];
-        if (rfc3339_format(realtime_usec, ts, sizeof(ts)) < 0)
-                return colo_error_setf_plain(err, EINVAL, "eviction event: bad time");
-        /* As client-go names events: <object>.<hex nanoseconds>, within the 253-character limit. */
-        char suffix[32];
-        snprintf(suffix, sizeof(suffix), ".%llx", (unsigned long long) realtime_usec * 1000ULL);
-        snprintf(name, sizeof(name), "%.*s%s", (int) (sizeof(name) - 1 - strlen(suffix)), ev->name, suffix);
+        char message[512];
         snprintf(message, sizeof(message), "Evicted by colo (offline, tier %s): %s", workload_tier_to_string(ev->tier) ?: "?",
                  ev->reason);
-        json_t *involved = json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", "v1", "kind", "Pod", "name", ev->name,
-                                     "namespace", ev->namespace_, "uid", ev->uid);
-        if (involved && ev->resource_version[0])
-                json_object_set_new(involved, "resourceVersion", json_string(ev->resource_version));
-        json_t *body = involved ? json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:i, "
-                                            "s:s, s:s, s:s}",
-                                            "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
-                                            ev->namespace_, "involvedObject", involved, "reason", EVICT_EVENT_REASON,
-                                            "message", message, "type", "Warning", "source", "component", "colo-agent",
-                                            "host", node_name, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1,
-                                            "reportingComponent", "colo.io/agent", "reportingInstance", node_name, "action",
-                                            "Evict")
-                                : NULL;
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        if (!text)
-                return colo_error_set(err, ENOMEM, "eviction event body");
-        *ret = text;
-        return 0;
+        KubeEventSpec spec = {
+                .namespace_ = ev->namespace_, .name = ev->name, .uid = ev->uid, .resource_version = ev->resource_version,
+                .reason = EVICT_EVENT_REASON, .message = message, .type = "Warning", .action = "Evict",
+                .node_name = node_name, .realtime_usec = realtime_usec,
+        };
+        int r = kube_event_body(&spec, ret, err);
+        if (r < 0 && err)
+                (void) colo_error_wrap(err, "eviction event");
+        return r;
 }
 
 static EvictSlot *find_slot(const KubeEvictor *e, const char *uid, size_t *ret_index) {
@@ -112,11 +100,19 @@ static void note_error(KubeEvictor *e, EvictSlot *s, const char *what, const Kub
                  text);
 }
 
+static KubeEvictRetryPolicy retry_policy(const KubeEvictor *e) {
+        return (KubeEvictRetryPolicy) { .initial_usec = e->opts.retry_initial_usec, .max_usec = e->opts.retry_max_usec,
+                                        .retry_after_max_usec = EVICT_RETRY_AFTER_MAX_USEC };
+}
+
 static uint64_t retry_delay(const KubeEvictor *e, unsigned attempts) {
-        uint64_t d = e->opts.retry_initial_usec;
-        for (unsigned i = 1; i < attempts && d < e->opts.retry_max_usec; i++)
-                d *= 2;
-        return MIN(d, e->opts.retry_max_usec);
+        KubeEvictRetryPolicy p = retry_policy(e);
+        return kube_eviction_backoff_usec(&p, MAX(attempts, 1U), 0);
+}
+
+static void told(KubeEvictor *e, const EvictSlot *s, KubeEvictAction action) {
+        if (e->opts.on_answer)
+                e->opts.on_answer(e->opts.userdata, &s->ev, action);
 }
 
 static void post_event(KubeEvictor *e, EvictSlot *s);
@@ -154,34 +150,127 @@ static void post_event(KubeEvictor *e, EvictSlot *s) {
         }
 }
 
+static void send_recheck(KubeEvictor *e, EvictSlot *s);
+
+/* Applies a decision on an answer to the eviction or to the re-read after a 409 (recheck);
+ * still_there: the re-read found this very pod. */
+static void apply(KubeEvictor *e, EvictSlot *s, const KubeEvictDecision *d, const KubeResponse *resp, bool recheck,
+                  bool still_there) {
+        s->ev.still_there = false;
+        switch (d->action) {
+        case KUBE_EVICT_ACCEPT:
+                s->ev.state = KUBE_EVICTION_ACCEPTED;
+                s->ev.accepted_usec = now(e);
+                s->ev.last_error[0] = '\0';
+                e->stats.accepted++;
+                told(e, s, d->action);
+                post_event(e, s);
+                return;
+        case KUBE_EVICT_GONE:
+                /* Gone already, or after a 409 the name is free or belongs to another pod. */
+                s->ev.state = KUBE_EVICTION_GONE;
+                s->ev.replaced = recheck && resp->status == 200;
+                if (s->ev.replaced) {
+                        e->stats.replaced++;
+                        snprintf(s->ev.last_error, sizeof(s->ev.last_error), "another pod has the name now");
+                } else {
+                        e->stats.gone++;
+                        note_error(e, s, recheck ? "re-read" : "evict", resp);
+                }
+                break;
+        case KUBE_EVICT_RECHECK:
+                s->ev.conflicts++;
+                e->stats.conflicts++;
+                note_error(e, s, "evict", resp);
+                told(e, s, d->action);
+                send_recheck(e, s);
+                return;
+        case KUBE_EVICT_BLOCKED:
+                s->ev.blocked++;
+                e->stats.blocked++;
+                note_error(e, s, "evict", resp);
+                s->ev.state = KUBE_EVICTION_PENDING;
+                s->ev.next_attempt_usec = d->next_attempt_usec;
+                break;
+        case KUBE_EVICT_RETRY:
+        default:
+                /* After a 409, the same pod still being there is no failure: the conflict was counted. */
+                s->ev.still_there = recheck && still_there;
+                if (!s->ev.still_there) {
+                        e->stats.failures++;
+                        note_error(e, s, recheck ? "re-read" : "evict", resp);
+                }
+                s->ev.state = KUBE_EVICTION_PENDING;
+                s->ev.next_attempt_usec = d->next_attempt_usec;
+                break;
+        }
+        told(e, s, d->action);
+}
+
+static int64_t retry_after(const KubeResponse *resp) {
+        KubeStatus st;
+        if (resp->error == 0 && resp->retry_after_sec > 0)
+                return resp->retry_after_sec;
+        if (resp->error == 0 && kube_status_parse(resp->body, resp->body_size, &st) >= 0)
+                return st.retry_after_seconds;
+        return 0;
+}
+
 static void on_evict_done(void *userdata, const KubeResponse *resp) {
         EvictSlot *s = userdata;
         KubeEvictor *e = s->owner;
-        uint64_t t = now(e);
         s->call = NULL;
-        if (resp->error == 0 && (resp->status == 200 || resp->status == 201)) {
-                s->ev.state = KUBE_EVICTION_ACCEPTED;
-                s->ev.accepted_usec = t;
-                s->ev.last_error[0] = '\0';
-                e->stats.accepted++;
-                post_event(e, s);
-                return;
+        KubeEvictAnswer a = { .status = resp->status, .error = resp->error, .retry_after_sec = retry_after(resp),
+                              .uid_wanted = s->ev.uid };
+        KubeEvictRetryPolicy p = retry_policy(e);
+        KubeEvictDecision d = kube_eviction_decide(&a, &p, s->ev.attempts, now(e));
+        apply(e, s, &d, resp, false, false);
+}
+
+static void on_recheck_done(void *userdata, const KubeResponse *resp) {
+        EvictSlot *s = userdata;
+        KubeEvictor *e = s->owner;
+        s->call = NULL;
+        char uid[POD_UID_MAX] = "";
+        bool have_uid = false;
+        if (resp->error == 0 && resp->status == 200) {
+                json_t *pod = json_loadb(resp->body, resp->body_size, 0, NULL);
+                const char *u = json_string_value(json_object_get(json_object_get(pod, "metadata"), "uid"));
+                have_uid = u && strlen(u) < sizeof(uid);
+                if (have_uid)
+                        snprintf(uid, sizeof(uid), "%s", u);
+                json_decref(pod);
         }
-        if (resp->error == 0 && (resp->status == 404 || resp->status == 409)) {
-                /* Gone already, or the name now belongs to another pod (the UID precondition). */
-                s->ev.state = KUBE_EVICTION_GONE;
-                e->stats.gone++;
-                note_error(e, s, "evict", resp);
-                return;
+        KubeEvictAnswer a = { .recheck = true, .status = resp->status, .error = resp->error,
+                              .uid_seen = have_uid ? uid : NULL, .uid_wanted = s->ev.uid };
+        KubeEvictRetryPolicy p = retry_policy(e);
+        KubeEvictDecision d = kube_eviction_decide(&a, &p, s->ev.attempts, now(e));
+        apply(e, s, &d, resp, true, have_uid && strcmp(uid, s->ev.uid) == 0);
+}
+
+static void send_recheck(KubeEvictor *e, EvictSlot *s) {
+        _cleanup_free_ char *path = NULL;
+        ColoError err = {};
+        int r = asprintf(&path, "/api/v1/namespaces/%s/pods/%s", s->ev.namespace_, s->ev.name) < 0 ? -ENOMEM : 0;
+        if (r < 0)
+                path = NULL;
+        if (r >= 0) {
+                KubeRequest req = {
+                        .method = "GET", .path = path, .timeout_usec = 30 * USEC_PER_SEC, .on_done = on_recheck_done,
+                        .userdata = s,
+                };
+                r = kube_client_start(e->client, &req, &s->call, &err);
         }
-        if (resp->error == 0 && resp->status == 429) {
-                s->ev.blocked++;
-                e->stats.blocked++;
-        } else
+        if (r < 0) {
+                /* Retried as an eviction: its UID precondition keeps a replacement safe. */
                 e->stats.failures++;
-        note_error(e, s, "evict", resp);
-        s->ev.state = KUBE_EVICTION_PENDING;
-        s->ev.next_attempt_usec = t + retry_delay(e, s->ev.attempts);
+                snprintf(e->stats.last_error, sizeof(e->stats.last_error), "re-read %s/%s: %s", s->ev.namespace_,
+                         s->ev.name, r == -ENOMEM ? "out of memory" : colo_error_msg(&err));
+                s->ev.state = KUBE_EVICTION_PENDING;
+                s->ev.next_attempt_usec = now(e) + retry_delay(e, s->ev.attempts);
+                return;
+        }
+        s->ev.state = KUBE_EVICTION_RECHECKING;
 }
 
 static void send_eviction(KubeEvictor *e, EvictSlot *s) {

@@ -442,6 +442,9 @@ static void drain(KubeClient *c) {
                 CURLcode rc = msg->data.result;
                 long status = 0;
                 (void) sym_curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+                curl_off_t retry_after = 0;
+                if (sym_curl_easy_getinfo(call->easy, CURLINFO_RETRY_AFTER, &retry_after) != CURLE_OK)
+                        retry_after = 0;
                 call_unlink(c, call);
                 int error = rc == CURLE_OK ? 0 : call->abort_error ? call->abort_error : curl_code_to_errno(rc);
                 KubeResponse resp = {
@@ -450,6 +453,8 @@ static void drain(KubeClient *c) {
                         .message = error == 0 ? "" : call->errbuf[0] ? call->errbuf : sym_curl_easy_strerror(rc),
                         .body = call->buf ? call->buf : "",
                         .body_size = call->size,
+                        /* libcurl gives 0 for no header and for "Retry-After: 0" alike; both mean now. */
+                        .retry_after_sec = retry_after > 0 ? (int64_t) retry_after : -1,
                 };
                 if (call->abort_error == -EFBIG)
                         resp.message = "response body too large";

@@ -82,6 +82,8 @@ typedef struct KubeStatus {
         int code;                       /* HTTP status code it stands for, 0 if absent */
         char reason[64];                /* "Expired", "NotFound", "TooManyRequests", ... */
         char message[512];
+        char details_kind[64];          /* details.kind: the resource, "pods", "poddisruptionbudgets", ... */
+        int retry_after_seconds;        /* details.retryAfterSeconds, 0 if absent (negative or absurd: 0) */
 } KubeStatus;
 
 /* Parses a Status object from JSON text. -EINVAL when it is not one. */
@@ -100,6 +102,7 @@ typedef struct KubeResponse {
         const char *message;            /* libcurl's explanation of error, "" when none */
         const char *body;               /* buffered body, NUL-terminated ("" for streamed 2xx bodies) */
         size_t body_size;
+        int64_t retry_after_sec;        /* the Retry-After header in seconds, -1 when absent */
 } KubeResponse;
 
 /* Receives a streamed 2xx body in arbitrary pieces. Return < 0 to stop the call (it then

@@ -443,6 +443,12 @@ int kube_status_parse(const char *text, size_t size, KubeStatus *ret) {
         s.code = c >= 0 && c < 1000 ? (int) c : 0;
         snprintf(s.reason, sizeof(s.reason), "%s", json_string_value(json_object_get(j, "reason")) ?: "");
         snprintf(s.message, sizeof(s.message), "%s", json_string_value(json_object_get(j, "message")) ?: "");
+        json_t *details = json_object_get(j, "details");
+        snprintf(s.details_kind, sizeof(s.details_kind), "%s", json_string_value(json_object_get(details, "kind")) ?: "");
+        /* An int32 in Go; anything beyond a day is not a delay anyone means. */
+        json_t *retry = json_object_get(details, "retryAfterSeconds");
+        json_int_t ra = json_is_integer(retry) ? json_integer_value(retry) : 0;
+        s.retry_after_seconds = ra > 0 && ra <= 86400 ? (int) ra : 0;
         json_decref(j);
         *ret = s;
         return 0;

@@ -236,11 +236,17 @@ static void on_verify_done(void *userdata, const KubeResponse *resp) {
         }
 }
 
+char *node_status_read_path(const char *node) {
+        char *path;
+        /* resourceVersion=0: any version the API server has cached will do. */
+        return asprintf(&path, "/api/v1/nodes/%s?resourceVersion=0", node) < 0 ? NULL : path;
+}
+
 static void start_verify(NodePublisher *p, uint64_t now) {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = node_status_read_path(p->node);
         ColoError err = {};
         p->last_verify_usec = now;
-        if (asprintf(&path, "/api/v1/nodes/%s?resourceVersion=0", p->node) < 0)
+        if (!path)
                 return;
         KubeRequest req = { .method = "GET", .path = path, .timeout_usec = 30 * USEC_PER_SEC, .on_done = on_verify_done,
                             .userdata = p };

@@ -75,6 +75,10 @@ int node_status_capacity_patch(NodeCapacity c, char **ret, ColoError *err);
 /* {"metadata":{"annotations":{"colo.io/node-usage":"<node_usage_format(u)>"}}}, malloc'd. */
 int node_status_annotation_patch(const NodeUsage *u, char **ret, ColoError *err);
 
+/* The path (with its GetOptions query) of the read-back of the node, malloc'd, NULL when out of
+ * memory. Exposed so tests check the query against the API. */
+char *node_status_read_path(const char *node);
+
 /* --- offline pods holding more than is advertised --- */
 
 /* What is advertised for a (decayed) budget while running offline pods request held: the larger

@@ -29,11 +29,13 @@
  *   offline/<tier>           (none)                   its CPU weight goes to the tier's pods
  *   online/<tier>/<pod>      the pod's cgroup         cpu.idle 0, memory.low/min, qos_level
  *   offline/<tier>/<pod>     the pod's cgroup         cpu.idle 0, tier CPU weight, memory.low/min 0,
- *                                                     qos_level, oom_score_adj
+ *                                                     qos_level, oom_score_adj; and (added by the
+ *                                                     agent, k8s/pod-limits.h) the pod's own limits:
+ *                                                     CFS quota/period, memory.max/high, pids.max
  *
  * Left to kubelet: the QoS cgroups' and online pods' CPU weights (kubelet derives them from
  * requests and rewrites them), online pods' oom_score_adj (kubelet's QoS scores), every limit of
- * a pod's own cgroup and its containers'. */
+ * an online pod's own cgroup and of every container's cgroup. */
 #pragma once
 
 #include <stdbool.h>

@@ -193,6 +193,11 @@ int kube_pod_from_json(const json_t *pod, KubePod *ret, ColoError *err) {
         p.offline_memory_request = MAX(main_res.offline_memory, init_res.offline_memory);
         p.cpu_limit_milli = main_res.all_cpu_limited ? main_res.cpu_limit : 0;
         p.memory_limit = main_res.all_memory_limited ? main_res.memory_limit : 0;
+        ColoError lerr = {};
+        if (pod_limits_from_pod(pod, &p.own_limits, &lerr) < 0) {
+                p.own_limits = (PodLimits) {};
+                snprintf(p.limits_error, sizeof(p.limits_error), "%s", colo_error_msg(&lerr));
+        }
 
         if ((r = container_ids(status, "containerStatuses", &p, err)) < 0 ||
             (r = container_ids(status, "initContainerStatuses", &p, err)) < 0)

@@ -268,16 +268,22 @@ static void on_list_done(void *userdata, const KubeResponse *resp) {
         start_watch(w);
 }
 
+char *pod_watch_list_path(const char *node, unsigned page_size, const char *continue_token) {
+        _cleanup_free_ char *cont = NULL;
+        char *path;
+        if (continue_token && !(cont = escape(continue_token)))
+                return NULL;
+        if (asprintf(&path, "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%u%s%s", node, page_size,
+                     cont ? "&continue=" : "", cont ? cont : "") < 0)
+                return NULL;
+        return path;
+}
+
 static void start_list(PodWatch *w) {
-        _cleanup_free_ char *path = NULL, *cont = NULL;
+        _cleanup_free_ char *path = pod_watch_list_path(w->node, w->opts.page_size, w->continue_token);
         ColoError err = {};
-        if (w->continue_token && !(cont = escape(w->continue_token)))
+        if (!path)
                 goto oom;
-        if (asprintf(&path, "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=%u%s%s", w->node, w->opts.page_size,
-                     cont ? "&continue=" : "", cont ? cont : "") < 0) {
-                path = NULL;
-                goto oom;
-        }
         KubeRequest req = {
                 .method = "GET", .path = path, .timeout_usec = LIST_TIMEOUT_USEC,
                 .on_done = on_list_done, .userdata = w,
@@ -396,19 +402,26 @@ static void on_watch_done(void *userdata, const KubeResponse *resp) {
         fail(w, POD_WATCH_WATCH_DUE);
 }
 
+char *pod_watch_watch_path(const char *node, const char *resource_version, unsigned timeout_sec) {
+        _cleanup_free_ char *rv = escape(resource_version);
+        char *path;
+        if (!rv || asprintf(&path,
+                            "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&watch=true&resourceVersion=%s"
+                            "&allowWatchBookmarks=true&timeoutSeconds=%u",
+                            node, rv, timeout_sec) < 0)
+                return NULL;
+        return path;
+}
+
 static void start_watch(PodWatch *w) {
         if (!w->stats.resource_version[0]) {
                 start_list(w);
                 return;
         }
-        _cleanup_free_ char *path = NULL, *rv = escape(w->stats.resource_version);
         ColoError err = {};
         unsigned timeout = w->opts.watch_timeout_sec ? w->opts.watch_timeout_sec : 300 + (unsigned) (next_random(w) * 300);
-        if (!rv || asprintf(&path,
-                            "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&watch=true&resourceVersion=%s"
-                            "&allowWatchBookmarks=true&timeoutSeconds=%u",
-                            w->node, rv, timeout) < 0) {
-                path = NULL;
+        _cleanup_free_ char *path = pod_watch_watch_path(w->node, w->stats.resource_version, timeout);
+        if (!path) {
                 snprintf(w->stats.last_error, sizeof(w->stats.last_error), "watch pods: out of memory");
                 fail(w, POD_WATCH_WATCH_DUE);
                 return;

@@ -21,6 +21,7 @@
 #include "k8s/kubeclient.h"
 #include "k8s/pod-cgroup.h"
 #include "k8s/pod-class.h"
+#include "k8s/pod-limits.h"
 #include "util/error.h"
 
 #define KUBE_POD_CONTAINERS_MAX 16
@@ -49,6 +50,11 @@ typedef struct KubePod {
         int64_t offline_memory_request;         /* colo.io/offline-memory */
         int64_t cpu_limit_milli;        /* sum of the containers' limits; 0 when one has none */
         int64_t memory_limit;
+        /* The pod's own limits (pod-limits.h): from colo.io/original-resources and the spec. A
+         * malformed annotation leaves them 0 and says why in limits_error: the agent then caps the
+         * pod at its defaults and reports it. */
+        PodLimits own_limits;
+        char limits_error[256];
         KubeContainer containers[KUBE_POD_CONTAINERS_MAX];      /* started containers (with an ID) */
         size_t n_containers;
         char resource_version[KUBE_RESOURCE_VERSION_MAX];
@@ -169,6 +175,12 @@ uint64_t pod_watch_next_wakeup(const PodWatch *w);
 const KubePod *pod_watch_pods(const PodWatch *w, size_t *ret_n);
 const KubePod *pod_watch_find(const PodWatch *w, const char *uid);
 const PodWatchStats *pod_watch_stats(const PodWatch *w);
+
+/* The request paths (with their ListOptions query) of a list page (continue_token NULL for the first
+ * page) and of a watch from resource_version, values escaped; malloc'd, NULL when out of memory.
+ * libcurl must be loaded (k8s/curl-dl.h). Exposed so tests check the query against the API. */
+char *pod_watch_list_path(const char *node, unsigned page_size, const char *continue_token);
+char *pod_watch_watch_path(const char *node, const char *resource_version, unsigned timeout_sec);
 
 /* The delay before retry number failures (1, 2, ...): min(max, initial * 2^(failures-1)),
  * jittered into [d/2, d) by rnd (uniform in [0, 1)). Pure. */

@@ -261,6 +261,8 @@ int cmd_run(int argc, char **argv) {
                 return r == -EEXIST ? 1 : EXIT_RUN_FAILED;
         }
         (void) tree_workload_path(tier, name, path, sizeof(path));
+        if (s->status_problem[0] && s->status_state != STATUS_FILE_AGENT_GONE)
+                log_warning("Agent %s.", s->status_problem);      /* unknown or not responding */
         log_info("Running '%s' as workload '%s' (%s)%s.", command[0], name, path,
                  s->agent_live ? "" : "; agent: not running, the group is left at the kernel defaults");
 

@@ -3,7 +3,7 @@
  *
  *  - a running agent: "agent: running", exit 0;
  *  - the agent stopped (SIGSTOP: alive, writing nothing) for more than 3 periods + 5 s: "not
- *    responding", the file "is stale", exit 1;
+ *    responding", the file "is stale", exit 1 (and `colo run` warns the same);
  *  - a corrupt file: "corrupt" with the path and the decoder's reason, exit 1;
  *  - status.json replaced by a directory: "cannot read", exit 1; the resumed agent then fails
  *    every write (rename onto a directory), and its log has one warning for the whole run of
@@ -43,15 +43,20 @@ static int count(const char *text, const char *needle) {
         return n;
 }
 
-/* `colo status`, its stdout and stderr in out_path; returns the exit code. */
-static int status(void) {
+/* `colo status` (or, with run, `colo run ... -- /bin/true`), its stdout and stderr in
+ * out_path; returns the exit code. */
+static int colo(bool run) {
         pid_t pid = fork();
         CHECK(pid >= 0);
         if (pid == 0) {
                 int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
                         _exit(127);
-                execl(colo_bin, colo_bin, "status", "--config", harness_config_path(), (char *) NULL);
+                if (run)
+                        execl(colo_bin, colo_bin, "run", "--config", harness_config_path(), "--class", "offline",
+                              "--name", "probe", "--", "/bin/true", (char *) NULL);
+                else
+                        execl(colo_bin, colo_bin, "status", "--config", harness_config_path(), (char *) NULL);
                 _exit(127);
         }
         int st;
@@ -60,7 +65,7 @@ static int status(void) {
 }
 
 static bool status_says(int want_rc, const char *needle) {
-        int rc = status();
+        int rc = colo(false);
         const char *out = read_all(out_path);
         if (rc == want_rc && strstr(out, needle))
                 return true;
@@ -98,6 +103,8 @@ int main(int argc, char **argv) {
         CHECK(status_says(1, "is stale"));
         CHECK(strstr(read_all(out_path), "not responding"));
         CHECK(strstr(read_all(out_path), status_path));
+        CHECK(colo(true) == 0);         /* `colo run` says so too, and runs the command all the same */
+        CHECK(strstr(read_all(out_path), "Agent not responding: the status file"));
 
         /* Corrupt: the decoder's reason and the path. */
         FILE *f = fopen(status_path, "w");

@@ -7,13 +7,19 @@
  *  - a corrupt file: "corrupt" with the path and the decoder's reason, exit 1;
  *  - status.json replaced by a directory: "cannot read", exit 1; the resumed agent then fails
  *    every write (rename onto a directory), and its log has one warning for the whole run of
- *    failures and one "written again" once the directory is gone.
- * Needs root and v1: exit 77. Waits are for the agent to do something; nothing is timed. */
+ *    failures and one "written again" once the directory is gone;
+ *  - a full disk (the state directory is a 1 MiB tmpfs, filled up): the same, once each, and
+ *    `colo status` meanwhile calls the file stale.
+ * The tmpfs lives in a private mount namespace of this test and its children, so it goes with
+ * them whatever happens. Needs root and v1: exit 77. Waits are for the agent to do something; nothing is timed. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +90,23 @@ static bool log_reaches(const char *needle, int n) {
         return false;
 }
 
+static void unmount_state_dir(void) {
+        (void) umount2(harness_state_dir(), MNT_DETACH);   /* before the harness removes its directory */
+}
+
+/* Fills the file system of dir until it has no space left. */
+static void fill_up(const char *path) {
+        static char block[1 << 16];
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        while (write(fd, block, sizeof(block)) > 0)
+                ;
+        CHECK(errno == ENOSPC);
+        while (write(fd, block, 1) > 0)
+                ;
+        CHECK(close(fd) == 0);
+}
+
 int main(int argc, char **argv) {
         int r = harness_setup(argc, argv, NULL);
         if (r != 0)
@@ -93,6 +116,11 @@ int main(int argc, char **argv) {
         snprintf(out_path, sizeof(out_path), "%s.status.out", harness_state_dir());
         snprintf(log_path, sizeof(log_path), "%s.agent.log", harness_state_dir());
         snprintf(status_path, sizeof(status_path), "%s/status.json", harness_state_dir());
+        CHECK(unshare(CLONE_NEWNS) == 0);
+        CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+        CHECK(mkdir(harness_state_dir(), 0755) == 0);
+        CHECK(mount("colo-test-state", harness_state_dir(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") == 0);
+        atexit(unmount_state_dir);      /* runs before the harness's own teardown (registered earlier) */
         harness_start_agent_logged(PERIOD_MS, log_path);
         pid_t agent = harness_agent_pid();
         CHECK(status_says(0, "agent:     running"));
@@ -125,6 +153,21 @@ int main(int argc, char **argv) {
         CHECK(count(read_all(log_path), "Failed to write the status file") == 1);
         CHECK(count(read_all(log_path), "is written again") == 1);
         CHECK(status_says(0, "agent:     running"));
+
+        /* A full disk: every write fails with ENOSPC, logged once; the file goes stale meanwhile. */
+        char filler[600];
+        snprintf(filler, sizeof(filler), "%s/filler", harness_state_dir());
+        fill_up(filler);
+        CHECK(log_reaches("Failed to write the status file", 2));
+        CHECK(strstr(read_all(log_path), "No space left on device"));
+        harness_sleep_ms(3 * PERIOD_MS + 5000 + 500);
+        CHECK(status_says(1, "is stale"));
+        CHECK(count(read_all(log_path), "Failed to write the status file") == 2);
+        CHECK(unlink(filler) == 0);
+        CHECK(log_reaches("is written again", 2));
+        CHECK(count(read_all(log_path), "Failed to write the status file") == 2);
+        CHECK(status_says(0, "agent:     running"));
+        unmount_state_dir();
         r = harness_teardown();
         (void) unlink(out_path);
         (void) unlink(log_path);

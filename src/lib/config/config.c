@@ -11,6 +11,7 @@
 #include "config/config-internal.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/yaml-depth.h"
 
 void config_init_defaults(Config *c) {
         memset(c, 0, sizeof(*c));
@@ -410,33 +411,17 @@ static int yaml_error(Walker *w, const yaml_parser_t *parser) {
                             parser->problem ? parser->problem : "syntax error");
 }
 
-/* Reads the events only (libyaml builds no tree for them) and refuses a document nested deeper
- * than CONFIG_DEPTH_MAX before yaml_parser_load() builds one: libyaml's scanner costs O(depth)
- * per token, so 100k '[' would take quadratic time, while no configuration nests deeper than 4.
- * Stops at the first level too many, so the cost is bounded whatever the input. Syntax errors
- * are left to the loader, which words them. */
+/* Refuses a document nested deeper than CONFIG_DEPTH_MAX before yaml_parser_load() builds it
+ * (util/yaml-depth.h: quadratic otherwise); no configuration nests deeper than 4. */
 static int check_depth(Walker *w) {
-        yaml_parser_t p;
-        if (!yaml_parser_initialize(&p))
-                return colo_error_set(w->err, ENOMEM, "%s: parse", w->filename);
-        yaml_parser_set_input_string(&p, (const unsigned char *) w->text, w->text_size);
-        unsigned depth = 0;
-        int r = 0;
-        for (bool end = false; !end && r == 0;) {
-                yaml_event_t ev;
-                if (!yaml_parser_parse(&p, &ev))
-                        break;
-                end = ev.type == YAML_STREAM_END_EVENT;
-                if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
-                        if (++depth > CONFIG_DEPTH_MAX)
-                                r = walker_error(w, &ev.start_mark, NULL, "nested deeper than %u levels of lists "
-                                                 "and mappings", (unsigned) CONFIG_DEPTH_MAX);
-                } else if ((ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) && depth > 0)
-                        depth--;
-                yaml_event_delete(&ev);
-        }
-        yaml_parser_delete(&p);
-        return r;
+        yaml_mark_t mark = {};
+        int r = yaml_check_depth(w->text, w->text_size, CONFIG_DEPTH_MAX, &mark.line, &mark.column);
+        if (r < 0)
+                return colo_error_set(w->err, -r, "%s: parse", w->filename);
+        if (r > 0)
+                return walker_error(w, &mark, NULL, "nested deeper than %u levels of lists and mappings",
+                                    (unsigned) CONFIG_DEPTH_MAX);
+        return 0;
 }
 
 static void yaml_parser_deletep(yaml_parser_t **p) {

@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "policy/policy.h"
 #include "standalone/status-doc.h"
+#include "util/failure-latch.h"
 #include "util/prom-histogram.h"
 
 typedef struct Agent Agent;
@@ -135,6 +136,7 @@ typedef struct Agent {
         AgentHttp *http;
         StatusDoc status;
         char *status_json;              /* the last encoded status document (also served on /status) */
+        FailureLatch status_write;      /* status file writes: logged on failing and on recovering only */
         char *metrics_text;             /* the page being rendered; /metrics hands it to the response */
         size_t metrics_size;            /* capacity of metrics_text */
         size_t metrics_last_len;        /* length of the last page rendered, to size the next one */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "agent/agent.h"
+#include "predict/checkpoint.h"
 #include "predict/profile-set.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -56,6 +57,15 @@ static int on_checkpoint(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* When the checkpoint was last saved: its modification time (write_file_atomic() renames a fresh
+ * file into place), or 0 when there is none to go by. */
+static uint64_t checkpoint_saved_usec(const char *path) {
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return 0;
+        return (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec / NSEC_PER_USEC;
+}
+
 int agent_profiles_start(Agent *a) {
         ProfileSetConfig pc;
         ColoError err = {};
@@ -72,6 +82,13 @@ int agent_profiles_start(Agent *a) {
         const char *path = a->config.prediction.checkpoint_path;
         if (!path[0])
                 return 0;
+        /* Temporary files of checkpoint writes a crash (kill -9, power loss) interrupted. */
+        r = remove_stale_temp_files(path, &err);
+        if (r > 0)
+                log_info("Removed %d temporary file(s) of interrupted checkpoint writes next to '%s'.", r, path);
+        else if (r < 0 && r != -ENOENT)
+                log_warning("Failed to remove stale checkpoint temporaries: %s, ignoring.", colo_error_msg(&err));
+        colo_error_clear(&err);
         r = profile_set_load(a->profiles, path, &err);
         if (r >= 0)
                 log_info("Loaded usage profiles from '%s' (%zu workloads).", path, profile_set_workload_count(a->profiles));
@@ -80,8 +97,12 @@ int agent_profiles_start(Agent *a) {
         else
                 log_warning("Ignoring the usage profile checkpoint: %s; starting cold.", colo_error_msg(&err));
         if (!a->opts.dry_run) {
-                r = sd_event_add_time_relative(a->event, &a->checkpoint_timer, CLOCK_MONOTONIC,
-                                               a->config.prediction.checkpoint_interval_usec, USEC_PER_SEC, on_checkpoint, a);
+                uint64_t delay = checkpoint_save_delay_usec(checkpoint_saved_usec(path), now_realtime_usec(),
+                                                            a->config.prediction.checkpoint_interval_usec,
+                                                            a->config.agent.period_usec);
+                log_debug("Next profile checkpoint in %.1fs.", (double) delay / USEC_PER_SEC);
+                r = sd_event_add_time_relative(a->event, &a->checkpoint_timer, CLOCK_MONOTONIC, delay, USEC_PER_SEC / 10,
+                                               on_checkpoint, a);
                 if (r < 0)
                         log_warning("Cannot schedule profile checkpoints: %s", strerror(-r));
                 else

@@ -3,6 +3,7 @@
  * and is worthless after a crash (readers check the agent's pid), and a per-second fsync would be
  * the agent's largest cost on a disk-backed state directory. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +26,24 @@ static int write_all(int fd, const char *data, size_t size) {
         return 0;
 }
 
+/* A full disk fails every write: say so once, and once more when writing works again. */
+static int report_write(Agent *a, const char *path, int r) {
+        switch (failure_latch_update(&a->status_write, r < 0)) {
+        case FAILURE_LATCH_FAILED:
+                log_warning("Failed to write the status file '%s': %s; retrying every period, reported again once "
+                            "it works.", path, strerror(-r));
+                break;
+        case FAILURE_LATCH_RECOVERED:
+                log_notice("The status file '%s' is written again (after %" PRIu64 " failed writes).", path,
+                           a->status_write.failures);
+                failure_latch_reset_count(&a->status_write);
+                break;
+        default:
+                break;
+        }
+        return r;
+}
+
 int agent_write_status(Agent *a) {
         ColoError err = {};
         char *json = NULL;
@@ -44,11 +63,8 @@ int agent_write_status(Agent *a) {
                 return -ENAMETOOLONG;
         snprintf(tmp, sizeof(tmp), "%s.tmp", path);
         int fd = agent_state_open_tmp(a, STATUS_FILE_NAME ".tmp");       /* never through a symlink */
-        if (fd < 0) {
-                r = -errno;
-                log_warning("Failed to write the status file '%s': %s, ignoring.", tmp, strerror(-r));
-                return r;
-        }
+        if (fd < 0)
+                return report_write(a, tmp, -errno);
         size_t len = strlen(json);
         r = write_all(fd, json, len);
         if (r >= 0)
@@ -57,9 +73,7 @@ int agent_write_status(Agent *a) {
                 r = -errno;
         if (r >= 0 && renameat(a->state_dir_fd, STATUS_FILE_NAME ".tmp", a->state_dir_fd, STATUS_FILE_NAME) < 0)
                 r = -errno;
-        if (r < 0) {
-                log_warning("Failed to write the status file '%s': %s, ignoring.", path, strerror(-r));
+        if (r < 0)
                 (void) unlinkat(a->state_dir_fd, STATUS_FILE_NAME ".tmp", 0);
-        }
-        return r;
+        return report_write(a, path, r);
 }

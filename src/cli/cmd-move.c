@@ -64,11 +64,15 @@ int cmd_move(int argc, char **argv) {
                 fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
                 return 1;
         }
-        r = tree_move_workload(s->root, name, tier, &err);
+        /* Under the names lock: a `colo run` of this name never sees the leaf half moved. */
+        _cleanup_close_ int lock_fd = tree_lock_names(s->root, &err);
+        r = lock_fd < 0 ? lock_fd : tree_move_workload(s->root, name, tier, &err);
         if (r < 0) {
                 fprintf(stderr, "colo move: %s\n", colo_error_msg(&err));
                 return 1;
         }
+        if (s->status_problem[0] && s->status_state != STATUS_FILE_AGENT_GONE)
+                log_warning("Agent %s.", s->status_problem);      /* unknown or not responding */
         printf("Moved workload '%s' to %s/%s (%d processes moved)%s.\n", name, workload_class_to_string(cls),
                workload_tier_to_string(tier), r,
                s->agent_live ? "; the agent applies the new settings within one period"

@@ -1,12 +1,15 @@
 /* colo run: starts a command as a managed online or offline workload, with or without a running
- * agent. The parent creates the leaf group (which also reserves the name), forks, and the child
- * moves itself into the group before exec, so the command never runs a moment unmanaged. The
+ * agent. Under the names lock (shared by every class and tier) the parent creates the leaf group,
+ * which reserves the name, forks, and moves the child into the group before letting it exec, so
+ * the command never runs a moment unmanaged and no other `colo run` ever sees the leaf empty. The
  * parent stays as a small supervisor: it forwards signals, removes the empty leaf afterwards and
  * exits with the command's status, saying so when colo evicted it. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,8 +42,24 @@ static void run_usage(FILE *f) {
                 DEFAULT_CONFIG_PATH);
 }
 
-/* Picks a free name derived from the command: "<basename>-<random hex>". */
-static int pick_name(CgRoot *root, const char *command, char *buf, size_t size, ColoError *err) {
+/* Refuses, up front and saying why, a name that can never be a workload's. */
+static bool name_is_usable(const char *name) {
+        const char *problem = workload_name_problem(name);
+        if (problem)
+                fprintf(stderr, "colo run: invalid name '%s': %s (allowed: A-Z a-z 0-9 _ . -, at most %d characters, "
+                        "no leading '.', not <controller>.<knob> such as 'cpu.shares')\n",
+                        name, problem, WORKLOAD_NAME_MAX - 1);
+        return !problem;
+}
+
+/* With the names lock held: creates the leaf for name_arg, or for a free name derived from the
+ * command ("<basename>-<random hex>") when name_arg is NULL. */
+static int reserve_name(CgRoot *root, WorkloadTier tier, const char *name_arg, const char *command, char *buf,
+                        size_t size, CgGroup **ret, ColoError *err) {
+        if (name_arg) {
+                snprintf(buf, size, "%s", name_arg);
+                return tree_create_workload(root, tier, buf, ret, err);
+        }
         for (int attempt = 0; attempt < 16; attempt++) {
                 uint32_t suffix;
                 if (getrandom(&suffix, sizeof(suffix), 0) != sizeof(suffix))
@@ -49,30 +68,24 @@ static int pick_name(CgRoot *root, const char *command, char *buf, size_t size, 
                 int r = tree_generate_name(command, suffix, buf, size);
                 if (r < 0)
                         return colo_error_setf_plain(err, -r, "cannot derive a workload name from '%s'", command);
-                TreeWorkload w;
-                r = tree_find(root, buf, &w, 1, err);
-                if (r < 0)
+                r = tree_create_workload(root, tier, buf, ret, err);
+                if (r != -EEXIST)
                         return r;
-                if (r == 0)
-                        return 0;
+                colo_error_clear(err);
         }
         return colo_error_setf_plain(err, EEXIST, "no free workload name for '%s'; pass --name", command);
 }
 
-/* In the child: join the group, restore signal defaults, exec. Never returns. */
-static _Noreturn void exec_child(CgRoot *root, const char *path, const sigset_t *saved_mask, char **argv) {
-        ColoError err = {};
-        CgGroup *g = NULL;
-        /* create=true: the leaf may have been removed meanwhile (an agent cleaning up empty leaves). */
-        int r = cg_group_open(root, path, true, &g, &err);
-        if (r >= 0)
-                r = cg_group_attach(g, getpid(), &err);
-        if (r < 0) {
-                fprintf(stderr, "colo run: cannot join cgroup '%s': %s\n", path, colo_error_msg(&err));
-                _exit(EXIT_RUN_FAILED);
-        }
-        cg_group_free(g);
-        cg_root_free(root);
+/* In the child: wait until the parent has moved us into the group (one byte on go_fd; EOF means
+ * it failed), restore signal defaults, exec. Never returns. */
+static _Noreturn void exec_child(int go_fd, const sigset_t *saved_mask, char **argv) {
+        char go = 0;
+        ssize_t n;
+        while ((n = read(go_fd, &go, 1)) < 0 && errno == EINTR)
+                ;
+        if (n != 1)
+                _exit(EXIT_RUN_FAILED);         /* the parent said why */
+        (void) close(go_fd);
         for (size_t i = 0; i < ELEMENTSOF(forwarded_signals); i++)
                 (void) signal(forwarded_signals[i], SIG_DFL);
         (void) signal(SIGCHLD, SIG_DFL);
@@ -112,7 +125,7 @@ static void report_eviction(const char *state_dir, const char *name) {
         for (int attempt = 0; attempt < 5; attempt++) {
                 StatusDoc doc = {};
                 ColoError err = {};
-                int r = session_read_status(state_dir, &doc, &err);
+                int r = session_read_status(state_dir, &doc, NULL, &err);
                 if (r == -ENOENT)
                         return;         /* no agent has ever run here */
                 if (r >= 0) {
@@ -129,10 +142,16 @@ static void report_eviction(const char *state_dir, const char *name) {
         }
 }
 
-/* Removes the workload's leaf (wherever `colo move` may have put it) once it is empty. */
+/* Removes the workload's leaf (wherever `colo move` may have put it) once it is empty, under the
+ * names lock so no create or move of the name is half done meanwhile. */
 static void remove_leaves(CgRoot *root, const char *name) {
         TreeWorkload leaves[_TIER_MAX];
         ColoError err = {};
+        _cleanup_close_ int lock_fd = tree_lock_names(root, &err);
+        if (lock_fd < 0) {
+                log_warning("Failed to remove the group of workload '%s': %s, ignoring.", name, colo_error_msg(&err));
+                return;
+        }
         int n = tree_find(root, name, leaves, ELEMENTSOF(leaves), &err);
         for (int i = 0; i < n && (size_t) i < ELEMENTSOF(leaves); i++) {
                 int r = tree_remove_if_empty(root, leaves[i].path, &err);
@@ -142,6 +161,52 @@ static void remove_leaves(CgRoot *root, const char *name) {
                 else if (r < 0)
                         log_warning("Failed to remove '%s': %s, ignoring.", leaves[i].path, colo_error_msg(&err));
         }
+}
+
+/* Blocks the signals we forward and SIGCHLD before forking, so none is lost in between. */
+static void block_forwarded_signals(sigset_t *wait_set, sigset_t *saved_mask) {
+        sigemptyset(wait_set);
+        for (size_t i = 0; i < ELEMENTSOF(forwarded_signals); i++)
+                sigaddset(wait_set, forwarded_signals[i]);
+        sigaddset(wait_set, SIGCHLD);
+        (void) sigprocmask(SIG_BLOCK, wait_set, saved_mask);
+}
+
+/* Forks the command into group g (created under the lock at lock_fd, which this releases once
+ * the child is in the group). Returns the child's pid, or -1 with the message printed and the
+ * leaf removed (still under the lock). */
+static pid_t start_child(Session *s, CgGroup *g, int lock_fd, const char *name, const sigset_t *saved_mask,
+                         char **command) {
+        int go[2];
+        if (pipe2(go, O_CLOEXEC) < 0) {
+                fprintf(stderr, "colo run: pipe: %s\n", strerror(errno));
+                return -1;
+        }
+        fflush(NULL);
+        pid_t child = fork();
+        if (child == 0) {
+                (void) close(go[1]);
+                (void) close(lock_fd);
+                exec_child(go[0], saved_mask, command);
+        }
+        (void) close(go[0]);
+        ColoError err = {};
+        int r = child < 0 ? colo_error_set(&err, errno, "fork") : cg_group_attach(g, child, &err);
+        if (r < 0) {
+                fprintf(stderr, "colo run: %s\n", colo_error_msg(&err));
+                (void) close(go[1]);            /* EOF: the child exits without running anything */
+                if (child > 0)
+                        (void) waitpid(child, NULL, 0);
+                if (tree_remove_if_empty(s->root, cg_group_path(g), &err) < 0)
+                        log_warning("Failed to remove '%s': %s, ignoring.", cg_group_path(g), colo_error_msg(&err));
+                return -1;
+        }
+        /* The child is in the leaf: the name is taken for everyone, the lock can go. */
+        (void) flock(lock_fd, LOCK_UN);
+        if (write(go[1], "g", 1) != 1)
+                log_warning("Failed to start workload '%s': %s", name, strerror(errno));  /* it exits on EOF */
+        (void) close(go[1]);
+        return child;
 }
 
 int cmd_run(int argc, char **argv) {
@@ -176,11 +241,8 @@ int cmd_run(int argc, char **argv) {
         WorkloadTier tier;
         if (workload_args_placement(&a, "run", &cls, &tier) < 0)
                 return 2;
-        if (name_arg && !workload_name_is_valid(name_arg)) {
-                fprintf(stderr, "colo run: invalid name '%s' (allowed: A-Z a-z 0-9 _ . -, at most %d characters)\n",
-                        name_arg, WORKLOAD_NAME_MAX - 1);
+        if (name_arg && !name_is_usable(name_arg))
                 return 2;
-        }
 
         ColoError err = {};
         _cleanup_(session_freep) Session *s = NULL;
@@ -191,39 +253,29 @@ int cmd_run(int argc, char **argv) {
         }
 
         char name[WORKLOAD_NAME_MAX], path[TREE_PATH_MAX];
-        if (name_arg)
-                snprintf(name, sizeof(name), "%s", name_arg);
-        else if (pick_name(s->root, command[0], name, sizeof(name), &err) < 0) {
-                fprintf(stderr, "colo run: %s\n", colo_error_msg(&err));
-                return EXIT_RUN_FAILED;
-        }
-        r = tree_create_workload(s->root, tier, name, NULL, &err);
+        _cleanup_close_ int lock_fd = tree_lock_names(s->root, &err);
+        CgGroup *g = NULL;
+        r = lock_fd < 0 ? lock_fd : reserve_name(s->root, tier, name_arg, command[0], name, sizeof(name), &g, &err);
         if (r < 0) {
                 fprintf(stderr, "colo run: %s\n", colo_error_msg(&err));
                 return r == -EEXIST ? 1 : EXIT_RUN_FAILED;
         }
         (void) tree_workload_path(tier, name, path, sizeof(path));
+        if (s->status_problem[0] && s->status_state != STATUS_FILE_AGENT_GONE)
+                log_warning("Agent %s.", s->status_problem);      /* unknown or not responding */
         log_info("Running '%s' as workload '%s' (%s)%s.", command[0], name, path,
                  s->agent_live ? "" : "; agent: not running, the group is left at the kernel defaults");
 
-        /* Block the signals we forward and SIGCHLD before forking, so none is lost in between. */
         sigset_t wait_set, saved_mask;
-        sigemptyset(&wait_set);
-        for (size_t i = 0; i < ELEMENTSOF(forwarded_signals); i++)
-                sigaddset(&wait_set, forwarded_signals[i]);
-        sigaddset(&wait_set, SIGCHLD);
-        (void) sigprocmask(SIG_BLOCK, &wait_set, &saved_mask);
+        block_forwarded_signals(&wait_set, &saved_mask);
 
-        fflush(NULL);
-        pid_t child = fork();
+        pid_t child = start_child(s, g, lock_fd, name, &saved_mask, command);
+        g = cg_group_free(g);
+        (void) close(TAKE_FD(lock_fd));
         if (child < 0) {
-                fprintf(stderr, "colo run: fork: %s\n", strerror(errno));
                 (void) sigprocmask(SIG_SETMASK, &saved_mask, NULL);
-                remove_leaves(s->root, name);
                 return EXIT_RUN_FAILED;
         }
-        if (child == 0)
-                exec_child(TAKE_PTR(s->root), path, &saved_mask, command);
 
         int status = supervise(child, &wait_set);
         (void) sigprocmask(SIG_SETMASK, &saved_mask, NULL);

@@ -23,17 +23,21 @@ static void status_usage(FILE *f) {
                    "      --json             print the status document as JSON\n"
                    "      --config FILE      configuration file (default %s if present)\n"
                    "      --subtree PATH     managed subtree (default: the running agent's, else agent.subtree)\n"
-                   "      --state-dir DIR    where the agent's status file is (default: agent.state_dir)\n",
+                   "      --state-dir DIR    where the agent's status file is (default: agent.state_dir)\n\n"
+                   "Exits 1 when the agent's status file is unreadable, corrupt or stale (the reason is shown).\n",
                 DEFAULT_CONFIG_PATH);
 }
 
-static void print_text(const StatusDoc *d, bool live) {
+/* "not running", or what is wrong with the status file (Session.status_problem). */
+static void print_text(const StatusDoc *d, bool live, const char *problem) {
         char b1[32], b2[32], b3[32];
 
         if (live)
                 printf("agent:     running (pid %" PRIi64 ", period %.3gs%s, updated %.1fs ago)\n", d->agent_pid,
                        (double) d->period_usec / USEC_PER_SEC, d->dry_run ? ", dry run" : "",
                        (double) (now_realtime_usec() - MIN(d->updated_realtime_usec, now_realtime_usec())) / USEC_PER_SEC);
+        else if (problem[0])
+                printf("agent:     %s\n           (below: a one-shot snapshot taken now)\n", problem);
         else
                 printf("agent:     not running (one-shot snapshot; nothing is enforced)\n");
         printf("cgroups:   %s (%s)\n", d->cgroup_root, d->cgroup_mode);
@@ -67,6 +71,21 @@ static void print_text(const StatusDoc *d, bool live) {
                        workload_tier_to_string(w->tier), w->cpu_usage_cores,
                        format_bytes_iec(w->mem_working_set, b1, sizeof(b1)), w->nr_tasks,
                        workload_state_to_string(w->state), w->reason);
+        }
+}
+
+/* 1 when the agent's state is unknown (unreadable or corrupt file) or it is not responding
+ * (stale file), saying so on stderr for --json; an agent that exited is no failure. */
+static int status_exit_code(const Session *s, bool json) {
+        if (json && s->status_problem[0])
+                fprintf(stderr, "colo status: agent %s\n", s->status_problem);
+        switch (s->status_state) {
+        case STATUS_FILE_UNREADABLE:
+        case STATUS_FILE_CORRUPT:
+        case STATUS_FILE_STALE:
+                return 1;
+        default:
+                return 0;
         }
 }
 
@@ -107,10 +126,10 @@ int cmd_status(int argc, char **argv) {
                 if (json)       /* the status document's shape, with no agent (pid 0) and nothing in it */
                         printf("{\"agent\":{\"pid\":0},\"workloads\":[]}\n");
                 else
-                        printf("agent:     not running\nNo managed workloads (%s).\n"
+                        printf("agent:     %s\nNo managed workloads (%s).\n"
                                "Start the agent with 'colo agent', or a workload with 'colo run --class online|offline -- CMD'.\n",
-                               colo_error_msg(&err));
-                return 0;
+                               s->status_problem[0] ? s->status_problem : "not running", colo_error_msg(&err));
+                return status_exit_code(s, json);
         }
         if (r < 0) {
                 fprintf(stderr, "colo status: %s\n", colo_error_msg(&err));
@@ -135,11 +154,11 @@ int cmd_status(int argc, char **argv) {
                 if (r >= 0)
                         printf("%s\n", text);
         } else
-                print_text(d, s->agent_live);
+                print_text(d, s->agent_live, s->status_problem);
         status_doc_done(&snapshot);
         if (r < 0) {
                 fprintf(stderr, "colo status: %s\n", colo_error_msg(&err));
                 return 1;
         }
-        return 0;
+        return status_exit_code(s, json);
 }

@@ -115,7 +115,7 @@ static int parse_options(int argc, char **argv, TopOptions *o) {
 static void refresh_state(TopState *t) {
         StatusDoc next = {};
         ColoError err = {};
-        int r = session_read_status(t->state_dir, &next, &err);
+        int r = session_read_status(t->state_dir, &next, NULL, &err);
         if (r < 0) {
                 snprintf(t->message, sizeof(t->message), "%s", r == -ENOENT ? "no status file: is the agent running?"
                                                                              : colo_error_msg(&err));

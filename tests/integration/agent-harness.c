@@ -49,6 +49,14 @@ int harness_metrics_port(void) {
         return 20000 + (int) (getpid() % 20000);
 }
 
+pid_t harness_agent_pid(void) {
+        return H.agent;
+}
+
+const char *harness_config_path(void) {
+        return H.config;
+}
+
 const char *harness_state_dir(void) {
         return H.state_dir;
 }
@@ -183,8 +191,13 @@ static void write_config(unsigned period_ms) {
 }
 
 void harness_start_agent(unsigned period_ms) {
+        harness_start_agent_logged(period_ms, NULL);
+}
+
+void harness_start_agent_logged(unsigned period_ms, const char *log_path) {
         write_config(period_ms);
-        H.agent = spawn((const char *const[]) { H.colo, "agent", "--config", H.config, NULL });
+        const char *const argv[] = { H.colo, "agent", "--config", H.config, NULL };
+        H.agent = log_path ? spawn_logged(argv, log_path) : spawn(argv);
         char status_path[PATH_MAX], want[64];
         snprintf(status_path, sizeof(status_path), "%s/status.json", H.state_dir);
         snprintf(want, sizeof(want), "\"pid\": %d,", (int) H.agent);

@@ -29,6 +29,10 @@ int harness_setup(int argc, char **argv, const char *extra_yaml);
 
 /* Starts `colo agent` and waits until its status file names it (at most 10 s). period_ms: agent.period. */
 void harness_start_agent(unsigned period_ms);
+/* The same with the agent's stdout and stderr going to log_path. */
+void harness_start_agent_logged(unsigned period_ms, const char *log_path);
+/* The agent's pid (0 when not started). */
+pid_t harness_agent_pid(void);
 
 /* Starts `colo run --class cls --tier tier --name name -- <workload> args...` (args: NULL-terminated,
  * given to colo-test-workload) and waits until the workload's process is in its leaf. Returns the
@@ -63,6 +67,8 @@ int harness_wait_run(const char *name, long timeout_ms);
 void harness_sleep_ms(long ms);
 /* The agent's metrics port (127.0.0.1). */
 int harness_metrics_port(void);
+/* The configuration file the harness wrote (for `colo ... --config`). */
+const char *harness_config_path(void);
 /* The state directory (status.json lives there). */
 const char *harness_state_dir(void);
 

@@ -128,6 +128,11 @@ static void cpuset_copy_from_parent(const char *dir) {
         }
 }
 
+/* Hidden groups (colo's names lock) are groups too: only "." and ".." are not. */
+static bool is_dot_or_dotdot(const char *name) {
+        return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
 /* Sends SIGKILL to every task below dir; returns how many were signalled. */
 static int kill_tasks(const char *dir) {
         int n = 0;
@@ -146,7 +151,7 @@ static int kill_tasks(const char *dir) {
                 return n;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                if (de->d_type == DT_DIR && !is_dot_or_dotdot(de->d_name)) {
                         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
                         n += kill_tasks(p);
                 }
@@ -162,7 +167,7 @@ static int remove_tree(const char *dir) {
         int r = 0;
         struct dirent *de;
         while ((de = readdir(d)))
-                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                if (de->d_type == DT_DIR && !is_dot_or_dotdot(de->d_name)) {
                         char p[PATH_MAX];
                         snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
                         int k = remove_tree(p);

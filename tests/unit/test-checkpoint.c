@@ -226,6 +226,63 @@ static void test_foreign_and_future_checkpoints_are_rejected(void **state) {
         profile_set_free(s);
 }
 
+/* A FIFO or a link at the checkpoint path: refused at once, naming the path (before: open()
+ * blocked for good on the FIFO, even against SIGTERM). */
+static void test_a_fifo_or_link_at_the_checkpoint_path_is_refused(void **state) {
+        (void) state;
+        char dir[] = "/tmp/colo-test-checkpoint-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char path[256], target[300];
+        snprintf(path, sizeof(path), "%s/profiles", dir);
+        snprintf(target, sizeof(target), "%s/elsewhere", dir);
+        ColoError err = {};
+        ProfileSet *a = new_set("colo");
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(profile_set_load(a, path, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, path));
+        assert_non_null(strstr(err.msg, "a FIFO"));
+        assert_int_equal(unlink(path), 0);
+
+        feed(a, 120);
+        assert_int_equal(profile_set_save(a, target, &err), 0);
+        assert_int_equal(symlink(target, path), 0);
+        ProfileSet *b = new_set("colo");
+        assert_int_equal(profile_set_load(b, path, &err), -ELOOP);
+        assert_non_null(strstr(err.msg, "symbolic link"));
+        assert_int_equal(profile_set_workload_count(b), 0);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(unlink(target), 0);
+        assert_int_equal(rmdir(dir), 0);
+        profile_set_free(a);
+        profile_set_free(b);
+}
+
+/* The next save is due an interval after the file's own last save, whenever the agent started:
+ * before, every start waited a whole interval, so an agent restarted more often never saved. */
+static void test_checkpoint_schedule_survives_restarts(void **state) {
+        (void) state;
+        const uint64_t I = 300 * USEC_PER_SEC, P = USEC_PER_SEC, now = 1000000 * USEC_PER_SEC;
+        assert_int_equal(checkpoint_save_delay_usec(0, now, I, P), P);                 /* no file: soon */
+        assert_int_equal(checkpoint_save_delay_usec(now - 30 * USEC_PER_SEC, now, I, P), I - 30 * USEC_PER_SEC);
+        assert_int_equal(checkpoint_save_delay_usec(now - I, now, I, P), P);           /* due: after a period */
+        assert_int_equal(checkpoint_save_delay_usec(now - 10 * I, now, I, P), P);
+        assert_int_equal(checkpoint_save_delay_usec(now - I + P / 2, now, I, P), P);   /* never sooner than P */
+        assert_int_equal(checkpoint_save_delay_usec(now + 5 * I, now, I, P), I);       /* from the future */
+        assert_int_equal(checkpoint_save_delay_usec(0, now, I, 2 * I), I);             /* P > I: at most I */
+
+        /* An agent killed every 60 s with a 300 s interval: under the old rule (a full interval
+         * from each start) nothing was ever saved; now a save is due at least every 300 s. */
+        uint64_t saved = now - 10 * I, t = now, saves = 0;
+        for (int start = 0; start < 30; start++, t += 60 * USEC_PER_SEC) {
+                uint64_t due = t + checkpoint_save_delay_usec(saved, t, I, P);
+                if (due < t + 60 * USEC_PER_SEC) {
+                        saved = due;
+                        saves++;
+                }
+        }
+        assert_true(saves >= 30 * 60 / 300 - 1);
+}
+
 static void test_file_round_trip_and_failed_save_keeps_old_file(void **state) {
         (void) state;
         char dir[] = "/tmp/colo-test-checkpoint-XXXXXX";
@@ -285,6 +342,8 @@ int main(void) {
                 cmocka_unit_test(test_flipped_bytes_are_rejected),
                 cmocka_unit_test(test_foreign_and_future_checkpoints_are_rejected),
                 cmocka_unit_test(test_file_round_trip_and_failed_save_keeps_old_file),
+                cmocka_unit_test(test_a_fifo_or_link_at_the_checkpoint_path_is_refused),
+                cmocka_unit_test(test_checkpoint_schedule_survives_restarts),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -770,6 +770,48 @@ static void test_docs_describe_every_key_with_its_default(void **state) {
         }
 }
 
+/* 100k '[' (and '{', and block mappings) are refused at the first level too many, naming the
+ * line and column, before libyaml builds anything: before, the parse took quadratic time (33 s
+ * of `colo status --config` on this machine). Depth CONFIG_DEPTH_MAX itself is not refused. */
+static void test_deep_nesting_is_refused_before_building_anything(void **state) {
+        (void) state;
+        enum { n = 100000 };
+        static char deep[n + 16];
+        for (int kind = 0; kind < 2; kind++) {
+                memcpy(deep, "agent: ", 7);
+                memset(deep + 7, kind == 0 ? '[' : '{', n);
+                deep[7 + n] = '\0';
+                Config c, before;
+                config_init_defaults(&c);
+                memcpy(&before, &c, sizeof(c));
+                ColoError err = {};
+                assert_int_equal(config_parse_yaml(deep, strlen(deep), "deep.yaml", &c, &err), -EINVAL);
+                assert_non_null(strstr(err.msg, "deep.yaml:1:23: nested deeper than 16 levels"));
+                assert_memory_equal(&c, &before, sizeof(c));
+        }
+
+        /* Block style: 17 mappings, one per line, indented. */
+        char block[2048] = "";
+        size_t len = 0;
+        for (int d = 0; d < CONFIG_DEPTH_MAX + 1; d++)
+                len += (size_t) snprintf(block + len, sizeof(block) - len, "%*sk%d:\n", 2 * d, "", d);
+        len += (size_t) snprintf(block + len, sizeof(block) - len, "%*sleaf: 1\n", 2 * (CONFIG_DEPTH_MAX + 1), "");
+        Config c;
+        config_init_defaults(&c);
+        ColoError err = {};
+        assert_int_equal(config_parse_yaml(block, len, "block.yaml", &c, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "block.yaml:17:"));
+        assert_non_null(strstr(err.msg, "nested deeper than"));
+
+        char ok[256] = "x: ";       /* exactly CONFIG_DEPTH_MAX levels: refused for its meaning, not its depth */
+        for (int d = 1; d < CONFIG_DEPTH_MAX; d++)
+                strcat(ok, "[");
+        for (int d = 1; d < CONFIG_DEPTH_MAX; d++)
+                strcat(ok, "]");
+        assert_int_equal(config_parse_yaml(ok, strlen(ok), "ok.yaml", &c, &err), -EINVAL);
+        assert_null(strstr(err.msg, "nested deeper"));
+}
+
 static void test_load_file_errors_name_the_path(void **state) {
         (void) state;
         char dir[] = "/tmp/colo-test-config-XXXXXX";
@@ -787,6 +829,15 @@ static void test_load_file_errors_name_the_path(void **state) {
         assert_non_null(strstr(err.msg, missing));
         assert_int_equal(config_load_file(dir, &c, &err), -EISDIR);
         assert_non_null(strstr(err.msg, dir));
+        /* A FIFO does not block (nobody writes to it): refused, naming the path. */
+        char fifo[PATH_MAX];
+        snprintf(fifo, sizeof(fifo), "%s/fifo.yaml", dir);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_int_equal(config_load_file(fifo, &c, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, fifo));
+        assert_non_null(strstr(err.msg, "is a FIFO, not a regular file"));
+        assert_int_equal(unlink(fifo), 0);
+        assert_memory_equal(&c, &before, sizeof(c));
 
         static const char bad[] = "agent:\n  period: 1s\n  fast_reaction: sometimes\n";
         assert_int_equal(write_file_atomic(path, bad, strlen(bad), 0600, &err), 0);
@@ -830,6 +881,7 @@ int main(void) {
                 cmocka_unit_test(test_errors_name_line_and_key_and_change_nothing),
                 cmocka_unit_test(test_error_with_null_err_still_fails_cleanly),
                 cmocka_unit_test(test_oversized_input_is_refused),
+                cmocka_unit_test(test_deep_nesting_is_refused_before_building_anything),
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_bytes),
                 cmocka_unit_test(test_formatting_reads_back),

@@ -132,6 +132,23 @@ static void test_kubeconfig_errors_name_line_and_key(void **state) {
                      NULL, EINVAL, "insecure-skip-tls-verify: 'maybe' is not a boolean");
 }
 
+/* 100k '[' are refused at the first level too many, before libyaml builds anything (before:
+ * quadratic, tens of seconds); the deepest real kubeconfig shape still loads. */
+static void test_kubeconfig_deep_nesting_is_refused_before_building(void **state) {
+        (void) state;
+        enum { n = 100000 };
+        static char deep[n + 16];
+        memcpy(deep, "clusters: ", 10);
+        memset(deep + 10, '[', n);
+        deep[10 + n] = '\0';
+        expect_error(deep, NULL, EINVAL, "kc.yaml:1:");
+        expect_error(deep, NULL, EINVAL, "nested deeper than 32 levels");
+        expect_error("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n"
+                     "  cluster: {server: 'https://x'}\nusers:\n- name: u\n  user:\n    exec:\n      command: aws\n"
+                     "      env:\n      - {name: A, value: b}\n",
+                     NULL, EOPNOTSUPP, "exec and auth-provider credentials are not supported");
+}
+
 static char *make_dir(void) {
         char *d = strdup("/tmp/colo-test-kubeclient-XXXXXX");
         assert_non_null(mkdtemp(d));
@@ -374,6 +391,7 @@ int main(void) {
                 cmocka_unit_test(test_kubeconfig_current_context_with_inline_data),
                 cmocka_unit_test(test_kubeconfig_named_context_with_files_and_token),
                 cmocka_unit_test(test_kubeconfig_errors_name_line_and_key),
+                cmocka_unit_test(test_kubeconfig_deep_nesting_is_refused_before_building),
                 cmocka_unit_test(test_in_cluster_config),
                 cmocka_unit_test(test_load_kubeconfig_file),
                 cmocka_unit_test(test_status_parse),

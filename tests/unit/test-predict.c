@@ -373,9 +373,16 @@ static void test_profile_set_counts_young_workloads_at_their_limit(void **state)
         profile_set_free(s);
 }
 
-static void test_profile_set_forgets_workloads_that_disappear(void **state) {
+/* A workload missing from one observe keeps its profile (before: forgotten at once, a fresh
+ * profile when it came back), out of the estimate meanwhile; gone for forget_after, it is
+ * forgotten. */
+static void test_profile_set_keeps_an_absent_workload_for_a_grace_period(void **state) {
         (void) state;
         ProfileSet *s = profile_set_for_test("colo");
+        ProfileSetConfig defaults;
+        profile_set_config_init_defaults(&defaults);
+        const uint64_t grace = defaults.forget_after_usec;
+        assert_int_equal(grace, 10 * MIN_);
         ProfileSample x[] = {
                 { .name = "b", .cpu = 1, .mem = GIB, .cpu_limit = 2, .mem_limit = 2 * GIB },
                 { .name = "a", .cpu = 1, .mem = GIB, .cpu_limit = 2, .mem_limit = 2 * GIB },
@@ -394,17 +401,55 @@ static void test_profile_set_forgets_workloads_that_disappear(void **state) {
         assert_true(info.cpu_peak <= 1 && info.cpu_peak > 0.999); /* decaying: 3-day half-life */
         assert_int_equal(profile_set_workload_info(s, 3, 0, &info), -ERANGE);
 
-        observe_ok(s, 11 * MIN_, &x[1], 2);      /* b is gone */
+        observe_ok(s, 11 * MIN_, &x[1], 2);      /* b is missing for one tick: kept, not counted */
+        assert_int_equal(profile_set_workload_count(s), 3);
+        ProfileEstimate e;
+        profile_set_estimate(s, 11 * MIN_, 0, 0, &e);
+        assert_int_equal(e.n_workloads, 2);
+        assert_true(e.cpu_limit == 2 + 2);       /* b's limit is not added while it is away */
+        observe_ok(s, 12 * MIN_, x, 3);          /* b is back with its history */
+        assert_int_equal(profile_set_workload_info(s, 1, 12 * MIN_, &info), 0);
+        assert_string_equal(info.name, "b");
+        assert_int_equal(info.samples, 11);
+        assert_int_equal(info.history_usec, 12 * MIN_);
+
+        /* Gone for good: kept until forget_after after its last sample, then forgotten. */
+        observe_ok(s, 13 * MIN_, &x[1], 2);
+        observe_ok(s, 12 * MIN_ + grace - 1, &x[1], 2);
+        assert_int_equal(profile_set_workload_count(s), 3);
+        observe_ok(s, 12 * MIN_ + grace, &x[1], 2);
         assert_int_equal(profile_set_workload_count(s), 2);
-        assert_int_equal(profile_set_workload_info(s, 1, 11 * MIN_, &info), 0);
+        assert_int_equal(profile_set_workload_info(s, 1, 12 * MIN_ + grace, &info), 0);
         assert_string_equal(info.name, "c");
-        observe_ok(s, 12 * MIN_, x, 1);          /* b is back, a fresh profile */
-        assert_int_equal(profile_set_workload_count(s), 1);
-        assert_int_equal(profile_set_workload_info(s, 0, 12 * MIN_, &info), 0);
+        observe_ok(s, 12 * MIN_ + grace + MIN_, x, 1);   /* b returns after that: a fresh profile */
+        assert_int_equal(profile_set_workload_info(s, 1, 12 * MIN_ + grace + MIN_, &info), 0);
         assert_string_equal(info.name, "b");
         assert_int_equal(info.samples, 1);
-        observe_ok(s, 13 * MIN_, NULL, 0);
+        assert_int_equal(profile_set_workload_count(s), 3);
+        observe_ok(s, 14 * MIN_ + 2 * grace, NULL, 0);
         assert_int_equal(profile_set_workload_count(s), 0);
+        profile_set_free(s);
+}
+
+/* Absent profiles never push the set past max_workloads: the present ones come first. */
+static void test_profile_set_keeps_absent_workloads_only_within_the_limit(void **state) {
+        (void) state;
+        ProfileSetConfig cfg;
+        profile_set_config_init_defaults(&cfg);
+        cfg.max_workloads = 2;
+        ProfileSet *s = NULL;
+        ColoError err = {};
+        assert_int_equal(profile_set_new(&cfg, &s, &err), 0);
+        ProfileSample x[] = { { .name = "a", .cpu = 1, .mem = GIB }, { .name = "b", .cpu = 1, .mem = GIB } };
+        ProfileSample y[] = { { .name = "c", .cpu = 1, .mem = GIB }, { .name = "d", .cpu = 1, .mem = GIB } };
+        observe_ok(s, 0, x, 2);
+        observe_ok(s, MIN_, y, 1);               /* c, plus one of a and b kept */
+        assert_int_equal(profile_set_workload_count(s), 2);
+        observe_ok(s, 2 * MIN_, y, 2);           /* c and d: no room left for absent ones */
+        assert_int_equal(profile_set_workload_count(s), 2);
+        ProfileWorkloadInfo info;
+        assert_int_equal(profile_set_workload_info(s, 0, 2 * MIN_, &info), 0);
+        assert_string_equal(info.name, "c");
         profile_set_free(s);
 }
 
@@ -498,7 +543,8 @@ int main(void) {
                 cmocka_unit_test(test_histogram_decays_and_quantiles),
                 cmocka_unit_test(test_day_profile_keeps_daily_peaks),
                 cmocka_unit_test(test_profile_set_counts_young_workloads_at_their_limit),
-                cmocka_unit_test(test_profile_set_forgets_workloads_that_disappear),
+                cmocka_unit_test(test_profile_set_keeps_an_absent_workload_for_a_grace_period),
+                cmocka_unit_test(test_profile_set_keeps_absent_workloads_only_within_the_limit),
                 cmocka_unit_test(test_profile_set_rejects_bad_samples_and_changes_nothing),
                 cmocka_unit_test(test_profile_set_restarts_predictors_when_the_clock_goes_back),
         };

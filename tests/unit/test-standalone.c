@@ -145,6 +145,8 @@ static void test_generated_names_are_valid_and_derived_from_the_command(void **s
                 { "", 3, "cmd-3" },
                 { "/usr/bin/", 4, "cmd-4" },
                 { "sh", 0xffffffff, "sh-ffffffff" },
+                { "/opt/memory.hog", 5, "memory_hog-5" },       /* not a cgroup file's name */
+                { "backup.sh", 6, "backup.sh-6" },
                 { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 7,
                   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-7" },  /* 40 characters kept */
         };
@@ -214,6 +216,7 @@ static void test_create_makes_parents_and_refuses_a_used_name_v2(void **state) {
         ColoError err = {};
         assert_int_equal(tree_create_workload(f->root, TIER_BATCH, "job", NULL, &err), 0);
         assert_true(fakefs_exists(f->dir, "fs/colo/offline/batch/job"));
+        fakefs_write(f->dir, "fs/colo/offline/batch/job/cgroup.procs", "42\n");   /* it has a process */
         for (int t = 0; t < _TIER_MAX; t++) {
                 char p[PATH_MAX];
                 snprintf(p, sizeof(p), "fs/colo/%s", tree_tier_path((WorkloadTier) t));
@@ -578,6 +581,48 @@ static void test_agent_liveness_needs_a_live_colo_and_a_fresh_file(void **state)
         d.agent_pid = 0;
         assert_false(session_agent_is_live(&d, 101 * USEC_PER_SEC, f->proc));
         assert_false(session_agent_is_live(NULL, 101 * USEC_PER_SEC, f->proc));
+
+        /* Stale (alive, silent) and gone are told apart, by the file's own timestamp. */
+        d.agent_pid = getpid();
+        fakefs_write(f->dir, rel, "42 (colo) S 1 2 3");
+        assert_int_equal(session_classify_status(&d, 108 * USEC_PER_SEC, f->proc), STATUS_FILE_LIVE);
+        assert_int_equal(session_classify_status(&d, 109 * USEC_PER_SEC, f->proc), STATUS_FILE_STALE);
+        fakefs_write(f->dir, rel, "42 (bash) S 1 2 3");
+        assert_int_equal(session_classify_status(&d, 101 * USEC_PER_SEC, f->proc), STATUS_FILE_AGENT_GONE);
+        assert_int_equal(STATUS_STALE_AFTER(USEC_PER_SEC), 8 * USEC_PER_SEC);
+}
+
+/* Absent, unreadable (a FIFO, a directory) and corrupt status files are told apart, with the
+ * path; before, all of them read as "agent: not running". */
+static void test_status_file_problems_are_told_apart(void **state) {
+        Fake *f = *state;
+        char sd[PATH_MAX], path[PATH_MAX];
+        snprintf(sd, sizeof(sd), "%s/state", f->dir);
+        snprintf(path, sizeof(path), "%s/status.json", sd);
+        StatusDoc d = {};
+        StatusFileState st = STATUS_FILE_LIVE;
+        ColoError err = {};
+        assert_int_equal(session_read_status(sd, &d, &st, &err), -ENOENT);
+        assert_int_equal(st, STATUS_FILE_ABSENT);
+
+        fakefs_write(f->dir, "state/status.json", "{\"agent\": {\"pid\": 1");
+        assert_true(session_read_status(sd, &d, &st, &err) < 0);
+        assert_int_equal(st, STATUS_FILE_CORRUPT);
+        assert_non_null(strstr(err.msg, path));
+        fakefs_write(f->dir, "state/status.json", "");         /* a write cut short by a full disk */
+        assert_true(session_read_status(sd, &d, &st, &err) < 0);
+        assert_int_equal(st, STATUS_FILE_CORRUPT);
+
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(session_read_status(sd, &d, &st, &err), -EINVAL);
+        assert_int_equal(st, STATUS_FILE_UNREADABLE);
+        assert_non_null(strstr(err.msg, "is a FIFO"));
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkdir(path, 0700), 0);
+        assert_int_equal(session_read_status(sd, &d, &st, &err), -EISDIR);
+        assert_int_equal(st, STATUS_FILE_UNREADABLE);
+        assert_int_equal(rmdir(path), 0);
 }
 
 int main(void) {
@@ -595,6 +640,7 @@ int main(void) {
                                                 teardown_fake),
                 cmocka_unit_test_setup_teardown(test_agent_liveness_needs_a_live_colo_and_a_fresh_file, setup_fake,
                                                 teardown_fake),
+                cmocka_unit_test_setup_teardown(test_status_file_problems_are_told_apart, setup_fake, teardown_fake),
                 cmocka_unit_test(test_status_doc_round_trips_through_json),
                 cmocka_unit_test(test_status_doc_json_is_what_jansson_prints_for_the_whole_tree),
                 cmocka_unit_test(test_status_doc_rejects_bad_documents_naming_the_field),

@@ -4,13 +4,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "model/workload.h"
 #include "util/error.h"
+#include "util/failure-latch.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 #include "util/prom-histogram.h"
@@ -75,6 +81,114 @@ static void test_tiers_belong_to_classes(void **state) {
         assert_false(workload_name_is_valid(""));
 }
 
+/* A FIFO (no writer) or a device is refused at once, naming the path; before, open() blocked
+ * for good on the FIFO. */
+static void test_read_full_file_refuses_fifos_and_devices(void **state) {
+        (void) state;
+        char dir[] = "/tmp/colo-test-util-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char fifo[PATH_MAX], link[PATH_MAX], file[PATH_MAX];
+        snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+        snprintf(link, sizeof(link), "%s/link", dir);
+        snprintf(file, sizeof(file), "%s/file", dir);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        char *text = NULL;
+        ColoError err = {};
+        assert_int_equal(read_full_file(fifo, 1024, &text, NULL, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, fifo));
+        assert_non_null(strstr(err.msg, "is a FIFO, not a regular file"));
+        assert_int_equal(read_full_file("/dev/null", 1024, &text, NULL, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "'/dev/null' is a character device"));
+        assert_int_equal(read_full_file(dir, 1024, &text, NULL, &err), -EISDIR);
+        assert_null(text);
+
+        assert_int_equal(write_file_atomic(file, "ok\n", 3, 0600, &err), 0);
+        assert_int_equal(symlink(file, link), 0);
+        assert_int_equal(read_full_file(link, 1024, &text, NULL, &err), 0);       /* links are followed... */
+        assert_string_equal(text, "ok\n");
+        free(text);
+        text = NULL;
+        assert_int_equal(read_full_file_flags(link, O_NOFOLLOW, 1024, &text, NULL, &err), -ELOOP);  /* ...unless not */
+        assert_non_null(strstr(err.msg, "is a symbolic link"));
+        assert_null(text);
+        assert_int_equal(unlink(fifo), 0);
+        assert_int_equal(unlink(link), 0);
+        assert_int_equal(unlink(file), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+static pid_t dead_pid(void) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        return pid;
+}
+
+/* Only "<base>.tmp.<pid>" of writers no longer alive go; everything else stays. */
+static void test_stale_temp_files_of_dead_writers_are_removed(void **state) {
+        (void) state;
+        char dir[] = "/tmp/colo-test-util-XXXXXX";
+        assert_non_null(mkdtemp(dir));
+        char path[PATH_MAX], p[PATH_MAX + 64];
+        snprintf(path, sizeof(path), "%s/profiles.ckpt", dir);
+        pid_t dead = dead_pid();
+        const struct {
+                char name[64];
+                bool removed;
+        } files[] = {
+                { "", false },                          /* the checkpoint itself (filled in below) */
+                { "profiles.ckpt.tmp.%d", true },       /* a dead writer's */
+                { "profiles.ckpt.tmp.1", false },       /* init is alive */
+                { "profiles.ckpt.tmp.self", false },    /* ours (filled in below) */
+                { "other.tmp.%d", false },              /* not this file's */
+                { "profiles.ckpt.tmp.x%d", false },
+                { "profiles.ckpt.tmp.0%d", false },
+                { "profiles.ckpt.tmp.", false },
+        };
+        char names[8][80];
+        for (size_t i = 0; i < 8; i++) {
+                if (i == 0)
+                        snprintf(names[i], sizeof(names[i]), "profiles.ckpt");
+                else if (i == 3)
+                        snprintf(names[i], sizeof(names[i]), "profiles.ckpt.tmp.%d", (int) getpid());
+                else
+                        snprintf(names[i], sizeof(names[i]), files[i].name, (int) dead);
+                snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+                ColoError err = {};
+                assert_int_equal(write_file_atomic(p, "x", 1, 0600, &err), 0);
+        }
+        ColoError err = {};
+        assert_int_equal(remove_stale_temp_files(path, &err), 1);
+        for (size_t i = 0; i < 8; i++) {
+                snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+                assert_int_equal(access(p, F_OK) == 0, !files[i].removed);
+                (void) unlink(p);
+        }
+        assert_int_equal(remove_stale_temp_files(path, &err), 0);
+        assert_int_equal(rmdir(dir), 0);
+        snprintf(p, sizeof(p), "%s/x", dir);
+        assert_int_equal(remove_stale_temp_files(p, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, dir));
+}
+
+/* Ten failing periods report once; the recovery reports once, with the count. */
+static void test_failure_latch_reports_the_edges_only(void **state) {
+        (void) state;
+        FailureLatch l = {};
+        assert_int_equal(failure_latch_update(&l, false), FAILURE_LATCH_QUIET);
+        assert_int_equal(failure_latch_update(&l, true), FAILURE_LATCH_FAILED);
+        for (int i = 0; i < 9; i++)
+                assert_int_equal(failure_latch_update(&l, true), FAILURE_LATCH_QUIET);
+        assert_int_equal(failure_latch_update(&l, false), FAILURE_LATCH_RECOVERED);
+        assert_int_equal(l.failures, 10);
+        failure_latch_reset_count(&l);
+        assert_int_equal(failure_latch_update(&l, false), FAILURE_LATCH_QUIET);
+        assert_int_equal(failure_latch_update(&l, true), FAILURE_LATCH_FAILED);
+        assert_int_equal(l.failures, 1);
+}
+
 /* Values land in the first bucket whose bound is >= the value; le lines are cumulative; the
  * +Inf bucket (count) holds everything; NaN is not counted at all. */
 static void test_prom_histogram_buckets(void **state) {
@@ -108,6 +222,9 @@ int main(void) {
                 cmocka_unit_test(test_error_wrap_prefixes_context),
                 cmocka_unit_test(test_write_file_atomic_replaces),
                 cmocka_unit_test(test_tiers_belong_to_classes),
+                cmocka_unit_test(test_read_full_file_refuses_fifos_and_devices),
+                cmocka_unit_test(test_stale_temp_files_of_dead_writers_are_removed),
+                cmocka_unit_test(test_failure_latch_reports_the_edges_only),
                 cmocka_unit_test(test_prom_histogram_buckets),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

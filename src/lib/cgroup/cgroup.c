@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "cgroup/cgroup-internal.h"
@@ -384,6 +385,64 @@ int cg_group_open(CgRoot *root, const char *path, bool create, CgGroup **ret, Co
         }
         *ret = TAKE_PTR(g);
         return 0;
+}
+
+/* Removes the directories of path that cg_group_create() made (created[s]), newest first. */
+static void create_rollback(CgRoot *root, const char *path, const bool created[_CG_SLOT_MAX]) {
+        for (int s = _CG_SLOT_MAX - 1; s >= 0; s--)
+                if (created[s])
+                        (void) unlinkat(root->h[s].fd, path, AT_REMOVEDIR);
+}
+
+int cg_group_create(CgRoot *root, const char *path, CgGroup **ret, ColoError *err) {
+        if (!cg_path_is_valid(path) || path[0] == '\0')
+                return colo_error_setf_plain(err, EINVAL, "invalid cgroup path '%s' to create", path ? path : "(null)");
+        bool created[_CG_SLOT_MAX] = {};
+        for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
+                CgHierarchy *h = &root->h[s];
+                if (!h->present || h->primary != s)
+                        continue;
+                bool mirror = root->mode == CG_MODE_V1 && s == CG_SLOT_UNIFIED;
+                if (mkdirat(h->fd, path, 0755) == 0) {
+                        created[s] = true;
+                        continue;
+                }
+                if (mirror)
+                        continue;       /* the PSI mirror is best effort, as in cg_group_open() */
+                int e = errno;
+                create_rollback(root, path, created);
+                return colo_error_set(err, e, "mkdir '%s/%s'", h->path, path);
+        }
+        /* Now every directory is ours: open them (v2 controllers, v1 cpuset values) as usual. */
+        int r = cg_group_open(root, path, true, ret, err);
+        if (r < 0)
+                create_rollback(root, path, created);
+        return r;
+}
+
+int cg_root_lock_below(CgRoot *root, const char *name, ColoError *err) {
+        CgSlot s = cg_listing_slot(root);
+        const char *base = root->h[s].path;
+        if (strchr(name, '/') || !cg_path_is_valid(name))
+                return colo_error_setf_plain(err, EINVAL, "invalid lock name '%s'", name);
+        /* 0700: flock() needs only an open fd, so a lock others can open is a lock others can hold. */
+        if (mkdirat(root->h[s].fd, name, 0700) < 0 && errno != EEXIST)
+                return colo_error_set(err, errno, "mkdir '%s/%s'", base, name);
+        _cleanup_close_ int fd = openat(root->h[s].fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return colo_error_set(err, errno, "open '%s/%s'", base, name);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return colo_error_set(err, errno, "stat '%s/%s'", base, name);
+        if (st.st_uid != geteuid())
+                return colo_error_setf_plain(err, EPERM, "'%s/%s' is owned by uid %u, not by us", base, name,
+                                             (unsigned) st.st_uid);
+        if ((st.st_mode & 077) && fchmod(fd, 0700) < 0)
+                return colo_error_set(err, errno, "chmod '%s/%s'", base, name);
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR)
+                        return colo_error_set(err, errno, "lock '%s/%s'", base, name);
+        return TAKE_FD(fd);
 }
 
 const char *cg_group_path(const CgGroup *g) {

@@ -139,6 +139,16 @@ int cg_root_lock(const CgRoot *root, int *ret_fd, ColoError *err);
  * -EINVAL for a path with "..", "." or empty components; -ENOENT if missing and !create. */
 int cg_group_open(CgRoot *root, const char *path, bool create, CgGroup **ret, ColoError *err);
 CgGroup *cg_group_free(CgGroup *g);
+/* Creates a new group: its parent must exist, and the group must not exist in any hierarchy
+ * (-EEXIST: mkdir never accepts an existing directory here). A mkdir failing in one v1
+ * hierarchy removes the directories already made in the others, so a failed create leaves
+ * nothing behind. Then opens it as cg_group_open() does. */
+int cg_group_create(CgRoot *root, const char *path, CgGroup **ret, ColoError *err);
+/* Takes an exclusive flock() on the directory name directly below the managed root (in the
+ * hierarchy that lists groups; made, mode 0700, if missing), waiting for other holders. Returns
+ * the fd (close() releases; the kernel releases it when the process dies, so a crash leaves no
+ * stale lock), or -errno. -EPERM if the directory is not ours. */
+int cg_root_lock_below(CgRoot *root, const char *name, ColoError *err);
 const char *cg_group_path(const CgGroup *g);
 /* Removes an empty group in every hierarchy (rmdir); -EBUSY if tasks remain. */
 int cg_group_remove(CgRoot *root, const char *path, ColoError *err);

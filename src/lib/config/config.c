@@ -11,6 +11,7 @@
 #include "config/config-internal.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/yaml-depth.h"
 
 void config_init_defaults(Config *c) {
         memset(c, 0, sizeof(*c));
@@ -410,6 +411,19 @@ static int yaml_error(Walker *w, const yaml_parser_t *parser) {
                             parser->problem ? parser->problem : "syntax error");
 }
 
+/* Refuses a document nested deeper than CONFIG_DEPTH_MAX before yaml_parser_load() builds it
+ * (util/yaml-depth.h: quadratic otherwise); no configuration nests deeper than 4. */
+static int check_depth(Walker *w) {
+        yaml_mark_t mark = {};
+        int r = yaml_check_depth(w->text, w->text_size, CONFIG_DEPTH_MAX, &mark.line, &mark.column);
+        if (r < 0)
+                return colo_error_set(w->err, -r, "%s: parse", w->filename);
+        if (r > 0)
+                return walker_error(w, &mark, NULL, "nested deeper than %u levels of lists and mappings",
+                                    (unsigned) CONFIG_DEPTH_MAX);
+        return 0;
+}
+
 static void yaml_parser_deletep(yaml_parser_t **p) {
         if (*p)
                 yaml_parser_delete(*p);
@@ -441,6 +455,9 @@ int config_parse_yaml(const char *text, size_t size, const char *filename, Confi
         w.text_size = text ? size : 0;
         yaml_parser_set_input_string(&parser, (const unsigned char *) w.text, w.text_size);
 
+        r = check_depth(&w);
+        if (r < 0)
+                return r;
         if (!yaml_parser_load(&parser, &doc))
                 return yaml_error(&w, &parser);
         doc_owned = &doc;

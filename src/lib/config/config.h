@@ -75,6 +75,8 @@ int config_load_file(const char *path, Config *c, ColoError *err);
 
 /* Largest configuration file config_load_file() and config_parse_yaml() accept. */
 #define CONFIG_FILE_MAX (1U << 20)
+/* Lists and mappings nested deeper than this are refused before the document is built. */
+#define CONFIG_DEPTH_MAX 16
 
 /* Parses "1s", "250ms", "5m", "1h", "12h", "2d", "100us" into microseconds; a decimal fraction
  * ("1.5h") is allowed when the result is a whole number of microseconds, and a bare "0" means zero.

@@ -19,6 +19,9 @@
 #define KUBE_SERVICE_ACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 /* Largest kubeconfig or service account file read. */
 #define KUBE_CONFIG_FILE_MAX (1U << 20)
+/* Lists and mappings nested deeper than this are refused before a kubeconfig is built (a real
+ * one nests about 7: root, users, an entry, user, exec, env, an item). */
+#define KUBE_CONFIG_DEPTH_MAX 32
 /* Largest buffered response body (a node's pod list is a few MiB at most). */
 #define KUBE_BODY_MAX (64U << 20)
 /* Connection attempts give up after this long; the caller retries with backoff. */

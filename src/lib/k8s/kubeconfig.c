@@ -11,6 +11,7 @@
 #include "k8s/kubeclient.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/yaml-depth.h"
 
 KubeConfig *kube_config_free(KubeConfig *c) {
         if (!c)
@@ -339,6 +340,14 @@ int kube_config_parse_kubeconfig(const char *text, size_t size, const char *file
 
         if (!text || size > KUBE_CONFIG_FILE_MAX)
                 return colo_error_setf_plain(err, EFBIG, "%s: larger than %u bytes", k.filename, KUBE_CONFIG_FILE_MAX);
+        /* Bounded before anything is built: loading 100k '[' takes quadratic time. */
+        size_t line = 0, column = 0;
+        r = yaml_check_depth(text, size, KUBE_CONFIG_DEPTH_MAX, &line, &column);
+        if (r < 0)
+                return colo_error_set(err, -r, "%s", k.filename);
+        if (r > 0)
+                return colo_error_setf_plain(err, EINVAL, "%s:%zu:%zu: nested deeper than %u levels of lists and mappings",
+                                             k.filename, line + 1, column + 1, (unsigned) KUBE_CONFIG_DEPTH_MAX);
         if (!yaml_parser_initialize(&parser))
                 return colo_error_set(err, ENOMEM, "%s", k.filename);
         yaml_parser_set_input_string(&parser, (const unsigned char *) text, size);

@@ -55,15 +55,46 @@ WorkloadTier workload_class_default_tier(WorkloadClass c) {
         return c == CLASS_ONLINE ? TIER_NORMAL : c == CLASS_OFFLINE ? TIER_BATCH : _TIER_INVALID;
 }
 
-bool workload_name_is_valid(const char *name) {
+/* Prefixes of the kernel's cgroup interface files ("<controller>.<knob>", "cgroup.procs"): every
+ * controller of cgroup v1 and v2 (linux/cgroup_subsys.h), plus "cgroup". A workload leaf lives
+ * next to these files in its tier directory, so a name like "cpu.shares" would be a file, not a
+ * group; refusing the whole "<controller>." family keeps names valid on every kernel, whatever
+ * knobs it grows. Vendor controllers (openEuler's "files") are listed too. */
+static const char *const interface_file_prefixes[] = {
+        "cgroup", "cpu",     "cpuacct",  "cpuset", "memory", "io",   "blkio", "devices", "freezer", "net_cls",
+        "net_prio", "perf_event", "hugetlb", "pids",   "rdma",   "misc", "dmem",  "debug",   "files",
+};
+
+/* v1 interface files without a dot. */
+static const char *const interface_files_plain[] = { "tasks", "notify_on_release", "release_agent" };
+
+const char *workload_name_problem(const char *name) {
         size_t n = name ? strlen(name) : 0;
-        if (n == 0 || n >= WORKLOAD_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-                return false;
+        if (n == 0)
+                return "empty";
+        if (n >= WORKLOAD_NAME_MAX)
+                return "too long";
         for (size_t i = 0; i < n; i++) {
                 char c = name[i];
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '_' || c == '-' || c == '.'))
-                        return false;
+                        return "character outside A-Z a-z 0-9 _ . -";
         }
-        return true;
+        /* Also covers "." and "..": hidden names are colo's own (and tools skip them). */
+        if (name[0] == '.')
+                return "starts with '.'";
+        for (size_t i = 0; i < ELEMENTSOF(interface_files_plain); i++)
+                if (strcmp(name, interface_files_plain[i]) == 0)
+                        return "is the name of a cgroup interface file";
+        const char *dot = strchr(name, '.');
+        for (size_t i = 0; dot && i < ELEMENTSOF(interface_file_prefixes); i++) {
+                size_t len = strlen(interface_file_prefixes[i]);
+                if ((size_t) (dot - name) == len && strncmp(name, interface_file_prefixes[i], len) == 0)
+                        return "looks like a cgroup interface file (<controller>.<knob>)";
+        }
+        return NULL;
+}
+
+bool workload_name_is_valid(const char *name) {
+        return workload_name_problem(name) == NULL;
 }

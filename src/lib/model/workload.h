@@ -25,7 +25,9 @@ typedef enum WorkloadTier {
         _TIER_INVALID = -EINVAL,
 } WorkloadTier;
 
-/* Workload names: [A-Za-z0-9_.-], 1..WORKLOAD_NAME_MAX-1 chars, not "." or "..". */
+/* Workload names: [A-Za-z0-9_.-], 1..WORKLOAD_NAME_MAX-1 chars, not starting with '.', and not
+ * a cgroup interface file's name: not "tasks", "notify_on_release", "release_agent", and no
+ * "<controller>.<anything>" nor "cgroup.<anything>" ("cpu.shares", "memory.limit_in_bytes"). */
 #define WORKLOAD_NAME_MAX 64
 
 const char *workload_class_to_string(WorkloadClass c);      /* "online", "offline"; NULL if invalid */
@@ -35,3 +37,5 @@ WorkloadTier workload_tier_from_string(const char *s);
 WorkloadClass workload_tier_class(WorkloadTier t);           /* the class a tier belongs to */
 WorkloadTier workload_class_default_tier(WorkloadClass c);   /* online: normal, offline: batch */
 bool workload_name_is_valid(const char *name);
+/* NULL for a valid name, else why it is not ("starts with '.'"), for error messages. */
+const char *workload_name_problem(const char *name);

@@ -241,3 +241,14 @@ int checkpoint_unwrap(const void *buf, size_t size, uint32_t max_version, uint32
         *ret_payload_size = length;
         return 0;
 }
+
+uint64_t checkpoint_save_delay_usec(uint64_t saved_realtime_usec, uint64_t now_realtime_usec, uint64_t interval_usec,
+                                    uint64_t min_delay_usec) {
+        min_delay_usec = MIN(min_delay_usec, interval_usec);
+        if (saved_realtime_usec == 0)
+                return min_delay_usec;
+        if (saved_realtime_usec > now_realtime_usec)
+                return interval_usec;
+        uint64_t since = now_realtime_usec - saved_realtime_usec;
+        return since >= interval_usec ? min_delay_usec : MAX(interval_usec - since, min_delay_usec);
+}

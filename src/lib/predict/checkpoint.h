@@ -70,3 +70,11 @@ int checkpoint_wrap(uint32_t version, const void *payload, size_t size, uint8_t 
  * -EPROTONOSUPPORT (version 0 or newer than max_version); err says which. */
 int checkpoint_unwrap(const void *buf, size_t size, uint32_t max_version, uint32_t *ret_version,
                       const uint8_t **ret_payload, size_t *ret_payload_size, ColoError *err);
+
+/* How long to wait before the next save: interval after the checkpoint's last save
+ * (saved_realtime_usec, the file's own modification time; 0 when there is no file), so the
+ * schedule survives restarts and an agent restarted more often than the interval still saves.
+ * Never sooner than min_delay_usec (a period: a restart saves what it learnt, not only what it
+ * loaded), never later than interval (a file dated in the future). Pure. */
+uint64_t checkpoint_save_delay_usec(uint64_t saved_realtime_usec, uint64_t now_realtime_usec, uint64_t interval_usec,
+                                    uint64_t min_delay_usec);

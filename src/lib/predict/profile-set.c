@@ -1,37 +1,18 @@
-/* Per-workload usage profiles and the node's online peak prediction (see profile-set.h).
+/* Per-workload usage profiles and the node's online peak prediction (see profile-set.h); the
+ * checkpoints of a set are in profile-set-checkpoint.c.
  * Workloads live in an array sorted by name; an observe() merges the sorted samples into it,
  * building the new array aside so that a failure leaves the old one untouched. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "predict/checkpoint.h"
 #include "predict/histogram.h"
+#include "predict/profile-set-internal.h"
 #include "predict/profile-set.h"
 #include "predict/profile.h"
 #include "util/fileio.h"
-
-typedef struct Workload {
-        char *name;
-        uint64_t first_usec, last_usec;
-        uint64_t samples;
-        double cpu, cpu_limit, cpu_max;
-        double mem, mem_limit, mem_max; /* bytes, as doubles: the predictors work in doubles */
-        Histogram *cpu_hist, *mem_hist;
-        DayProfile *cpu_day, *mem_day;
-} Workload;
-
-struct ProfileSet {
-        ProfileSetConfig cfg;
-        char *spec;
-        Predictor *cpu_pred, *mem_pred;
-        Workload **workloads;
-        size_t n_workloads;
-        bool started;
-        uint64_t last_usec;
-        double cpu_capacity, mem_capacity; /* from the latest estimate, 0 before */
-        double node_cpu, node_mem;         /* latest totals */
-};
 
 void profile_set_config_init_defaults(ProfileSetConfig *c) {
         *c = (ProfileSetConfig) {
@@ -41,6 +22,7 @@ void profile_set_config_init_defaults(ProfileSetConfig *c) {
                 .day_buckets = 48,
                 .day_half_life_usec = 3 * 24 * 3600 * USEC_PER_SEC,
                 .max_workloads = 4096,
+                .forget_after_usec = 10 * 60 * USEC_PER_SEC,
         };
         predictor_params_init_defaults(&c->params);
 }
@@ -50,7 +32,7 @@ void profile_set_config_init_defaults(ProfileSetConfig *c) {
 static const HistogramConfig cpu_histogram = { .first = 0.001, .growth = 1.05, .n_buckets = 300 };
 static const HistogramConfig mem_histogram = { .first = 1048576.0, .growth = 1.05, .n_buckets = 380 };
 
-static Workload *workload_free(Workload *w) {
+Workload *workload_free(Workload *w) {
         if (!w)
                 return NULL;
         free(w->name);
@@ -62,10 +44,9 @@ static Workload *workload_free(Workload *w) {
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(Workload *, workload_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Predictor *, predictor_free);
 
-static int workload_new(const ProfileSetConfig *cfg, const char *name, Workload **ret) {
+int workload_new(const ProfileSetConfig *cfg, const char *name, Workload **ret) {
         _cleanup_(workload_freep) Workload *w = calloc(1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
@@ -87,6 +68,7 @@ static int workload_new(const ProfileSetConfig *cfg, const char *name, Workload 
 }
 
 static void workload_observe(Workload *w, uint64_t t, const ProfileSample *x) {
+        w->absent = false;
         if (w->samples == 0)
                 w->first_usec = t;
         w->samples++;
@@ -120,7 +102,6 @@ ProfileSet *profile_set_free(ProfileSet *s) {
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(ProfileSet *, profile_set_free);
 
 int profile_set_new(const ProfileSetConfig *cfg, ProfileSet **ret, ColoError *err) {
         if (!cfg->predictor_spec)
@@ -172,8 +153,12 @@ static int validate_sample(const ProfileSample *x, size_t i, ColoError *err) {
  * yet: then the larger of the known limits and the current total, so the series has a scale). */
 static double node_limit(const ProfileSet *s, bool cpu) {
         double sum = 0;
-        bool all = s->n_workloads > 0;
+        bool all = false;
+        for (size_t i = 0; i < s->n_workloads; i++)
+                all = all || !s->workloads[i]->absent;
         for (size_t i = 0; i < s->n_workloads; i++) {
+                if (s->workloads[i]->absent)
+                        continue;       /* not running: no limit to add */
                 double l = cpu ? s->workloads[i]->cpu_limit : s->workloads[i]->mem_limit;
                 if (l > 0)
                         sum += l;
@@ -186,6 +171,74 @@ static double node_limit(const ProfileSet *s, bool cpu) {
         if (capacity > 0)
                 return MAX(capacity, now);
         return MAX(sum, now);
+}
+
+/* The workloads after one observe(), built aside: next[i] is sampled by sample_of[i], or kept
+ * through an absence (sample_of[i] NULL); dropped are freed on commit, created on failure. */
+typedef struct ObserveMerge {
+        Workload **next;
+        const ProfileSample **sample_of;
+        bool *created;
+        size_t n;
+        Workload **dropped;
+        size_t n_dropped;
+        const char *failed_name;
+} ObserveMerge;
+
+static void observe_merge_done(ObserveMerge *m, bool failed) {
+        for (size_t i = 0; failed && m->next && i < m->n; i++)
+                if (m->created[i])
+                        workload_free(m->next[i]);
+        free(m->next);
+        free(m->sample_of);
+        free(m->created);
+        free(m->dropped);
+        *m = (ObserveMerge) {};
+}
+
+/* An absent workload keeps its profile for forget_after after its last sample (and while the
+ * clock stands before that sample), as long as the set has room. */
+static bool workload_kept(const ProfileSet *s, const Workload *w, uint64_t t, size_t n_present, size_t n_kept) {
+        if (n_present + n_kept >= s->cfg.max_workloads)
+                return false;
+        return t <= w->last_usec || t - w->last_usec < s->cfg.forget_after_usec;
+}
+
+/* Merges the sorted samples into the sorted workloads, creating profiles for new names; nothing
+ * of s changes. Returns 0 or -ENOMEM (m->failed_name says for which workload). */
+static int merge_workloads(const ProfileSet *s, uint64_t t, const ProfileSample **sorted, size_t n, ObserveMerge *m) {
+        size_t cap = MAX(n + s->n_workloads, (size_t) 1);
+        m->next = calloc(cap, sizeof(*m->next));
+        m->sample_of = calloc(cap, sizeof(*m->sample_of));
+        m->created = calloc(cap, sizeof(*m->created));
+        m->dropped = calloc(MAX(s->n_workloads, (size_t) 1), sizeof(*m->dropped));
+        if (!m->next || !m->sample_of || !m->created || !m->dropped)
+                return -ENOMEM;
+        size_t i = 0, j = 0, kept = 0;
+        while (i < n || j < s->n_workloads) {
+                int c = i >= n ? 1 : j >= s->n_workloads ? -1 : strcmp(sorted[i]->name, s->workloads[j]->name);
+                if (c > 0) {            /* absent this time */
+                        Workload *w = s->workloads[j++];
+                        if (workload_kept(s, w, t, n, kept)) {
+                                m->next[m->n++] = w;
+                                kept++;
+                        } else
+                                m->dropped[m->n_dropped++] = w;
+                        continue;
+                }
+                if (c == 0)
+                        m->next[m->n] = s->workloads[j++];
+                else {
+                        int r = workload_new(&s->cfg, sorted[i]->name, &m->next[m->n]);
+                        if (r < 0) {
+                                m->failed_name = sorted[i]->name;
+                                return r;
+                        }
+                        m->created[m->n] = true;
+                }
+                m->sample_of[m->n++] = sorted[i++];
+        }
+        return 0;
 }
 
 int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSample *samples, size_t n,
@@ -214,9 +267,7 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
                         return r;
         }
         _cleanup_free_ const ProfileSample **sorted = calloc(MAX(n, (size_t) 1), sizeof(*sorted));
-        _cleanup_free_ Workload **next = calloc(MAX(n, (size_t) 1), sizeof(*next));
-        _cleanup_free_ bool *created = calloc(MAX(n, (size_t) 1), sizeof(*created));
-        if (!sorted || !next || !created)
+        if (!sorted)
                 return colo_error_set(err, ENOMEM, "observe workloads");
         for (size_t i = 0; i < n; i++)
                 sorted[i] = &samples[i];
@@ -225,49 +276,40 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
                 if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
                         return colo_error_setf_plain(err, EINVAL, "workload '%s' sampled twice", sorted[i]->name);
 
-        /* merge: keep the workloads still sampled, create the new ones; nothing is freed yet */
-        size_t j = 0;
-        for (size_t i = 0; i < n; i++) {
-                while (j < s->n_workloads && strcmp(s->workloads[j]->name, sorted[i]->name) < 0)
-                        j++;
-                if (j < s->n_workloads && strcmp(s->workloads[j]->name, sorted[i]->name) == 0) {
-                        next[i] = s->workloads[j++];
-                        continue;
-                }
-                int r = workload_new(&s->cfg, sorted[i]->name, &next[i]);
-                if (r < 0) {
-                        for (size_t k = 0; k < i; k++)
-                                if (created[k])
-                                        workload_free(next[k]);
-                        return colo_error_set(err, -r, "profile of workload '%s'", sorted[i]->name);
-                }
-                created[i] = true;
+        uint64_t t = restart || !s->started ? realtime_usec : MAX(realtime_usec, s->last_usec);
+        ObserveMerge m = {};
+        int r = merge_workloads(s, t, sorted, n, &m);
+        if (r < 0) {
+                if (m.failed_name)
+                        r = colo_error_set(err, -r, "profile of workload '%s'", m.failed_name);
+                else
+                        r = colo_error_set(err, -r, "observe workloads");
+                observe_merge_done(&m, true);
+                return r;
         }
 
-        /* commit: forget the workloads that disappeared */
-        for (size_t k = 0, m = 0; k < s->n_workloads; k++) {
-                while (m < n && next[m] != s->workloads[k] && strcmp(sorted[m]->name, s->workloads[k]->name) < 0)
-                        m++;
-                if (m < n && next[m] == s->workloads[k])
-                        continue;
-                workload_free(s->workloads[k]);
-        }
+        /* commit: forget the workloads gone for longer than forget_after */
+        for (size_t k = 0; k < m.n_dropped; k++)
+                workload_free(m.dropped[k]);
         free(s->workloads);
-        s->workloads = TAKE_PTR(next);
-        s->n_workloads = n;
+        s->workloads = TAKE_PTR(m.next);
+        s->n_workloads = m.n;
 
         if (restart) {
                 predictor_free(s->cpu_pred);
                 predictor_free(s->mem_pred);
                 s->cpu_pred = TAKE_PTR(fresh_cpu);
                 s->mem_pred = TAKE_PTR(fresh_mem);
-                s->last_usec = realtime_usec;
         }
-        uint64_t t = s->started ? MAX(realtime_usec, s->last_usec) : realtime_usec;
         s->started = true;
         s->last_usec = t;
-        for (size_t i = 0; i < n; i++)
-                workload_observe(s->workloads[i], t, sorted[i]);
+        for (size_t i = 0; i < s->n_workloads; i++) {
+                if (m.sample_of[i])
+                        workload_observe(s->workloads[i], t, m.sample_of[i]);
+                else
+                        s->workloads[i]->absent = true;
+        }
+        observe_merge_done(&m, false);
         s->node_cpu = node_online_cpu;
         s->node_mem = (double) node_online_mem;
         predictor_observe(s->cpu_pred, t, s->node_cpu, node_limit(s, true));
@@ -300,10 +342,11 @@ void profile_set_estimate(ProfileSet *s, uint64_t realtime_usec, double cpu_capa
         mem = isnan(mem) ? mem_limit : MAX(mem, s->node_mem);
 
         double cpu_young = 0, mem_young = 0;
-        size_t n_young = 0;
+        size_t n_young = 0, n_present = 0;
         for (size_t i = 0; i < s->n_workloads; i++) {
                 const Workload *w = s->workloads[i];
-                if (!workload_young(s, w, t))
+                n_present += !w->absent;
+                if (w->absent || !workload_young(s, w, t))
                         continue;
                 n_young++;
                 double c = w->cpu_limit > 0 ? w->cpu_limit : w->cpu_max;
@@ -326,7 +369,7 @@ void profile_set_estimate(ProfileSet *s, uint64_t realtime_usec, double cpu_capa
                 .mem_young = to_bytes(mem_young),
                 .cpu_limit = cpu_limit,
                 .mem_limit = to_bytes(mem_limit),
-                .n_workloads = s->n_workloads,
+                .n_workloads = n_present,
                 .n_young = n_young,
         };
 }
@@ -360,207 +403,5 @@ int profile_set_workload_info(const ProfileSet *s, size_t i, uint64_t realtime_u
                 .mem_p95 = histogram_quantile(w->mem_hist, 0.95),
                 .mem_peak = day_peak(w->mem_day, t),
         };
-        return 0;
-}
-
-/* ---- checkpoints ---- */
-
-static void params_save(const ProfileSetConfig *c, CkWriter *w) {
-        const PredictorParams *p = &c->params;
-        ck_put_string(w, c->predictor_spec);
-        ck_put_u64(w, p->horizon_usec);
-        ck_put_double(w, p->borg_fraction);
-        ck_put_double(w, p->nsigma_n);
-        ck_put_u64(w, p->nsigma_window_usec);
-        ck_put_u64(w, p->koord_half_life_usec);
-        ck_put_double(w, p->koord_quantile);
-        ck_put_double(w, p->koord_margin);
-        ck_put_u64(w, p->peak_window_usec);
-        ck_put_u64(w, p->half_life_usec);
-        ck_put_double(w, p->colo_quantile);
-        ck_put_u64(w, c->min_history_usec);
-        ck_put_u64(w, c->half_life_usec);
-        ck_put_u32(w, c->day_buckets);
-        ck_put_u64(w, c->day_half_life_usec);
-}
-
-static void workload_save(const Workload *x, CkWriter *w) {
-        ck_put_string(w, x->name);
-        ck_put_u64(w, x->first_usec);
-        ck_put_u64(w, x->last_usec);
-        ck_put_u64(w, x->samples);
-        ck_put_double(w, x->cpu);
-        ck_put_double(w, x->cpu_limit);
-        ck_put_double(w, x->cpu_max);
-        ck_put_double(w, x->mem);
-        ck_put_double(w, x->mem_limit);
-        ck_put_double(w, x->mem_max);
-        histogram_save(x->cpu_hist, w);
-        histogram_save(x->mem_hist, w);
-        day_profile_save(x->cpu_day, w);
-        day_profile_save(x->mem_day, w);
-}
-
-int profile_set_save_buffer(const ProfileSet *s, uint8_t **ret, size_t *ret_size, ColoError *err) {
-        CkWriter w;
-        ck_writer_init(&w);
-        params_save(&s->cfg, &w);
-        ck_put_u8(&w, s->started);
-        ck_put_u64(&w, s->last_usec);
-        ck_put_double(&w, s->cpu_capacity);
-        ck_put_double(&w, s->mem_capacity);
-        ck_put_double(&w, s->node_cpu);
-        ck_put_double(&w, s->node_mem);
-        predictor_save_state(s->cpu_pred, &w);
-        predictor_save_state(s->mem_pred, &w);
-        ck_put_u32(&w, (uint32_t) s->n_workloads);
-        for (size_t i = 0; i < s->n_workloads; i++)
-                workload_save(s->workloads[i], &w);
-        int r = w.failed ? -ENOMEM : checkpoint_wrap(PROFILE_SET_CHECKPOINT_VERSION, w.data, w.size, ret, ret_size);
-        ck_writer_done(&w);
-        if (r < 0)
-                return colo_error_set(err, -r, "serialise profiles");
-        return 0;
-}
-
-int profile_set_save(const ProfileSet *s, const char *path, ColoError *err) {
-        _cleanup_free_ uint8_t *image = NULL;
-        size_t size = 0;
-        int r = profile_set_save_buffer(s, &image, &size, err);
-        if (r < 0)
-                return r;
-        r = write_file_atomic(path, image, size, 0600, err);
-        if (r < 0)
-                return colo_error_wrap(err, "save profiles");
-        return 0;
-}
-
-#define BAD_CONFIG(what) colo_error_setf_plain(r->err, EBADMSG, "checkpoint written with another %s", what)
-
-static int params_check(const ProfileSetConfig *c, CkReader *r) {
-        const PredictorParams *p = &c->params;
-        _cleanup_free_ char *spec = NULL;
-        PredictorParams q;
-        ProfileSetConfig d;
-        int k;
-        if ((k = ck_get_string(r, "predictor spec", 256, &spec)) < 0)
-                return k;
-        if (strcmp(spec, c->predictor_spec) != 0)
-                return colo_error_setf_plain(r->err, EBADMSG, "checkpoint written for predictor '%s', not '%s'", spec,
-                                             c->predictor_spec);
-        if ((k = ck_get_u64(r, "horizon", &q.horizon_usec)) < 0 ||
-            (k = ck_get_double(r, "borg fraction", 0, 1e300, &q.borg_fraction)) < 0 ||
-            (k = ck_get_double(r, "nsigma n", 0, 1e300, &q.nsigma_n)) < 0 ||
-            (k = ck_get_u64(r, "nsigma window", &q.nsigma_window_usec)) < 0 ||
-            (k = ck_get_u64(r, "koord half-life", &q.koord_half_life_usec)) < 0 ||
-            (k = ck_get_double(r, "koord quantile", 0, 1e300, &q.koord_quantile)) < 0 ||
-            (k = ck_get_double(r, "koord margin", 0, 1e300, &q.koord_margin)) < 0 ||
-            (k = ck_get_u64(r, "peak window", &q.peak_window_usec)) < 0 ||
-            (k = ck_get_u64(r, "colo half-life", &q.half_life_usec)) < 0 ||
-            (k = ck_get_double(r, "colo quantile", 0, 1e300, &q.colo_quantile)) < 0 ||
-            (k = ck_get_u64(r, "minimum history", &d.min_history_usec)) < 0 ||
-            (k = ck_get_u64(r, "profile half-life", &d.half_life_usec)) < 0 ||
-            (k = ck_get_u32(r, "time-of-day buckets", &d.day_buckets)) < 0 ||
-            (k = ck_get_u64(r, "time-of-day half-life", &d.day_half_life_usec)) < 0)
-                return k;
-        if (q.horizon_usec != p->horizon_usec || q.borg_fraction != p->borg_fraction || q.nsigma_n != p->nsigma_n ||
-            q.nsigma_window_usec != p->nsigma_window_usec || q.koord_half_life_usec != p->koord_half_life_usec ||
-            q.koord_quantile != p->koord_quantile || q.koord_margin != p->koord_margin ||
-            q.peak_window_usec != p->peak_window_usec || q.half_life_usec != p->half_life_usec ||
-            q.colo_quantile != p->colo_quantile)
-                return BAD_CONFIG("predictor configuration");
-        if (d.min_history_usec != c->min_history_usec || d.half_life_usec != c->half_life_usec ||
-            d.day_buckets != c->day_buckets || d.day_half_life_usec != c->day_half_life_usec)
-                return BAD_CONFIG("profile configuration");
-        return 0;
-}
-
-static int workload_load(const ProfileSetConfig *cfg, CkReader *r, Workload **ret) {
-        _cleanup_free_ char *name = NULL;
-        int k = ck_get_string(r, "workload name", PROFILE_NAME_MAX, &name);
-        if (k < 0)
-                return k;
-        if (!name[0])
-                return colo_error_setf_plain(r->err, EBADMSG, "empty workload name (offset %zu)", r->pos);
-        _cleanup_(workload_freep) Workload *w = NULL;
-        if ((k = workload_new(cfg, name, &w)) < 0)
-                return colo_error_set(r->err, -k, "load workload '%s'", name);
-        if ((k = ck_get_u64(r, "first seen", &w->first_usec)) < 0 || (k = ck_get_u64(r, "last seen", &w->last_usec)) < 0 ||
-            (k = ck_get_u64(r, "sample count", &w->samples)) < 0 ||
-            (k = ck_get_double(r, "cpu", 0, 1e300, &w->cpu)) < 0 ||
-            (k = ck_get_double(r, "cpu limit", 0, 1e300, &w->cpu_limit)) < 0 ||
-            (k = ck_get_double(r, "cpu maximum", 0, 1e300, &w->cpu_max)) < 0 ||
-            (k = ck_get_double(r, "memory", 0, 1e300, &w->mem)) < 0 ||
-            (k = ck_get_double(r, "memory limit", 0, 1e300, &w->mem_limit)) < 0 ||
-            (k = ck_get_double(r, "memory maximum", 0, 1e300, &w->mem_max)) < 0 ||
-            (k = histogram_load(w->cpu_hist, r)) < 0 || (k = histogram_load(w->mem_hist, r)) < 0 ||
-            (k = day_profile_load(w->cpu_day, r)) < 0 || (k = day_profile_load(w->mem_day, r)) < 0)
-                return colo_error_wrap(r->err, "workload '%s'", name);
-        *ret = TAKE_PTR(w);
-        return 0;
-}
-
-static int profile_set_decode(ProfileSet *n, const uint8_t *payload, size_t size, ColoError *err) {
-        CkReader r;
-        ck_reader_init(&r, payload, size, err);
-        int k;
-        uint32_t count;
-        if ((k = params_check(&n->cfg, &r)) < 0 || (k = ck_get_bool(&r, "started flag", &n->started)) < 0 ||
-            (k = ck_get_u64(&r, "last time", &n->last_usec)) < 0 ||
-            (k = ck_get_double(&r, "cpu capacity", 0, 1e300, &n->cpu_capacity)) < 0 ||
-            (k = ck_get_double(&r, "memory capacity", 0, 1e300, &n->mem_capacity)) < 0 ||
-            (k = ck_get_double(&r, "node cpu", 0, 1e300, &n->node_cpu)) < 0 ||
-            (k = ck_get_double(&r, "node memory", 0, 1e300, &n->node_mem)) < 0)
-                return k;
-        if ((k = predictor_load_state(n->cpu_pred, &r)) < 0)
-                return colo_error_wrap(err, "cpu predictor");
-        if ((k = predictor_load_state(n->mem_pred, &r)) < 0)
-                return colo_error_wrap(err, "memory predictor");
-        if ((k = ck_get_count(&r, "workload count", n->cfg.max_workloads, &count)) < 0)
-                return k;
-        n->workloads = calloc(MAX(count, 1u), sizeof(Workload *));
-        if (!n->workloads)
-                return colo_error_set(err, ENOMEM, "load workloads");
-        for (uint32_t i = 0; i < count; i++) {
-                if ((k = workload_load(&n->cfg, &r, &n->workloads[i])) < 0)
-                        return k;
-                n->n_workloads++;
-                if (i > 0 && strcmp(n->workloads[i - 1]->name, n->workloads[i]->name) >= 0)
-                        return colo_error_setf_plain(err, EBADMSG, "workloads out of order at '%s'",
-                                                     n->workloads[i]->name);
-        }
-        return ck_expect_end(&r, "the workloads");
-}
-
-int profile_set_load_buffer(ProfileSet *s, const void *buf, size_t size, ColoError *err) {
-        uint32_t version;
-        const uint8_t *payload;
-        size_t payload_size;
-        int r = checkpoint_unwrap(buf, size, PROFILE_SET_CHECKPOINT_VERSION, &version, &payload, &payload_size, err);
-        if (r < 0)
-                return r;
-        _cleanup_(profile_set_freep) ProfileSet *n = NULL;
-        r = profile_set_new(&s->cfg, &n, err);
-        if (r < 0)
-                return r;
-        r = profile_set_decode(n, payload, payload_size, err);
-        if (r < 0)
-                return r;
-        /* success: swap the state in, keep s's identity */
-        ProfileSet tmp = *s;
-        *s = *n;
-        *n = tmp;
-        return 0;
-}
-
-int profile_set_load(ProfileSet *s, const char *path, ColoError *err) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-        int r = read_full_file(path, CHECKPOINT_PAYLOAD_MAX + CHECKPOINT_HEADER_SIZE, &buf, &size, err);
-        if (r < 0)
-                return r;
-        r = profile_set_load_buffer(s, buf, size, err);
-        if (r < 0)
-                return colo_error_wrap(err, "checkpoint '%s'", path);
         return 0;
 }

@@ -6,8 +6,11 @@
  *
  * Workloads younger than min_history are not trusted to the predictor: the estimate reserves
  * their limit (or, with no limit known, the larger of their current usage and the highest usage
- * seen so far) on top of the node prediction. A workload missing from an observe() call is
- * forgotten at once: the caller passes every online workload each time.
+ * seen so far) on top of the node prediction. The caller passes every online workload each
+ * time; one missing from an observe() call (a read that failed for a tick, a restart under the
+ * same name, an agent restarted before its first full collection) keeps its profile for
+ * forget_after, counting neither in the estimate nor in the sum of limits meanwhile, and
+ * resumes it if it comes back; after that it is forgotten.
  *
  * Memory per workload is fixed by the bucket counts whatever its uptime (about 12 KiB), and the
  * number of workloads is bounded by max_workloads. Times are wall-clock microseconds (the
@@ -37,7 +40,8 @@ typedef struct ProfileSetConfig {
         uint64_t half_life_usec;        /* per-workload histograms: 12 h */
         uint32_t day_buckets;           /* time-of-day profile buckets: 48 (30 min each) */
         uint64_t day_half_life_usec;    /* time-of-day profile: 3 days */
-        uint32_t max_workloads;         /* 4096 */
+        uint32_t max_workloads;         /* 4096, present and absent ones together */
+        uint64_t forget_after_usec;     /* an absent workload's profile is kept this long: 10 min */
 } ProfileSetConfig;
 
 void profile_set_config_init_defaults(ProfileSetConfig *c);
@@ -91,6 +95,8 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
 void profile_set_estimate(ProfileSet *s, uint64_t realtime_usec, double cpu_capacity, uint64_t mem_capacity,
                           ProfileEstimate *ret);
 
+/* Every profile, those kept through an absence included (ProfileEstimate.n_workloads counts the
+ * present ones only). */
 size_t profile_set_workload_count(const ProfileSet *s);
 /* Workloads are in name order. Returns 0 or -ERANGE. */
 int profile_set_workload_info(const ProfileSet *s, size_t i, uint64_t realtime_usec, ProfileWorkloadInfo *ret);

@@ -28,26 +28,34 @@ int session_load_config(const char *path, Config *ret, ColoError *err) {
         return 0;
 }
 
-int session_read_status(const char *state_dir, StatusDoc *ret, ColoError *err) {
+int session_read_status(const char *state_dir, StatusDoc *ret, StatusFileState *ret_state, ColoError *err) {
         char path[512];
+        StatusFileState unused;
+        if (!ret_state)
+                ret_state = &unused;
+        *ret_state = STATUS_FILE_UNREADABLE;
         if (session_status_path(state_dir, path, sizeof(path)) < 0)
                 return colo_error_setf_plain(err, ENAMETOOLONG, "state directory '%s' is too long", state_dir);
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         int r = read_full_file(path, STATUS_FILE_MAX, &text, &size, err);
+        if (r == -ENOENT)
+                *ret_state = STATUS_FILE_ABSENT;
         if (r < 0)
                 return r;
+        *ret_state = STATUS_FILE_CORRUPT;
         r = status_doc_from_json(text, size, ret, err);
         if (r < 0)
                 return colo_error_wrap(err, "'%s'", path);
+        *ret_state = STATUS_FILE_LIVE;  /* decoded; session_classify_status() says more */
         return 0;
 }
 
-bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root) {
+StatusFileState session_classify_status(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root) {
         if (!d || d->agent_pid <= 0)
-                return false;
+                return STATUS_FILE_AGENT_GONE;
         if (kill((pid_t) d->agent_pid, 0) < 0 && errno != EPERM)
-                return false;
+                return STATUS_FILE_AGENT_GONE;
         /* A recycled pid belongs to some other program: check the command name. A dead agent not
          * yet reaped (a zombie) has left its cgroups already: it does not count either. */
         char path[128], stat[512];
@@ -56,9 +64,45 @@ bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const
         const char *close_paren = n > 0 ? strrchr(stat, ')') : NULL;
         if (!close_paren || strncmp(stat + strcspn(stat, "(") + 1, "colo)", 5) != 0 || close_paren[1] != ' ' ||
             close_paren[2] == 'Z' || close_paren[2] == 'X')
-                return false;
-        uint64_t max_age = 3 * d->period_usec + 5 * USEC_PER_SEC;
-        return d->updated_realtime_usec + max_age >= now_realtime_usec;
+                return STATUS_FILE_AGENT_GONE;
+        return d->updated_realtime_usec + STATUS_STALE_AFTER(d->period_usec) >= now_realtime_usec ? STATUS_FILE_LIVE
+                                                                                                  : STATUS_FILE_STALE;
+}
+
+bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root) {
+        return session_classify_status(d, now_realtime_usec, proc_root) == STATUS_FILE_LIVE;
+}
+
+/* The words `colo status` and `colo run` use for a status file that is neither absent nor live. */
+static void describe_status_problem(Session *s, const ColoError *read_err, uint64_t now) {
+        char path[512];
+        if (session_status_path(s->state_dir, path, sizeof(path)) < 0)
+                snprintf(path, sizeof(path), "%s/%s", "(too long)", STATUS_FILE_NAME);
+        const StatusDoc *d = &s->status;
+        double age = (double) (now - MIN(d->updated_realtime_usec, now)) / USEC_PER_SEC;
+        switch (s->status_state) {
+        case STATUS_FILE_UNREADABLE:
+                snprintf(s->status_problem, sizeof(s->status_problem), "unknown: cannot read the status file: %s",
+                         colo_error_msg(read_err));
+                break;
+        case STATUS_FILE_CORRUPT:
+                snprintf(s->status_problem, sizeof(s->status_problem), "unknown: the status file is corrupt: %s",
+                         colo_error_msg(read_err));
+                break;
+        case STATUS_FILE_STALE:
+                snprintf(s->status_problem, sizeof(s->status_problem),
+                         "not responding: the status file '%s' is stale: agent pid %lld is alive but last wrote it "
+                         "%.0fs ago (stale after 3 periods of %.3gs + 5s; a stuck agent or a full disk?)",
+                         path, (long long) d->agent_pid, age, (double) d->period_usec / USEC_PER_SEC);
+                break;
+        case STATUS_FILE_AGENT_GONE:
+                snprintf(s->status_problem, sizeof(s->status_problem),
+                         "not running: the status file '%s' is from agent pid %lld, which has exited (last written "
+                         "%.0fs ago)", path, (long long) d->agent_pid, age);
+                break;
+        default:
+                s->status_problem[0] = '\0';
+        }
 }
 
 int session_open_root(const Config *cfg, const char *subtree, pid_t agent_pid, bool create, CgRoot **ret,
@@ -101,17 +145,25 @@ int session_open(const SessionOptions *opts, Session **ret, ColoError *err) {
         snprintf(s->state_dir, sizeof(s->state_dir), "%s", opts->state_dir ?: s->config.agent.state_dir);
 
         ColoError status_err = {};
-        r = session_read_status(s->state_dir, &s->status, &status_err);
+        uint64_t now = now_realtime_usec();
+        r = session_read_status(s->state_dir, &s->status, &s->status_state, &status_err);
         s->have_status = r >= 0;
-        s->agent_live = s->have_status && session_agent_is_live(&s->status, now_realtime_usec(), NULL);
+        if (s->have_status)
+                s->status_state = session_classify_status(&s->status, now, NULL);
+        s->agent_live = s->status_state == STATUS_FILE_LIVE;
+        describe_status_problem(s, &status_err, now);
 
         const char *subtree = opts->subtree ?: s->agent_live && s->status.subtree[0] ? s->status.subtree
                                                                                       : s->config.agent.subtree;
         snprintf(s->subtree, sizeof(s->subtree), "%s", subtree);
         r = session_open_root(&s->config, s->subtree, s->agent_live ? (pid_t) s->status.agent_pid : 0, opts->create,
                               &s->root, err);
-        if (r < 0)
-                return colo_error_wrap(err, "open the managed cgroup tree '%s'", s->subtree);
+        if (r < 0) {
+                r = colo_error_wrap(err, "open the managed cgroup tree '%s'", s->subtree);
+                if (r == -ENOENT)
+                        *ret = TAKE_PTR(s);     /* without a tree, the status file is still worth reporting */
+                return r;
+        }
         *ret = TAKE_PTR(s);
         return 0;
 }

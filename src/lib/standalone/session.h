@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "standalone/status-doc.h"
 #include "util/error.h"
+#include "util/macro.h"
 
 typedef struct CgRoot CgRoot;
 
@@ -27,11 +28,31 @@ int session_status_path(const char *state_dir, char *buf, size_t size);
  * exists, else the defaults. */
 int session_load_config(const char *path, Config *ret, ColoError *err);
 
-/* Reads and decodes the status file. -ENOENT if there is none. */
-int session_read_status(const char *state_dir, StatusDoc *ret, ColoError *err);
+/* What the status file says about the agent. */
+typedef enum StatusFileState {
+        STATUS_FILE_ABSENT,             /* no file: no agent has run with this state directory */
+        STATUS_FILE_UNREADABLE,         /* it exists but cannot be read (permissions, not a regular file, ...) */
+        STATUS_FILE_CORRUPT,            /* read, but not a status document (truncated, garbage) */
+        STATUS_FILE_AGENT_GONE,         /* a document whose agent (pid) has exited */
+        STATUS_FILE_STALE,              /* its agent is alive but the document is older than STATUS_STALE_AFTER() */
+        STATUS_FILE_LIVE,               /* a live agent wrote it recently */
+        _STATUS_FILE_MAX,
+        _STATUS_FILE_INVALID = -EINVAL,
+} StatusFileState;
 
-/* Whether a status document was written by a live agent: its pid exists, is a colo process, and
- * the document is at most 3 periods + 5 s old at now_realtime_usec. */
+/* A document is stale once its own timestamp (updated_realtime_usec) is older than 3 of its
+ * periods plus 5 s: the agent writes it every period, so it missed at least three writes. */
+#define STATUS_STALE_AFTER(period_usec) (3 * (period_usec) + 5 * USEC_PER_SEC)
+
+/* Reads and decodes the status file. -ENOENT if there is none. ret_state (may be NULL) tells an
+ * unreadable file (STATUS_FILE_UNREADABLE) from an undecodable one (STATUS_FILE_CORRUPT); err
+ * names the path either way. */
+int session_read_status(const char *state_dir, StatusDoc *ret, StatusFileState *ret_state, ColoError *err);
+
+/* Classifies a decoded document at now_realtime_usec: AGENT_GONE unless its pid exists and is a
+ * colo process (not a zombie); then STALE or LIVE by its age (STATUS_STALE_AFTER). */
+StatusFileState session_classify_status(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root);
+/* session_classify_status() == STATUS_FILE_LIVE. */
 bool session_agent_is_live(const StatusDoc *d, uint64_t now_realtime_usec, const char *proc_root);
 
 /* Opens the managed root. subtree is the configured one (agent.subtree, or --subtree); when
@@ -54,10 +75,14 @@ typedef struct Session {
         char subtree[256];
         bool have_status;               /* a status file was read */
         bool agent_live;                /* ... and its agent is alive and the file recent */
+        StatusFileState status_state;
+        char status_problem[768];       /* unless ABSENT or LIVE: the path and what is wrong, for people */
         StatusDoc status;
         CgRoot *root;
 } Session;
 
+/* -ENOENT when the managed tree does not exist (and !opts->create): *ret is set all the same,
+ * with root NULL, so the caller can still report the status file. */
 int session_open(const SessionOptions *opts, Session **ret, ColoError *err);
 Session *session_free(Session *s);      /* NULL-safe, returns NULL */
 static inline void session_freep(Session **s) {

@@ -150,25 +150,56 @@ int tree_find(CgRoot *root, const char *name, TreeWorkload *ret, size_t max, Col
         return found;
 }
 
+int tree_lock_names(CgRoot *root, ColoError *err) {
+        int fd = cg_root_lock_below(root, TREE_NAMES_LOCK, err);
+        return fd < 0 ? colo_error_wrap(err, "lock workload names") : fd;
+}
+
+/* Under the names lock: frees the name from leaves whose workload is gone (empty leaves of a
+ * crashed `colo run`, or of one whose command exited and whose supervisor was killed), so a crash
+ * never holds a name for good. -EEXIST, naming the leaf, if a leaf still has processes or groups
+ * (rmdir is refused then, atomically, by the kernel). */
+static int reclaim_name(CgRoot *root, const char *name, ColoError *err) {
+        for (int t = 0; t < _TIER_MAX; t++) {
+                char path[TREE_PATH_MAX];
+                if (tree_workload_path((WorkloadTier) t, name, path, sizeof(path)) < 0)
+                        return colo_error_setf_plain(err, EINVAL, "invalid workload name '%s'", name);
+                int r = cg_group_remove(root, path, err);
+                if (r == -EBUSY) {
+                        colo_error_clear(err);
+                        return colo_error_setf_plain(err, EEXIST, "name in use: a workload named '%s' exists (%s)",
+                                                     name, path);
+                }
+                if (r < 0)
+                        return colo_error_wrap(err, "look up workload '%s'", name);
+        }
+        return 0;
+}
+
 int tree_create_workload(CgRoot *root, WorkloadTier tier, const char *name, CgGroup **ret, ColoError *err) {
         char path[TREE_PATH_MAX];
         if (workload_tier_class(tier) < 0)
                 return colo_error_setf_plain(err, EINVAL, "invalid tier");
+        const char *problem = workload_name_problem(name);
+        if (problem)
+                return colo_error_setf_plain(err, EINVAL, "invalid workload name '%s': %s (allowed: A-Z a-z 0-9 _ . -, "
+                                             "at most %d characters, no leading '.', not <controller>.<knob>)",
+                                             name ? name : "", problem, WORKLOAD_NAME_MAX - 1);
         if (tree_workload_path(tier, name, path, sizeof(path)) < 0)
-                return colo_error_setf_plain(err, EINVAL, "invalid workload name '%s' (allowed: A-Z a-z 0-9 _ . -, "
-                                             "at most %d characters)", name ? name : "", WORKLOAD_NAME_MAX - 1);
-        TreeWorkload existing;
-        int r = tree_find(root, name, &existing, 1, err);
+                return colo_error_setf_plain(err, ENAMETOOLONG, "workload name '%s' too long", name);
+        int r = reclaim_name(root, name, err);
         if (r < 0)
                 return r;
-        if (r > 0)
-                return colo_error_setf_plain(err, EEXIST, "a workload named '%s' already exists (%s)", name,
-                                             existing.path);
         r = tree_ensure_parents(root, err);
         if (r < 0)
                 return r;
         CgGroup *g = NULL;
-        r = cg_group_open(root, path, true, &g, err);
+        r = cg_group_create(root, path, &g, err);
+        if (r == -EEXIST) {
+                /* Something that is not a group (a file), or a holder that ignores the lock. */
+                colo_error_clear(err);
+                return colo_error_setf_plain(err, EEXIST, "name in use: '%s' exists", path);
+        }
         if (r < 0)
                 return colo_error_wrap(err, "create workload '%s'", name);
         if (ret)
@@ -297,5 +328,9 @@ int tree_generate_name(const char *command, uint32_t suffix, char *buf, size_t s
         int k = snprintf(buf, size, "%s-%x", b, suffix);
         if (k < 0 || (size_t) k >= size)
                 return -ENAMETOOLONG;
+        /* "memory.hog" would look like a cgroup file: such a command gets "memory_hog-<hex>". */
+        for (char *p = buf; !workload_name_is_valid(buf) && *p; p++)
+                if (*p == '.')
+                        *p = '_';
         return workload_name_is_valid(buf) ? 0 : -EINVAL;
 }

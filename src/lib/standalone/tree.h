@@ -48,11 +48,24 @@ int tree_discover(CgRoot *root, TreeWorkload **ret, size_t *ret_n, ColoError *er
  * ret[0..min(n, max)-1]. */
 int tree_find(CgRoot *root, const char *name, TreeWorkload *ret, size_t max, ColoError *err);
 
-/* Creates the leaf for a new workload (and the parents). -EEXIST, with a message, if a workload
- * of that name exists under any tier. If ret is non-NULL the opened group is returned. */
+/* The lock every creator and mover of workload leaves holds, whatever class or tier: a directory
+ * of this name below the managed root (hidden, so never a workload: names cannot start with '.'). */
+#define TREE_NAMES_LOCK ".colo-names.lock"
+
+/* Takes the names lock (waiting for the holder, who keeps it only while creating or moving one
+ * workload). Returns the fd to close() to release it, or -errno. A holder that dies releases it. */
+int tree_lock_names(CgRoot *root, ColoError *err);
+
+/* Creates the leaf for a new workload (and the parents). Call with the names lock held, and keep
+ * it until the workload's first process is in the leaf: an empty leaf counts as the stale record
+ * of a workload that is gone, and is removed to reuse the name. -EEXIST ("name in use", naming
+ * the leaf) if a leaf of that name under any tier still has processes, or if the path is taken
+ * by something else; -EINVAL for an invalid name (with the reason). A create failing in one
+ * hierarchy leaves nothing behind. If ret is non-NULL the opened group is returned. */
 int tree_create_workload(CgRoot *root, WorkloadTier tier, const char *name, CgGroup **ret, ColoError *err);
 
-/* Moves every process of the workload's leaves into a leaf under tier, then
+/* Moves every process of the workload's leaves into a leaf under tier (call with the names lock
+ * held, so no `colo run` sees the half-moved state), then
  * removes the old leaves. Safe to repeat and to resume after an interruption: the target leaf
  * is created first, processes move one by one (each move is atomic in the kernel), and an old
  * leaf is removed only once it is empty. -ENOENT if no leaf of that name exists. Returns the

@@ -1,7 +1,9 @@
 /* File I/O helpers used by the thin I/O layers (cgroup, collect, checkpoint). */
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,10 +11,45 @@
 
 #include "util/fileio.h"
 
-int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size, ColoError *err) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+static const char *file_type_name(mode_t mode) {
+        switch (mode & S_IFMT) {
+        case S_IFIFO: return "a FIFO";
+        case S_IFCHR: return "a character device";
+        case S_IFBLK: return "a block device";
+        case S_IFSOCK: return "a socket";
+        case S_IFDIR: return "a directory";
+        case S_IFLNK: return "a symbolic link";
+        default: return "not a regular file";
+        }
+}
+
+int open_regular_file(const char *path, int flags, ColoError *err) {
+        /* O_NONBLOCK: opening a FIFO without a writer (or some devices) would block for good. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | flags);
+        if (fd < 0 && errno == ELOOP && (flags & O_NOFOLLOW))
+                return colo_error_setf_plain(err, ELOOP, "'%s' is a symbolic link, not a regular file", path);
         if (fd < 0)
                 return colo_error_set(err, errno, "open '%s'", path);
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return colo_error_set(err, errno, "stat '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return colo_error_setf_plain(err, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "'%s' is %s, not a regular file",
+                                             path, file_type_name(st.st_mode));
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return colo_error_set(err, errno, "open '%s'", path);
+        return TAKE_FD(fd);
+}
+
+int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size, ColoError *err) {
+        return read_full_file_flags(path, 0, max_size, ret, ret_size, err);
+}
+
+int read_full_file_flags(const char *path, int flags, size_t max_size, char **ret, size_t *ret_size, ColoError *err) {
+        _cleanup_close_ int fd = open_regular_file(path, flags, err);
+        if (fd < 0)
+                return fd;
         size_t cap = 4096, len = 0;
         _cleanup_free_ char *buf = malloc(cap + 1);
         if (!buf)
@@ -120,6 +157,53 @@ int write_file_atomic(const char *path, const void *data, size_t size, int mode,
         if (dfd < 0 || fsync(dfd) < 0)
                 return colo_error_set(err, errno, "fsync directory '%s'", dir);
         return 0;
+}
+
+/* The pid of "<base>.tmp.<pid>", or 0 when name is not one of base's temporary files. */
+static pid_t temp_file_pid(const char *name, const char *base) {
+        size_t n = strlen(base);
+        if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0)
+                return 0;
+        const char *digits = name + n + 5;
+        if (digits[0] == '\0' || digits[0] == '0' || strspn(digits, "0123456789") != strlen(digits))
+                return 0;
+        uint64_t pid;
+        if (parse_u64(digits, &pid) < 0 || pid > INT_MAX)
+                return 0;
+        return (pid_t) pid;
+}
+
+int remove_stale_temp_files(const char *path, ColoError *err) {
+        char dir[PATH_MAX];
+        if (snprintf(dir, sizeof(dir), "%s", path) >= (int) sizeof(dir))
+                return colo_error_setf_plain(err, ENAMETOOLONG, "path '%s' too long", path);
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : path;
+        if (slash == dir)
+                slash[1] = '\0';
+        else if (slash)
+                *slash = '\0';
+        else
+                strcpy(dir, ".");
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return colo_error_set(err, errno, "open directory '%s'", dir);
+        DIR *d = fdopendir(TAKE_FD(dfd));
+        if (!d)
+                return colo_error_set(err, errno, "open directory '%s'", dir);
+        int removed = 0, r = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                pid_t pid = temp_file_pid(de->d_name, base);
+                if (pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;       /* EPERM: alive, someone else's */
+                if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+                        removed++;
+                else if (errno != ENOENT && r == 0)
+                        r = colo_error_set(err, errno, "remove '%s/%s'", dir, de->d_name);
+        }
+        closedir(d);
+        return r < 0 ? r : removed;
 }
 
 static const char *skip_trailing_newline_end(const char *s) {

@@ -8,8 +8,22 @@
 
 #include "util/error.h"
 
-/* Reads a whole file (at most max_size bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
+/* Opens path for reading without blocking on a FIFO or device, and only if it is a regular file:
+ * -EINVAL (-EISDIR for a directory) naming the path and what it is ("a FIFO") otherwise. flags adds open flags (O_NOFOLLOW:
+ * -ELOOP for a symbolic link). Returns the fd (blocking again) or -errno. */
+int open_regular_file(const char *path, int flags, ColoError *err);
+
+/* Reads a whole regular file (at most max_size bytes, else -EFBIG) into a NUL-terminated
+ * malloc'd buffer; a FIFO, device or directory is refused at once (open_regular_file()). */
 int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_size, ColoError *err);
+/* The same with extra open flags (O_NOFOLLOW for files only colo writes, by rename). */
+int read_full_file_flags(const char *path, int flags, size_t max_size, char **ret, size_t *ret_size, ColoError *err);
+
+/* Removes the temporary files "<basename>.tmp.<pid>" that write_file_atomic() leaves next to path
+ * when the writer dies mid-write, for writers no longer alive (kill(pid, 0) says ESRCH): a live
+ * pid may be a writer still at work. Returns the number removed, or -errno (err names the
+ * directory or file). */
+int remove_stale_temp_files(const char *path, ColoError *err);
 
 /* Reads a small file relative to dirfd into buf (NUL-terminated, trailing newline kept).
  * Returns the length read or -errno. */

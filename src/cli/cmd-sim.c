@@ -1,7 +1,7 @@
 /* colo sim: replays a real usage trace (Azure V1 VM CPU readings or Alibaba 2018 machine_usage,
  * gzip or plain) through the agent's predictors and prints, per predictor, the violation rate,
  * the mean savings and the savings as a fraction of the oracle's (src/lib/sim/sim.h has the
- * definitions). Everything here is argument parsing; the work is in src/lib/trace and src/lib/sim. */
+ * definitions), and the offline goodput of the job model (src/lib/sim/sim-jobs.h). Everything here is argument parsing; the work is in src/lib/trace and src/lib/sim. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,6 +36,11 @@ static void sim_usage(FILE *f) {
                 "      --horizon DURATION   prediction horizon (default 1h)\n"
                 "      --step DURATION      resampling step, whole seconds (default 300s)\n"
                 "      --max-gap N          empty steps filled with the last value; longer gaps break (default 3)\n"
+                "      --job-cpu CORES      offline job size, in the trace's unit (default 0.5: half of one VM's limit)\n"
+                "      --job-hours H        work of one job at full size, in hours (default 1)\n"
+                "      --squeeze-tolerance F  evict when jobs get less than 1-F of their size (default 0.1)\n"
+                "      --reserved-cpu CORES kept back from the offline budget (default 0: traces include the system)\n"
+                "      --cpu-safety-margin F  fraction of capacity kept free above the prediction (default 0.05)\n"
                 "      --json               print the results as JSON\n"
                 "      --csv DIR            write per-node series to DIR/node-<i>.csv and DIR/nodes.csv\n"
                 "      --plot FILE.png      draw predicted vs actual peak of one node (needs gnuplot)\n"
@@ -78,10 +83,21 @@ static int parse_duration_option(const char *name, const char *value, uint64_t *
         return 0;
 }
 
+static int parse_number_option(const char *name, const char *value, double min, double max, double *ret) {
+        double d;
+        if (parse_double(value, &d) < 0 || !(d >= min && d <= max)) {
+                fprintf(stderr, "colo sim: --%s: expected a number in %g..%g, not '%s'\n", name, min, max, value);
+                return -EINVAL;
+        }
+        *ret = d;
+        return 0;
+}
+
 int cmd_sim(int argc, char **argv) {
         enum {
                 OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
-                OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE,
+                OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE, OPT_JOB_CPU, OPT_JOB_HOURS,
+                OPT_SQUEEZE_TOLERANCE, OPT_RESERVED_CPU, OPT_CPU_SAFETY_MARGIN,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -97,6 +113,11 @@ int cmd_sim(int argc, char **argv) {
                 { "csv", required_argument, NULL, OPT_CSV },
                 { "plot", required_argument, NULL, OPT_PLOT },
                 { "plot-node", required_argument, NULL, OPT_PLOT_NODE },
+                { "job-cpu", required_argument, NULL, OPT_JOB_CPU },
+                { "job-hours", required_argument, NULL, OPT_JOB_HOURS },
+                { "squeeze-tolerance", required_argument, NULL, OPT_SQUEEZE_TOLERANCE },
+                { "reserved-cpu", required_argument, NULL, OPT_RESERVED_CPU },
+                { "cpu-safety-margin", required_argument, NULL, OPT_CPU_SAFETY_MARGIN },
                 {},
         };
         TraceOptions trace_opt;
@@ -104,6 +125,7 @@ int cmd_sim(int argc, char **argv) {
         const char *predictors = DEFAULT_PREDICTORS, *csv_dir = NULL, *plot_path = NULL, *plot_node = NULL;
         bool json = false;
         uint64_t step_usec = 300 * USEC_PER_SEC, u;
+        double d;
         int c;
 
         trace_options_init_defaults(&trace_opt);
@@ -173,6 +195,28 @@ int cmd_sim(int argc, char **argv) {
                         break;
                 case OPT_PLOT_NODE:
                         plot_node = optarg;
+                        break;
+                case OPT_JOB_CPU:
+                        if (parse_number_option("job-cpu", optarg, 1e-6, 1e6, &sim_opt.jobs.job_cpu) < 0)
+                                return 2;
+                        break;
+                case OPT_JOB_HOURS:
+                        if (parse_number_option("job-hours", optarg, 1.0 / 3600.0, 24.0 * 365.0, &d) < 0)
+                                return 2;
+                        sim_opt.jobs.job_usec = (uint64_t) (d * 3600.0 * (double) USEC_PER_SEC);
+                        break;
+                case OPT_SQUEEZE_TOLERANCE:
+                        if (parse_number_option("squeeze-tolerance", optarg, 0.0, 0.999, &sim_opt.jobs.squeeze_tolerance) < 0)
+                                return 2;
+                        break;
+                case OPT_RESERVED_CPU:
+                        if (parse_number_option("reserved-cpu", optarg, 0.0, 1024.0, &sim_opt.jobs.policy.reserved_cpu_cores) < 0)
+                                return 2;
+                        break;
+                case OPT_CPU_SAFETY_MARGIN:
+                        if (parse_number_option("cpu-safety-margin", optarg, 0.0, 0.999,
+                                                &sim_opt.jobs.policy.cpu_safety_margin) < 0)
+                                return 2;
                         break;
                 default:
                         sim_usage(stderr);

@@ -42,6 +42,30 @@ static void print_trace_summary(const SimResult *r, FILE *f) {
                 st->gap_steps_filled, st->gap_steps_skipped, st->series_breaks);
 }
 
+static void print_jobs_table(const SimResult *r, int width, FILE *f) {
+        fprintf(f, "\noffline jobs of %.3g cores x %.3g h, evicted when squeezed by more than %.0f%%:\n",
+                r->jobs.job_cpu, (double) r->jobs.job_usec / (double) USEC_PER_SEC / 3600.0,
+                100.0 * r->jobs.squeeze_tolerance);
+        fprintf(f, "%-*s  %8s  %9s  %9s  %12s  %11s  %10s\n", width, "predictor", "goodput", "vs oracle", "work lost",
+                "evict/node-h", "util online", "util total");
+        for (size_t i = 0; i < r->n_predictors; i++) {
+                const SimPredictorResult *p = &r->predictors[i];
+                fprintf(f, "%-*s  %8.3f  ", width, p->name, p->goodput);
+                print_percent(f, p->goodput_vs_oracle, 9);
+                fprintf(f, "  ");
+                print_percent(f, p->offline_work_lost, 9);
+                fprintf(f, "  %12.4f  ", p->evictions_per_node_hour);
+                print_percent(f, p->utilisation_online, 11);
+                fprintf(f, "  ");
+                print_percent(f, p->utilisation_total, 10);
+                fprintf(f, "\n");
+        }
+        fprintf(f, "\noracle goodput %.3f, elastic bound %.3f (mean idle capacity). goodput: completed job work /\n"
+                   "(sum of limits x time); work lost: evicted work / (completed + evicted work); util: mean usage /\n"
+                   "sum of limits without and with the CPU the jobs got.\n",
+                r->oracle_goodput, r->elastic_bound);
+}
+
 void sim_result_print_text(const SimResult *r, FILE *f) {
         size_t width = strlen("predictor");
         for (size_t i = 0; i < r->n_predictors; i++)
@@ -70,6 +94,7 @@ void sim_result_print_text(const SimResult *r, FILE *f) {
                 print_percent(f, p->worst_node_violation_rate, 10);
                 fprintf(f, "  %9.3f\n", p->mean_shortfall);
         }
+        print_jobs_table(r, (int) width, f);
         fprintf(f, "\noracle savings %.3f. violations: share of scored steps whose actual peak over the horizon\n"
                    "exceeds the prediction; savings: mean of 1 - prediction / sum of limits; shortfall: mean\n"
                    "(peak - prediction) / limit over violations.\n",
@@ -108,6 +133,14 @@ json_t *sim_result_to_json(const SimResult *r) {
                 bad |= set_new(o, "violations", json_integer((json_int_t) p->violations));
                 bad |= set_new(o, "worst_node_violation_rate", json_number(p->worst_node_violation_rate));
                 bad |= set_new(o, "mean_shortfall", json_number(p->mean_shortfall));
+                bad |= set_new(o, "goodput", json_number(p->goodput));
+                bad |= set_new(o, "goodput_vs_oracle", json_number(p->goodput_vs_oracle));
+                bad |= set_new(o, "offline_work_lost", json_number(p->offline_work_lost));
+                bad |= set_new(o, "evictions_per_node_hour", json_number(p->evictions_per_node_hour));
+                bad |= set_new(o, "evictions", json_integer((json_int_t) p->evictions));
+                bad |= set_new(o, "completed_jobs", json_integer((json_int_t) p->completed_jobs));
+                bad |= set_new(o, "utilisation_online", json_number(p->utilisation_online));
+                bad |= set_new(o, "utilisation_total", json_number(p->utilisation_total));
         }
         bad |= set_new(root, "predictors", preds);
         preds = NULL;
@@ -116,6 +149,14 @@ json_t *sim_result_to_json(const SimResult *r) {
         bad |= set_new(root, "warmup_s", json_integer((json_int_t) (r->warmup_usec / USEC_PER_SEC)));
         bad |= set_new(root, "steps_skipped", json_integer((json_int_t) r->steps_skipped));
         bad |= set_new(root, "oracle_savings", json_number(r->oracle_savings));
+        bad |= set_new(root, "oracle_goodput", json_number(r->oracle_goodput));
+        bad |= set_new(root, "elastic_bound", json_number(r->elastic_bound));
+        bad |= set_new(root, "utilisation_online", json_number(r->utilisation_online));
+        bad |= set_new(root, "job_cpu", json_number(r->jobs.job_cpu));
+        bad |= set_new(root, "job_hours", json_number((double) r->jobs.job_usec / (double) USEC_PER_SEC / 3600.0));
+        bad |= set_new(root, "squeeze_tolerance", json_number(r->jobs.squeeze_tolerance));
+        bad |= set_new(root, "cpu_safety_margin", json_number(r->jobs.policy.cpu_safety_margin));
+        bad |= set_new(root, "reserved_cpu", json_number(r->jobs.policy.reserved_cpu_cores));
         bad |= set_new(root, "rows", json_integer((json_int_t) st->rows));
         bad |= set_new(root, "malformed_rows", json_integer((json_int_t) trace_stats_malformed_total(st)));
         for (int k = 0; !bad && k < _TRACE_ROW_ERROR_MAX; k++)

@@ -27,10 +27,17 @@ static void sim_usage(FILE *f) {
                 "violation is an actual peak above the prediction; savings = 1 - prediction / sum of limits.\n"
                 "Steps count scored (node, t) pairs; rates and means are over them.\n\n"
                 "  TRACE                    Azure Public Dataset V1 vm_cpu_readings or Alibaba 2018 machine_usage\n"
-                "                           file, gzip-compressed or plain\n"
-                "      --format FMT         azure, alibaba or auto (default: from the first valid line)\n"
+                "                           file, or the JSON of a Prometheus /api/v1/query_range (usage in cores),\n"
+                "                           gzip-compressed or plain\n"
+                "      --format FMT         azure, alibaba, prometheus or auto (default: '{' first is prometheus,\n"
+                "                           else from the first valid line)\n"
+                "      --limits FILE        prometheus: `workload,cores` lines for series without a limit label\n"
+                "      --workload-label L   prometheus: label naming a series' workload (default pod)\n"
+                "      --limit-label L      prometheus: label holding its CPU limit in cores (default limit)\n"
+                "      --node-label L       prometheus: series with equal values share a node (default node;\n"
+                "                           series without it are packed --node-size at a time)\n"
                 "      --predictors LIST    comma-separated specs (default: %s)\n"
-                "      --node-size K        azure: VMs per simulated node (default 10)\n"
+                "      --node-size K        azure, prometheus: VMs or series per simulated node (default 10)\n"
                 "      --signal max|avg     azure: CPU column used as usage (default max)\n"
                 "      --warmup DURATION    history before the first scored step (default 24h)\n"
                 "      --horizon DURATION   prediction horizon (default 1h)\n"
@@ -97,7 +104,8 @@ int cmd_sim(int argc, char **argv) {
         enum {
                 OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
                 OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE, OPT_JOB_CPU, OPT_JOB_HOURS,
-                OPT_SQUEEZE_TOLERANCE, OPT_RESERVED_CPU, OPT_CPU_SAFETY_MARGIN,
+                OPT_SQUEEZE_TOLERANCE, OPT_RESERVED_CPU, OPT_CPU_SAFETY_MARGIN, OPT_LIMITS, OPT_WORKLOAD_LABEL,
+                OPT_LIMIT_LABEL, OPT_NODE_LABEL,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -118,6 +126,10 @@ int cmd_sim(int argc, char **argv) {
                 { "squeeze-tolerance", required_argument, NULL, OPT_SQUEEZE_TOLERANCE },
                 { "reserved-cpu", required_argument, NULL, OPT_RESERVED_CPU },
                 { "cpu-safety-margin", required_argument, NULL, OPT_CPU_SAFETY_MARGIN },
+                { "limits", required_argument, NULL, OPT_LIMITS },
+                { "workload-label", required_argument, NULL, OPT_WORKLOAD_LABEL },
+                { "limit-label", required_argument, NULL, OPT_LIMIT_LABEL },
+                { "node-label", required_argument, NULL, OPT_NODE_LABEL },
                 {},
         };
         TraceOptions trace_opt;
@@ -139,7 +151,7 @@ int cmd_sim(int argc, char **argv) {
                 case OPT_FORMAT:
                         trace_opt.format = trace_format_from_string(optarg);
                         if (trace_opt.format < 0) {
-                                fprintf(stderr, "colo sim: --format: expected azure, alibaba or auto, not '%s'\n", optarg);
+                                fprintf(stderr, "colo sim: --format: expected azure, alibaba, prometheus or auto, not '%s'\n", optarg);
                                 return 2;
                         }
                         break;
@@ -195,6 +207,18 @@ int cmd_sim(int argc, char **argv) {
                         break;
                 case OPT_PLOT_NODE:
                         plot_node = optarg;
+                        break;
+                case OPT_LIMITS:
+                        trace_opt.limits_path = optarg;
+                        break;
+                case OPT_WORKLOAD_LABEL:
+                        trace_opt.workload_label = optarg;
+                        break;
+                case OPT_LIMIT_LABEL:
+                        trace_opt.limit_label = optarg;
+                        break;
+                case OPT_NODE_LABEL:
+                        trace_opt.node_label = optarg;
                         break;
                 case OPT_JOB_CPU:
                         if (parse_number_option("job-cpu", optarg, 1e-6, 1e6, &sim_opt.jobs.job_cpu) < 0)

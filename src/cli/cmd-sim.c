@@ -43,6 +43,7 @@ static void sim_usage(FILE *f) {
                 "      --horizon DURATION   prediction horizon (default 1h)\n"
                 "      --step DURATION      resampling step, whole seconds (default 300s)\n"
                 "      --max-gap N          empty steps filled with the last value; longer gaps break (default 3)\n"
+                "      --colo-quantile Q    share of peaks colo's predictor covers (default 0.8, the agent's CPU choice)\n"
                 "      --job-cpu CORES      offline job size, in the trace's unit (default 0.5: half of one VM's limit)\n"
                 "      --job-hours H        work of one job at full size, in hours (default 1)\n"
                 "      --squeeze-tolerance F  evict when jobs get less than 1-F of their size (default 0.1)\n"
@@ -105,7 +106,7 @@ int cmd_sim(int argc, char **argv) {
                 OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
                 OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE, OPT_JOB_CPU, OPT_JOB_HOURS,
                 OPT_SQUEEZE_TOLERANCE, OPT_RESERVED_CPU, OPT_CPU_SAFETY_MARGIN, OPT_LIMITS, OPT_WORKLOAD_LABEL,
-                OPT_LIMIT_LABEL, OPT_NODE_LABEL,
+                OPT_LIMIT_LABEL, OPT_NODE_LABEL, OPT_COLO_QUANTILE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -127,6 +128,7 @@ int cmd_sim(int argc, char **argv) {
                 { "reserved-cpu", required_argument, NULL, OPT_RESERVED_CPU },
                 { "cpu-safety-margin", required_argument, NULL, OPT_CPU_SAFETY_MARGIN },
                 { "limits", required_argument, NULL, OPT_LIMITS },
+                { "colo-quantile", required_argument, NULL, OPT_COLO_QUANTILE },
                 { "workload-label", required_argument, NULL, OPT_WORKLOAD_LABEL },
                 { "limit-label", required_argument, NULL, OPT_LIMIT_LABEL },
                 { "node-label", required_argument, NULL, OPT_NODE_LABEL },
@@ -207,6 +209,10 @@ int cmd_sim(int argc, char **argv) {
                         break;
                 case OPT_PLOT_NODE:
                         plot_node = optarg;
+                        break;
+                case OPT_COLO_QUANTILE:
+                        if (parse_number_option("colo-quantile", optarg, 0.5, 0.9999, &sim_opt.params.colo_quantile) < 0)
+                                return 2;
                         break;
                 case OPT_LIMITS:
                         trace_opt.limits_path = optarg;

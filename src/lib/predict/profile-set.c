@@ -43,6 +43,15 @@ void profile_set_config_init_defaults(ProfileSetConfig *c) {
                 .max_workloads = 4096,
         };
         predictor_params_init_defaults(&c->params);
+        c->params.colo_quantile = PREDICTOR_COLO_CPU_QUANTILE;
+        c->mem_colo_quantile = PREDICTOR_COLO_STRICT_QUANTILE;
+}
+
+/* The memory predictor's parameters: the CPU ones but for its own, strict, colo quantile. */
+static PredictorParams mem_params(const ProfileSetConfig *c) {
+        PredictorParams p = c->params;
+        p.colo_quantile = c->mem_colo_quantile;
+        return p;
 }
 
 /* CPU in cores from a thousandth of a core, memory in bytes from 1 MiB, both growing 5 % a
@@ -141,10 +150,11 @@ int profile_set_new(const ProfileSetConfig *cfg, ProfileSet **ret, ColoError *er
         if (!s->spec)
                 return colo_error_set(err, ENOMEM, "profile set");
         s->cfg.predictor_spec = s->spec;
+        PredictorParams mp = mem_params(cfg);
         int r = predictor_new(s->spec, &cfg->params, false, &s->cpu_pred, err);
         if (r < 0)
                 return r;
-        r = predictor_new(s->spec, &cfg->params, false, &s->mem_pred, err);
+        r = predictor_new(s->spec, &mp, false, &s->mem_pred, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -209,7 +219,8 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
                 int r = predictor_new(s->spec, &s->cfg.params, false, &fresh_cpu, err);
                 if (r < 0)
                         return r;
-                r = predictor_new(s->spec, &s->cfg.params, false, &fresh_mem, err);
+                PredictorParams mp = mem_params(&s->cfg);
+                r = predictor_new(s->spec, &mp, false, &fresh_mem, err);
                 if (r < 0)
                         return r;
         }
@@ -378,6 +389,7 @@ static void params_save(const ProfileSetConfig *c, CkWriter *w) {
         ck_put_u64(w, p->peak_window_usec);
         ck_put_u64(w, p->half_life_usec);
         ck_put_double(w, p->colo_quantile);
+        ck_put_double(w, c->mem_colo_quantile);
         ck_put_u64(w, c->min_history_usec);
         ck_put_u64(w, c->half_life_usec);
         ck_put_u32(w, c->day_buckets);
@@ -458,6 +470,7 @@ static int params_check(const ProfileSetConfig *c, CkReader *r) {
             (k = ck_get_u64(r, "peak window", &q.peak_window_usec)) < 0 ||
             (k = ck_get_u64(r, "colo half-life", &q.half_life_usec)) < 0 ||
             (k = ck_get_double(r, "colo quantile", 0, 1e300, &q.colo_quantile)) < 0 ||
+            (k = ck_get_double(r, "memory colo quantile", 0, 1e300, &d.mem_colo_quantile)) < 0 ||
             (k = ck_get_u64(r, "minimum history", &d.min_history_usec)) < 0 ||
             (k = ck_get_u64(r, "profile half-life", &d.half_life_usec)) < 0 ||
             (k = ck_get_u32(r, "time-of-day buckets", &d.day_buckets)) < 0 ||
@@ -468,6 +481,8 @@ static int params_check(const ProfileSetConfig *c, CkReader *r) {
             q.koord_quantile != p->koord_quantile || q.koord_margin != p->koord_margin ||
             q.peak_window_usec != p->peak_window_usec || q.half_life_usec != p->half_life_usec ||
             q.colo_quantile != p->colo_quantile)
+                return BAD_CONFIG("predictor configuration");
+        if (d.mem_colo_quantile != c->mem_colo_quantile)
                 return BAD_CONFIG("predictor configuration");
         if (d.min_history_usec != c->min_history_usec || d.half_life_usec != c->half_life_usec ||
             d.day_buckets != c->day_buckets || d.day_half_life_usec != c->day_half_life_usec)

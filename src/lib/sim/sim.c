@@ -64,6 +64,8 @@ void sim_options_init_defaults(SimOptions *o) {
                 .step_usec = 300 * USEC_PER_SEC,
         };
         predictor_params_init_defaults(&o->params);
+        /* The simulator replays CPU: colo runs with the agent's CPU choice. */
+        o->params.colo_quantile = PREDICTOR_COLO_CPU_QUANTILE;
         sim_job_options_init_defaults(&o->jobs);
 }
 

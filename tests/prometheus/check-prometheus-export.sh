@@ -50,16 +50,22 @@ promtool tsdb create-blocks-from openmetrics "$work/usage.om" "$work/data" >"$wo
         { cat "$work/promtool.log"; exit 1; }
 printf 'global:\n  scrape_interval: 1m\n' >"$work/prometheus.yml"
 
-# A free port: try a few above a per-process base until one binds; a bound wait for readiness.
+# A free port: try a few above a per-process base until one binds; a bounded wait for readiness.
 port=
-for try in $(seq 20); do
+for try in $(seq 10); do
         candidate=$((20000 + ($$ * 7 + try * 131) % 40000))
         prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
                 --storage.tsdb.retention.time=100y --web.listen-address="127.0.0.1:$candidate" \
                 >"$work/prometheus.log" 2>&1 &
         pid=$!
         for _ in $(seq 150); do
-                if curl -sf "http://127.0.0.1:$candidate/-/ready" >/dev/null 2>&1; then port=$candidate; break; fi
+                # Ours, not some other server on that port: it serves our storage path.
+                if [ "$(curl -sf "http://127.0.0.1:$candidate/api/v1/status/flags" 2>/dev/null |
+                        jq -r '.data["storage.tsdb.path"]' 2>/dev/null)" = "$work/data" ] &&
+                   curl -sf "http://127.0.0.1:$candidate/-/ready" >/dev/null 2>&1; then
+                        port=$candidate
+                        break
+                fi
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.2
         done

@@ -287,6 +287,15 @@ static void test_sim_json_has_the_documented_shape(void **state) {
         assert_true(fabs(json_real_value(json_object_get(peak, "violation_rate")) - 1.0 / 3) < 1e-12);
         assert_true(fabs(json_real_value(json_object_get(peak, "savings")) - 0.8 / 3) < 1e-12);
         assert_true(fabs(json_real_value(json_object_get(peak, "savings_vs_oracle")) - 0.8 / 1.1) < 1e-12);
+        /* the job model's fields beside them, per predictor and once per trace */
+        static const char *const job_keys[] = { "goodput", "goodput_vs_oracle", "offline_work_lost",
+                                                "evictions_per_node_hour", "utilisation_online", "utilisation_total" };
+        for (size_t k = 0; k < sizeof(job_keys) / sizeof(job_keys[0]); k++)
+                if (!json_object_get(peak, job_keys[k]))
+                        fail_msg("predictor JSON lacks %s", job_keys[k]);
+        assert_true(json_is_number(json_object_get(j, "elastic_bound")));
+        assert_true(json_is_number(json_object_get(j, "oracle_goodput")));
+        assert_true(fabs(json_number_value(json_object_get(j, "job_cpu")) - 0.5) < 1e-12);
         json_decref(j);
         sim_result_free(r);
 
@@ -314,6 +323,8 @@ static void test_sim_json_has_the_documented_shape(void **state) {
         fclose(f);
         assert_non_null(strstr(text, "violations"));
         assert_non_null(strstr(text, "limit "));
+        assert_non_null(strstr(text, "goodput"));
+        assert_non_null(strstr(text, "elastic bound"));
         free(text);
         sim_result_free(r);
 }

@@ -189,6 +189,9 @@ static void test_bad_exports_name_the_field(void **state) {
                   "\"values\":[[\"60\",\"1\"]]}]}}", "data.result[0].values[0]: expected [unix time" },
                 { "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"limit\":\"0\"},"
                   "\"values\":[[60,\"1\"]]}]}}", "data.result[0].metric.limit: expected cores > 0" },
+                { "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"limit\":\"1e308\"},"
+                  "\"values\":[[60,\"1e308\"]]},{\"metric\":{\"limit\":\"1e308\"},\"values\":[[60,\"1e308\"]]}]}}",
+                  "data.result[0].metric.limit: expected cores > 0 and <= 1e+06" },
                 { "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"pod\":7},"
                   "\"values\":[]}]}}", "data.result[0].metric.pod: expected a string" },
                 { "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"pod\":\"p\"},"
@@ -223,7 +226,8 @@ static void test_limits_file(void **state) {
                 const char *text, *want;
         } bad[] = {
                 { "a,1\nb\n", "line 2: expected workload,cores" },
-                { "a,0\n", "line 1: cores: expected a number > 0, got '0'" },
+                { "a,0\n", "line 1: cores: expected a number > 0 and <= 1e+06, got '0'" },
+                { "a,1e308\n", "line 1: cores: expected a number > 0 and <= 1e+06" },
                 { "a,1\n#\na,2\n", "line 3: workload 'a' given twice" },
                 { ",1\n", "line 1: expected workload,cores" },
                 { "a,nan\n", "line 1: cores" },

@@ -35,9 +35,9 @@ static int parse_line(TraceLimits *l, char *line, const char *name, uint64_t lin
         const char *value = comma + 1;
         double cores;
         TraceRowError kind;
-        if (trace_parse_percent(value, &cores, &kind) < 0 || cores <= 0)
-                return colo_error_setf_plain(err, EINVAL, "'%s': line %" PRIu64 ": cores: expected a number > 0, got '%s'",
-                                             name, line_no, value);
+        if (trace_parse_percent(value, &cores, &kind) < 0 || cores <= 0 || cores > TRACE_LIMIT_MAX_CORES)
+                return colo_error_setf_plain(err, EINVAL, "'%s': line %" PRIu64 ": cores: expected a number > 0 and <= %g, got '%s'",
+                                             name, line_no, TRACE_LIMIT_MAX_CORES, value);
         size_t index;
         int r = id_map_intern(&l->names, line, &index);
         if (r < 0)

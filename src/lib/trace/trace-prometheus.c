@@ -175,9 +175,12 @@ static int series_limit(TraceReader *r, json_t *metric, const TraceLimits *limit
         json_t *label = json_object_get(metric, r->opt.limit_label);
         TraceRowError kind;
         if (label) {
-                if (trace_parse_percent(json_string_value(label), ret, &kind) < 0 || *ret <= 0)
-                        return colo_error_setf_plain(err, EBADMSG, "'%s': data.result[%zu].metric.%s: expected cores > 0, got '%s'",
-                                                     r->name, i, r->opt.limit_label, json_string_value(label));
+                if (trace_parse_percent(json_string_value(label), ret, &kind) < 0 || *ret <= 0 ||
+                    *ret > TRACE_LIMIT_MAX_CORES)
+                        return colo_error_setf_plain(err, EBADMSG,
+                                                     "'%s': data.result[%zu].metric.%s: expected cores > 0 and <= %g, got '%s'",
+                                                     r->name, i, r->opt.limit_label, TRACE_LIMIT_MAX_CORES,
+                                                     json_string_value(label));
                 return 0;
         }
         *ret = trace_limits_get(limits, workload);

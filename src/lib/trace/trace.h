@@ -139,9 +139,12 @@ uint64_t trace_stats_malformed_total(const TraceStats *s);
  * (e.g. data.result[2].values[7]) before any sample is returned. Timestamps are Unix seconds. */
 #define TRACE_PROMETHEUS_MAX_BYTES (128u << 20)
 #define TRACE_PROMETHEUS_MAX_SERIES 100000
+/* A workload's limit, from a label or the limits file: at most this many cores, so node sums
+ * stay finite. */
+#define TRACE_LIMIT_MAX_CORES 1e6
 
 /* The limits file: `workload,cores` per line; blank lines and lines starting with '#' are
- * ignored; cores a finite number > 0; a workload at most once. Errors name the line. */
+ * ignored; cores a number in (0, TRACE_LIMIT_MAX_CORES]; a workload at most once. Errors name the line. */
 typedef struct TraceLimits TraceLimits;
 int trace_limits_parse(const char *text, size_t size, const char *name, TraceLimits **ret, ColoError *err);
 int trace_limits_load(const char *path, TraceLimits **ret, ColoError *err);

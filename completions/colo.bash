@@ -18,6 +18,8 @@ _colo() {
         top) opts="--once --interval --sort --color --config --state-dir --help" ;;
         move) opts="--class --tier --config --subtree --state-dir --help" ;;
         sim) opts="--format --predictors --node-size --signal --warmup --horizon --step --max-gap
+                   --colo-quantile --limits --workload-label --limit-label --node-label --job-cpu --job-hours
+                   --squeeze-tolerance --reserved-cpu --cpu-safety-margin
                    --json --csv --plot --plot-node --help" ;;
         webhook) opts="--listen --tls-cert --tls-key --insecure-http --max-body --max-in-flight
                        --max-connections --max-connections-per-ip --timeout --threads --offline-priority

@@ -46,6 +46,8 @@ static void profile_config_from(const Config *c, ProfileSetConfig *ret) {
         profile_set_config_init_defaults(ret);
         ret->predictor_spec = c->prediction.predictor;
         ret->params.horizon_usec = c->prediction.horizon_usec;
+        ret->params.colo_quantile = c->prediction.cpu_quantile;
+        ret->mem_colo_quantile = c->prediction.memory_quantile;
         ret->half_life_usec = c->prediction.half_life_usec;
         ret->min_history_usec = c->prediction.min_history_usec;
 }

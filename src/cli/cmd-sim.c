@@ -1,7 +1,7 @@
 /* colo sim: replays a real usage trace (Azure V1 VM CPU readings or Alibaba 2018 machine_usage,
  * gzip or plain) through the agent's predictors and prints, per predictor, the violation rate,
  * the mean savings and the savings as a fraction of the oracle's (src/lib/sim/sim.h has the
- * definitions). Everything here is argument parsing; the work is in src/lib/trace and src/lib/sim. */
+ * definitions), and the offline goodput of the job model (src/lib/sim/sim-jobs.h). Everything here is argument parsing; the work is in src/lib/trace and src/lib/sim. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,15 +27,28 @@ static void sim_usage(FILE *f) {
                 "violation is an actual peak above the prediction; savings = 1 - prediction / sum of limits.\n"
                 "Steps count scored (node, t) pairs; rates and means are over them.\n\n"
                 "  TRACE                    Azure Public Dataset V1 vm_cpu_readings or Alibaba 2018 machine_usage\n"
-                "                           file, gzip-compressed or plain\n"
-                "      --format FMT         azure, alibaba or auto (default: from the first valid line)\n"
+                "                           file, or the JSON of a Prometheus /api/v1/query_range (usage in cores),\n"
+                "                           gzip-compressed or plain\n"
+                "      --format FMT         azure, alibaba, prometheus or auto (default: '{' first is prometheus,\n"
+                "                           else from the first valid line)\n"
+                "      --limits FILE        prometheus: `workload,cores` lines for series without a limit label\n"
+                "      --workload-label L   prometheus: label naming a series' workload (default pod)\n"
+                "      --limit-label L      prometheus: label holding its CPU limit in cores (default limit)\n"
+                "      --node-label L       prometheus: series with equal values share a node (default node;\n"
+                "                           series without it are packed --node-size at a time)\n"
                 "      --predictors LIST    comma-separated specs (default: %s)\n"
-                "      --node-size K        azure: VMs per simulated node (default 10)\n"
+                "      --node-size K        azure, prometheus: VMs or series per simulated node (default 10)\n"
                 "      --signal max|avg     azure: CPU column used as usage (default max)\n"
                 "      --warmup DURATION    history before the first scored step (default 24h)\n"
                 "      --horizon DURATION   prediction horizon (default 1h)\n"
                 "      --step DURATION      resampling step, whole seconds (default 300s)\n"
                 "      --max-gap N          empty steps filled with the last value; longer gaps break (default 3)\n"
+                "      --colo-quantile Q    share of peaks colo's predictor covers (default 0.8, the agent's CPU choice)\n"
+                "      --job-cpu CORES      offline job size, in the trace's unit (default 0.5: half of one VM's limit)\n"
+                "      --job-hours H        work of one job at full size, in hours (default 1)\n"
+                "      --squeeze-tolerance F  evict when jobs get less than 1-F of their size (default 0.1)\n"
+                "      --reserved-cpu CORES kept back from the offline budget (default 0: traces include the system)\n"
+                "      --cpu-safety-margin F  fraction of capacity kept free above the prediction (default 0.05)\n"
                 "      --json               print the results as JSON\n"
                 "      --csv DIR            write per-node series to DIR/node-<i>.csv and DIR/nodes.csv\n"
                 "      --plot FILE.png      draw predicted vs actual peak of one node (needs gnuplot)\n"
@@ -78,131 +91,270 @@ static int parse_duration_option(const char *name, const char *value, uint64_t *
         return 0;
 }
 
-int cmd_sim(int argc, char **argv) {
-        enum {
-                OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
-                OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE,
-        };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "format", required_argument, NULL, OPT_FORMAT },
-                { "predictors", required_argument, NULL, OPT_PREDICTORS },
-                { "node-size", required_argument, NULL, OPT_NODE_SIZE },
-                { "signal", required_argument, NULL, OPT_SIGNAL },
-                { "warmup", required_argument, NULL, OPT_WARMUP },
-                { "horizon", required_argument, NULL, OPT_HORIZON },
-                { "step", required_argument, NULL, OPT_STEP },
-                { "max-gap", required_argument, NULL, OPT_MAX_GAP },
-                { "json", no_argument, NULL, OPT_JSON },
-                { "csv", required_argument, NULL, OPT_CSV },
-                { "plot", required_argument, NULL, OPT_PLOT },
-                { "plot-node", required_argument, NULL, OPT_PLOT_NODE },
-                {},
-        };
-        TraceOptions trace_opt;
-        SimOptions sim_opt;
-        const char *predictors = DEFAULT_PREDICTORS, *csv_dir = NULL, *plot_path = NULL, *plot_node = NULL;
-        bool json = false;
-        uint64_t step_usec = 300 * USEC_PER_SEC, u;
+static int parse_number_option(const char *name, const char *value, double min, double max, double *ret) {
+        double d;
+        if (parse_double(value, &d) < 0 || !(d >= min && d <= max)) {
+                fprintf(stderr, "colo sim: --%s: expected a number in %g..%g, not '%s'\n", name, min, max, value);
+                return -EINVAL;
+        }
+        *ret = d;
+        return 0;
+}
+
+enum {
+        OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
+        OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE, OPT_JOB_CPU, OPT_JOB_HOURS,
+        OPT_SQUEEZE_TOLERANCE, OPT_RESERVED_CPU, OPT_CPU_SAFETY_MARGIN, OPT_LIMITS, OPT_WORKLOAD_LABEL,
+        OPT_LIMIT_LABEL, OPT_NODE_LABEL, OPT_COLO_QUANTILE,
+};
+static const struct option sim_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "predictors", required_argument, NULL, OPT_PREDICTORS },
+        { "node-size", required_argument, NULL, OPT_NODE_SIZE },
+        { "signal", required_argument, NULL, OPT_SIGNAL },
+        { "warmup", required_argument, NULL, OPT_WARMUP },
+        { "horizon", required_argument, NULL, OPT_HORIZON },
+        { "step", required_argument, NULL, OPT_STEP },
+        { "max-gap", required_argument, NULL, OPT_MAX_GAP },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "csv", required_argument, NULL, OPT_CSV },
+        { "plot", required_argument, NULL, OPT_PLOT },
+        { "plot-node", required_argument, NULL, OPT_PLOT_NODE },
+        { "job-cpu", required_argument, NULL, OPT_JOB_CPU },
+        { "job-hours", required_argument, NULL, OPT_JOB_HOURS },
+        { "squeeze-tolerance", required_argument, NULL, OPT_SQUEEZE_TOLERANCE },
+        { "reserved-cpu", required_argument, NULL, OPT_RESERVED_CPU },
+        { "cpu-safety-margin", required_argument, NULL, OPT_CPU_SAFETY_MARGIN },
+        { "limits", required_argument, NULL, OPT_LIMITS },
+        { "colo-quantile", required_argument, NULL, OPT_COLO_QUANTILE },
+        { "workload-label", required_argument, NULL, OPT_WORKLOAD_LABEL },
+        { "limit-label", required_argument, NULL, OPT_LIMIT_LABEL },
+        { "node-label", required_argument, NULL, OPT_NODE_LABEL },
+        {},
+};
+
+typedef struct SimArgs {
+        TraceOptions trace;
+        SimOptions sim;
+        const char *predictors, *csv_dir, *plot_path, *plot_node, *path;
+        bool json;
+        uint64_t step_usec;
+        char *list;                     /* the predictor list, split in place into specs */
+        char *specs[MAX_PREDICTORS];
+        size_t n_specs;
+} SimArgs;
+
+static void sim_args_done(SimArgs *a) {
+        free(a->list);
+}
+
+/* Options of the trace reader: 1 if c is one, 0 if not, -EINVAL (reported) if its value is bad. */
+static int parse_trace_option(int c, const char *arg, SimArgs *a) {
+        uint64_t u;
+
+        switch (c) {
+        case OPT_FORMAT:
+                a->trace.format = trace_format_from_string(arg);
+                if (a->trace.format < 0) {
+                        fprintf(stderr, "colo sim: --format: expected azure, alibaba, prometheus or auto, not '%s'\n", arg);
+                        return -EINVAL;
+                }
+                return 1;
+        case OPT_NODE_SIZE:
+                if (parse_u64(arg, &u) < 0 || u == 0 || u > 1000000) {
+                        fprintf(stderr, "colo sim: --node-size: expected 1..1000000, not '%s'\n", arg);
+                        return -EINVAL;
+                }
+                a->trace.node_size = (size_t) u;
+                return 1;
+        case OPT_SIGNAL:
+                a->trace.signal = trace_signal_from_string(arg);
+                if (a->trace.signal < 0) {
+                        fprintf(stderr, "colo sim: --signal: expected max or avg, not '%s'\n", arg);
+                        return -EINVAL;
+                }
+                return 1;
+        case OPT_STEP:
+                if (parse_duration_option("step", arg, &a->step_usec) < 0)
+                        return -EINVAL;
+                if (a->step_usec == 0 || a->step_usec % USEC_PER_SEC != 0) {
+                        fprintf(stderr, "colo sim: --step: expected a positive whole number of seconds, not '%s'\n",
+                                arg);
+                        return -EINVAL;
+                }
+                return 1;
+        case OPT_MAX_GAP:
+                if (parse_u64(arg, &u) < 0 || u > 100000) {
+                        fprintf(stderr, "colo sim: --max-gap: expected 0..100000 steps, not '%s'\n", arg);
+                        return -EINVAL;
+                }
+                a->trace.max_gap_steps = (unsigned) u;
+                return 1;
+        case OPT_LIMITS:
+                a->trace.limits_path = arg;
+                return 1;
+        case OPT_WORKLOAD_LABEL:
+                a->trace.workload_label = arg;
+                return 1;
+        case OPT_LIMIT_LABEL:
+                a->trace.limit_label = arg;
+                return 1;
+        case OPT_NODE_LABEL:
+                a->trace.node_label = arg;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+/* Options of the predictors and the job model, as parse_trace_option(). */
+static int parse_model_option(int c, const char *arg, SimArgs *a) {
+        double d;
+
+        switch (c) {
+        case OPT_WARMUP:
+                if (parse_duration_option("warmup", arg, &a->sim.warmup_usec) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_HORIZON:
+                if (parse_duration_option("horizon", arg, &a->sim.params.horizon_usec) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_COLO_QUANTILE:
+                if (parse_number_option("colo-quantile", arg, 0.5, 0.9999, &a->sim.params.colo_quantile) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_JOB_CPU:
+                if (parse_number_option("job-cpu", arg, 1e-6, 1e6, &a->sim.jobs.job_cpu) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_JOB_HOURS:
+                if (parse_number_option("job-hours", arg, 1.0 / 3600.0, 24.0 * 365.0, &d) < 0)
+                        return -EINVAL;
+                a->sim.jobs.job_usec = (uint64_t) (d * 3600.0 * (double) USEC_PER_SEC);
+                return 1;
+        case OPT_SQUEEZE_TOLERANCE:
+                if (parse_number_option("squeeze-tolerance", arg, 0.0, 0.999, &a->sim.jobs.squeeze_tolerance) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_RESERVED_CPU:
+                if (parse_number_option("reserved-cpu", arg, 0.0, 1024.0, &a->sim.jobs.policy.reserved_cpu_cores) < 0)
+                        return -EINVAL;
+                return 1;
+        case OPT_CPU_SAFETY_MARGIN:
+                if (parse_number_option("cpu-safety-margin", arg, 0.0, 0.999,
+                                        &a->sim.jobs.policy.cpu_safety_margin) < 0)
+                        return -EINVAL;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+/* Options of the output, as parse_trace_option(). */
+static int parse_output_option(int c, const char *arg, SimArgs *a) {
+        switch (c) {
+        case OPT_PREDICTORS:
+                a->predictors = arg;
+                return 1;
+        case OPT_JSON:
+                a->json = true;
+                return 1;
+        case OPT_CSV:
+                a->csv_dir = arg;
+                return 1;
+        case OPT_PLOT:
+                a->plot_path = arg;
+                return 1;
+        case OPT_PLOT_NODE:
+                a->plot_node = arg;
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+/* Fills *a from the command line (sim_args_done() frees it): 0, 1 after --help (printed), or
+ * -EINVAL / -ENOMEM (reported). */
+static int parse_args(int argc, char **argv, SimArgs *a) {
         int c;
 
-        trace_options_init_defaults(&trace_opt);
-        sim_options_init_defaults(&sim_opt);
+        *a = (SimArgs) { .predictors = DEFAULT_PREDICTORS, .step_usec = 300 * USEC_PER_SEC };
+        trace_options_init_defaults(&a->trace);
+        sim_options_init_defaults(&a->sim);
         optind = 1;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
+        while ((c = getopt_long(argc, argv, "h", sim_options, NULL)) >= 0) {
+                if (c == 'h') {
                         sim_usage(stdout);
-                        return 0;
-                case OPT_FORMAT:
-                        trace_opt.format = trace_format_from_string(optarg);
-                        if (trace_opt.format < 0) {
-                                fprintf(stderr, "colo sim: --format: expected azure, alibaba or auto, not '%s'\n", optarg);
-                                return 2;
-                        }
-                        break;
-                case OPT_PREDICTORS:
-                        predictors = optarg;
-                        break;
-                case OPT_NODE_SIZE:
-                        if (parse_u64(optarg, &u) < 0 || u == 0 || u > 1000000) {
-                                fprintf(stderr, "colo sim: --node-size: expected 1..1000000, not '%s'\n", optarg);
-                                return 2;
-                        }
-                        trace_opt.node_size = (size_t) u;
-                        break;
-                case OPT_SIGNAL:
-                        trace_opt.signal = trace_signal_from_string(optarg);
-                        if (trace_opt.signal < 0) {
-                                fprintf(stderr, "colo sim: --signal: expected max or avg, not '%s'\n", optarg);
-                                return 2;
-                        }
-                        break;
-                case OPT_WARMUP:
-                        if (parse_duration_option("warmup", optarg, &sim_opt.warmup_usec) < 0)
-                                return 2;
-                        break;
-                case OPT_HORIZON:
-                        if (parse_duration_option("horizon", optarg, &sim_opt.params.horizon_usec) < 0)
-                                return 2;
-                        break;
-                case OPT_STEP:
-                        if (parse_duration_option("step", optarg, &step_usec) < 0)
-                                return 2;
-                        if (step_usec == 0 || step_usec % USEC_PER_SEC != 0) {
-                                fprintf(stderr, "colo sim: --step: expected a positive whole number of seconds, not '%s'\n",
-                                        optarg);
-                                return 2;
-                        }
-                        break;
-                case OPT_MAX_GAP:
-                        if (parse_u64(optarg, &u) < 0 || u > 100000) {
-                                fprintf(stderr, "colo sim: --max-gap: expected 0..100000 steps, not '%s'\n", optarg);
-                                return 2;
-                        }
-                        trace_opt.max_gap_steps = (unsigned) u;
-                        break;
-                case OPT_JSON:
-                        json = true;
-                        break;
-                case OPT_CSV:
-                        csv_dir = optarg;
-                        break;
-                case OPT_PLOT:
-                        plot_path = optarg;
-                        break;
-                case OPT_PLOT_NODE:
-                        plot_node = optarg;
-                        break;
-                default:
-                        sim_usage(stderr);
-                        return 2;
+                        return 1;
                 }
+                int r = parse_trace_option(c, optarg, a);
+                if (r == 0)
+                        r = parse_model_option(c, optarg, a);
+                if (r == 0)
+                        r = parse_output_option(c, optarg, a);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        sim_usage(stderr);
+                        return -EINVAL;
+                }
+        }
         if (optind != argc - 1) {
                 fprintf(stderr, "colo sim: expected exactly one TRACE file\n\n");
                 sim_usage(stderr);
-                return 2;
+                return -EINVAL;
         }
-        if (plot_node && !plot_path) {
+        if (a->plot_node && !a->plot_path) {
                 fprintf(stderr, "colo sim: --plot-node needs --plot FILE.png\n");
-                return 2;
+                return -EINVAL;
         }
-        const char *path = argv[optind];
-        trace_opt.step_sec = step_usec / USEC_PER_SEC;
-        sim_opt.step_usec = step_usec;
-
-        _cleanup_free_ char *list = strdup(predictors);
-        char *specs[MAX_PREDICTORS];
-        size_t n_specs;
-        if (!list) {
+        a->path = argv[optind];
+        a->trace.step_sec = a->step_usec / USEC_PER_SEC;
+        a->sim.step_usec = a->step_usec;
+        a->list = strdup(a->predictors);
+        if (!a->list) {
                 log_error("Out of memory.");
-                return 1;
+                return -ENOMEM;
         }
-        if (split_predictors(list, specs, MAX_PREDICTORS, &n_specs) < 0) {
+        if (split_predictors(a->list, a->specs, MAX_PREDICTORS, &a->n_specs) < 0) {
                 fprintf(stderr, "colo sim: --predictors: expected up to %d comma-separated specs, got '%s'\n",
-                        MAX_PREDICTORS, predictors);
-                return 2;
+                        MAX_PREDICTORS, a->predictors);
+                free(a->list);
+                a->list = NULL;
+                return -EINVAL;
         }
+        return 0;
+}
+
+/* The warning about skipped rows, the results, and where series and plot went. */
+static int print_result(const SimArgs *a, const TraceReader *reader, const SimResult *result, ColoError *err) {
+        const TraceStats *st = trace_reader_stats(reader);
+        if (trace_stats_malformed_total(st) > 0)
+                log_warning("Trace '%s': skipped %" PRIu64 " malformed rows of %" PRIu64 " lines, ignoring.", a->path,
+                            trace_stats_malformed_total(st), st->lines);
+        if (a->json) {
+                int r = sim_result_print_json(result, stdout, err);
+                if (r < 0)
+                        return r;
+        } else
+                sim_result_print_text(result, stdout);
+        if (a->csv_dir)
+                fprintf(a->json ? stderr : stdout, "series written to '%s'\n", a->csv_dir);
+        if (a->plot_path)
+                fprintf(a->json ? stderr : stdout, "plot written to '%s'\n", a->plot_path);
+        return 0;
+}
+
+int cmd_sim(int argc, char **argv) {
+        _cleanup_(sim_args_done) SimArgs a = {};
+        int k = parse_args(argc, argv, &a);
+        if (k != 0)
+                return k > 0 ? 0 : k == -ENOMEM ? 1 : 2;
+
+        char **specs = a.specs;
+        size_t n_specs = a.n_specs;
 
         ColoError err = {};
         TraceReader *reader = NULL;
@@ -212,27 +364,27 @@ int cmd_sim(int argc, char **argv) {
         SimResult *result = NULL;
         int ret = 1, r;
 
-        r = sim_new((const char *const *) specs, n_specs, &sim_opt, &sim, &err);
+        r = sim_new((const char *const *) specs, n_specs, &a.sim, &sim, &err);
         if (r < 0) {
                 fprintf(stderr, "colo sim: %s\n", colo_error_msg(&err));
                 return 2;
         }
-        r = trace_reader_open(path, &trace_opt, &reader, &err);
+        r = trace_reader_open(a.path, &a.trace, &reader, &err);
         if (r < 0) {
                 fprintf(stderr, "colo sim: %s\n", colo_error_msg(&err));
                 ret = r == -EINVAL ? 2 : 1;
                 goto finish;
         }
-        if (csv_dir) {
-                r = sim_csv_new(csv_dir, (const char *const *) specs, n_specs, &csv, &err);
+        if (a.csv_dir) {
+                r = sim_csv_new(a.csv_dir, (const char *const *) specs, n_specs, &csv, &err);
                 if (r >= 0)
                         r = sim_add_observer(sim, sim_csv_observe, csv);
                 if (r < 0)
                         goto fail;
         }
-        if (plot_path) {
-                r = sim_plot_new(plot_path, plot_node, reader, (const char *const *) specs, n_specs,
-                                 sim_opt.params.horizon_usec, sim_opt.step_usec, &plot, &err);
+        if (a.plot_path) {
+                r = sim_plot_new(a.plot_path, a.plot_node, reader, (const char *const *) specs, n_specs,
+                                 a.sim.params.horizon_usec, a.sim.step_usec, &plot, &err);
                 if (r >= 0)
                         r = sim_add_observer(sim, sim_plot_observe, plot);
                 if (r < 0)
@@ -253,20 +405,9 @@ int cmd_sim(int argc, char **argv) {
                         goto fail;
         }
 
-        const TraceStats *st = trace_reader_stats(reader);
-        if (trace_stats_malformed_total(st) > 0)
-                log_warning("Trace '%s': skipped %" PRIu64 " malformed rows of %" PRIu64 " lines, ignoring.", path,
-                            trace_stats_malformed_total(st), st->lines);
-        if (json) {
-                r = sim_result_print_json(result, stdout, &err);
-                if (r < 0)
-                        goto fail;
-        } else
-                sim_result_print_text(result, stdout);
-        if (csv)
-                fprintf(json ? stderr : stdout, "series written to '%s'\n", csv_dir);
-        if (plot)
-                fprintf(json ? stderr : stdout, "plot written to '%s'\n", plot_path);
+        r = print_result(&a, reader, result, &err);
+        if (r < 0)
+                goto fail;
         ret = fflush(stdout) == 0 ? 0 : 1;
         goto finish;
 

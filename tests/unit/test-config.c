@@ -16,6 +16,7 @@
 
 #include "config/config-internal.h"
 #include "config/config.h"
+#include "predict/predictor.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -66,6 +67,8 @@ static const struct {
         { "isolation.online_cpu_weight", "5000", "5000" },
         { "isolation.offline_cpu_weight", "2", "2" },
         { "prediction.predictor", "max(nsigma, peak)", "\"max(nsigma, peak)\"" },
+        { "prediction.cpu_quantile", "0.9", "0.9" },
+        { "prediction.memory_quantile", "99%", "0.99" },
         { "prediction.horizon", "2h", "2h" },
         { "prediction.half_life", "1d", "1d" },
         { "prediction.min_history", "0s", "0s" },
@@ -129,6 +132,10 @@ static void test_defaults_are_the_documented_ones(void **state) {
         assert_string_equal(c.metrics.listen_address, "127.0.0.1");
         assert_int_equal(c.metrics.port, 9479);
         assert_string_equal(c.prediction.predictor, "colo");
+        /* CPU chosen for goodput, memory strict, as the predictor library defines them */
+        assert_true(c.prediction.cpu_quantile == PREDICTOR_COLO_CPU_QUANTILE);
+        assert_true(c.prediction.memory_quantile == PREDICTOR_COLO_STRICT_QUANTILE);
+        assert_true(c.prediction.cpu_quantile == 0.8 && c.prediction.memory_quantile == 0.9925);
         assert_false(c.kubernetes.enabled);
         assert_string_equal(c.kubernetes.cgroup_driver, "cgroupfs");
         /* The policy part is the policy module's own defaults, key for key. */

@@ -544,12 +544,22 @@ static void test_policy_evicts_best_effort_before_batch_then_the_largest(void **
                   { { .name = "db", .cls = CLASS_ONLINE, .tier = TIER_NORMAL, .mem_working_set = 6 * GiB, .nr_tasks = 1 },
                     { .name = "etl", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .mem_working_set = 10 * MiB, .nr_tasks = 1 } },
                   2, "etl" },
+                { "equal tier and memory: the smallest name",
+                  { { .name = "job-b", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .nr_tasks = 1 },
+                    { .name = "job-a", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .nr_tasks = 1 },
+                    { .name = "job-c", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .nr_tasks = 1 } },
+                  3, "job-a" },
                 { "no offline workload: nothing to evict",
                   { { .name = "db", .cls = CLASS_ONLINE, .tier = TIER_CRITICAL, .mem_working_set = 6 * GiB, .nr_tasks = 1 },
                     { .name = "web", .cls = CLASS_ONLINE, .tier = TIER_NORMAL, .mem_working_set = 1 * GiB, .nr_tasks = 1 } },
                   2, NULL },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                /* The order alone, as the simulator's job model calls it, agrees with the plan. */
+                ssize_t v = policy_pick_victim(cases[i].w, cases[i].n);
+                if (cases[i].victim ? v < 0 || strcmp(cases[i].w[v].name, cases[i].victim) != 0 : v >= 0)
+                        fail_msg("%s: policy_pick_victim() chose %s, want %s", cases[i].what, v >= 0 ? cases[i].w[v].name : "nothing",
+                                 cases[i].victim ? cases[i].victim : "nothing");
                 PolicyConfig cfg = default_config();
                 PolicyState st = {};
                 plan_free(decide_under_pressure(cases[i].w, cases[i].n, &cfg, &st, 100));

@@ -453,6 +453,46 @@ static void test_profile_set_keeps_absent_workloads_only_within_the_limit(void *
         profile_set_free(s);
 }
 
+/* CPU and memory run colo with their own quantiles (predictor.h): fed the same relative series,
+ * the CPU prediction, at 0.8, sits below the memory one, at 0.9925; the checkpoint carries both. */
+static void test_profile_set_cpu_and_memory_quantiles_differ(void **state) {
+        (void) state;
+        ProfileSet *s = profile_set_for_test("colo");
+        uint64_t x = 7, t = 0;
+        for (int i = 0; i < 3 * 288; i++, t += 5 * MIN_) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                double u = 0.3 + 0.4 * (double) (x >> 11) / (double) (1ULL << 53);
+                ProfileSample w[] = { { .name = "w", .cpu = 8 * u, .mem = (uint64_t) (8.0 * u * (double) GIB),
+                                        .cpu_limit = 8, .mem_limit = 8 * GIB } };
+                observe_ok(s, t, w, 1);
+        }
+        ProfileEstimate e;
+        profile_set_estimate(s, t, 8, 8 * GIB, &e);
+        double cpu = e.cpu_predicted / 8, mem = (double) e.mem_predicted / (double) (8 * GIB);
+        if (!(cpu < mem - 0.02 && mem < 1.0))
+                fail_msg("cpu %.3f of its limit, memory %.3f: want cpu clearly below memory", cpu, mem);
+
+        uint8_t *image = NULL;
+        size_t size = 0;
+        ColoError err = {};
+        assert_int_equal(profile_set_save_buffer(s, &image, &size, &err), 0);
+        ProfileSetConfig cfg;
+        profile_set_config_init_defaults(&cfg);
+        cfg.predictor_spec = "colo";
+        cfg.mem_colo_quantile = 0.99;
+        ProfileSet *other = NULL;
+        assert_int_equal(profile_set_new(&cfg, &other, &err), 0);
+        assert_int_equal(profile_set_load_buffer(other, image, size, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "predictor configuration"));
+        profile_set_free(other);
+        cfg.mem_colo_quantile = PREDICTOR_COLO_STRICT_QUANTILE;
+        assert_int_equal(profile_set_new(&cfg, &other, &err), 0);
+        assert_int_equal(profile_set_load_buffer(other, image, size, &err), 0);
+        profile_set_free(other);
+        free(image);
+        profile_set_free(s);
+}
+
 static void test_profile_set_rejects_bad_samples_and_changes_nothing(void **state) {
         (void) state;
         ProfileSet *s = profile_set_for_test("colo");
@@ -545,6 +585,7 @@ int main(void) {
                 cmocka_unit_test(test_profile_set_counts_young_workloads_at_their_limit),
                 cmocka_unit_test(test_profile_set_keeps_an_absent_workload_for_a_grace_period),
                 cmocka_unit_test(test_profile_set_keeps_absent_workloads_only_within_the_limit),
+                cmocka_unit_test(test_profile_set_cpu_and_memory_quantiles_differ),
                 cmocka_unit_test(test_profile_set_rejects_bad_samples_and_changes_nothing),
                 cmocka_unit_test(test_profile_set_restarts_predictors_when_the_clock_goes_back),
         };

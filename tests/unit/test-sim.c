@@ -287,6 +287,15 @@ static void test_sim_json_has_the_documented_shape(void **state) {
         assert_true(fabs(json_real_value(json_object_get(peak, "violation_rate")) - 1.0 / 3) < 1e-12);
         assert_true(fabs(json_real_value(json_object_get(peak, "savings")) - 0.8 / 3) < 1e-12);
         assert_true(fabs(json_real_value(json_object_get(peak, "savings_vs_oracle")) - 0.8 / 1.1) < 1e-12);
+        /* the job model's fields beside them, per predictor and once per trace */
+        static const char *const job_keys[] = { "goodput", "goodput_vs_oracle", "offline_work_lost",
+                                                "evictions_per_node_hour", "utilisation_online", "utilisation_total" };
+        for (size_t k = 0; k < sizeof(job_keys) / sizeof(job_keys[0]); k++)
+                if (!json_object_get(peak, job_keys[k]))
+                        fail_msg("predictor JSON lacks %s", job_keys[k]);
+        assert_true(json_is_number(json_object_get(j, "elastic_bound")));
+        assert_true(json_is_number(json_object_get(j, "oracle_goodput")));
+        assert_true(fabs(json_number_value(json_object_get(j, "job_cpu")) - 0.5) < 1e-12);
         json_decref(j);
         sim_result_free(r);
 
@@ -314,6 +323,8 @@ static void test_sim_json_has_the_documented_shape(void **state) {
         fclose(f);
         assert_non_null(strstr(text, "violations"));
         assert_non_null(strstr(text, "limit "));
+        assert_non_null(strstr(text, "goodput"));
+        assert_non_null(strstr(text, "elastic bound"));
         free(text);
         sim_result_free(r);
 }
@@ -441,6 +452,216 @@ static void test_sim_plot_reports_missing_gnuplot_and_empty_nodes(void **state) 
         assert_int_equal(system(cmd), 0);
 }
 
+/* ---- the offline job model (sim-jobs.h) ---- */
+
+static SimJobOptions job_options(void) {
+        SimJobOptions o;
+        sim_job_options_init_defaults(&o);      /* 0.5 cores x 1 h, tolerance 0.1, margin 0.05, reserve 0 */
+        return o;
+}
+
+static void test_sim_jobs_budget_is_the_policys(void **state) {
+        (void) state;
+        SimJobOptions o = job_options();
+        /* 10 - prediction 3 - 5 % of 10 */
+        assert_float_equal(sim_jobs_budget(&o, 10.0, 2.0, 3.0), 6.5, 1e-12);
+        /* never below what online uses now: 10 - 4 - 0.5 */
+        assert_float_equal(sim_jobs_budget(&o, 10.0, 4.0, 3.0), 5.5, 1e-12);
+        /* the limit predicted: nothing to offer */
+        assert_float_equal(sim_jobs_budget(&o, 10.0, 4.0, 10.0), 0.0, 0.0);
+        o.policy.reserved_cpu_cores = 1.0;
+        assert_float_equal(sim_jobs_budget(&o, 10.0, 2.0, 3.0), 5.5, 1e-12);
+}
+
+static void test_sim_jobs_squeeze_within_tolerance_keeps_the_jobs(void **state) {
+        (void) state;
+        SimJobOptions o = job_options();
+        SimJobSet js = {};
+        SimJobTotals t = {};
+
+        /* budget 1.2 admits two jobs of 0.5, not a third */
+        assert_int_equal(sim_jobs_step(&js, &o, 1.2, 1.0, 300, &t), 0);
+        assert_int_equal(js.n, 2);
+        assert_int_equal(t.placements, 2);
+        assert_float_equal(js.jobs[0].done, 150.0, 1e-9);
+        /* 0.92 left for 1.0 of jobs: squeezed by 8 % <= 10 %: kept, each gets 0.46 */
+        assert_int_equal(sim_jobs_step(&js, &o, 1.2, 0.92, 300, &t), 0);
+        assert_int_equal(js.n, 2);
+        assert_int_equal(t.evictions, 0);
+        assert_float_equal(js.jobs[0].done, 150.0 + 0.46 * 300, 1e-9);
+        assert_float_equal(js.jobs[1].done, 150.0 + 0.46 * 300, 1e-9);
+        assert_float_equal(t.offline_used, 300.0 + 0.92 * 300, 1e-9);
+        /* exactly at the tolerance: 0.9 for 1.0, still kept */
+        assert_int_equal(sim_jobs_step(&js, &o, 0.0, 0.9, 300, &t), 0);
+        assert_int_equal(js.n, 2);
+        assert_int_equal(t.evictions, 0);
+        assert_float_equal(t.lost_work, 0.0, 0.0);
+        sim_job_set_done(&js);
+}
+
+static void test_sim_jobs_squeeze_beyond_tolerance_evicts_and_loses_the_work(void **state) {
+        (void) state;
+        SimJobOptions o = job_options();
+        SimJobSet js = {};
+        SimJobTotals t = {};
+
+        assert_int_equal(sim_jobs_step(&js, &o, 1.5, 2.0, 300, &t), 0);     /* three jobs, 300 s x 0.5 = 150 each */
+        assert_int_equal(js.n, 3);
+        /* 0.8 left for 1.5: squeezed by 47 %. Evict one (1.0 left: 20 %), a second (0.5: fits). */
+        assert_int_equal(sim_jobs_step(&js, &o, 0.0, 0.8, 300, &t), 0);
+        assert_int_equal(js.n, 1);
+        assert_int_equal(t.evictions, 2);
+        assert_float_equal(t.lost_work, 2 * 150.0, 1e-9);
+        /* the survivor got its full size */
+        assert_float_equal(js.jobs[0].done, 150.0 + 150.0, 1e-9);
+        /* nothing left at all: the last one goes too */
+        assert_int_equal(sim_jobs_step(&js, &o, 0.0, 0.0, 300, &t), 0);
+        assert_int_equal(js.n, 0);
+        assert_int_equal(t.evictions, 3);
+        assert_float_equal(t.lost_work, 2 * 150.0 + 300.0, 1e-9);
+        assert_float_equal(t.completed_work, 0.0, 0.0);
+        /* the queue is unbounded: the budget places new jobs from scratch */
+        assert_int_equal(sim_jobs_step(&js, &o, 0.5, 1.0, 300, &t), 0);
+        assert_int_equal(js.n, 1);
+        assert_float_equal(js.jobs[0].done, 150.0, 1e-9);
+        sim_job_set_done(&js);
+}
+
+static void test_sim_jobs_evict_in_the_policys_order(void **state) {
+        (void) state;
+        SimJobOptions o = job_options();
+        SimJobSet js = {};
+        SimJobTotals t = {};
+
+        assert_int_equal(sim_jobs_step(&js, &o, 1.0, 1.0, 300, &t), 0);
+        assert_int_equal(js.n, 2);
+        /* the victim is the job whose name policy_pick_victim() puts first: the smaller suffix */
+        uint64_t keep = js.jobs[0].key > js.jobs[1].key ? js.jobs[0].key : js.jobs[1].key;
+        assert_int_equal(sim_jobs_step(&js, &o, 0.0, 0.5, 300, &t), 0);
+        assert_int_equal(js.n, 1);
+        assert_true(js.jobs[0].key == keep);
+        sim_job_set_done(&js);
+}
+
+static void test_sim_jobs_complete_after_their_work(void **state) {
+        (void) state;
+        SimJobOptions o = job_options();
+        SimJobSet js = {};
+        SimJobTotals t = {};
+
+        /* 1 h of 0.5 cores: 12 unsqueezed steps of 300 s */
+        for (int i = 0; i < 11; i++)
+                assert_int_equal(sim_jobs_step(&js, &o, 0.5, 0.5, 300, &t), 0);
+        assert_int_equal(t.completions, 0);
+        assert_int_equal(sim_jobs_step(&js, &o, 0.5, 0.5, 300, &t), 0);
+        assert_int_equal(t.completions, 1);
+        assert_int_equal(js.n, 0);
+        assert_float_equal(t.completed_work, 1800.0, 1e-9);
+        /* squeezed by 10 %: 0.45 x 300 per step; 1800 / 135 = 13.3, done in the 14th step */
+        for (int i = 0; i < 13; i++)
+                assert_int_equal(sim_jobs_step(&js, &o, 0.5, 0.45, 300, &t), 0);
+        assert_int_equal(t.completions, 1);
+        assert_int_equal(sim_jobs_step(&js, &o, 0.0, 0.45, 300, &t), 0);
+        assert_int_equal(t.completions, 2);
+        assert_float_equal(t.offline_used, 3600.0, 1e-6);    /* the last step only took what was left */
+        sim_job_set_done(&js);
+}
+
+/* step 300 s, horizon 1 h, warm-up 1 h */
+static SimOptions hour_options(void) {
+        SimOptions o;
+        sim_options_init_defaults(&o);
+        o.warmup_usec = S(3600);
+        return o;
+}
+
+static SimResult *run_hourly(const char *const *specs, size_t n_specs, const double *usage, size_t n, double limit) {
+        SimOptions o = hour_options();
+        Sim *s = NULL;
+        SimResult *r = NULL;
+        ColoError err = {};
+        assert_int_equal(sim_new(specs, n_specs, &o, &s, &err), 0);
+        for (size_t i = 0; i < n; i++) {
+                TraceSample sample = { .node = 0, .t_usec = S(300 * i), .usage = usage[i], .limit = limit };
+                assert_int_equal(sim_feed(s, &sample, &err), 0);
+        }
+        assert_int_equal(sim_finish(s, &r, &err), 0);
+        sim_free(s);
+        return r;
+}
+
+static void test_sim_goodput_of_a_constant_trace(void **state) {
+        (void) state;
+        /* Limit 10, usage 4 throughout, 60 samples: scored steps are samples 12..47 (36 steps).
+         * Budget 10 - 4 - 0.5 = 5.5: 11 jobs, never squeezed (6 idle), 3 rounds of 12 steps:
+         * 33 jobs x 1800 = 59400 CPU-s of 36 x 10 x 300 = 108000: goodput 0.55. */
+        double u[60];
+        for (size_t i = 0; i < 60; i++)
+                u[i] = 4.0;
+        static const char *const specs[] = { "oracle", "limit", "peak" };
+        SimResult *r = run_hourly(specs, 3, u, 60, 10.0);
+        assert_int_equal(r->steps, 36);
+        assert_float_equal(r->oracle_goodput, 0.55, 1e-9);
+        assert_float_equal(r->elastic_bound, 0.6, 1e-9);
+        assert_float_equal(r->utilisation_online, 0.4, 1e-9);
+        const SimPredictorResult *oracle = &r->predictors[0], *limit = &r->predictors[1], *peak = &r->predictors[2];
+        assert_float_equal(oracle->goodput, 0.55, 1e-9);
+        assert_float_equal(oracle->goodput_vs_oracle, 1.0, 1e-9);
+        assert_int_equal(oracle->completed_jobs, 33);
+        assert_float_equal(oracle->utilisation_total, 0.95, 1e-9);
+        assert_float_equal(oracle->offline_work_lost, 0.0, 0.0);
+        assert_float_equal(limit->goodput, 0.0, 0.0);
+        assert_float_equal(limit->utilisation_total, 0.4, 1e-9);
+        assert_float_equal(peak->goodput, 0.55, 1e-9);
+        assert_float_equal(peak->evictions_per_node_hour, 0.0, 0.0);
+        sim_result_free(r);
+}
+
+static void test_sim_oracle_never_evicts_hour_jobs_at_an_hour_horizon(void **state) {
+        (void) state;
+        /* A jumpy load over 3 days: whatever the oracle admits fits until the horizon ends, which is
+         * when a 1 h job that was never squeezed finishes. Borg's fixed 90 % does get squeezed. */
+        enum { N = 3 * 288 };
+        double u[N];
+        uint64_t x = 42;
+        for (size_t i = 0; i < N; i++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                double noise = (double) (x >> 11) / (double) (1ULL << 53);
+                u[i] = 5.0 + 3.0 * sin((double) i / 9.0) + 2.0 * noise * noise * noise;
+        }
+        static const char *const specs[] = { "oracle", "borg", "peak" };
+        SimResult *r = run_hourly(specs, 3, u, N, 10.0);
+        const SimPredictorResult *oracle = &r->predictors[0], *borg = &r->predictors[1];
+        assert_true(oracle->completed_jobs > 100);
+        assert_int_equal(oracle->evictions, 0);
+        assert_float_equal(oracle->offline_work_lost, 0.0, 0.0);
+        assert_float_equal(oracle->goodput, r->oracle_goodput, 0.0);
+        assert_true(r->oracle_goodput < r->elastic_bound);
+        assert_true(borg->evictions > 0);
+        assert_true(borg->offline_work_lost > 0.0);
+        sim_result_free(r);
+}
+
+static void test_sim_rejects_bad_job_options(void **state) {
+        (void) state;
+        static const char *const specs[] = { "oracle" };
+        SimOptions o = hour_options();
+        Sim *s = NULL;
+        ColoError err = {};
+        o.jobs.job_cpu = 0;
+        assert_int_equal(sim_new(specs, 1, &o, &s, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "job-cpu"));
+        o = hour_options();
+        o.jobs.squeeze_tolerance = 1.0;
+        assert_int_equal(sim_new(specs, 1, &o, &s, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "squeeze-tolerance"));
+        o = hour_options();
+        o.jobs.policy.cpu_safety_margin = -1;
+        assert_int_equal(sim_new(specs, 1, &o, &s, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "cpu_safety_margin"));
+        assert_null(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sim_scores_a_hand_computed_trace),
@@ -452,6 +673,14 @@ int main(void) {
                 cmocka_unit_test(test_sim_json_has_the_documented_shape),
                 cmocka_unit_test(test_sim_runs_a_trace_file_with_csv_output),
                 cmocka_unit_test(test_sim_plot_reports_missing_gnuplot_and_empty_nodes),
+                cmocka_unit_test(test_sim_jobs_budget_is_the_policys),
+                cmocka_unit_test(test_sim_jobs_squeeze_within_tolerance_keeps_the_jobs),
+                cmocka_unit_test(test_sim_jobs_squeeze_beyond_tolerance_evicts_and_loses_the_work),
+                cmocka_unit_test(test_sim_jobs_evict_in_the_policys_order),
+                cmocka_unit_test(test_sim_jobs_complete_after_their_work),
+                cmocka_unit_test(test_sim_goodput_of_a_constant_trace),
+                cmocka_unit_test(test_sim_oracle_never_evicts_hour_jobs_at_an_hour_horizon),
+                cmocka_unit_test(test_sim_rejects_bad_job_options),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

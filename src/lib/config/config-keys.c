@@ -190,6 +190,8 @@ const ConfigKey config_keys[] = {
 
         STRING("prediction", "predictor", prediction.predictor, .check = is_predictor_spec,
                .expected = "a predictor: limit, borg, nsigma, koord, peak, colo or max(a,b,...) of them"),
+        DOUBLE("prediction", "cpu_quantile", CONFIG_TYPE_FRACTION, prediction.cpu_quantile, 0.5, 0.9999),
+        DOUBLE("prediction", "memory_quantile", CONFIG_TYPE_FRACTION, prediction.memory_quantile, 0.5, 0.9999),
         DURATION("prediction", "horizon", prediction.horizon_usec, USEC_PER_MINUTE, 7 * USEC_PER_DAY),
         DURATION("prediction", "half_life", prediction.half_life_usec, USEC_PER_MINUTE, 30 * USEC_PER_DAY),
         DURATION("prediction", "min_history", prediction.min_history_usec, 0, 30 * USEC_PER_DAY),

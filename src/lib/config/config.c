@@ -9,6 +9,7 @@
 #include <yaml.h>
 
 #include "config/config-internal.h"
+#include "predict/predictor.h"      /* the quantile defaults only: no link dependency */
 #include "util/fileio.h"
 #include "util/macro.h"
 #include "util/yaml-depth.h"
@@ -35,6 +36,8 @@ void config_init_defaults(Config *c) {
         policy_config_init_defaults(&c->policy);
         c->prediction = (PredictionConfig) {
                 .predictor = "colo",
+                .cpu_quantile = PREDICTOR_COLO_CPU_QUANTILE,
+                .memory_quantile = PREDICTOR_COLO_STRICT_QUANTILE,
                 .horizon_usec = 3600 * USEC_PER_SEC,
                 .half_life_usec = 12 * 3600 * USEC_PER_SEC,
                 .min_history_usec = 3600 * USEC_PER_SEC,

@@ -33,6 +33,8 @@ typedef struct MetricsConfig {
 
 typedef struct PredictionConfig {
         char predictor[64];             /* prediction.predictor: "colo" */
+        double cpu_quantile;            /* prediction.cpu_quantile: PREDICTOR_COLO_CPU_QUANTILE (0.8) */
+        double memory_quantile;         /* prediction.memory_quantile: PREDICTOR_COLO_STRICT_QUANTILE (0.9925) */
         uint64_t horizon_usec;          /* prediction.horizon: "1h" */
         uint64_t half_life_usec;        /* prediction.half_life: "12h" */
         uint64_t min_history_usec;      /* prediction.min_history: "1h": until then a workload counts at its limit */

@@ -33,13 +33,11 @@ static uint64_t squeezed_limit(const PolicyInputs *in) {
         return MIN(limit, in->mem_budget_raw);
 }
 
-/* Index of the workload to evict, or -1: offline only, highest tier value (least protected)
- * first, then the largest working set, then the largest usage, then the name for determinism. */
-static ssize_t pick_victim(const NodeSample *s) {
+ssize_t policy_pick_victim(const WorkloadSample *workloads, size_t n) {
         ssize_t best = -1;
 
-        for (size_t i = 0; i < s->n_workloads; i++) {
-                const WorkloadSample *w = &s->workloads[i];
+        for (size_t i = 0; i < n; i++) {
+                const WorkloadSample *w = &workloads[i];
                 if (w->cls != CLASS_OFFLINE || workload_tier_class(w->tier) != CLASS_OFFLINE)
                         continue;
                 if (w->being_evicted || w->nr_tasks == 0)
@@ -48,7 +46,7 @@ static ssize_t pick_victim(const NodeSample *s) {
                         best = (ssize_t) i;
                         continue;
                 }
-                const WorkloadSample *b = &s->workloads[best];
+                const WorkloadSample *b = &workloads[best];
                 int better = w->tier != b->tier ? (w->tier > b->tier ? 1 : -1) :
                              w->mem_working_set != b->mem_working_set ? (w->mem_working_set > b->mem_working_set ? 1 : -1) :
                              w->mem_usage != b->mem_usage ? (w->mem_usage > b->mem_usage ? 1 : -1) :
@@ -137,7 +135,7 @@ void policy_decide_pressure(const PolicyInputs *in, PolicyState *st, PressureDec
         if (!evict_cause(in, st, cause, sizeof(cause)))
                 return;
 
-        ssize_t victim = pick_victim(s);
+        ssize_t victim = policy_pick_victim(s->workloads, s->n_workloads);
         if (victim < 0)
                 return;
 

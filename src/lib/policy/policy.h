@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cgroup/cgroup.h"
 #include "model/workload.h"
@@ -192,6 +193,12 @@ int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyCo
  * (estimate as above: never below current online use). 0 for invalid arguments. */
 double policy_offline_cpu_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);
 uint64_t policy_offline_mem_budget(const NodeSample *s, const OnlineEstimate *est, const PolicyConfig *cfg);
+
+/* The eviction order, alone: the index of the offline workload policy_decide() would evict
+ * first, or -1 when none is a candidate (online, being evicted, or without tasks). Lowest tier
+ * first (best-effort before batch), then the largest working set, then the largest usage, then
+ * the smallest name, so the choice is deterministic. The simulator's job model evicts with it. */
+ssize_t policy_pick_victim(const WorkloadSample *workloads, size_t n);
 
 /* Whether the offline parent gets the CPU quota on this node (see CpuQuotaMode). */
 bool policy_cpu_quota_applies(const PolicyConfig *cfg, const NodeSample *s);

@@ -24,7 +24,7 @@ void predictor_params_init_defaults(PredictorParams *p) {
                 .koord_margin = 1.1,
                 .peak_window_usec = 24 * 3600 * USEC_PER_SEC,
                 .half_life_usec = 7 * 24 * 3600 * USEC_PER_SEC,
-                .colo_quantile = 0.9925,
+                .colo_quantile = PREDICTOR_COLO_STRICT_QUANTILE,
         };
 }
 

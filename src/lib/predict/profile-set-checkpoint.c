@@ -24,6 +24,7 @@ static void params_save(const ProfileSetConfig *c, CkWriter *w) {
         ck_put_u64(w, p->peak_window_usec);
         ck_put_u64(w, p->half_life_usec);
         ck_put_double(w, p->colo_quantile);
+        ck_put_double(w, c->mem_colo_quantile);
         ck_put_u64(w, c->min_history_usec);
         ck_put_u64(w, c->half_life_usec);
         ck_put_u32(w, c->day_buckets);
@@ -104,6 +105,7 @@ static int params_check(const ProfileSetConfig *c, CkReader *r) {
             (k = ck_get_u64(r, "peak window", &q.peak_window_usec)) < 0 ||
             (k = ck_get_u64(r, "colo half-life", &q.half_life_usec)) < 0 ||
             (k = ck_get_double(r, "colo quantile", 0, 1e300, &q.colo_quantile)) < 0 ||
+            (k = ck_get_double(r, "memory colo quantile", 0, 1e300, &d.mem_colo_quantile)) < 0 ||
             (k = ck_get_u64(r, "minimum history", &d.min_history_usec)) < 0 ||
             (k = ck_get_u64(r, "profile half-life", &d.half_life_usec)) < 0 ||
             (k = ck_get_u32(r, "time-of-day buckets", &d.day_buckets)) < 0 ||
@@ -114,6 +116,8 @@ static int params_check(const ProfileSetConfig *c, CkReader *r) {
             q.koord_quantile != p->koord_quantile || q.koord_margin != p->koord_margin ||
             q.peak_window_usec != p->peak_window_usec || q.half_life_usec != p->half_life_usec ||
             q.colo_quantile != p->colo_quantile)
+                return BAD_CONFIG("predictor configuration");
+        if (d.mem_colo_quantile != c->mem_colo_quantile)
                 return BAD_CONFIG("predictor configuration");
         if (d.min_history_usec != c->min_history_usec || d.half_life_usec != c->half_life_usec ||
             d.day_buckets != c->day_buckets || d.day_half_life_usec != c->day_half_life_usec)

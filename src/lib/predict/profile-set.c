@@ -25,6 +25,15 @@ void profile_set_config_init_defaults(ProfileSetConfig *c) {
                 .forget_after_usec = 10 * 60 * USEC_PER_SEC,
         };
         predictor_params_init_defaults(&c->params);
+        c->params.colo_quantile = PREDICTOR_COLO_CPU_QUANTILE;
+        c->mem_colo_quantile = PREDICTOR_COLO_STRICT_QUANTILE;
+}
+
+/* The memory predictor's parameters: the CPU ones but for its own, strict, colo quantile. */
+static PredictorParams mem_params(const ProfileSetConfig *c) {
+        PredictorParams p = c->params;
+        p.colo_quantile = c->mem_colo_quantile;
+        return p;
 }
 
 /* CPU in cores from a thousandth of a core, memory in bytes from 1 MiB, both growing 5 % a
@@ -122,10 +131,11 @@ int profile_set_new(const ProfileSetConfig *cfg, ProfileSet **ret, ColoError *er
         if (!s->spec)
                 return colo_error_set(err, ENOMEM, "profile set");
         s->cfg.predictor_spec = s->spec;
+        PredictorParams mp = mem_params(cfg);
         int r = predictor_new(s->spec, &cfg->params, false, &s->cpu_pred, err);
         if (r < 0)
                 return r;
-        r = predictor_new(s->spec, &cfg->params, false, &s->mem_pred, err);
+        r = predictor_new(s->spec, &mp, false, &s->mem_pred, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(s);
@@ -262,7 +272,8 @@ int profile_set_observe(ProfileSet *s, uint64_t realtime_usec, const ProfileSamp
                 int r = predictor_new(s->spec, &s->cfg.params, false, &fresh_cpu, err);
                 if (r < 0)
                         return r;
-                r = predictor_new(s->spec, &s->cfg.params, false, &fresh_mem, err);
+                PredictorParams mp = mem_params(&s->cfg);
+                r = predictor_new(s->spec, &mp, false, &fresh_mem, err);
                 if (r < 0)
                         return r;
         }

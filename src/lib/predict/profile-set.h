@@ -31,11 +31,12 @@
 #include "util/error.h"
 
 #define PROFILE_NAME_MAX 256 /* bytes, without the NUL */
-#define PROFILE_SET_CHECKPOINT_VERSION 1
+#define PROFILE_SET_CHECKPOINT_VERSION 2  /* 2: the memory predictor's own colo quantile */
 
 typedef struct ProfileSetConfig {
         const char *predictor_spec;     /* "colo"; copied */
-        PredictorParams params;
+        PredictorParams params;         /* the CPU predictor's; colo_quantile PREDICTOR_COLO_CPU_QUANTILE */
+        double mem_colo_quantile;       /* the memory predictor's colo_quantile: PREDICTOR_COLO_STRICT_QUANTILE */
         uint64_t min_history_usec;      /* 1 h: younger workloads count at their limit */
         uint64_t half_life_usec;        /* per-workload histograms: 12 h */
         uint32_t day_buckets;           /* time-of-day profile buckets: 48 (30 min each) */

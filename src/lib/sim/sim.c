@@ -25,6 +25,7 @@ typedef struct SimNode {
         Predictor **predictors;         /* n_predictors */
         uint64_t steps;
         uint64_t *violations;           /* per predictor */
+        SimJobSet *jobs;                /* per predictor, then the oracle reference */
 } SimNode;
 
 typedef struct SimTotals {
@@ -47,6 +48,8 @@ struct Sim {
         double *predictions;            /* scratch, per predictor */
         uint64_t steps, steps_skipped;
         double oracle_savings_sum;
+        SimJobTotals *job_totals;       /* per predictor, then the oracle reference */
+        double capacity_time, online_time, idle_time;   /* limit, usage, idle CPU-seconds */
 
         struct {
                 SimObserverFn fn;
@@ -61,6 +64,9 @@ void sim_options_init_defaults(SimOptions *o) {
                 .step_usec = 300 * USEC_PER_SEC,
         };
         predictor_params_init_defaults(&o->params);
+        /* The simulator replays CPU: colo runs with the agent's CPU choice. */
+        o->params.colo_quantile = PREDICTOR_COLO_CPU_QUANTILE;
+        sim_job_options_init_defaults(&o->jobs);
 }
 
 static void node_done(Sim *s, SimNode *n) {
@@ -69,6 +75,10 @@ static void node_done(Sim *s, SimNode *n) {
                         predictor_free(n->predictors[i]);
         free(n->predictors);
         free(n->violations);
+        if (n->jobs)
+                for (size_t i = 0; i <= s->n_predictors; i++)
+                        sim_job_set_done(&n->jobs[i]);
+        free(n->jobs);
         free(n->ring);
 }
 
@@ -83,6 +93,7 @@ Sim *sim_free(Sim *s) {
         free(s->specs);
         free(s->totals);
         free(s->predictions);
+        free(s->job_totals);
         free(s);
         return NULL;
 }
@@ -105,6 +116,9 @@ int sim_new(const char *const *specs, size_t n_specs, const SimOptions *o, Sim *
         r = predictor_params_validate(&o->params, err);
         if (r < 0)
                 return r;
+        const char *what;
+        if (sim_job_options_check(&o->jobs, &what) < 0)
+                return colo_error_setf_plain(err, EINVAL, "job model: invalid %s", what);
 
         _cleanup_(sim_freep) Sim *s = calloc(1, sizeof(*s));
         if (!s)
@@ -115,7 +129,8 @@ int sim_new(const char *const *specs, size_t n_specs, const SimOptions *o, Sim *
         s->specs = calloc(n_specs, sizeof(char *));
         s->totals = calloc(n_specs, sizeof(SimTotals));
         s->predictions = calloc(n_specs, sizeof(double));
-        if (!s->specs || !s->totals || !s->predictions)
+        s->job_totals = calloc(n_specs + 1, sizeof(SimJobTotals));
+        if (!s->specs || !s->totals || !s->predictions || !s->job_totals)
                 return colo_error_set(err, ENOMEM, "simulator");
         for (size_t i = 0; i < n_specs; i++) {
                 /* Build one now so a bad spec fails here, not at the first sample. */
@@ -149,7 +164,8 @@ static int node_init(Sim *s, SimNode *n, ColoError *err) {
         n->ring = calloc(s->ring_cap, sizeof(SimEntry));
         n->predictors = calloc(s->n_predictors, sizeof(Predictor *));
         n->violations = calloc(s->n_predictors, sizeof(uint64_t));
-        if (!n->ring || !n->predictors || !n->violations)
+        n->jobs = calloc(s->n_predictors + 1, sizeof(SimJobSet));
+        if (!n->ring || !n->predictors || !n->violations || !n->jobs)
                 return colo_error_set(err, ENOMEM, "simulator node");
         for (size_t i = 0; i < s->n_predictors; i++) {
                 int r = predictor_new(s->specs[i], &s->opt.params, true, &n->predictors[i], err);
@@ -182,7 +198,26 @@ static const SimEntry *ring_at(const Sim *s, const SimNode *n, size_t i) {
         return &n->ring[(n->head + i) % s->ring_cap];
 }
 
-static int score(Sim *s, SimNode *n, size_t node, const SimEntry *e, double peak, ColoError *err) {
+/* The job model's step (t, t + step] after the scored entry e, next being the sample at its end;
+ * prediction i is s->predictions[i], the oracle reference's is the actual peak. */
+static int run_jobs(Sim *s, SimNode *n, const SimEntry *e, const SimEntry *next, double peak, ColoError *err) {
+        double step_sec = (double) s->opt.step_usec / (double) USEC_PER_SEC;
+        double available = MAX(next->limit - next->usage, 0.0);
+
+        s->capacity_time += next->limit * step_sec;
+        s->online_time += MIN(next->usage, next->limit) * step_sec;
+        s->idle_time += available * step_sec;
+        for (size_t i = 0; i <= s->n_predictors; i++) {
+                double pred = i < s->n_predictors ? s->predictions[i] : CLAMP(peak, 0.0, e->limit);
+                double budget = sim_jobs_budget(&s->opt.jobs, e->limit, e->usage, pred);
+                if (sim_jobs_step(&n->jobs[i], &s->opt.jobs, budget, available, step_sec, &s->job_totals[i]) < 0)
+                        return colo_error_set(err, ENOMEM, "simulator jobs");
+        }
+        return 0;
+}
+
+static int score(Sim *s, SimNode *n, size_t node, const SimEntry *e, const SimEntry *next, double peak,
+                 ColoError *err) {
         double limit = e->limit;
         for (size_t i = 0; i < s->n_predictors; i++) {
                 double pred = predictor_predict(n->predictors[i], e->t, limit, peak);
@@ -198,6 +233,9 @@ static int score(Sim *s, SimNode *n, size_t node, const SimEntry *e, double peak
         s->oracle_savings_sum += 1.0 - CLAMP(peak, 0.0, limit) / limit;
         n->steps++;
         s->steps++;
+        int r = run_jobs(s, n, e, next, peak, err);
+        if (r < 0)
+                return r;
 
         SimStep step = {
                 .node = node,
@@ -209,7 +247,7 @@ static int score(Sim *s, SimNode *n, size_t node, const SimEntry *e, double peak
                 .n_predictors = s->n_predictors,
         };
         for (size_t i = 0; i < s->n_observers; i++) {
-                int r = s->observers[i].fn(s->observers[i].userdata, &step, err);
+                r = s->observers[i].fn(s->observers[i].userdata, &step, err);
                 if (r < 0)
                         return r;
         }
@@ -235,7 +273,7 @@ static int process_front(Sim *s, SimNode *n, size_t node, ColoError *err) {
                         covered++;
                 }
                 if (covered == s->horizon_samples) {
-                        int r = score(s, n, node, e, peak, err);
+                        int r = score(s, n, node, e, ring_at(s, n, 1), peak, err);
                         if (r < 0)
                                 return r;
                 } else
@@ -295,6 +333,19 @@ SimResult *sim_result_free(SimResult *r) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(SimResult *, sim_result_free);
 
+static void job_result(const Sim *s, const SimJobTotals *t, const SimResult *r, SimPredictorResult *p) {
+        double node_hours = (double) s->steps * (double) s->opt.step_usec / (double) USEC_PER_SEC / 3600.0;
+        double attempted = t->completed_work + t->lost_work;
+        p->goodput = t->completed_work / s->capacity_time;
+        p->goodput_vs_oracle = r->oracle_goodput > 0 ? p->goodput / r->oracle_goodput : NAN;
+        p->offline_work_lost = attempted > 0 ? t->lost_work / attempted : 0.0;
+        p->evictions = t->evictions;
+        p->completed_jobs = t->completions;
+        p->evictions_per_node_hour = (double) t->evictions / node_hours;
+        p->utilisation_online = r->utilisation_online;
+        p->utilisation_total = (s->online_time + t->offline_used) / s->capacity_time;
+}
+
 int sim_finish(Sim *s, SimResult **ret, ColoError *err) {
         size_t nodes = 0;
         for (size_t i = 0; i < s->n_nodes; i++)
@@ -320,6 +371,10 @@ int sim_finish(Sim *s, SimResult **ret, ColoError *err) {
         r->step_usec = s->opt.step_usec;
         r->warmup_usec = s->opt.warmup_usec;
         r->oracle_savings = s->oracle_savings_sum / (double) s->steps;
+        r->jobs = s->opt.jobs;
+        r->elastic_bound = s->idle_time / s->capacity_time;
+        r->utilisation_online = s->online_time / s->capacity_time;
+        r->oracle_goodput = s->job_totals[s->n_predictors].completed_work / s->capacity_time;
 
         for (size_t i = 0; i < s->n_predictors; i++) {
                 SimPredictorResult *p = &r->predictors[i];
@@ -332,6 +387,7 @@ int sim_finish(Sim *s, SimResult **ret, ColoError *err) {
                 p->savings = t->savings_sum / (double) s->steps;
                 p->savings_vs_oracle = r->oracle_savings > 0 ? p->savings / r->oracle_savings : NAN;
                 p->mean_shortfall = t->violations ? t->shortfall_sum / (double) t->violations : 0;
+                job_result(s, &s->job_totals[i], r, p);
                 for (size_t j = 0; j < s->n_nodes; j++)
                         if (s->nodes[j].steps > 0)
                                 p->worst_node_violation_rate =

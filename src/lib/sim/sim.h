@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "predict/predictor.h"
+#include "sim/sim-jobs.h"
 #include "trace/trace.h"
 #include "util/error.h"
 
@@ -37,6 +38,7 @@ typedef struct SimOptions {
         PredictorParams params;         /* params.horizon_usec is the horizon (1 h) */
         uint64_t warmup_usec;           /* 24 h */
         uint64_t step_usec;             /* the samples' grid, 300 s; horizon >= step */
+        SimJobOptions jobs;             /* the offline job model (sim-jobs.h) */
 } SimOptions;
 
 void sim_options_init_defaults(SimOptions *o);
@@ -64,6 +66,14 @@ typedef struct SimPredictorResult {
         double savings_vs_oracle;
         double worst_node_violation_rate;
         double mean_shortfall;          /* mean (actual peak - prediction) / limit over violations, 0 if none */
+        /* The job model (sim-jobs.h), over the scored steps (t, t + step]: */
+        double goodput;                 /* completed job work / (sum of limits x time) */
+        double goodput_vs_oracle;       /* / the oracle's goodput; NaN when that is 0 */
+        double offline_work_lost;       /* evicted work / (completed + evicted work), 0 if none */
+        double evictions_per_node_hour;
+        double utilisation_online;      /* online usage / sum of limits (the same for all) */
+        double utilisation_total;       /* (online usage + CPU the jobs got) / sum of limits */
+        uint64_t evictions, completed_jobs;
 } SimPredictorResult;
 
 typedef struct SimResult {
@@ -75,6 +85,10 @@ typedef struct SimResult {
         uint64_t steps_skipped;         /* after warm-up, horizon not covered because of a gap */
         uint64_t horizon_usec, step_usec, warmup_usec;
         double oracle_savings;
+        SimJobOptions jobs;
+        double oracle_goodput;          /* the job model with the actual peak as the prediction */
+        double elastic_bound;           /* mean idle capacity: max(0, limit - usage) / limit */
+        double utilisation_online;
         size_t n_predictors;
         SimPredictorResult *predictors;
 } SimResult;

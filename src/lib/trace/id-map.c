@@ -32,15 +32,21 @@ static int grow_slots(IdMap *m) {
         return 0;
 }
 
+int id_map_lookup(const IdMap *m, const char *id, size_t *ret_index) {
+        if (m->n_slots == 0)
+                return -ENOENT;
+        for (size_t j = hash_id(id) & (m->n_slots - 1); m->slots[j]; j = (j + 1) & (m->n_slots - 1))
+                if (strcmp(m->names[m->slots[j] - 1], id) == 0) {
+                        *ret_index = m->slots[j] - 1;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 int id_map_intern(IdMap *m, const char *id, size_t *ret_index) {
         uint32_t h = hash_id(id);
-        if (m->n_slots) {
-                for (size_t j = h & (m->n_slots - 1); m->slots[j]; j = (j + 1) & (m->n_slots - 1))
-                        if (strcmp(m->names[m->slots[j] - 1], id) == 0) {
-                                *ret_index = m->slots[j] - 1;
-                                return 0;
-                        }
-        }
+        if (id_map_lookup(m, id, ret_index) == 0)
+                return 0;
 
         if ((m->n_names + 1) * 2 > m->n_slots && grow_slots(m) < 0)
                 return -ENOMEM;

@@ -98,3 +98,57 @@ int line_source_next(LineSource *s, const char *name, char **ret_line, size_t *r
         *ret_too_long = too_long;
         return 1;
 }
+
+int line_source_peek(LineSource *s) {
+        if (s->gz) {
+                int c = gzgetc(s->gz);
+                if (c < 0)
+                        return -1;
+                return gzungetc(c, s->gz) < 0 ? -1 : c;
+        }
+        return s->mem_pos < s->mem_size ? (unsigned char) s->mem[s->mem_pos] : -1;
+}
+
+int line_source_read_rest(LineSource *s, const char *name, size_t max, const char **ret, size_t *ret_size,
+                          char **ret_owned, ColoError *err) {
+        *ret_owned = NULL;
+        if (!s->gz) {
+                size_t n = s->mem_size - s->mem_pos;
+                if (n > max)
+                        return colo_error_setf_plain(err, EFBIG, "'%s': larger than %zu bytes", name, max);
+                *ret = s->mem + s->mem_pos;
+                *ret_size = n;
+                s->mem_pos = s->mem_size;
+                return 0;
+        }
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+                if (cap - len < GZ_BUFFER_SIZE + 1) {
+                        cap = MAX(cap * 2, (size_t) GZ_BUFFER_SIZE * 4);
+                        char *b = realloc(buf, cap);
+                        if (!b) {
+                                free(buf);
+                                return colo_error_set(err, ENOMEM, "'%s'", name);
+                        }
+                        buf = b;
+                }
+                int n = gzread(s->gz, buf + len, GZ_BUFFER_SIZE);
+                if (n < 0) {
+                        free(buf);
+                        return read_failed(s, name, err);
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > max) {
+                        free(buf);
+                        return colo_error_setf_plain(err, EFBIG, "'%s': larger than %zu bytes", name, max);
+                }
+        }
+        buf[len] = '\0';
+        *ret = buf;
+        *ret_size = len;
+        *ret_owned = buf;
+        return 0;
+}

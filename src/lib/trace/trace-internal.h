@@ -39,6 +39,8 @@ typedef struct IdMap {
 
 /* Returns 1 if id was added (ret_index = the new index), 0 if known, -ENOMEM. */
 int id_map_intern(IdMap *m, const char *id, size_t *ret_index);
+/* 0 with *ret_index, or -ENOENT. */
+int id_map_lookup(const IdMap *m, const char *id, size_t *ret_index);
 void id_map_done(IdMap *m);
 
 /* Per-node resampling state (see trace.h for the rules). */
@@ -60,6 +62,7 @@ typedef struct TraceNode {
 
 typedef struct AzureState AzureState;
 typedef struct AlibabaState AlibabaState;
+typedef struct PromState PromState;
 
 struct TraceReader {
         char *name;
@@ -77,6 +80,7 @@ struct TraceReader {
 
         AzureState *azure;
         AlibabaState *alibaba;
+        PromState *prom;
 };
 
 /* Counts a skipped row of the current line. */
@@ -107,6 +111,21 @@ AzureState *trace_azure_free(AzureState *a);
 int trace_alibaba_row(TraceReader *r, char **fields, size_t n_fields);
 int trace_alibaba_finish(TraceReader *r, ColoError *err);
 AlibabaState *trace_alibaba_free(AlibabaState *a);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(TraceLimits *, trace_limits_free);
+
+/* Prometheus (trace-prometheus.c): loads the document on the first call, then feeds one
+ * timestamp of one node to its resampler per call. Returns 1 while there is more, 0 at the end
+ * (r->finished set), or -errno with err filled. */
+int trace_prom_advance(TraceReader *r, ColoError *err);
+PromState *trace_prom_free(PromState *p);
+const char *trace_prom_member(const TraceReader *r, size_t node, size_t i);
+/* The first byte of the input without consuming it, or -1 at the end or on an error. */
+int line_source_peek(LineSource *s);
+/* Everything left, at most max bytes (-EFBIG beyond): *ret points into the memory buffer or to a
+ * malloc'd copy (*ret_owned, NUL-terminated either way only for the copy). */
+int line_source_read_rest(LineSource *s, const char *name, size_t max, const char **ret, size_t *ret_size,
+                          char **ret_owned, ColoError *err);
 
 #define AZURE_FIELDS 5
 #define ALIBABA_FIELDS 9

@@ -12,6 +12,7 @@ static const char *const format_names[_TRACE_FORMAT_MAX] = {
         [TRACE_FORMAT_AUTO] = "auto",
         [TRACE_FORMAT_AZURE] = "azure",
         [TRACE_FORMAT_ALIBABA] = "alibaba",
+        [TRACE_FORMAT_PROMETHEUS] = "prometheus",
 };
 
 static const char *const signal_names[_TRACE_SIGNAL_MAX] = {
@@ -40,6 +41,9 @@ void trace_options_init_defaults(TraceOptions *o) {
                 .node_size = 10,
                 .step_sec = 300,
                 .max_gap_steps = 3,
+                .workload_label = "pod",
+                .limit_label = "limit",
+                .node_label = "node",
         };
 }
 
@@ -238,6 +242,8 @@ static int options_check(const TraceOptions *o, ColoError *err) {
                 return colo_error_setf_plain(err, EINVAL, "node size %zu out of range 1..1000000", o->node_size);
         if (o->step_sec == 0 || o->step_sec > 365 * 86400)
                 return colo_error_setf_plain(err, EINVAL, "step %" PRIu64 " s out of range 1 s..365 d", o->step_sec);
+        if (!o->workload_label || !o->limit_label || !o->node_label)
+                return colo_error_setf_plain(err, EINVAL, "prometheus label names missing");
         if (o->max_gap_steps > 100000)
                 return colo_error_setf_plain(err, EINVAL, "max gap %u steps out of range 0..100000", o->max_gap_steps);
         return 0;
@@ -297,6 +303,7 @@ TraceReader *trace_reader_free(TraceReader *r) {
         line_source_close(&r->lines);
         trace_azure_free(r->azure);
         trace_alibaba_free(r->alibaba);
+        trace_prom_free(r->prom);
         for (size_t i = 0; i < r->n_nodes; i++)
                 free(r->nodes[i].name);
         free(r->nodes);
@@ -389,6 +396,18 @@ int trace_reader_next(TraceReader *r, TraceSample *ret, ColoError *err) {
                 }
                 if (r->finished)
                         return 0;
+                /* A JSON document is a Prometheus export; the CSV formats start with a field. */
+                if (r->format == TRACE_FORMAT_AUTO && r->stats.lines == 0 && !r->prom &&
+                    line_source_peek(&r->lines) == '{')
+                        r->format = TRACE_FORMAT_PROMETHEUS;
+                if (r->format == TRACE_FORMAT_PROMETHEUS) {
+                        int k = trace_prom_advance(r, err);
+                        if (k < 0) {
+                                r->finished = true;
+                                return k;
+                        }
+                        continue;
+                }
 
                 char *line;
                 size_t len;
@@ -446,5 +465,7 @@ const char *trace_reader_node_member(const TraceReader *r, size_t node, size_t i
                 return NULL;
         if (r->format == TRACE_FORMAT_AZURE)
                 return trace_azure_member(r, node, i);
+        if (r->format == TRACE_FORMAT_PROMETHEUS)
+                return trace_prom_member(r, node, i);
         return i == 0 ? r->nodes[node].name : NULL;
 }

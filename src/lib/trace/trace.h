@@ -36,9 +36,10 @@
 #include "util/error.h"
 
 typedef enum TraceFormat {
-        TRACE_FORMAT_AUTO,      /* decided by the first valid line: 5 fields azure, 9 alibaba */
+        TRACE_FORMAT_AUTO,      /* a first byte '{' is prometheus, else the first valid line: 5 fields azure, 9 alibaba */
         TRACE_FORMAT_AZURE,
         TRACE_FORMAT_ALIBABA,
+        TRACE_FORMAT_PROMETHEUS,
         _TRACE_FORMAT_MAX,
         _TRACE_FORMAT_INVALID = -EINVAL,
 } TraceFormat;
@@ -74,6 +75,11 @@ typedef struct TraceOptions {
         size_t node_size;           /* 10 VMs per node (azure only) */
         uint64_t step_sec;          /* 300 */
         unsigned max_gap_steps;     /* 3 */
+        /* prometheus only (strings must outlive the reader): */
+        const char *workload_label; /* "pod": the label naming a series' workload */
+        const char *limit_label;    /* "limit": the label holding its CPU limit in cores */
+        const char *node_label;     /* "node": series with the same value share a node */
+        const char *limits_path;    /* NULL, or a file of `workload,cores` lines (trace_limits_parse()) */
 } TraceOptions;
 
 typedef struct TraceStats {
@@ -89,6 +95,12 @@ typedef struct TraceStats {
         uint64_t gap_steps_filled;
         uint64_t gap_steps_skipped;
         uint64_t series_breaks;
+        /* prometheus: */
+        uint64_t series_without_limit;              /* no limit label nor limits-file entry: skipped */
+        uint64_t series_ended;                      /* stale: ended before their node's last point */
+        uint64_t values_not_finite;                 /* "NaN", "+Inf", "-Inf": treated as missing */
+        uint64_t values_negative;                   /* treated as missing */
+        uint64_t values_clamped;                    /* above the series' limit: counted at the limit */
 } TraceStats;
 
 /* One point of a node's series: usage and the sum of limits over the step ending at t. */
@@ -109,6 +121,37 @@ const char *trace_signal_to_string(TraceSignal s);          /* "max", "avg" */
 TraceSignal trace_signal_from_string(const char *s);
 const char *trace_row_error_to_string(TraceRowError e);     /* "field count", "invalid marker", ... */
 uint64_t trace_stats_malformed_total(const TraceStats *s);
+
+/* Prometheus range-query export: the JSON body of /api/v1/query_range, gzip or plain, with
+ * "status":"success" and data.resultType "matrix" (an error body is reported with its message).
+ * Each series of data.result is a workload whose values are its CPU usage in cores; its name is
+ * its workload_label (else its whole label set), its limit the limit_label's value or its entry in
+ * the limits file (series with neither are counted and skipped). Series sharing a node_label value
+ * form a node; series without one are packed node_size at a time in order of appearance. A node's
+ * limit is the sum of its series' limits; at each timestamp of any of its series, its usage is the
+ * sum of its series' values, each clamped to its limit. A value "NaN" or +-Inf (Prometheus writes
+ * them so) or a negative one counts as missing. A series missing at a timestamp inside its span
+ * (a gap) carries its last value forward for up to max_gap_steps of its node's timestamps
+ * (vm_readings_carried), then counts 0 (vm_readings_absent); after its last point (a stale
+ * marker ends a series: range queries then return nothing for it) it counts 0 (series_ended);
+ * before its first, 0. Then resampled as the other formats. The document is held while it is
+ * read (at most TRACE_PROMETHEUS_MAX_BYTES); a structural error fails the read naming the field
+ * (e.g. data.result[2].values[7]) before any sample is returned. Timestamps are Unix seconds. */
+#define TRACE_PROMETHEUS_MAX_BYTES (128u << 20)
+#define TRACE_PROMETHEUS_MAX_SERIES 100000
+/* A workload's limit, from a label or the limits file: at most this many cores, so node sums
+ * stay finite. */
+#define TRACE_LIMIT_MAX_CORES 1e6
+
+/* The limits file: `workload,cores` per line; blank lines and lines starting with '#' are
+ * ignored; cores a number in (0, TRACE_LIMIT_MAX_CORES]; a workload at most once. Errors name the line. */
+typedef struct TraceLimits TraceLimits;
+int trace_limits_parse(const char *text, size_t size, const char *name, TraceLimits **ret, ColoError *err);
+int trace_limits_load(const char *path, TraceLimits **ret, ColoError *err);
+/* The workload's limit, or NAN if it has none. */
+double trace_limits_get(const TraceLimits *l, const char *workload);
+size_t trace_limits_count(const TraceLimits *l);
+TraceLimits *trace_limits_free(TraceLimits *l);
 
 /* Opens a trace file, gzip-compressed or plain. Nothing is read yet beyond the gzip header.
  * Fails with -EINVAL on bad options, -errno if the file cannot be opened. */

@@ -787,6 +787,15 @@ static enum MHD_Result handle_event(FakeApi *f, struct MHD_Connection *conn, con
                 json_object_set_new(meta, "name", json_string(n));
         }
         json_object_set_new(meta, "namespace", json_string(ns));
+        /* The API server gives every object it creates its own uid and a creationTimestamp. */
+        char uid[64], created[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        unsigned long long seq = ++f->next_event;
+        snprintf(uid, sizeof(uid), "e7e7e7e7-%04llx-4000-8000-%012llx", seq & 0xffff, seq);
+        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        json_object_set_new(meta, "uid", json_string(uid));
+        json_object_set_new(meta, "creationTimestamp", json_string(created));
         f->rv++;
         set_rv(ev, f->rv);
         pthread_mutex_unlock(&f->lock);

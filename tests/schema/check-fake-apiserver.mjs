@@ -37,8 +37,10 @@ const DOCUMENTS = [
   { file: "status-409-uid.json", fixture: "status-conflict.json" },
   { file: "status-410-expired.json", fixture: "status-expired.json" },
   { file: "status-429-pdb.json", fixture: "status-too-many-requests.json" },
-  // A Success Status (201 to an Eviction) has no generated fixture: validated only.
+  // A Success Status (201 to an Eviction) has no generated fixture: validated only, as is
   { file: "status-201-evicted.json" },
+  // Nor does a created Event (what the API server answers to colo's POST).
+  { file: "event-created.json" },
 ];
 
 // Key paths either side may lack, with the documented reason; a path inside a list's items or a
@@ -161,10 +163,34 @@ const CANONICAL_CASES = {
   "1e3": "1e3", "1000e3": "1e6", "512": "512", "0.5Ki": "512", "1Ki": "1Ki", "0.0000000001": "1n", "110": "110",
 };
 
+// Known answers of compareShapes and valueProblems: a comparison that cannot fail is no test.
+const SHAPE_CASES = [
+  { fake: { spec: { nodeName: "a" } }, fixture: { spec: { nodeName: "a", securityContext: {} } },
+    want: ["spec.securityContext: missing (the fixture has it)"] },
+  { fake: { spec: { nodeNmae: "a" } }, fixture: { spec: {} },
+    want: ["spec.nodeNmae: not in the fixture (no real API server writes it)"] },
+  { fake: { c: [{ lastProbeTime: "2024-05-01T12:00:00Z" }] }, fixture: { c: [{ lastProbeTime: null }] },
+    want: ["c[].lastProbeTime: is string where the fixture has null"] },
+  { fake: { metadata: { labels: { a: "b" } } }, fixture: { metadata: { labels: { c: "d" } } }, want: [] },
+  { fake: { metadata: { annotations: {} } }, fixture: { metadata: {} },
+    want: ["metadata.annotations: is {} where Go omits an empty map (omitempty)"] },
+  { fake: { status: { capacity: { cpu: "4000m" } } }, fixture: { status: { capacity: { cpu: "4" } } },
+    want: ['status.capacity.cpu: is "4000m", the API server writes "4"'] },
+];
+
 function selfTest() {
   const bad = Object.entries(CANONICAL_CASES).filter(([i, o]) => canonicalQuantity(i) !== o);
   for (const [i, o] of bad) console.log(`FAIL canonicalQuantity(${i}) is ${canonicalQuantity(i)}, not ${o}`);
-  return bad.length;
+  let failures = bad.length;
+  for (const c of SHAPE_CASES) {
+    const got = [...compareShapes(c.fake, c.fixture), ...valueProblems(c.fake)];
+    if (JSON.stringify(got) !== JSON.stringify(c.want)) {
+      console.log(`FAIL shape check of ${JSON.stringify(c.fake)} against ${JSON.stringify(c.fixture)}: ` +
+        `${JSON.stringify(got)}, want ${JSON.stringify(c.want)}`);
+      failures++;
+    }
+  }
+  return failures;
 }
 
 function load(file) {

@@ -6,7 +6,8 @@
  *   watch-<type>.json               the first ADDED / MODIFIED / DELETED / BOOKMARK / ERROR event of a
  *                                   watch (the DELETED one after a graceful eviction)
  *   status-<code>-<what>.json       404 (a pod, a node), 409 (UID precondition), 410 (expired watch),
- *                                   429 (disruption budget)
+ *                                   429 (disruption budget), 201 (an accepted eviction)
+ *   event-created.json              the Event the server created from a POST
  * Usage: dump-fake-apiserver DIR. Writes what it can; exit 0 only when every document was
  * written with the expected HTTP status. */
 #include <errno.h>
@@ -164,6 +165,11 @@ static void add_pods(FakeApi *f) {
 #define EVICT_TRAIN "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"train-7f9c\"," \
         "\"namespace\":\"batch\"}}"
 
+#define EVENT "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":\"train-7f9c.\"," \
+        "\"namespace\":\"batch\"},\"involvedObject\":{\"kind\":\"Pod\",\"namespace\":\"batch\",\"name\":\"train-7f9c\"," \
+        "\"uid\":\"1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f\",\"apiVersion\":\"v1\"},\"reason\":\"Evicted\",\"message\":" \
+        "\"evicted by colo\",\"type\":\"Warning\",\"source\":{\"component\":\"colo\"}}"
+
 static int dump_all(FakeApi *f, const char *dir) {
         char watch[256];
         fake_api_add_node(f, NODE, "4", "16Gi");
@@ -183,6 +189,7 @@ static int dump_all(FakeApi *f, const char *dir) {
         fake_api_refuse_evictions(f, FAKE_EVICT_PDB_BLOCKED, 1);
         bad += 0 > dump(f, dir, "status-429-pdb.json", "POST", "/api/v1/namespaces/default/pods/web-5d8f/eviction",
                       EVICT_WEB, 429);
+        bad += 0 > dump(f, dir, "event-created.json", "POST", "/api/v1/namespaces/batch/events", EVENT, 201);
         /* Graceful deletion: MODIFIED (deletionTimestamp set), then DELETED when the kubelet is done. */
         bad += 0 > dump(f, dir, "status-201-evicted.json", "POST", "/api/v1/namespaces/batch/pods/train-7f9c/eviction",
                       EVICT_TRAIN, 201);

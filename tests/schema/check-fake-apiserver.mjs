@@ -10,7 +10,7 @@
 //       annotations, resource lists) are values, not paths; and
 //   (c) free of values Go never writes there: an empty map or list of an omitempty field, a
 //       quantity the API server would have canonicalised (the PATCH of "2000" reads back "2k");
-//   and the nodes of the list each have their own uid.
+//   and the nodes of the list each have their own uid, the watch events' resourceVersions rise.
 //   node check-fake-apiserver.mjs DUMP_PROGRAM FIXTURE_DIR | DIR FIXTURE_DIR
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -236,6 +236,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       console.log(`FAIL node-list.json: ${uids.length} nodes with uids ${JSON.stringify(uids)}: each object has its own`);
       failures++;
     } else console.log(`ok   node-list.json: ${uids.length} nodes, each with its own uid`);
+  }
+  // Every write moves resourceVersion on (etcd's revision): the watch's events come in rising order;
+  // a bookmark carries the current one, which may be the last event's.
+  const events = ["watch-added.json", "watch-modified.json", "watch-deleted.json", "watch-bookmark.json"];
+  if (events.every((e) => existsSync(join(dir, e)))) {
+    const rvs = events.map((e) => BigInt(load(join(dir, e)).object?.metadata?.resourceVersion ?? "0"));
+    if (rvs.some((rv, i) => i > 0 && (i === rvs.length - 1 ? rv < rvs[i - 1] : rv <= rvs[i - 1]))) {
+      console.log(`FAIL ${events.join(", ")}: resourceVersions ${rvs.join(", ")} do not rise`);
+      failures++;
+    } else console.log(`ok   watch events: resourceVersions rise (${rvs.join(", ")})`);
   }
   if (made) rmSync(made, { recursive: true, force: true });
   console.log(`${passed} passed, ${failures} failed`);

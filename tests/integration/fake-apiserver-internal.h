@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -30,3 +31,12 @@ enum MHD_Result fake_evict_handle_eviction(FakeApi *f, struct MHD_Connection *co
                                            const char *body, size_t size, unsigned *status);
 enum MHD_Result fake_evict_handle_get_pod(FakeApi *f, struct MHD_Connection *conn, const char *ns, const char *name,
                                           unsigned *status);
+
+/* fake-apiserver-objects.c: objects as the real API server writes them. */
+/* s (a resource.Quantity) in the API server's canonical form into buf: "2000" -> "2k",
+ * "1073741824" -> "1073741824", "1024Mi" -> "1Gi", "0.5" -> "500m". 0, -EINVAL, -ERANGE, -ENOBUFS. */
+int fake_quantity_canonical(const char *s, char *buf, size_t size);
+/* Canonicalises every quantity of a ResourceList in place; -EINVAL naming the bad key in bad. */
+int fake_canonicalize_resource_list(json_t *list, char *bad, size_t bad_size);
+/* A v1.Node as kubelet registers it (without resourceVersion); seq makes its uid unique. */
+json_t *fake_node_json(const char *name, const char *cpu, const char *memory, unsigned seq);

@@ -45,6 +45,7 @@ struct FakeApi {
         json_t **pods;
         size_t n_pods;
         json_t *nodes;                  /* name -> Node */
+        unsigned node_seq;              /* nodes made: each gets its own uid */
         HistoryEvent *history;
         size_t n_history;
 
@@ -122,58 +123,6 @@ static uint64_t emit(FakeApi *f, const char *type, json_t *obj) {
         e->object = json_deep_copy(obj);
         pthread_cond_broadcast(&f->changed);
         return rv;
-}
-
-json_t *fake_pod_json(const FakePod *p) {
-        json_t *annotations = json_object(), *requests = json_object(), *limits = json_object();
-        if (p->class_annotation)
-                json_object_set_new(annotations, "colo.io/class", json_string(p->class_annotation));
-        if (p->tier_annotation)
-                json_object_set_new(annotations, "colo.io/tier", json_string(p->tier_annotation));
-        char q[32];
-        if (p->offline_cpu_milli > 0) {
-                snprintf(q, sizeof(q), "%lld", (long long) p->offline_cpu_milli);
-                json_object_set_new(requests, "colo.io/offline-cpu", json_string(q));
-                json_object_set_new(limits, "colo.io/offline-cpu", json_string(q));
-        }
-        if (p->offline_memory > 0) {
-                snprintf(q, sizeof(q), "%lld", (long long) p->offline_memory);
-                json_object_set_new(requests, "colo.io/offline-memory", json_string(q));
-                json_object_set_new(limits, "colo.io/offline-memory", json_string(q));
-        }
-        const char *qos = p->qos_class ? p->qos_class : "BestEffort";
-        if (strcmp(qos, "BestEffort") != 0) {
-                json_object_set_new(requests, "cpu", json_string("500m"));
-                json_object_set_new(requests, "memory", json_string("256Mi"));
-                if (strcmp(qos, "Guaranteed") == 0) {
-                        json_object_set_new(limits, "cpu", json_string("500m"));
-                        json_object_set_new(limits, "memory", json_string("256Mi"));
-                }
-        }
-        json_t *statuses = json_array();
-        if (p->container_id)
-                json_array_append_new(statuses,
-                                      json_pack("{s:s, s:{s:{s:s}}, s:b, s:i, s:s, s:s, s:s, s:b}", "name", "main", "state",
-                                                "running", "startedAt", "2024-05-01T12:00:05Z", "ready", 1, "restartCount", 0,
-                                                "image", "docker.io/library/busybox:1.36", "imageID",
-                                                "docker.io/library/busybox@sha256:0123", "containerID", p->container_id,
-                                                "started", 1));
-        json_t *spec = json_pack("{s:[{s:s, s:s, s:[s, s, s], s:{s:o, s:o}, s:s, s:s}], s:s, s:s, s:i, s:s, s:s, s:s}",
-                                 "containers", "name", "main", "image", "busybox:1.36", "command", "sleep", "infinity",
-                                 "--", "resources", "requests", requests, "limits", limits, "terminationMessagePath",
-                                 "/dev/termination-log", "imagePullPolicy", "IfNotPresent", "restartPolicy", "Always",
-                                 "dnsPolicy", "ClusterFirst", "terminationGracePeriodSeconds", 30, "schedulerName",
-                                 "default-scheduler", "serviceAccountName", "default", "nodeName", p->node);
-        if (p->priority_class)
-                json_object_set_new(spec, "priorityClassName", json_string(p->priority_class));
-        json_object_set_new(spec, "priority", json_integer(p->priority_class && strcmp(p->priority_class, "colo-offline") == 0 ? -10 : 0));
-        return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:o, s:{s:s}}, s:o, s:{s:s, s:[{s:s, s:s, s:n, s:s}], s:s, s:s, s:[{s:s}], s:s, s:o, s:s}}",
-                         "apiVersion", "v1", "kind", "Pod", "metadata", "name", p->name, "namespace", p->namespace_, "uid",
-                         p->uid, "creationTimestamp", "2024-05-01T12:00:00Z", "annotations", annotations, "labels", "app",
-                         p->name, "spec", spec, "status", "phase", p->phase ? p->phase : "Running", "conditions", "type",
-                         "Ready", "status", "True", "lastProbeTime", "lastTransitionTime", "2024-05-01T12:00:06Z",
-                         "hostIP", "192.168.1.10", "podIP", "10.244.1.7", "podIPs", "ip", "10.244.1.7", "startTime",
-                         "2024-05-01T12:00:01Z", "containerStatuses", statuses, "qosClass", qos);
 }
 
 uint64_t fake_api_add_pod(FakeApi *f, json_t *pod) {
@@ -292,12 +241,8 @@ uint64_t fake_api_resource_version(FakeApi *f) {
 }
 
 void fake_api_add_node(FakeApi *f, const char *name, const char *cpu, const char *memory) {
-        json_t *node = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{}}, s:{}, s:{s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}",
-                                 "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "uid",
-                                 "6a5b4c3d-0000-4000-8000-000000000001", "labels", "kubernetes.io/hostname", name,
-                                 "annotations", "spec", "status", "capacity", "cpu", cpu, "memory", memory, "pods", "110",
-                                 "allocatable", "cpu", cpu, "memory", memory, "pods", "110");
         pthread_mutex_lock(&f->lock);
+        json_t *node = fake_node_json(name, cpu, memory, ++f->node_seq);
         f->rv++;
         set_rv(node, f->rv);
         json_object_set_new(f->nodes, name, node);
@@ -314,6 +259,8 @@ void fake_api_reset_node_resources(FakeApi *f, const char *name) {
                 json_object_del(m, "colo.io/offline-memory");
         }
         f->rv++;
+        if (status)
+                set_rv(json_object_get(f->nodes, name), f->rv);
         pthread_mutex_unlock(&f->lock);
 }
 
@@ -736,7 +683,9 @@ static enum MHD_Result handle_node(FakeApi *f, struct MHD_Connection *conn, cons
         if (!node) {
                 pthread_mutex_unlock(&f->lock);
                 *status = 404;
-                return respond(conn, 404, status_json(404, "NotFound", "nodes \"%s\" not found", name));
+                json_t *st = status_json(404, "NotFound", "nodes \"%s\" not found", name);
+                json_object_set_new(st, "details", json_pack("{s:s, s:s}", "name", name, "kind", "nodes"));
+                return respond(conn, 404, st);
         }
         if (strcmp(method, "GET") == 0) {
                 json_t *copy = json_deep_copy(node);
@@ -773,12 +722,41 @@ static enum MHD_Result handle_node(FakeApi *f, struct MHD_Connection *conn, cons
                 json_object_del(patch, "status");       /* and the main resource ignores status */
         json_t *merged = merge_patch(node, patch);
         json_decref(patch);
+        /* The API server stores quantities decoded and writes them back canonical ("2000" -> "2k"). */
+        const char *lists[] = { "capacity", "allocatable" };
+        char bad[256];
+        for (size_t i = 0; i < 2; i++)
+                if (fake_canonicalize_resource_list(json_object_get(json_object_get(merged, "status"), lists[i]), bad,
+                                                    sizeof(bad)) < 0) {
+                        json_decref(merged);
+                        pthread_mutex_unlock(&f->lock);
+                        *status = 400;
+                        return respond(conn, 400, status_json(400, "BadRequest", "status.%s[%s]: quantities must match "
+                                                              "the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*"
+                                                              "[-+]?[0-9]*)$'", lists[i], bad));
+                }
         f->rv++;
         set_rv(merged, f->rv);
         json_object_set(f->nodes, name, merged);
         pthread_mutex_unlock(&f->lock);
         *status = 200;
         return respond(conn, 200, merged);
+}
+
+/* GET /api/v1/nodes: a NodeList, items without kind and apiVersion as the API server writes them. */
+static enum MHD_Result handle_node_list(FakeApi *f, struct MHD_Connection *conn, unsigned *status) {
+        char rv[32];
+        json_t *items = json_array();
+        const char *name;
+        json_t *node;
+        pthread_mutex_lock(&f->lock);
+        json_object_foreach(f->nodes, name, node)
+                json_array_append_new(items, list_item(node));
+        snprintf(rv, sizeof(rv), "%llu", (unsigned long long) f->rv);
+        pthread_mutex_unlock(&f->lock);
+        *status = 200;
+        return respond(conn, 200, json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", "NodeList", "apiVersion", "v1", "metadata",
+                                            "resourceVersion", rv, "items", items));
 }
 
 static enum MHD_Result handle_event(FakeApi *f, struct MHD_Connection *conn, const char *ns, const Upload *up,
@@ -809,6 +787,15 @@ static enum MHD_Result handle_event(FakeApi *f, struct MHD_Connection *conn, con
                 json_object_set_new(meta, "name", json_string(n));
         }
         json_object_set_new(meta, "namespace", json_string(ns));
+        /* The API server gives every object it creates its own uid and a creationTimestamp. */
+        char uid[64], created[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        unsigned long long seq = ++f->next_event;
+        snprintf(uid, sizeof(uid), "e7e7e7e7-%04llx-4000-8000-%012llx", seq & 0xffff, seq);
+        strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        json_object_set_new(meta, "uid", json_string(uid));
+        json_object_set_new(meta, "creationTimestamp", json_string(created));
         f->rv++;
         set_rv(ev, f->rv);
         pthread_mutex_unlock(&f->lock);
@@ -845,6 +832,8 @@ static enum MHD_Result route(FakeApi *f, struct MHD_Connection *conn, const char
         }
         if (strcmp(url, "/api/v1/pods") == 0 && strcmp(method, "GET") == 0)
                 return handle_pods(f, conn, status);
+        if (strcmp(url, "/api/v1/nodes") == 0 && strcmp(method, "GET") == 0)
+                return handle_node_list(f, conn, status);
         if (sscanf(url, "/api/v1/nodes/%255[^/]", a) == 1) {
                 size_t n = strlen("/api/v1/nodes/") + strlen(a);
                 if (url[n] == '\0' || strcmp(url + n, "/status") == 0)
@@ -869,7 +858,10 @@ static enum MHD_Result route(FakeApi *f, struct MHD_Connection *conn, const char
                         return handle_event(f, conn, a, up, status);
         }
         *status = 404;
-        return respond(conn, 404, status_json(404, "NotFound", "the server could not find the requested resource"));
+        /* An unknown path: a NotFound with empty details, as the API server's resource-less 404. */
+        json_t *st = status_json(404, "NotFound", "the server could not find the requested resource");
+        json_object_set_new(st, "details", json_object());
+        return respond(conn, 404, st);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,

@@ -10,6 +10,8 @@
  *   GET   /api/v1/namespaces/<ns>/pods/<name>
  *   POST  /api/v1/namespaces/<ns>/pods/<name>/eviction   (policy/v1 Eviction; see "evictions" below)
  *   POST  /api/v1/namespaces/<ns>/events                 (core/v1 Event)
+ * Objects have the real shapes (fake-apiserver-objects.c): every uid distinct, resourceVersion
+ * incremented on every write, quantities stored canonical (a PATCH of "2000" reads back "2k").
  * Errors are metav1.Status objects. A resourceVersion older than the last compaction is 410 Gone:
  * as an HTTP status for lists with a continue token, and for watches as an ERROR event (the
  * default) or an HTTP 410 (fake_api_set_watch_gone_as_http()).
@@ -73,7 +75,7 @@ size_t fake_api_pod_count(FakeApi *f);
 /* The current resourceVersion. */
 uint64_t fake_api_resource_version(FakeApi *f);
 
-/* A v1.Node with allocatable cpu/memory. */
+/* A v1.Node as kubelet registers it, with capacity and allocatable cpu/memory (canonicalised). */
 void fake_api_add_node(FakeApi *f, const char *name, const char *cpu, const char *memory);
 /* Drops colo.io/offline-cpu and -memory from the node's capacity and allocatable, as a kubelet that re-registers the
  * node does. */

@@ -250,6 +250,36 @@ static void test_list_then_watch_follows_this_node(void **state) {
 
 }
 
+/* The pods the fake serves are real-shaped (canonical quantities, the service-account volume, a
+ * container still being created without a containerID): colo reads them as the API server writes. */
+static void test_real_shaped_pods_are_read(void **state) {
+        (void) state;
+        FakePod started = { .name = "train", .namespace_ = "batch", .uid = "11111111-2222-4333-8444-555555555555",
+                            .node = NODE, .qos_class = "BestEffort", .class_annotation = "offline",
+                            .priority_class = "colo-offline", .offline_cpu_milli = 2000, .offline_memory = 1000000000,
+                            .container_id = CID1 };
+        FakePod creating = started;
+        creating.container_id = NULL;
+        creating.phase = "Pending";
+        json_t *j = fake_pod_json(&started);
+        json_t *res = json_object_get(json_array_get(json_object_get(json_object_get(j, "spec"), "containers"), 0),
+                                      "resources");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(res, "requests"), "colo.io/offline-cpu")), "2k");
+        KubePod p;
+        ColoError err = {};
+        assert_int_equal(kube_pod_from_json(j, &p, &err), 0);
+        assert_int_equal(p.offline_cpu_request_milli, 2000);
+        assert_int_equal(p.offline_memory_request, 1000000000);
+        assert_int_equal(p.cls.workload_class, CLASS_OFFLINE);
+        assert_int_equal(p.n_containers, 1);
+        json_decref(j);
+        j = fake_pod_json(&creating);
+        assert_int_equal(kube_pod_from_json(j, &p, &err), 0);
+        assert_int_equal(p.n_containers, 0);
+        assert_string_equal(p.phase, "Pending");
+        json_decref(j);
+}
+
 static void test_list_pages_with_continue(void **state) {
         Fixture *t = *state;
         fake_api_set_page_size(t->f, 1);
@@ -492,8 +522,9 @@ static void test_node_status_hysteresis_interval_and_decay(void **state) {
         NodeUsage u = usage_with_budget(3000, 8LL << 30);
         publish(t->c, t->p, &x, &u, fake_now_usec, 1);
         assert_int_equal(node_publisher_stats(t->p)->status_patches, 1);
-        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
-        assert_string_equal(node_quantity(t->f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        /* colo sends "3000"; the API server stores quantities canonical. */
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3k");
+        assert_string_equal(node_quantity(t->f, "allocatable", "colo.io/offline-cpu", q, sizeof(q)), "3k");
         assert_string_equal(node_quantity(t->f, "allocatable", "colo.io/offline-memory", q, sizeof(q)), "8589934592");
         assert_string_equal(node_quantity(t->f, "allocatable", "cpu", q, sizeof(q)), "8");        /* kubelet's, untouched */
         FakeRequest r;
@@ -533,7 +564,7 @@ static void test_node_status_hysteresis_interval_and_decay(void **state) {
         u = usage_with_budget(3000, 8LL << 30);
         publish(t->c, t->p, &x, &u, fake_now_usec, 3);
         assert_int_equal(node_publisher_stats(t->p)->status_patches, 3);
-        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3000");
+        assert_string_equal(node_quantity(t->f, "capacity", "colo.io/offline-cpu", q, sizeof(q)), "3k");
         /* ... and a smaller one goes out after the spacing (hysteresis only upward). */
         u = usage_with_budget(2950, 8LL << 30);
         publish(t->c, t->p, &x, &u, fake_now_usec, 3);
@@ -1326,6 +1357,7 @@ int main(int argc, char **argv) {
         dashboard_json = argc > 3 ? argv[3] : NULL;
         const struct CMUnitTest tests[] = {
                 FIXTURE_TEST(test_list_then_watch_follows_this_node),
+                cmocka_unit_test(test_real_shaped_pods_are_read),
                 FIXTURE_TEST(test_list_pages_with_continue),
                 FIXTURE_TEST(test_bookmarks_advance_the_resource_version),
                 FIXTURE_TEST(test_gone_event_relists),

@@ -1,8 +1,9 @@
-/* Integration test on real cgroup v1: `colo move` changes a running workload's class and tier in
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): `colo move` changes a running workload's class and tier in
  * both directions, and the agent converges its settings within one period plus a margin, read
  * back from the kernel's files: the task's cgroup and oom_score_adj, the class parents' cpu.idle
- * and cpu.shares. Also checks /metrics and `colo status --json` name the workload's new place.
- * Needs root and v1: exit 77. */
+ * and cpu.shares (v2: cpu.weight). Also checks /metrics and `colo status --json` name the
+ * workload's new place. The margin is a whole second, enough for the VM's emulated CPUs too.
+ * Needs root and v1 or v2: exit 77. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -93,21 +94,25 @@ int main(int argc, char **argv) {
 
         pid_t pid = harness_run("online", "normal", "mv", (const char *const[]) { "hold", "4", NULL });
         CHECK(converges(pid, "online/normal/mv", 0));
-        CHECK(harness_read_i64(harness_cg_path("cpu", "online/cpu.shares")) == 102400);
+        const char *weight = harness_v2() ? "cpu.weight" : "cpu.shares";
+        char rel[128];
+        snprintf(rel, sizeof(rel), "online/%s", weight);
+        CHECK(harness_read_i64(harness_cg_path("cpu", rel)) == (harness_v2() ? 10000 : 102400));
         CHECK(harness_read_i64(harness_cg_path("cpu", "online/cpu.idle")) == 0);
 
         move("offline", "batch");
         CHECK(converges(pid, "offline/batch/mv", 500));
         CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.idle")) == 1);
-        CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.shares")) <= 10);
-        CHECK(harness_try_read_i64(harness_cg_path("cpu", "online/normal/mv/cpu.shares")) < 0);    /* old leaf gone */
+        snprintf(rel, sizeof(rel), "offline/%s", weight);
+        CHECK(harness_read_i64(harness_cg_path("cpu", rel)) <= (harness_v2() ? 1 : 10));
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "online/normal/mv/cgroup.procs")) < 0);    /* old leaf gone */
 
         move("offline", "best-effort");
         CHECK(converges(pid, "offline/best-effort/mv", 1000));
 
         move("online", "critical");
         CHECK(converges(pid, "online/critical/mv", 0));
-        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/mv/cpu.shares")) < 0);
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/mv/cgroup.procs")) < 0);
 
         /* Repeating a move is harmless; moving what does not exist fails cleanly. */
         move("online", "critical");

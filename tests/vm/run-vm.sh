@@ -2,7 +2,7 @@
 # Boots the VM once and runs every integration test of a build inside it, as root under systemd
 # on cgroup v2; the results land in BUILD_DIR/vm/results/<test>.{rc,log}.
 #
-#     run-vm.sh [--if-stale] BUILD_DIR [TIMEOUT_S]
+#     [COLO_VM_TESTS="NAME..."] run-vm.sh [--if-stale] BUILD_DIR [TIMEOUT_S]
 #
 # --if-stale reuses the results of an earlier run of the same test build and image (their hash
 # is in results/key) instead of booting again. One run per build directory at a time (flock).
@@ -25,7 +25,9 @@ flock 8
 image=$("$here/build-image.sh" "$vm/cache")
 staging="$vm/staging"
 results="$vm/results"
-tests=$(meson introspect --tests "$build" | jq -c '.[] | select(.suite | index("colo:integration"))')
+# COLO_VM_TESTS="agent-cpu k8s-agent" runs only those (for working on one test).
+tests=$(meson introspect --tests "$build" | jq -c --arg only "${COLO_VM_TESTS:-}" \
+        '.[] | select(.suite | index("colo:integration")) | select($only == "" or (.name | IN($only | split(" ")[])))')
 # Every argument of a test that names a file of the build goes to the guest, at its host path.
 files=$(echo "$tests" | jq -r '.cmd[]' | while IFS= read -r a; do
         case $a in /*) f=$a ;; *) f="$build/$a" ;; esac
@@ -58,6 +60,9 @@ echo "$tests" | while IFS= read -r t; do
 done
 # The sanitizer settings of this run (make test sets them) apply inside too.
 env | grep -E '^(ASAN|UBSAN|LSAN)_OPTIONS=' >"$staging/env" || true
+# The guest's CPUs are emulated (and share the host with whatever else runs): tests that wait for
+# something with an upper bound wait up to 10 times as long there.
+echo COLO_TEST_TIMEOUT_SCALE=10 >>"$staging/env"
 mkfs.ext4 -q -F -L colo-data -d "$staging" "$vm/data.ext4" 512M >/dev/null
 
 qemu_pid=

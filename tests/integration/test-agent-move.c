@@ -126,6 +126,7 @@ int main(int argc, char **argv) {
         CHECK(metrics);
         CHECK(strstr(metrics, "colo_workload_state{name=\"mv\",class=\"online\",tier=\"critical\",state=\"running\"} 1"));
         CHECK(strstr(metrics, "colo_offline_cpu_budget_cores "));
+        CHECK(strstr(metrics, "colo_isolation_in_force 1\n"));        /* a good delegation (v2) or v1 */
         const char *health = http_get(harness_metrics_port(), "/healthz");
         CHECK(health && strcmp(health, "ok\n") == 0);
         const char *st = http_get(harness_metrics_port(), "/status");

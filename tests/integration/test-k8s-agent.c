@@ -1074,7 +1074,7 @@ static void test_agent_in_kubernetes_mode(void **state) {
         fake_cgroup(n.dir, "kubepods/besteffort/pod" UID4, 0);
         EXPECT(wait_file(&n, "fs/kubepods/besteffort/pod" UID4 "/cpu.weight", "100", false));
         _cleanup_free_ char *st1 = read_at(n.dir, "state/status.json");
-        char *st2 = NULL;
+        _cleanup_free_ char *st2 = NULL;
         /* Still ticking: the status file changes (within 600 ms, times the scale in the VM). */
         for (uint64_t waited = 0; waited < 600 * timeout_scale(); waited += 100) {
                 usleep(100 * 1000);
@@ -1083,7 +1083,6 @@ static void test_agent_in_kubernetes_mode(void **state) {
                 if (waited >= 500 && st1 && st2 && strcmp(st1, st2) != 0)
                         break;
         }
-        _cleanup_free_ char *st2_owned = st2;
         EXPECT(st1 && st2 && strcmp(st1, st2) != 0);
         EXPECT(strstr(st2, UID4));
 

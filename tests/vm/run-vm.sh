@@ -37,8 +37,10 @@ done | LC_ALL=C sort -u)
 # What the results depend on: the image, the guest's script, the test list and the files' stamps.
 key=$( (echo "$image"; cat "$here/guest-run.sh"; echo "$tests"; env | grep -E '^(ASAN|UBSAN|LSAN)_OPTIONS=' || true
         echo "$files" | xargs stat -c '%n %s %Y') | sha256sum | cut -c1-32)
-if $if_stale && [ -f "$results/done" ] && [ "$(cat "$results/key" 2>/dev/null)" = "$key" ]; then
-        exit 0
+if $if_stale && [ "$(cat "$results/key" 2>/dev/null)" = "$key" ]; then
+        # A failed run of this same build is not retried by every vm-<test> (each would boot again).
+        [ -f "$results/done" ] && exit 0
+        [ -f "$results/failed" ] && cat "$results/failed" >&2 && exit 1
 fi
 rm -rf "$staging" "$results" "$vm/data.ext4"
 mkdir -p "$staging/root" "$staging/tests" "$staging/results"
@@ -65,6 +67,15 @@ env | grep -E '^(ASAN|UBSAN|LSAN)_OPTIONS=' >"$staging/env" || true
 echo COLO_TEST_TIMEOUT_SCALE=10 >>"$staging/env"
 mkfs.ext4 -q -F -L colo-data -d "$staging" "$vm/data.ext4" 512M >/dev/null
 
+# Records the failure under this build's key, so that the vm-<test> tests report it instead of
+# booting again one after the other.
+fail() {
+        mkdir -p "$results"
+        echo "$key" >"$results/key"
+        echo "run-vm: $1" | tee "$results/failed" >&2
+        exit 1
+}
+
 qemu_pid=
 cleanup() {
         if [ -n "$qemu_pid" ]; then
@@ -87,10 +98,9 @@ qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 2G -smp 2 -nographic -no-
 qemu_pid=$!
 while kill -0 "$qemu_pid" 2>/dev/null; do
         if [ $(($(date +%s) - start)) -ge "$timeout_s" ]; then
-                echo "run-vm: the VM did not power off within $timeout_s s; killed (console: $vm/console.log)" >&2
                 cleanup
                 qemu_pid=
-                exit 1
+                fail "the VM did not power off within $timeout_s s; killed (console: $vm/console.log)"
         fi
         sleep 1
 done
@@ -102,9 +112,8 @@ rm -rf "$vm/incoming"
 mkdir -p "$vm/incoming"
 debugfs -R "rdump /results $vm/incoming" "$vm/data.ext4" >/dev/null 2>&1
 if [ ! -f "$vm/incoming/results/done" ]; then
-        echo "run-vm: the guest did not finish its test run; console ($vm/console.log):" >&2
         tail -n 40 "$vm/console.log" >&2
-        exit 1
+        fail "the guest did not finish its test run (console above, all of it in $vm/console.log)"
 fi
 echo "$key" >"$vm/incoming/results/key"
 mv "$vm/incoming/results" "$results"

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$1
 name=$2
 "$here/vm-preflight.sh" || exit $?
-"$here/run-vm.sh" --if-stale "$build"
+"$here/run-vm.sh" --if-stale "$build" || exit 1
 results="$build/vm/results"
 if [ ! -f "$results/$name.rc" ]; then
         echo "vm-result: no result for '$name' from the VM (see $build/vm/console.log)" >&2

@@ -25,7 +25,8 @@ flock 8
 image=$("$here/build-image.sh" "$vm/cache")
 staging="$vm/staging"
 results="$vm/results"
-# COLO_VM_TESTS="agent-cpu k8s-agent" runs only those (for working on one test).
+# COLO_VM_TESTS="agent-cpu k8s-agent" runs only those: the meson tests of suite vm pass the list
+# that tests/integration/meson.build keeps; unset, every integration test goes in.
 tests=$(meson introspect --tests "$build" | jq -c --arg only "${COLO_VM_TESTS:-}" \
         '.[] | select(.suite | index("colo:integration")) | select($only == "" or (.name | IN($only | split(" ")[])))')
 # Every argument of a test that names a file of the build goes to the guest, at its host path.

@@ -102,6 +102,29 @@ static int relocate_for_v2(Agent *a) {
         return 0;
 }
 
+/* No silent half-isolation: each controller colo needs that the v2 managed root lacks is logged
+ * once, with the cgroup, the cause and the fix (cg_root_explain_missing()). */
+static void report_missing_controllers(Agent *a) {
+        static const struct {
+                CgController c;
+                const char *name, *knobs;
+        } needed[] = {
+                { CG_CTRL_CPU, "cpu", "cpu.idle, cpu.weight and cpu.max" },
+                { CG_CTRL_MEMORY, "memory", "memory.low, memory.min and memory.max" },
+                { CG_CTRL_IO, "io", "io.weight and io.max" },
+        };
+        if (cg_root_mode(a->root) != CG_MODE_V2)
+                return;
+        for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+                char cause[1024], fix[512];
+                if (cg_root_explain_missing(a->root, needed[i].c, cause, sizeof(cause), fix, sizeof(fix)) < 0)
+                        continue;
+                a->missing_controllers |= 1u << needed[i].c;
+                log_error("Protection not in force: no '%s' controller in the managed root %s, so colo cannot set "
+                          "%s: %s. Fix: %s.", needed[i].name, cg_root_describe(a->root), needed[i].knobs, cause, fix);
+        }
+}
+
 static CgGroup *lookup_tracked_group(void *userdata, const char *path) {
         return tracker_workload_group(userdata, path);
 }
@@ -162,6 +185,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
                         return r;
                 }
         }
+        report_missing_controllers(a);
         r = tracker_new(a->root, NULL, &a->tracker, &err);
         if (r < 0) {
                 log_error("Cannot start tracking workloads: %s", colo_error_msg(&err));

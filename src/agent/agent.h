@@ -142,6 +142,9 @@ typedef struct Agent {
         size_t metrics_last_len;        /* length of the last page rendered, to size the next one */
         AgentMetrics metrics;
         bool ready;                     /* READY=1 sent */
+        /* Bit per CgController colo needs that the v2 managed root lacks (agent.c reports each
+         * once); with cpu or memory among them isolation is not in force and READY=1 is withheld. */
+        unsigned missing_controllers;
         uint64_t write_failures_this_tick;
 
         AgentK8s *k8s;                  /* Kubernetes mode (k8s-mode.c); NULL in standalone mode */

@@ -134,6 +134,20 @@ int agent_render_metrics(Agent *a) {
               d->offline_cpu_budget_cores);
         gauge(&o, "colo_offline_cpu_quota_enforced", "1 when the offline CPU budget is applied as a CFS quota.",
               d->offline_cpu_quota_enforced > 0 ? 1.0 : 0.0);
+        unsigned essential = (1u << CG_CTRL_CPU) | (1u << CG_CTRL_MEMORY);
+        gauge(&o, "colo_isolation_in_force",
+              "0 when a controller colo protects online work with (cpu, memory) is missing from the managed root.",
+              a->missing_controllers & essential ? 0.0 : 1.0);
+        out_printf(&o, "# HELP colo_cgroup_controller_available 1 when the managed root has the controller, 0 when "
+                       "colo cannot use it (cgroup v2: not delegated or not enabled; the log says why).\n"
+                       "# TYPE colo_cgroup_controller_available gauge\n");
+        static const struct {
+                CgController c;
+                const char *name;
+        } controllers[] = { { CG_CTRL_CPU, "cpu" }, { CG_CTRL_MEMORY, "memory" }, { CG_CTRL_IO, "io" } };
+        for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
+                out_printf(&o, "colo_cgroup_controller_available{controller=\"%s\"} %d\n", controllers[i].name,
+                           !(a->missing_controllers & (1u << controllers[i].c)));
         gauge(&o, "colo_offline_memory_budget_bytes", "Memory limit of the offline parent.", (double) d->offline_mem_budget);
         gauge(&o, "colo_online_predicted_peak_cpu_cores",
               "Online CPU peak the budget is computed from (predicted, or the recent maximum).", d->online_estimate_cpu_cores);

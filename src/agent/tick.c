@@ -122,6 +122,17 @@ static void notify(Agent *a) {
         snprintf(text, sizeof(text), "STATUS=%zu workloads; offline budget %.2f cores, %" PRIu64 " MiB%s%s",
                  tracker_count(a->tracker), a->status.offline_cpu_budget_cores, a->status.offline_mem_budget >> 20,
                  a->status.squeezed ? "; squeezed" : "", a->opts.dry_run ? "; dry run" : "");
+        unsigned essential = (1u << CG_CTRL_CPU) | (1u << CG_CTRL_MEMORY);
+        if (a->missing_controllers & essential) {
+                /* Not ready while isolation is not in force: a Type=notify unit fails to start
+                 * instead of running half-isolated (agent.c logged the cause and the fix). */
+                snprintf(text, sizeof(text), "STATUS=isolation not in force: no %s%s%s controller in the managed root",
+                         a->missing_controllers & (1u << CG_CTRL_CPU) ? "cpu" : "",
+                         (a->missing_controllers & essential) == essential ? " and no " : "",
+                         a->missing_controllers & (1u << CG_CTRL_MEMORY) ? "memory" : "");
+                (void) sd_notify(0, text);
+                return;
+        }
         if (!a->ready) {
                 char msg[300];
                 snprintf(msg, sizeof(msg), "READY=1\n%s", text);

@@ -21,6 +21,7 @@
 
 #define MAX_RUNS 16
 #define HARNESS_CPU_SHARES 65536
+#define HARNESS_CPU_WEIGHT 10000        /* v2's maximum */
 
 static struct {
         ScratchCgroup *scratch;
@@ -37,7 +38,12 @@ static struct {
         } runs[MAX_RUNS];
         size_t n_runs;
         bool torn_down;
+        bool v2;        /* the scratch group is in the cgroup v2 hierarchy only */
 } H;
+
+bool harness_v2(void) {
+        return H.v2;
+}
 
 void harness_sleep_ms(long ms) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
@@ -137,8 +143,9 @@ int harness_setup(int argc, char **argv, const char *extra_yaml) {
                 return HARNESS_SKIP;
         }
         CHECK(r >= 0);
-        if (!scratch_cgroup_has_v1(H.scratch, "cpu") || !scratch_cgroup_has_v1(H.scratch, "memory")) {
-                fprintf(stderr, "SKIP: needs the cgroup v1 cpu and memory hierarchies\n");
+        H.v2 = !scratch_cgroup_has_v1(H.scratch, "cpu") && scratch_cgroup_path(H.scratch, NULL);
+        if (!H.v2 && (!scratch_cgroup_has_v1(H.scratch, "cpu") || !scratch_cgroup_has_v1(H.scratch, "memory"))) {
+                fprintf(stderr, "SKIP: needs the cgroup v1 cpu and memory hierarchies or a delegated cgroup v2\n");
                 (void) scratch_cgroup_destroy(H.scratch);
                 H.scratch = NULL;
                 return HARNESS_SKIP;
@@ -147,8 +154,9 @@ int harness_setup(int argc, char **argv, const char *extra_yaml) {
         /* The scratch group stands for a whole node: weight it well above the other tenants of a
          * shared test machine (builds, other tests), so what the tests measure is colo's
          * isolation inside it, not the machine's background load. Ours to write: we created it. */
-        FILE *shares = fopen(harness_cg_path("cpu", "cpu.shares"), "w");
-        CHECK(shares && fprintf(shares, "%d", HARNESS_CPU_SHARES) > 0 && fclose(shares) == 0);
+        FILE *shares = fopen(harness_cg_path("cpu", H.v2 ? "cpu.weight" : "cpu.shares"), "w");
+        CHECK(shares && fprintf(shares, "%d", H.v2 ? HARNESS_CPU_WEIGHT : HARNESS_CPU_SHARES) > 0 && fclose(shares) == 0);
+        fprintf(stderr, "harness: managed root %s (cgroup %s)\n", harness_cg_path("cpu", ""), H.v2 ? "v2" : "v1");
         snprintf(H.dir, sizeof(H.dir), "/tmp/colo-test-agent-XXXXXX");
         CHECK(mkdtemp(H.dir));
         snprintf(H.config, sizeof(H.config), "%s/colo.yaml", H.dir);
@@ -226,7 +234,7 @@ void harness_start_agent_logged(unsigned period_ms, const char *log_path) {
 const char *harness_cg_path(const char *controller, const char *rel) {
         static char buf[4][PATH_MAX];
         static int next;
-        const char *base = scratch_cgroup_path(H.scratch, controller);
+        const char *base = scratch_cgroup_path(H.scratch, H.v2 ? NULL : controller);
         CHECK(base);
         char *b = buf[next++ % 4];
         snprintf(b, PATH_MAX, "%s%s%s", base, rel[0] ? "/" : "", rel);
@@ -260,6 +268,27 @@ int64_t harness_read_i64(const char *path) {
                 exit(1);
         }
         return strtoll(buf, NULL, 10);
+}
+
+void harness_read_cpu_quota(const char *group, int64_t *ret_quota, int64_t *ret_period) {
+        char rel[256];
+        if (!H.v2) {
+                snprintf(rel, sizeof(rel), "%s%scpu.cfs_quota_us", group, group[0] ? "/" : "");
+                *ret_quota = harness_read_i64(harness_cg_path("cpu", rel));
+                snprintf(rel, sizeof(rel), "%s%scpu.cfs_period_us", group, group[0] ? "/" : "");
+                *ret_period = harness_read_i64(harness_cg_path("cpu", rel));
+                return;
+        }
+        char buf[64], quota[32] = "";
+        long long period = 0;
+        snprintf(rel, sizeof(rel), "%s%scpu.max", group, group[0] ? "/" : "");
+        const char *path = harness_cg_path("cpu", rel);
+        if (read_text(path, buf, sizeof(buf)) < 0 || sscanf(buf, "%31s %lld", quota, &period) != 2) {
+                fprintf(stderr, "harness: cannot read '%s'\n", path);
+                exit(1);
+        }
+        *ret_quota = strcmp(quota, "max") == 0 ? -1 : strtoll(quota, NULL, 10);
+        *ret_period = period;
 }
 
 /* The first pid listed in a group's cgroup.procs (cpu hierarchy), or 0. */

@@ -22,9 +22,13 @@
                 }                                                                                \
         } while (0)
 
+/* True when the managed root is in cgroup v2 (a delegated subtree, as in the VM of tests/vm),
+ * false on v1. harness_cg_path() then ignores the controller: v2 has one hierarchy. */
+bool harness_v2(void);
+
 /* Sets everything up; extra_yaml is appended to the configuration (sections agent, metrics and
  * prediction are written by the harness: pass only other sections, or NULL). Returns 0, or HARNESS_SKIP when not
- * root or without the v1 cpu and memory hierarchies. */
+ * root or without either the v1 cpu and memory hierarchies or a delegated cgroup v2. */
 int harness_setup(int argc, char **argv, const char *extra_yaml);
 
 /* Starts `colo agent` and waits until its status file names it (at most 10 s). period_ms: agent.period. */
@@ -48,6 +52,10 @@ int harness_colo(const char *const *args);
 /* Absolute path of rel ("" = the managed root, "offline/batch/x/cgroup.procs") in the hierarchy
  * of controller ("cpu", "memory"). */
 const char *harness_cg_path(const char *controller, const char *rel);
+
+/* The CFS quota and period of group (relative to the managed root) in microseconds, from
+ * cpu.cfs_quota_us/cpu.cfs_period_us (v1) or cpu.max (v2); quota -1 = unlimited. */
+void harness_read_cpu_quota(const char *group, int64_t *ret_quota, int64_t *ret_period);
 
 /* Reads a number from a cgroup file or /proc file; exits the test if unreadable. */
 int64_t harness_read_i64(const char *path);

@@ -26,6 +26,7 @@ typedef struct ScratchHierarchy {
 
 struct ScratchCgroup {
         char name[64];
+        char subtree[PATH_MAX]; /* what scratch_cgroup_subtree() returns */
         ScratchHierarchy h[MAX_HIERARCHIES];
         size_t n;
         pid_t reaper;
@@ -115,6 +116,55 @@ static int find_mount(const char *mountinfo, const char *ctrls, char *ret, size_
                 }
         }
         return -ENOENT;
+}
+
+/* cgroup v2 under systemd (a Delegate=yes unit): our own cgroup is the delegated one and holds
+ * this process, and the "no internal processes" rule keeps a cgroup with processes from enabling
+ * controllers for its children (EBUSY). So this process moves into a leaf below it,
+ * "colo-test-<pid>-self", and then enables there every controller colo uses that the delegated
+ * cgroup offers. The leaf outlives the test (no process can remove the cgroup it is in): systemd
+ * removes it with the unit's delegated subtree. Returns 0 or -errno, with a message. */
+static int v2_enable_controllers(const char *own_dir) {
+        char path[PATH_MAX], offered[512] = "", want[128] = "";
+        snprintf(path, sizeof(path), "%s/cgroup.controllers", own_dir);
+        if (read_text(path, offered, sizeof(offered)) < 0)
+                return 0;
+        offered[strcspn(offered, "\n")] = '\0';
+        char padded[520];
+        snprintf(padded, sizeof(padded), " %s ", offered);
+        static const char *const controllers[] = { "cpu", "cpuset", "memory", "io", "pids" };
+        for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++) {
+                char needle[16];
+                snprintf(needle, sizeof(needle), " %s ", controllers[i]);
+                if (strstr(padded, needle))
+                        snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s+%s", want[0] ? " " : "",
+                                 controllers[i]);
+        }
+        if (!want[0])
+                return 0;       /* nothing delegated (a v1 node's empty unified mount) */
+        snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own_dir);
+        int r = write_text(path, want);
+        if (r == -EBUSY) {
+                char leaf[PATH_MAX], procs[PATH_MAX + 16];
+                snprintf(leaf, sizeof(leaf), "%s/colo-test-%d-self", own_dir, (int) getpid());
+                snprintf(procs, sizeof(procs), "%s/cgroup.procs", leaf);
+                r = mkdir(leaf, 0755) < 0 && errno != EEXIST ? -errno : write_text(procs, "0");
+                if (r < 0) {
+                        fprintf(stderr, "scratch-cgroup: cannot move into the leaf '%s': %s\n", leaf, strerror(-r));
+                        return r;
+                }
+                r = write_text(path, want);
+                /* The test process must not starve next to a scratch group that a test weights at
+                 * the maximum (agent-harness.c does): weight its leaf the same. */
+                snprintf(procs, sizeof(procs), "%s/cpu.weight", leaf);
+                int k = r == 0 && strstr(padded, " cpu ") ? write_text(procs, "10000") : 0;
+                if (k < 0)
+                        fprintf(stderr, "scratch-cgroup: cannot write '%s': %s\n", procs, strerror(-k));
+        }
+        if (r < 0)
+                fprintf(stderr, "scratch-cgroup: cannot write '%s' to '%s': %s (is another process in the delegated "
+                                "cgroup?)\n", want, path, strerror(-r));
+        return r;
 }
 
 static void cpuset_copy_from_parent(const char *dir) {
@@ -268,6 +318,11 @@ int scratch_cgroup_create(ScratchCgroup **ret) {
                 /* v2 only when delegated to us (writable); v1 hierarchies always (we are root). */
                 if (!ctrls[0] && access(own_dir, W_OK) < 0)
                         continue;
+                if (!ctrls[0] && (r = v2_enable_controllers(own_dir)) < 0) {
+                        (void) cleanup(s, false);
+                        free(s);
+                        return r;
+                }
                 ScratchHierarchy *h = &s->h[s->n];
                 snprintf(h->controllers, sizeof(h->controllers), "%s", ctrls);
                 char path[PATH_MAX];
@@ -287,6 +342,15 @@ int scratch_cgroup_create(ScratchCgroup **ret) {
         if (s->n == 0) {
                 free(s);
                 return -ENOMEDIUM;
+        }
+        /* A relative subtree names the group below the cgroup of whoever reads it; on v2 this
+         * process may have moved into a leaf (above), so there the subtree is absolute: from the
+         * hierarchy's root, as CgRootOptions.subtree accepts it. */
+        snprintf(s->subtree, sizeof(s->subtree), "%s", s->name);
+        if (s->n == 1 && !s->h[0].controllers[0]) {
+                char mnt[PATH_MAX];
+                if (find_mount(mountinfo, "", mnt, sizeof(mnt)) == 0 && strncmp(s->h[0].path, mnt, strlen(mnt)) == 0)
+                        snprintf(s->subtree, sizeof(s->subtree), "%s", s->h[0].path + strlen(mnt));
         }
 
         pid_t parent = getpid();
@@ -310,7 +374,7 @@ int scratch_cgroup_create(ScratchCgroup **ret) {
 }
 
 const char *scratch_cgroup_subtree(const ScratchCgroup *s) {
-        return s->name;
+        return s->subtree;
 }
 
 static const ScratchHierarchy *find(const ScratchCgroup *s, const char *controller) {

@@ -24,7 +24,10 @@ typedef struct ScratchCgroup ScratchCgroup;
  * hierarchy is mounted, or another -errno (with a message on stderr). */
 int scratch_cgroup_create(ScratchCgroup **ret);
 
-/* The scratch group's name, a relative subtree for CgRootOptions.subtree. */
+/* The scratch group as CgRootOptions.subtree takes it: its name (relative to the cgroup of the
+ * process reading it) where v1 hierarchies hold it, its absolute path in the hierarchy on a v2-only
+ * node (where this process may have moved into a leaf "colo-test-<pid>-self" of its own cgroup, so
+ * that the delegated cgroup can enable controllers for the scratch group). */
 const char *scratch_cgroup_subtree(const ScratchCgroup *s);
 
 /* Absolute path of the scratch group in the hierarchy that holds controller ("cpu", "memory",

@@ -1,10 +1,10 @@
-/* Integration test on real cgroup v1: eviction in standalone mode. The memory watermark is set
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): eviction in standalone mode. The memory watermark is set
  * above twice what the machine has available, so the agent squeezes offline work and evicts at
  * once (one workload per cooldown, here an hour): the best-effort workload, never the online one
  * nor, with the cooldown, the batch one. The victim ignores SIGTERM, so it is stopped by SIGKILL
  * after the grace period (2 s in the harness); its `colo run` exits 137 and prints why, and
  * `colo status --json` keeps the workload listed as evicted with the reason after its group is
- * gone. Needs root and v1: exit 77. */
+ * gone. Needs root and v1 or v2: exit 77. */
 #include <fcntl.h>
 #include <signal.h>
 #include <inttypes.h>
@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
         CHECK(harness_alive(keeper));
         /* The record outlives the group: still listed, evicted, with its reason. */
         harness_sleep_ms(600);
-        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/victim/cpu.shares")) < 0);
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/victim/cgroup.procs")) < 0);
         const char *doc = slurp(status_path);
         const char *v = strstr(doc, "\"name\": \"victim\"");
         CHECK(v);

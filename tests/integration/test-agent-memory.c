@@ -1,11 +1,12 @@
-/* Integration test on real cgroup v1: an offline memory hog that grows steadily is squeezed or
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): an offline memory hog that grows steadily is squeezed or
  * stopped before the online process loses memory. The node is made small for the test through
  * existing configuration: isolation.reserved_memory = MemTotal - 640 MiB and no safety margin,
  * so offline gets about 640 MiB minus the online estimate. An online process holds 128 MiB; the
  * hog grows by 32 MiB every 100 ms towards 2 GiB. The hog must stay under the offline limit the
- * agent set (memory.max_usage_in_bytes of the offline parent) and end up stopped (the memcg OOM
- * killer or colo's eviction), while the online process keeps all its resident memory.
- * Needs root and v1: exit 77. */
+ * agent set (memory.max_usage_in_bytes of the offline parent; v2: memory.peak under memory.max)
+ * and end up stopped (the memcg OOM killer or colo's eviction), while the online process keeps
+ * all its resident memory; on v2 online's memory.low and memory.min protect what it holds.
+ * Needs root and v1 or v2: exit 77. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,17 @@ int main(int argc, char **argv) {
         CHECK(rss0 >= ONLINE_MIB * MIB);
         harness_sleep_ms(600);          /* the estimate sees online's memory */
 
-        int64_t limit = harness_read_i64(harness_cg_path("memory", "offline/memory.limit_in_bytes"));
+        const char *limit_file = harness_v2() ? "offline/memory.max" : "offline/memory.limit_in_bytes";
+        const char *peak_file = harness_v2() ? "offline/memory.peak" : "offline/memory.max_usage_in_bytes";
+        int64_t limit = harness_read_i64(harness_cg_path("memory", limit_file));
+        if (harness_v2()) {
+                int64_t low = harness_read_i64(harness_cg_path("memory", "online/memory.low"));
+                int64_t min = harness_read_i64(harness_cg_path("memory", "online/memory.min"));
+                fprintf(stderr, "online memory.low %" PRIi64 " MiB, memory.min %" PRIi64 " MiB\n", low / (int64_t) MIB,
+                        min / (int64_t) MIB);
+                CHECK(low > 0 && min > 0);
+                CHECK(harness_read_i64(harness_cg_path("memory", "offline/memory.low")) == 0);
+        }
         fprintf(stderr, "offline memory limit before the hog: %" PRIi64 " MiB\n", limit / (int64_t) MIB);
         CHECK(limit > 0 && (uint64_t) limit <= (NODE_MIB - ONLINE_MIB) * MIB);
 
@@ -63,8 +74,8 @@ int main(int argc, char **argv) {
         /* 2 GiB at 320 MiB/s would take 6.4 s; the limit stops it after about 1.6 s. */
         int status = harness_wait_run("hog", 12000);
         uint64_t rss1 = harness_rss(online);
-        int64_t peak = harness_read_i64(harness_cg_path("memory", "offline/memory.max_usage_in_bytes"));
-        int64_t limit_now = harness_read_i64(harness_cg_path("memory", "offline/memory.limit_in_bytes"));
+        int64_t peak = harness_read_i64(harness_cg_path("memory", peak_file));
+        int64_t limit_now = harness_read_i64(harness_cg_path("memory", limit_file));
         fprintf(stderr, "hog: %s; offline peak %" PRIi64 " MiB, limit %" PRIi64 " MiB; online RSS %" PRIu64 " -> %" PRIu64
                         " MiB\n",
                 status < 0 ? "still running" : WIFSIGNALED(status) ? "supervisor killed" : WEXITSTATUS(status) == 137 ? "SIGKILLed (colo run exit 137)" : "exited", peak / (int64_t) MIB,

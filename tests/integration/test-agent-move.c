@@ -1,9 +1,11 @@
-/* Integration test on real cgroup v1: `colo move` changes a running workload's class and tier in
- * both directions, and the agent converges its settings within one period plus a margin, read
- * back from the kernel's files: the task's cgroup and oom_score_adj, the class parents' cpu.idle
- * and cpu.shares. Also checks /metrics and `colo status --json` name the workload's new place,
- * that `promtool check metrics` (Prometheus's own linter) accepts the live page, and that a
- * workload's series go when the workload does. Needs root and v1: exit 77. */
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): `colo move` changes a
+ * running workload's class and tier in both directions, and the agent converges its settings
+ * within one period plus a margin, read back from the kernel's files: the task's cgroup and
+ * oom_score_adj, the class parents' cpu.idle and cpu.shares (v2: cpu.weight). Also checks /metrics
+ * and `colo status --json` name the workload's new place, that `promtool check metrics`
+ * (Prometheus's own linter) accepts the live page, and that a workload's series go when the
+ * workload does. The margin is a whole second, enough for the VM's emulated CPUs too. Needs root
+ * and v1 or v2: exit 77. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -107,21 +109,25 @@ int main(int argc, char **argv) {
 
         pid_t pid = harness_run("online", "normal", "mv", (const char *const[]) { "hold", "4", NULL });
         CHECK(converges(pid, "online/normal/mv", 0));
-        CHECK(harness_read_i64(harness_cg_path("cpu", "online/cpu.shares")) == 102400);
+        const char *weight = harness_v2() ? "cpu.weight" : "cpu.shares";
+        char rel[128];
+        snprintf(rel, sizeof(rel), "online/%s", weight);
+        CHECK(harness_read_i64(harness_cg_path("cpu", rel)) == (harness_v2() ? 10000 : 102400));
         CHECK(harness_read_i64(harness_cg_path("cpu", "online/cpu.idle")) == 0);
 
         move("offline", "batch");
         CHECK(converges(pid, "offline/batch/mv", 500));
         CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.idle")) == 1);
-        CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.shares")) <= 10);
-        CHECK(harness_try_read_i64(harness_cg_path("cpu", "online/normal/mv/cpu.shares")) < 0);    /* old leaf gone */
+        snprintf(rel, sizeof(rel), "offline/%s", weight);
+        CHECK(harness_read_i64(harness_cg_path("cpu", rel)) <= (harness_v2() ? 1 : 10));
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "online/normal/mv/cgroup.procs")) < 0);    /* old leaf gone */
 
         move("offline", "best-effort");
         CHECK(converges(pid, "offline/best-effort/mv", 1000));
 
         move("online", "critical");
         CHECK(converges(pid, "online/critical/mv", 0));
-        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/mv/cpu.shares")) < 0);
+        CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/mv/cgroup.procs")) < 0);
 
         /* Repeating a move is harmless; moving what does not exist fails cleanly. */
         move("online", "critical");
@@ -138,6 +144,7 @@ int main(int argc, char **argv) {
         CHECK(strstr(metrics, "colo_build_info{version=\"" COLO_VERSION "\",commit=\""));
         CHECK(strstr(metrics, "# TYPE colo_tick_duration_seconds histogram\n"));
         CHECK(strstr(metrics, "colo_tick_duration_seconds_bucket{le=\"+Inf\"} "));
+        CHECK(strstr(metrics, "colo_isolation_in_force 1\n"));        /* a good delegation (v2) or v1 */
         check_with_promtool(metrics);
         const char *health = http_get(harness_metrics_port(), "/healthz");
         CHECK(health && strcmp(health, "ok\n") == 0);

@@ -185,6 +185,19 @@ int main(void) {
         CHECK(cg_group_apply(offline, &off_want, &off_last, on_write, &log, &err) == 0);
         CHECK(log.writes == 0);
 
+        /* In and out of cpu.idle: the kernel sets the group's weight to the idle minimum when it
+         * becomes idle and to the default (1024 shares) when it stops; the weight colo wants must
+         * be back after that. */
+        if (cg_group_has_file(online, CG_CTRL_CPU, "cpu.idle")) {
+                on_want.cpu_idle = 1;
+                CHECK(cg_group_apply(online, &on_want, &on_last, on_write, &log, &err) == 0);
+                CHECK(strcmp(read_file(cpu_dir, "online/normal/x", "cpu.idle"), "1") == 0);
+                on_want.cpu_idle = 0;
+                CHECK(cg_group_apply(online, &on_want, &on_last, on_write, &log, &err) == 0);
+                CHECK(strcmp(read_file(cpu_dir, "online/normal/x", "cpu.idle"), "0") == 0);
+                CHECK(strcmp(read_file(cpu_dir, "online/normal/x", "cpu.shares"), "2048") == 0);
+        }
+
         /* A v1 memory threshold eventfd fires when the worker's usage crosses 8 MiB. */
         int threshold_fd = -1;
         CHECK_OK(cg_group_memory_threshold_fd(offline, 8 << 20, &threshold_fd, &err));

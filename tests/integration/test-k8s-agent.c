@@ -66,9 +66,19 @@ static json_t *pod(const char *name, const char *uid, const char *node, const ch
 
 typedef bool (*Condition)(void *userdata);
 
-/* Drives client and watch until cond holds or timeout_ms passes. */
+/* How much longer than on a real machine a wait may take: COLO_TEST_TIMEOUT_SCALE (the VM of
+ * tests/vm sets it, its CPUs are emulated), else 1. Scales upper bounds only, so a test that
+ * passes does not take longer. */
+static uint64_t timeout_scale(void) {
+        const char *s = getenv("COLO_TEST_TIMEOUT_SCALE");
+        long v = s ? strtol(s, NULL, 10) : 1;
+        return v >= 1 && v <= 100 ? (uint64_t) v : 1;
+}
+
+/* Drives client and watch until cond holds or timeout_ms passes (an upper bound, times the
+ * scale), or, without cond, for exactly timeout_ms. */
 static bool drive(KubeClient *c, PodWatch *w, Condition cond, void *userdata, int timeout_ms) {
-        uint64_t end = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        uint64_t end = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC * (cond ? timeout_scale() : 1);
         for (;;) {
                 if (cond && cond(userdata))
                         return true;
@@ -718,7 +728,7 @@ static bool eviction_reached(void *userdata) {
 }
 
 static bool drive_evictor(KubeClient *c, KubeEvictor *e, EvictCtx *x, int timeout_ms) {
-        uint64_t end = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        uint64_t end = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC * timeout_scale();
         while (!eviction_reached(x)) {
                 if (now_monotonic_usec() >= end)
                         return false;
@@ -1109,9 +1119,16 @@ static void test_agent_in_kubernetes_mode(void **state) {
         fake_cgroup(n.dir, "kubepods/besteffort/pod" UID4, 0);
         EXPECT(wait_file(&n, "fs/kubepods/besteffort/pod" UID4 "/cpu.weight", "100", false));
         _cleanup_free_ char *st1 = read_at(n.dir, "state/status.json");
-        usleep(600 * 1000);
-        _cleanup_free_ char *st2 = read_at(n.dir, "state/status.json");
-        EXPECT(st1 && st2 && strcmp(st1, st2) != 0);            /* still ticking */
+        _cleanup_free_ char *st2 = NULL;
+        /* Still ticking: the status file changes (within 600 ms, times the scale in the VM). */
+        for (uint64_t waited = 0; waited < 600 * timeout_scale(); waited += 100) {
+                usleep(100 * 1000);
+                free(st2);
+                st2 = read_at(n.dir, "state/status.json");
+                if (waited >= 500 && st1 && st2 && strcmp(st1, st2) != 0)
+                        break;
+        }
+        EXPECT(st1 && st2 && strcmp(st1, st2) != 0);
         EXPECT(strstr(st2, UID4));
 
         /* Back: re-classifying a pod by its annotation changes its treatment (both ways). */
@@ -1204,7 +1221,7 @@ static Sync get_pods(const KubeConfig *cfg) {
         if (kube_client_new(cfg, &c, &err) < 0)
                 fail_msg("kube_client_new: %s", err.msg);
         KubeRequest req = { .method = "GET", .path = "/api/v1/pods?fieldSelector=spec.nodeName%3D" NODE,
-                            .timeout_usec = 5 * USEC_PER_SEC, .on_done = on_sync_done, .userdata = &x };
+                            .timeout_usec = 5 * USEC_PER_SEC * timeout_scale(), .on_done = on_sync_done, .userdata = &x };
         if (kube_client_start(c, &req, NULL, &err) < 0)
                 fail_msg("kube_client_start: %s", err.msg);
         assert_true(drive(c, NULL, sync_done, &x, 8000));

@@ -165,13 +165,21 @@ void cg_knob_cpuset(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *las
 }
 
 /* cpu.idle and the weight: the kernel refuses a weight (EINVAL) while the group is idle, so
- * leaving idle comes first, and while the group is (or becomes) idle no weight is written; the
- * kernel keeps the old weight and restores it when idle is cleared, so *last stays accurate. */
+ * leaving idle comes first, and while the group is (or becomes) idle no weight is written. Each
+ * change of cpu.idle resets the weight in the kernel (sched_group_set_idle(): the idle minimum
+ * on entering, the default 1024 shares / weight 100 on leaving), so the weight colo last wrote is
+ * forgotten then and written again once the group is not idle. */
 void cg_knob_cpu_weight_idle(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last, const char *weight_file,
                              uint64_t weight_value) {
         bool idle_differs = want->cpu_idle != CG_UNSET_INT && want->cpu_idle != last->cpu_idle;
-        if (idle_differs)
+        if (idle_differs) {
+                /* Known to flip (not merely unknown after a failed write, when the kernel may
+                 * already hold it and then leaves the weight alone). */
+                bool flips = last->cpu_idle != CG_UNSET_INT;
                 cg_knob_i32(g, c, CG_SLOT_CPU, "cpu.idle", CG_OPT_CPU_IDLE, want->cpu_idle, &last->cpu_idle);
+                if (flips && last->cpu_idle == want->cpu_idle)
+                        last->cpu_weight = CG_UNSET;    /* the kernel reset the weight */
+        }
         bool idle = want->cpu_idle == 1 && !(g->absent & (1u << CG_OPT_CPU_IDLE));
         if (want->cpu_weight != CG_UNSET && want->cpu_weight != last->cpu_weight && !idle) {
                 char v[32];

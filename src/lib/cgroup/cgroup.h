@@ -124,6 +124,10 @@ CgRoot *cg_root_free(CgRoot *root);     /* NULL-safe, returns NULL */
 CgMode cg_root_mode(const CgRoot *root);                /* V1 or V2 (hybrid reports V1) */
 bool cg_root_is_hybrid(const CgRoot *root);             /* v1 controllers plus a cgroup2 mount */
 bool cg_root_has_controller(const CgRoot *root, CgController c);
+/* v2: why controller c is missing from the managed root, for the operator (cause: what is wrong,
+ * naming the cgroup; fix: what to change). -EEXIST when it is there, -EINVAL on v1. */
+int cg_root_explain_missing(const CgRoot *root, CgController c, char *cause, size_t cause_size, char *fix,
+                            size_t fix_size);
 /* Human-readable description of the managed root: each hierarchy's absolute path. */
 const char *cg_root_describe(const CgRoot *root);
 /* Takes an exclusive flock on the managed root's directory (first hierarchy), held by the fd in

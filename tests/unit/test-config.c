@@ -347,6 +347,7 @@ static const struct {
         { "prediction:\n  predictor: oracle\n", "colo.yaml:2:14: ", "prediction.predictor: expected a predictor", -EINVAL },
         { "prediction:\n  predictor: max(colo\n", "colo.yaml:2:14: ", "expected a predictor", -EINVAL },
         { "prediction:\n  predictor: colonel\n", "colo.yaml:2:14: ", "expected a predictor", -EINVAL },
+        { "prediction:\n  predictor: max(max(max(max(max(peak)))))\n", "colo.yaml:2:14: ", "expected a predictor", -EINVAL },
         { "agent:\n  state_dir: \"/a\\tb\"\n", "colo.yaml:2:14: ", "control characters are not allowed, got \"/a\\x09b\"",
           -EINVAL },
         { "agent:\n  state_dir: \"/a\\0b\"\n", "colo.yaml:2:14: ", "agent.state_dir: NUL bytes are not allowed", -EINVAL },

@@ -95,16 +95,20 @@ static bool is_dns_subdomain(const char *s) {
  * of specs. The predict module comes after config in the build, so the grammar is checked here
  * and predictor_new() remains the final word. "oracle" needs the future: simulator only. */
 static const char *const predictor_names[] = { "limit", "borg", "nsigma", "koord", "peak", "colo", NULL };
+/* predictor.c's bounds (MAX_DEPTH, MAX_CHILDREN): a spec accepted here but refused there would
+ * start the agent without usage profiles. fuzz-predictor-spec checks the two agree. */
+#define PREDICTOR_MAX_NESTING 4
+#define PREDICTOR_MAX_CHILDREN 16
 
 static bool parse_predictor_spec(const char **p, unsigned depth) {
-        if (depth > 8)
-                return false;
         if (strncmp(*p, "max(", 4) == 0) {
+                if (depth >= PREDICTOR_MAX_NESTING)
+                        return false;
                 *p += 4;
-                for (;;) {
+                for (unsigned n = 0;; n++) {
                         while (**p == ' ')
                                 (*p)++;
-                        if (!parse_predictor_spec(p, depth + 1))
+                        if (n == PREDICTOR_MAX_CHILDREN || !parse_predictor_spec(p, depth + 1))
                                 return false;
                         while (**p == ' ')
                                 (*p)++;

@@ -120,6 +120,27 @@ int harness_teardown(void) {
         return ret;
 }
 
+const char *harness_colo_path(void) {
+        return H.colo;
+}
+
+const char *harness_workload_path(void) {
+        return H.workload;
+}
+
+int harness_kill_agent(int sig) {
+        int status = 0;
+        if (H.agent <= 0)
+                return -1;
+        if (sig == SIGKILL) {
+                (void) kill(H.agent, SIGKILL);
+                (void) waitpid(H.agent, &status, 0);
+        } else
+                stop_child(H.agent, 5000, &status);
+        H.agent = 0;
+        return status;
+}
+
 static void teardown_at_exit(void) {
         (void) harness_teardown();
 }
@@ -229,6 +250,10 @@ void harness_start_agent_logged(unsigned period_ms, const char *log_path) {
         }
         fprintf(stderr, "harness: no status file from the agent after 10 s\n");
         exit(1);
+}
+
+bool harness_has_hierarchy(const char *controller) {
+        return scratch_cgroup_path(H.scratch, controller) != NULL;
 }
 
 const char *harness_cg_path(const char *controller, const char *rel) {

@@ -27,8 +27,10 @@
 bool harness_v2(void);
 
 /* Sets everything up; extra_yaml is appended to the configuration (sections agent, metrics and
- * prediction are written by the harness: pass only other sections, or NULL). Returns 0, or HARNESS_SKIP when not
- * root or without either the v1 cpu and memory hierarchies or a delegated cgroup v2. */
+ * prediction are written by the harness, prediction last: pass only other sections, or NULL;
+ * lines indented by two spaces at its start continue the prediction section). Returns 0, or
+ * HARNESS_SKIP when not root or without either the v1 cpu and memory hierarchies or a delegated
+ * cgroup v2. */
 int harness_setup(int argc, char **argv, const char *extra_yaml);
 
 /* Starts `colo agent` and waits until its status file names it (at most 10 s). period_ms: agent.period. */
@@ -56,6 +58,9 @@ const char *harness_cg_path(const char *controller, const char *rel);
 /* The CFS quota and period of group (relative to the managed root) in microseconds, from
  * cpu.cfs_quota_us/cpu.cfs_period_us (v1) or cpu.max (v2); quota -1 = unlimited. */
 void harness_read_cpu_quota(const char *group, int64_t *ret_quota, int64_t *ret_period);
+
+/* Whether the scratch group exists in the v1 hierarchy of controller (false on v2). */
+bool harness_has_hierarchy(const char *controller);
 
 /* Reads a number from a cgroup file or /proc file; exits the test if unreadable. */
 int64_t harness_read_i64(const char *path);
@@ -88,6 +93,14 @@ int harness_stop_agent(void);
  * log_path, and waits at most timeout_ms for it to exit. Returns its exit status, or -1 when it
  * was still running (it is then stopped): for agents that must refuse to start. */
 int harness_agent_attempt(const char *const *extra_args, const char *log_path, long timeout_ms);
+/* For tests that start and stop processes themselves (the chaos test): the colo and workload
+ * executables (with harness_config_path(), what a `colo` command line needs). The checkpoint,
+ * profiles.ckpt, is in harness_dir(). */
+const char *harness_colo_path(void);
+const char *harness_workload_path(void);
+/* Sends sig to the agent and reaps it (SIGKILL after 5 s if sig did not stop it). Returns its
+ * wait status; the agent is then not running and harness_start_agent() starts a new one. */
+int harness_kill_agent(int sig);
 
 /* Stops everything and removes the scratch group. Returns 0, or 1 when the agent did not exit
  * cleanly on SIGTERM (a sanitizer report, a crash): return it from main(). */

@@ -3,7 +3,8 @@
  *   - `colo run --name X` started three times at once, each in a random class and tier: exactly
  *     one must win, the others fail ("name in use");
  *   - two `colo move` of the same keeper at once, to different places: the keeper ends up in
- *     exactly one of them (or where it was), whole, in every hierarchy;
+ *     exactly one of them (or where it was), whole, in every hierarchy; a `colo run --name` of
+ *     the keeper meanwhile must fail ("name in use");
  *   - churn: short workloads started and stopped, their leaves removed when they end;
  *   - kill -9 of the agent: at a random point of its tick, as soon as it creates its status
  *     file, or inside its checkpoint write (SIGTERM makes it save; the kill follows as soon as the
@@ -59,7 +60,7 @@ static const char *const place_paths[N_PLACES] = { "online/critical", "online/no
 static const char *const hierarchies[] = { "cpu", "cpuacct", "cpuset", "memory", "blkio" };
 #define N_HIERARCHIES 5
 
-typedef enum Role { ROLE_KEEPER, ROLE_RACER, ROLE_CHURN, ROLE_MOVE } Role;
+typedef enum Role { ROLE_KEEPER, ROLE_RACER, ROLE_CHURN, ROLE_MOVE, ROLE_INTRUDER } Role;
 
 typedef struct Proc {
         pid_t pid;
@@ -81,7 +82,7 @@ static struct {
         /* figures */
         unsigned rounds, kills_tick, kills_status, kills_ckpt, landed_ckpt, kills_in_flight;
         unsigned runs, races, moves, churned, tampered;
-        unsigned lost, duplicated, split, race_extra_winners, knob_failures, corrupt_ckpt;
+        unsigned lost, duplicated, split, race_extra_winners, wrong_refusals, knob_failures, corrupt_ckpt;
         unsigned leftover_leaves, leftover_tmp, stray_trees;
         char strays[N_HIERARCHIES][PATH_MAX];   /* where a misled colo would put the tree */
 } C;
@@ -550,6 +551,7 @@ typedef struct Round {
         Proc *moved;                    /* the keeper two moves fight over */
         int moved_from;
         Proc *moves[2];
+        Proc *intruder;                 /* `colo run --name` of the moved keeper, meanwhile: must fail */
         Proc *churn[CHURN_PER_ROUND];
         bool stuck;                     /* settle() gave up once: do not wait again */
 } Round;
@@ -557,7 +559,7 @@ typedef struct Round {
 static void start_actions(Round *r, Proc *const *keepers, size_t n_keepers) {
         /* What earlier rounds started (the race winner, the churn) ends now. */
         for (size_t i = 0; i < C.n_procs; i++)
-                if (C.procs[i].role == ROLE_RACER || C.procs[i].role == ROLE_CHURN) {
+                if (C.procs[i].role == ROLE_RACER || C.procs[i].role == ROLE_CHURN || C.procs[i].role == ROLE_INTRUDER) {
                         if (!C.procs[i].exited && !C.procs[i].stopped)
                                 C.churned++;
                         stop_proc(&C.procs[i]);
@@ -571,6 +573,7 @@ static void start_actions(Round *r, Proc *const *keepers, size_t n_keepers) {
         int a = (int) pick(N_PLACES), b = (a + 1 + (int) pick(N_PLACES - 1)) % N_PLACES;
         r->moves[0] = start_move(r->moved->name, a);
         r->moves[1] = start_move(r->moved->name, b);
+        r->intruder = start_run(ROLE_INTRUDER, r->moved->name, (int) pick(N_PLACES));
         for (size_t i = 0; i < CHURN_PER_ROUND; i++) {
                 char name[64];
                 snprintf(name, sizeof(name), "churn%u-%zu", C.rounds, i);
@@ -594,7 +597,7 @@ static bool run_settled(const Proc *p) {
 static void settle(Round *r) {
         for (int waited = 0; waited < SETTLE_MS && !r->stuck; waited += 20) {
                 reap();
-                bool done = r->moves[0]->exited && r->moves[1]->exited;
+                bool done = r->moves[0]->exited && r->moves[1]->exited && run_settled(r->intruder);
                 for (size_t i = 0; i < RACERS; i++)
                         done = done && run_settled(r->racers[i]);
                 for (size_t i = 0; i < CHURN_PER_ROUND; i++)
@@ -656,6 +659,15 @@ static void check_round(const Round *r, Proc *const *keepers, size_t n_keepers) 
                 }
                 if (where >= 0)
                         k->place = where;
+        }
+        if (!r->intruder->exited || !WIFEXITED(r->intruder->status) || WEXITSTATUS(r->intruder->status) != 1) {
+                fprintf(stderr, "chaos: round %u: `colo run --name %s` of a running workload %s\n", C.rounds,
+                        r->intruder->name, r->intruder->exited ? "failed, but not with \"name in use\"" : "is running");
+                print_log(r->intruder);
+                if (r->intruder->exited)
+                        C.wrong_refusals++;
+                else
+                        C.duplicated++;
         }
         unsigned winners = 0;
         const Proc *winner = NULL;
@@ -768,8 +780,9 @@ static void take_reference(Proc *const *keepers) {
         CHECK(reference.offline_soft_limit == 0 && reference.oom[3] > 0 && reference.leaf_shares != 2);
 }
 
+/* The crash loop kills -9 only; afterwards every other round kills inside a checkpoint write. */
 static KillMode pick_kill_mode(bool crash_loop) {
-        return crash_loop ? (KillMode) pick(2) : (KillMode) pick(_KILL_MODE_MAX);
+        return crash_loop || C.rounds % 2 ? (KillMode) pick(2) : KILL_CHECKPOINT_WRITE;
 }
 
 /* One round: commands at once, a kill (sometimes while they are in flight), the knobs reset,
@@ -826,11 +839,11 @@ static void print_figures(unsigned long long seed, uint64_t elapsed_ms) {
                 C.kills_status, C.landed_ckpt, C.kills_ckpt, C.kills_in_flight, C.runs, C.races, RACERS, C.moves,
                 C.churned, C.tampered);
         fprintf(stderr,
-                "chaos: lost %u, duplicated %u, split between hierarchies %u, extra race winners %u, knobs not back "
-                "within one period %u, corrupt checkpoints %u, leftover leaves %u, leftover temporary files %u, trees "
-                "made outside the test's cgroup %u\n",
-                C.lost, C.duplicated, C.split, C.race_extra_winners, C.knob_failures, C.corrupt_ckpt, C.leftover_leaves,
-                C.leftover_tmp, C.stray_trees);
+                "chaos: lost %u, duplicated %u, split between hierarchies %u, extra race winners %u, runs of a name "
+                "in use failing otherwise %u, knobs not back within one period %u, corrupt checkpoints %u, leftover "
+                "leaves %u, leftover temporary files %u, trees made outside the test's cgroup %u\n",
+                C.lost, C.duplicated, C.split, C.race_extra_winners, C.wrong_refusals, C.knob_failures,
+                C.corrupt_ckpt, C.leftover_leaves, C.leftover_tmp, C.stray_trees);
 }
 
 int main(int argc, char **argv) {
@@ -876,7 +889,7 @@ int main(int argc, char **argv) {
         (void) check_checkpoint();
         print_figures(seed, now_ms() - start);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-        CHECK(C.lost == 0 && C.duplicated == 0 && C.split == 0 && C.race_extra_winners == 0);
+        CHECK(C.lost == 0 && C.duplicated == 0 && C.split == 0 && C.race_extra_winners == 0 && C.wrong_refusals == 0);
         CHECK(C.knob_failures == 0 && C.corrupt_ckpt == 0);
         CHECK(C.leftover_leaves == 0 && C.leftover_tmp == 0 && C.stray_trees == 0);
         CHECK(saved_in_crash_loop);

@@ -15,9 +15,11 @@
  * sanitizer build on a shared machine), every named workload must exist exactly once, and the
  * checkpoint must be valid or absent, never corrupt. The first rounds only kill -9, so the agent
  * lives in a crash loop shorter than its checkpoint interval: it must still save (issue 14 #6).
- * At the end no leaf, no temporary file of a crashed write and no process is left behind.
+ * At the end no leaf, no temporary file of a crashed write, no process and no tree outside the
+ * test's cgroup is left behind.
  * Randomness is seeded; the seed is printed and COLO_CHAOS_SEED=N replays it.
  * Needs root and v1: exit 77. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,7 +35,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "agent-harness.h"

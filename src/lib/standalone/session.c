@@ -135,6 +135,23 @@ Session *session_free(Session *s) {
         return NULL;
 }
 
+/* Opens the managed root through the live agent's cgroups, else through the caller's own. Through
+ * the agent, the tree exists (the agent made it), so it is never created there. An agent killed
+ * meanwhile is, while it exits, listed at "/" in every v1 hierarchy, which would put the tree
+ * outside the agent's cgroup, and once reaped has no /proc entry: so a failure through the agent,
+ * or an agent no longer live after the read, means "no agent" (found by the chaos test). */
+static int open_root(Session *s, bool create, ColoError *err) {
+        if (s->agent_live) {
+                int r = session_open_root(&s->config, s->subtree, (pid_t) s->status.agent_pid, false, &s->root, err);
+                if (r >= 0 && session_classify_status(&s->status, now_realtime_usec(), NULL) == STATUS_FILE_LIVE)
+                        return r;
+                s->root = cg_root_free(s->root);
+                s->agent_live = false;
+                colo_error_clear(err);
+        }
+        return session_open_root(&s->config, s->subtree, 0, create, &s->root, err);
+}
+
 int session_open(const SessionOptions *opts, Session **ret, ColoError *err) {
         _cleanup_(session_freep) Session *s = calloc(1, sizeof(*s));
         if (!s)
@@ -156,8 +173,7 @@ int session_open(const SessionOptions *opts, Session **ret, ColoError *err) {
         const char *subtree = opts->subtree ?: s->agent_live && s->status.subtree[0] ? s->status.subtree
                                                                                       : s->config.agent.subtree;
         snprintf(s->subtree, sizeof(s->subtree), "%s", subtree);
-        r = session_open_root(&s->config, s->subtree, s->agent_live ? (pid_t) s->status.agent_pid : 0, opts->create,
-                              &s->root, err);
+        r = open_root(s, opts->create, err);
         if (r < 0) {
                 r = colo_error_wrap(err, "open the managed cgroup tree '%s'", s->subtree);
                 if (r == -ENOENT)

@@ -49,7 +49,7 @@ static void record_write(void *userdata, const char *path, const char *value, in
 }
 
 static const char *const v2_files[] = {
-        "cpu.weight", "cpu.idle", "cpu.max", "memory.max", "memory.high", "memory.low", "memory.min", "cgroup.procs",
+        "cpu.weight", "cpu.idle", "cpu.max", "memory.max", "memory.high", "memory.low", "memory.min", "pids.max", "cgroup.procs",
 };
 static const char *const v1_cpu_files[] = { "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.idle", "cgroup.procs" };
 static const char *const v1_memory_files[] = { "memory.limit_in_bytes", "memory.soft_limit_in_bytes", "cgroup.procs" };
@@ -200,7 +200,12 @@ static void test_enforce_first_apply_writes_the_plan_v2(void **state) {
         assert_string_equal(fake_read(f, "", "offline", "cpu.max"), "220000 100000");
         assert_string_equal(fake_read(f, "", "offline", "cpu.idle"), "1");
         assert_string_equal(fake_read(f, "", "offline", "cpu.weight"), "init");   /* idle groups take no weight */
-        assert_string_equal(fake_read(f, "", "offline", "memory.max"), u64str(p->offline_mem_budget));
+        /* Throttled at the budget, with the default 128 MiB headroom before the hard limit. */
+        assert_string_equal(fake_read(f, "", "offline", "memory.high"), u64str(p->offline_mem_budget));
+        assert_string_equal(fake_read(f, "", "offline", "memory.max"), u64str(p->offline_mem_budget + 128 * MiB));
+        assert_string_equal(fake_read(f, "", "offline", "pids.max"), "16384");
+        assert_string_equal(fake_read(f, "", "offline/best-effort", "pids.max"), "4096");
+        assert_string_equal(fake_read(f, "", "online", "pids.max"), "init");
         assert_string_equal(fake_read(f, "", "online", "cpu.weight"), "10000");
         assert_string_equal(fake_read(f, "", "online", "memory.low"), u64str(2 * GiB));
         assert_string_equal(fake_read(f, "", "", "memory.min"), u64str(2 * GiB));
@@ -223,7 +228,8 @@ static void test_enforce_first_apply_writes_the_plan_v1(void **state) {
         assert_string_equal(fake_read(f, "cpu", "offline", "cpu.idle"), "1");
         assert_string_equal(fake_read(f, "cpu", "online", "cpu.shares"), u64str(cg_weight_to_shares(10000)));
         assert_string_equal(fake_read(f, "cpu", "offline/best-effort", "cpu.shares"), u64str(cg_weight_to_shares(10)));
-        assert_string_equal(fake_read(f, "memory", "offline", "memory.limit_in_bytes"), u64str(p->offline_mem_budget));
+        assert_string_equal(fake_read(f, "memory", "offline", "memory.limit_in_bytes"),
+                            u64str(p->offline_mem_budget + 128 * MiB));
         assert_string_equal(fake_read(f, "memory", "offline", "memory.soft_limit_in_bytes"), "0");
         /* v1 has no memory.low: nothing was written for online protection. */
         for (size_t i = 0; i < f->n_writes; i++)
@@ -351,12 +357,14 @@ static void test_enforce_lowers_offline_limits_before_raising_online_guarantees_
         assert_int_equal(apply(f, q, false), 0);
 
         ssize_t offline_max = write_index(f, "offline", "memory.max");
+        ssize_t offline_high = write_index(f, "offline", "memory.high");
         ssize_t online_low = write_index(f, "online", "memory.low");
         ssize_t online_min = write_index(f, "online", "memory.min");
         ssize_t root_low = write_index(f, "", "memory.low");
         assert_true(offline_max >= 0 && online_low >= 0 && online_min >= 0 && root_low >= 0);
         assert_true(offline_max < online_low && offline_max < online_min && offline_max < root_low);
-        assert_int_equal(f->n_writes, 5);       /* root low+min, online low+min, offline max */
+        assert_true(offline_high >= 0 && offline_high < online_low && offline_high < root_low);
+        assert_int_equal(f->n_writes, 6);       /* root low+min, online low+min, offline high+max */
         plan_free(p);
         plan_free(q);
 }
@@ -446,7 +454,8 @@ static void test_enforce_forget_rewrites_the_group_v2(void **state) {
         assert_int_equal(apply(f, p, false), 0);
         assert_true(f->n_writes > 0);
         for (size_t i = 0; i < f->n_writes; i++)
-                assert_non_null(strstr(f->writes[i].path, "/colo/offline/cpu.") ?: strstr(f->writes[i].path, "/colo/offline/memory."));
+                assert_non_null(strstr(f->writes[i].path, "/colo/offline/cpu.") ?: strstr(f->writes[i].path, "/colo/offline/memory.")
+                                                                             ?: strstr(f->writes[i].path, "/colo/offline/pids."));
         enforce_state_forget(f->state, NULL);
         assert_int_equal(apply(f, p, false), 0);
         assert_true(f->n_writes > 20);

@@ -73,6 +73,10 @@ static int64_t knob(const CgKnobs *k, const char *name) {
                 return (int64_t) k->cpu_period_usec;
         if (strcmp(name, "mem_max") == 0)
                 return (int64_t) k->mem_max;
+        if (strcmp(name, "mem_high") == 0)
+                return (int64_t) k->mem_high;
+        if (strcmp(name, "pids_max") == 0)
+                return (int64_t) k->pids_max;
         if (strcmp(name, "mem_low") == 0)
                 return (int64_t) k->mem_low;
         if (strcmp(name, "mem_min") == 0)
@@ -160,7 +164,9 @@ static void test_policy_memory_budget_is_capacity_minus_reserved_estimate_and_ma
                 if (raw != cases[i].budget || p->offline_mem_budget != cases[i].budget)
                         fail_msg("%s: raw %llu, planned %llu, want %llu", cases[i].what, (unsigned long long) raw,
                                  (unsigned long long) p->offline_mem_budget, (unsigned long long) cases[i].budget);
-                assert_int_equal(find_group(p, "offline")->knobs.mem_max, cases[i].budget);
+                /* memory_throttle: throttled at the budget, killed only the headroom above it. */
+                assert_int_equal(find_group(p, "offline")->knobs.mem_high, cases[i].budget);
+                assert_int_equal(find_group(p, "offline")->knobs.mem_max, cases[i].budget + cfg.mem_headroom);
                 plan_free(p);
         }
 }
@@ -195,25 +201,26 @@ static void test_policy_sets_knobs_per_group(void **state) {
 
         static const char *const knob_names[] = {
                 "cpu_weight", "cpu_idle", "cpu_quota_usec", "cpu_period_usec", "mem_max", "mem_low",
-                "mem_min", "mem_soft_limit", "oom_score_adj", "cpu_qos_level", "mem_qos_level",
+                "mem_min", "mem_soft_limit", "oom_score_adj", "cpu_qos_level", "mem_qos_level", "mem_high", "pids_max",
         };
         const int64_t U = (int64_t) CG_UNSET, UI = CG_UNSET_INT;
         const struct {
                 const char *path;
                 int64_t want[ELEMENTSOF(knob_names)];
         } cases[] = {
-                /*                      weight idle quota period max low min soft oom cqos mqos */
-                { "", { U, UI, U, U, U, 2 * GiB, 2 * GiB, U, UI, UI, UI } },
-                { "online", { 10000, 0, U, U, U, 2 * GiB, 2 * GiB, U, UI, 0, 0 } },
-                { "online/critical", { POLICY_CPU_WEIGHT_CRITICAL, UI, U, U, U, UNLIMITED, UNLIMITED, U, UI, 0, 0 } },
-                { "online/normal", { POLICY_CPU_WEIGHT_NORMAL, UI, U, U, U, UNLIMITED, 0, U, UI, 0, 0 } },
-                { "offline", { 1, 1, (int64_t) quota, 100000, (int64_t) p->offline_mem_budget, 0, 0, 0, UI, -1, -1 } },
-                { "offline/batch", { POLICY_CPU_WEIGHT_BATCH, UI, U, U, U, U, U, U, UI, -1, -1 } },
-                { "offline/best-effort", { POLICY_CPU_WEIGHT_BEST_EFFORT, UI, U, U, U, U, U, U, UI, -1, -1 } },
-                { "online/critical/db", { 100, 0, U, U, U, UNLIMITED, UNLIMITED, U, 0, 0, 0 } },
-                { "online/normal/web", { 100, 0, U, U, U, UNLIMITED, 0, U, 0, 0, 0 } },
-                { "offline/batch/etl", { 100, 0, U, U, U, 0, 0, U, 500, -1, -1 } },
-                { "offline/best-effort/crawl", { 100, 0, U, U, U, 0, 0, U, 1000, -1, -1 } },
+                /*                      weight idle quota period max low min soft oom cqos mqos high pids */
+                { "", { U, UI, U, U, U, 2 * GiB, 2 * GiB, U, UI, UI, UI, U, U } },
+                { "online", { 10000, 0, U, U, U, 2 * GiB, 2 * GiB, U, UI, 0, 0, U, U } },
+                { "online/critical", { POLICY_CPU_WEIGHT_CRITICAL, UI, U, U, U, UNLIMITED, UNLIMITED, U, UI, 0, 0, U, U } },
+                { "online/normal", { POLICY_CPU_WEIGHT_NORMAL, UI, U, U, U, UNLIMITED, 0, U, UI, 0, 0, U, U } },
+                { "offline", { 1, 1, (int64_t) quota, 100000, (int64_t) (p->offline_mem_budget + cfg.mem_headroom), 0, 0, 0,
+                               UI, -1, -1, (int64_t) p->offline_mem_budget, 16384 } },
+                { "offline/batch", { POLICY_CPU_WEIGHT_BATCH, UI, U, U, U, U, U, U, UI, -1, -1, U, 16384 } },
+                { "offline/best-effort", { POLICY_CPU_WEIGHT_BEST_EFFORT, UI, U, U, U, U, U, U, UI, -1, -1, U, 4096 } },
+                { "online/critical/db", { 100, 0, U, U, U, UNLIMITED, UNLIMITED, U, 0, 0, 0, U, U } },
+                { "online/normal/web", { 100, 0, U, U, U, UNLIMITED, 0, U, 0, 0, 0, U, U } },
+                { "offline/batch/etl", { 100, 0, U, U, U, 0, 0, U, 500, -1, -1, U, U } },
+                { "offline/best-effort/crawl", { 100, 0, U, U, U, 0, 0, U, 1000, -1, -1, U, U } },
         };
 
         assert_int_equal(p->n_groups, ELEMENTSOF(cases));
@@ -226,7 +233,6 @@ static void test_policy_sets_knobs_per_group(void **state) {
                                 fail_msg("'%s' %s = %lld, want %lld", cases[i].path, knob_names[k],
                                          (long long) knob(&g->knobs, knob_names[k]), (long long) cases[i].want[k]);
                 /* Untouched knobs stay unset. */
-                assert_int_equal(g->knobs.mem_high, CG_UNSET);
                 assert_string_equal(g->knobs.cpuset_cpus, "");
         }
         plan_free(p);
@@ -267,7 +273,13 @@ static void test_policy_switched_off_features_reset_knobs_to_neutral(void **stat
                 { offsetof(PolicyConfig, cpu_weight), "online", "cpu_weight", 10000, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "online/critical", "cpu_weight", POLICY_CPU_WEIGHT_CRITICAL, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "offline/best-effort", "cpu_weight", POLICY_CPU_WEIGHT_BEST_EFFORT, 100 },
-                { offsetof(PolicyConfig, memory_limit), "offline", "mem_max", 3 * GiB, UNLIMITED },
+                { offsetof(PolicyConfig, memory_limit), "offline", "mem_max", 3 * GiB + 128 * MiB, UNLIMITED },
+                { offsetof(PolicyConfig, memory_limit), "offline", "mem_high", 3 * GiB, UNLIMITED },
+                { offsetof(PolicyConfig, memory_throttle), "offline", "mem_high", 3 * GiB, UNLIMITED },
+                { offsetof(PolicyConfig, memory_throttle), "offline", "mem_max", 3 * GiB + 128 * MiB, 3 * GiB },
+                { offsetof(PolicyConfig, pids_limit), "offline", "pids_max", 16384, UNLIMITED },
+                { offsetof(PolicyConfig, pids_limit), "offline/batch", "pids_max", 16384, UNLIMITED },
+                { offsetof(PolicyConfig, pids_limit), "offline/best-effort", "pids_max", 4096, UNLIMITED },
                 { offsetof(PolicyConfig, memory_protect), "", "mem_low", 2 * GiB, 0 },
                 { offsetof(PolicyConfig, memory_protect), "online", "mem_low", 2 * GiB, 0 },
                 { offsetof(PolicyConfig, memory_protect), "online", "mem_min", 2 * GiB, 0 },
@@ -367,7 +379,7 @@ static void test_policy_squeezes_on_watermark_and_on_psi(void **state) {
                 bool psi_valid;
                 double psi;
                 bool squeezed;
-                uint64_t mem_limit;     /* offline memory.max; usage 2 GiB, working set 1 GiB */
+                uint64_t mem_limit;     /* offline memory.high; usage 2 GiB, working set 1 GiB */
                 const char *reason;
         } cases[] = {
                 { "plenty available, calm", 4 * GiB, true, 1.0, false, 0, "" },
@@ -400,8 +412,10 @@ static void test_policy_squeezes_on_watermark_and_on_psi(void **state) {
                 assert_string_equal(p->squeeze_reason, cases[i].reason);
                 const CgKnobs *off = &find_group(p, "offline")->knobs;
                 if (cases[i].squeezed) {
-                        if (off->mem_max != cases[i].mem_limit)
-                                fail_msg("%s: limit %llu MiB, want %llu MiB", cases[i].what,
+                        /* Throttled at the squeezed level; the hard limit keeps the headroom. */
+                        if (off->mem_high != cases[i].mem_limit || off->mem_max != cases[i].mem_limit + cfg.mem_headroom)
+                                fail_msg("%s: high %llu MiB, max %llu MiB, want %llu MiB + headroom", cases[i].what,
+                                         (unsigned long long) (off->mem_high / MiB),
                                          (unsigned long long) (off->mem_max / MiB),
                                          (unsigned long long) (cases[i].mem_limit / MiB));
                         assert_true(p->offline_cpu_budget_cores == cfg.min_offline_cpu_cores);
@@ -409,7 +423,8 @@ static void test_policy_squeezes_on_watermark_and_on_psi(void **state) {
                         assert_int_equal(p->workload_states[1], WORKLOAD_SQUEEZED);
                         assert_string_equal(p->workload_reasons[1], cases[i].reason);
                 } else {
-                        assert_int_equal(off->mem_max, p->offline_mem_budget_raw);
+                        assert_int_equal(off->mem_high, p->offline_mem_budget_raw);
+                        assert_int_equal(off->mem_max, p->offline_mem_budget_raw + cfg.mem_headroom);
                         assert_int_equal(p->workload_states[1], WORKLOAD_RUNNING);
                         assert_string_equal(p->workload_reasons[1], "");
                 }

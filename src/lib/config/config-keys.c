@@ -29,6 +29,7 @@
 #define USEC_PER_HOUR (3600 * USEC_PER_SEC)
 #define USEC_PER_DAY (24 * USEC_PER_HOUR)
 #define PiB (1ULL << 50)
+#define PID_MAX_LIMIT 4194304
 
 #define BOOL(sec, key, f) { .section = sec, .name = key, .dotted = sec "." key, .type = CONFIG_TYPE_BOOL, FIELD(f, bool) }
 #define DURATION(sec, key, f, lo, hi) \
@@ -37,6 +38,8 @@
         { .section = sec, .name = key, .dotted = sec "." key, .type = CONFIG_TYPE_BYTES, FIELD(f, uint64_t), .min = (lo), .max = (hi) }
 #define DOUBLE(sec, key, t, f, lo, hi) \
         { .section = sec, .name = key, .dotted = sec "." key, .type = t, FIELD(f, double), .min = (lo), .max = (hi) }
+#define INTEGER(sec, key, t, T, f, lo, hi) \
+        { .section = sec, .name = key, .dotted = sec "." key, .type = t, FIELD(f, T), .min = (lo), .max = (hi) }
 #define STRING(sec, key, f, ...) \
         { .section = sec, .name = key, .dotted = sec "." key, .type = CONFIG_TYPE_STRING, STRING_FIELD(f), __VA_ARGS__ }
 
@@ -167,6 +170,8 @@ const ConfigKey config_keys[] = {
         BOOL("features", "cpu_weight", policy.cpu_weight),
         BOOL("features", "memory_limit", policy.memory_limit),
         BOOL("features", "memory_protect", policy.memory_protect),
+        BOOL("features", "memory_throttle", policy.memory_throttle),
+        BOOL("features", "pids_limit", policy.pids_limit),
         BOOL("features", "oom_score_adj", policy.oom_score_adj),
         BOOL("features", "qos_level", policy.qos_level),
         BOOL("features", "eviction", policy.eviction),
@@ -183,14 +188,15 @@ const ConfigKey config_keys[] = {
         DOUBLE("isolation", "memory_psi_evict", CONFIG_TYPE_PERCENT, policy.mem_psi_evict, 0, 100),
         DURATION("isolation", "evict_cooldown", policy.evict_cooldown_usec, 0, USEC_PER_DAY),
         DURATION("isolation", "squeeze_hold", policy.squeeze_hold_usec, 0, USEC_PER_DAY),
-        { .section = "isolation", .name = "oom_score_adj_batch", .dotted = "isolation.oom_score_adj_batch", .type = CONFIG_TYPE_INT32,
-          FIELD(policy.oom_score_adj_batch, int32_t), .min = -1000, .max = 1000 },
-        { .section = "isolation", .name = "oom_score_adj_best_effort", .dotted = "isolation.oom_score_adj_best_effort", .type = CONFIG_TYPE_INT32,
-          FIELD(policy.oom_score_adj_best_effort, int32_t), .min = -1000, .max = 1000 },
-        { .section = "isolation", .name = "online_cpu_weight", .dotted = "isolation.online_cpu_weight", .type = CONFIG_TYPE_UINT64,
-          FIELD(policy.online_cpu_weight, uint64_t), .min = 1, .max = 10000 },
-        { .section = "isolation", .name = "offline_cpu_weight", .dotted = "isolation.offline_cpu_weight", .type = CONFIG_TYPE_UINT64,
-          FIELD(policy.offline_cpu_weight, uint64_t), .min = 1, .max = 10000 },
+        BYTES("isolation", "memory_headroom", policy.mem_headroom, 0, PiB),
+        INTEGER("isolation", "oom_score_adj_batch", CONFIG_TYPE_INT32, int32_t, policy.oom_score_adj_batch, -1000, 1000),
+        INTEGER("isolation", "oom_score_adj_best_effort", CONFIG_TYPE_INT32, int32_t, policy.oom_score_adj_best_effort,
+                -1000, 1000),
+        INTEGER("isolation", "online_cpu_weight", CONFIG_TYPE_UINT64, uint64_t, policy.online_cpu_weight, 1, 10000),
+        INTEGER("isolation", "offline_cpu_weight", CONFIG_TYPE_UINT64, uint64_t, policy.offline_cpu_weight, 1, 10000),
+        INTEGER("isolation", "offline_pids_max", CONFIG_TYPE_UINT64, uint64_t, policy.offline_pids_max, 1, PID_MAX_LIMIT),
+        INTEGER("isolation", "batch_pids_max", CONFIG_TYPE_UINT64, uint64_t, policy.batch_pids_max, 1, PID_MAX_LIMIT),
+        INTEGER("isolation", "best_effort_pids_max", CONFIG_TYPE_UINT64, uint64_t, policy.best_effort_pids_max, 1, PID_MAX_LIMIT),
 
         STRING("prediction", "predictor", prediction.predictor, .check = is_predictor_spec,
                .expected = "a predictor: limit, borg, nsigma, koord, peak, colo or max(a,b,...) of them"),
@@ -220,8 +226,7 @@ const ConfigKey config_keys[] = {
         DOUBLE("kubernetes", "offline_pod_default_cpu", CONFIG_TYPE_CORES, kubernetes.offline_pod_default_cpu_cores, 0.01,
                1024),
         BYTES("kubernetes", "offline_pod_default_memory", kubernetes.offline_pod_default_memory, 4ULL << 20, PiB),
-        { .section = "kubernetes", .name = "offline_pod_pids_max", .dotted = "kubernetes.offline_pod_pids_max",
-          .type = CONFIG_TYPE_UINT64, FIELD(kubernetes.offline_pod_pids_max, uint64_t), .min = 16, .max = 4194304 },
+        INTEGER("kubernetes", "offline_pod_pids_max", CONFIG_TYPE_UINT64, uint64_t, kubernetes.offline_pod_pids_max, 16, PID_MAX_LIMIT),
 };
 
 const size_t config_keys_count = ELEMENTSOF(config_keys);

@@ -119,6 +119,17 @@ static void describe_memory(const Describer *d, const CgKnobs *w, const CgKnobs 
                 emit(d, CG_CTRL_MEMORY, "memory.qos_level", true, "%d", (int) w->mem_qos_level);
 }
 
+static void describe_pids(const Describer *d, const CgKnobs *w, const CgKnobs *l) {
+        if (!differs(w->pids_max, l->pids_max))
+                return;
+        char v[32];
+        if (w->pids_max == CG_UNLIMITED)
+                snprintf(v, sizeof(v), "max");
+        else
+                snprintf(v, sizeof(v), "%" PRIu64, w->pids_max);
+        emit(d, CG_CTRL_PIDS, "pids.max", true, "%s", v);
+}
+
 static void describe_io(const Describer *d, const CgKnobs *w, const CgKnobs *l) {
         bool v2 = d->mode == CG_MODE_V2;
         if (differs(w->io_weight, l->io_weight)) {
@@ -175,6 +186,7 @@ void enforce_describe_changes(CgMode mode, const CgKnobs *want, const CgKnobs *l
         describe_cpu(&d, want, last);
         describe_memory(&d, want, last);
         describe_io(&d, want, last);
+        describe_pids(&d, want, last);
         if (differs_i32(want->oom_score_adj, last->oom_score_adj))
                 emit(&d, CG_CTRL_CPU, "oom_score_adj of each task", false, "%d", (int) want->oom_score_adj);
 }
@@ -212,4 +224,5 @@ void enforce_knobs_record(const CgKnobs *w, CgKnobs *l) {
         record_i32(w->oom_score_adj, &l->oom_score_adj);
         record_i32(w->cpu_qos_level, &l->cpu_qos_level);
         record_i32(w->mem_qos_level, &l->mem_qos_level);
+        record_u64(w->pids_max, &l->pids_max);
 }

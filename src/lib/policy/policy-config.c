@@ -12,6 +12,8 @@ void policy_config_init_defaults(PolicyConfig *c) {
                 .cpu_weight = true,
                 .memory_limit = true,
                 .memory_protect = true,
+                .memory_throttle = true,
+                .pids_limit = true,
                 .oom_score_adj = true,
                 .qos_level = true,
                 .eviction = true,
@@ -26,6 +28,10 @@ void policy_config_init_defaults(PolicyConfig *c) {
                 .mem_psi_evict = 40.0,
                 .evict_cooldown_usec = 30 * USEC_PER_SEC,
                 .squeeze_hold_usec = 10 * USEC_PER_SEC,
+                .mem_headroom = 128ULL << 20,
+                .offline_pids_max = 16384,
+                .batch_pids_max = 16384,
+                .best_effort_pids_max = 4096,
                 .oom_score_adj_batch = 500,
                 .oom_score_adj_best_effort = 1000,
                 .online_cpu_weight = 10000,
@@ -43,6 +49,10 @@ static bool is_amount(double v) {
 
 static bool is_weight(uint64_t w) {
         return w >= 1 && w <= 10000;
+}
+
+static bool is_pids_max(uint64_t v) {
+        return v >= 1 && v <= CG_PIDS_MAX;
 }
 
 static bool is_oom_score_adj(int32_t v) {
@@ -78,6 +88,14 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field) {
                 bad = "online_cpu_weight";
         else if (!is_weight(c->offline_cpu_weight))
                 bad = "offline_cpu_weight";
+        else if (!is_pids_max(c->offline_pids_max))
+                bad = "offline_pids_max";
+        else if (!is_pids_max(c->batch_pids_max))
+                bad = "batch_pids_max";
+        else if (!is_pids_max(c->best_effort_pids_max))
+                bad = "best_effort_pids_max";
+        else if (c->mem_headroom >= CG_UNLIMITED)
+                bad = "mem_headroom";
 
         if (ret_field)
                 *ret_field = bad;

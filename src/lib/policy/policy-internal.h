@@ -22,7 +22,7 @@ void policy_inputs_init(PolicyInputs *in, const NodeSample *s, const OnlineEstim
 typedef struct PressureDecision {
         bool squeezed;
         char squeeze_reason[POLICY_REASON_MAX];
-        uint64_t squeezed_mem_limit;    /* offline memory limit while squeezed; CG_UNSET when not */
+        uint64_t squeezed_mem_limit;    /* offline memory level while squeezed; CG_UNSET when not */
         bool evict;
         size_t evict_index;             /* into s->workloads */
         char evict_reason[POLICY_REASON_MAX];
@@ -31,11 +31,11 @@ typedef struct PressureDecision {
 /* Updates *state (a copy the caller commits only on success) and fills *ret. */
 void policy_decide_pressure(const PolicyInputs *in, PolicyState *state, PressureDecision *ret);
 
-/* Fills the knobs of the fixed groups and of one workload leaf. cpu_budget and mem_limit are the
- * effective offline values (after floor and squeeze). */
+/* Fills the knobs of the fixed groups and of one workload leaf. cpu_budget and mem_level are the
+ * effective offline values (after floor and squeeze); squeezed: the squeeze is on. */
 void policy_knobs_root(const PolicyInputs *in, CgKnobs *ret);
-void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_budget, uint64_t mem_limit,
-                        CgKnobs *ret);
+void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_budget, uint64_t mem_level,
+                        bool squeezed, CgKnobs *ret);
 void policy_knobs_tier(const PolicyInputs *in, WorkloadTier tier, CgKnobs *ret);
 void policy_knobs_workload(const PolicyInputs *in, WorkloadTier tier, CgKnobs *ret);
 

@@ -45,8 +45,45 @@ void policy_knobs_root(const PolicyInputs *in, CgKnobs *ret) {
         ret->mem_min = online_protection(in);
 }
 
-void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_budget, uint64_t mem_limit,
-                        CgKnobs *ret) {
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+        return a >= CG_UNLIMITED - 1 - b ? CG_UNLIMITED - 1 : a + b;
+}
+
+/* The offline parent's memory. With memory_throttle the level (the budget, or the squeezed level)
+ * is memory.high, where the kernel reclaims and throttles, and memory.max sits mem_headroom above
+ * it, while squeezed also above the working set: a growing workload slows down instead of meeting
+ * the OOM killer, and taking memory back is eviction's job, with its SIGTERM and grace period. v1
+ * has no memory.high: there the limit is the same level + headroom, and while squeezed the soft
+ * limit at the level makes offline the first target of global reclaim. */
+static void offline_memory_knobs(const PolicyInputs *in, uint64_t level, bool squeezed, CgKnobs *ret) {
+        const PolicyConfig *cfg = in->cfg;
+
+        /* v1 has no memory.low: a zero soft limit makes offline the first target of global
+         * reclaim instead. Ignored on v2, where online's memory.low does the job. */
+        ret->mem_soft_limit = cfg->memory_protect ? 0 : CG_UNLIMITED;
+        ret->mem_high = CG_UNLIMITED;
+        if (!cfg->memory_limit) {
+                ret->mem_max = CG_UNLIMITED;
+                return;
+        }
+        if (!cfg->memory_throttle) {
+                ret->mem_max = level;
+                return;
+        }
+        ret->mem_high = level;
+        ret->mem_max = add_sat(level, cfg->mem_headroom);
+        if (squeezed) {
+                ret->mem_max = MAX(ret->mem_max, add_sat(in->s->offline_mem_working_set, cfg->mem_headroom));
+                ret->mem_soft_limit = MIN(ret->mem_soft_limit, level);
+        }
+}
+
+static uint64_t pids_or_unlimited(const PolicyConfig *cfg, uint64_t pids_max) {
+        return cfg->pids_limit ? pids_max : CG_UNLIMITED;
+}
+
+void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_budget, uint64_t mem_level,
+                        bool squeezed, CgKnobs *ret) {
         const PolicyConfig *cfg = in->cfg;
 
         cg_knobs_init(ret);
@@ -70,12 +107,10 @@ void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_bu
                 ret->cpu_quota_usec = CG_UNLIMITED;
                 ret->cpu_period_usec = POLICY_NEUTRAL_CPU_PERIOD_USEC;
         }
-        ret->mem_max = cfg->memory_limit ? mem_limit : CG_UNLIMITED;
-        /* v1 has no memory.low: a zero soft limit makes offline the first target of global
-         * reclaim instead. Ignored on v2, where online's memory.low does the job. */
-        ret->mem_soft_limit = cfg->memory_protect ? 0 : CG_UNLIMITED;
+        offline_memory_knobs(in, mem_level, squeezed, ret);
         ret->mem_low = 0;
         ret->mem_min = 0;
+        ret->pids_max = pids_or_unlimited(cfg, cfg->offline_pids_max);
 }
 
 void policy_knobs_tier(const PolicyInputs *in, WorkloadTier tier, CgKnobs *ret) {
@@ -95,9 +130,11 @@ void policy_knobs_tier(const PolicyInputs *in, WorkloadTier tier, CgKnobs *ret) 
                 break;
         case TIER_BATCH:
                 ret->cpu_weight = cpu_weight_or_neutral(cfg, POLICY_CPU_WEIGHT_BATCH);
+                ret->pids_max = pids_or_unlimited(cfg, cfg->batch_pids_max);
                 break;
         case TIER_BEST_EFFORT:
                 ret->cpu_weight = cpu_weight_or_neutral(cfg, POLICY_CPU_WEIGHT_BEST_EFFORT);
+                ret->pids_max = pids_or_unlimited(cfg, cfg->best_effort_pids_max);
                 break;
         default:
                 return;

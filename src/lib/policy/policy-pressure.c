@@ -1,5 +1,5 @@
 /* Squeeze, then evict. Memory pressure (MemAvailable under the watermark, or online memory PSI
- * at the squeeze threshold) squeezes offline work: its memory limit drops below its usage by the
+ * at the squeeze threshold) squeezes offline work: its memory level drops below its usage by the
  * shortfall so the kernel reclaims offline pages first, and its CPU quota drops to the floor. The
  * squeeze is held for squeeze_hold after the pressure ends, so a reclaim that works does not
  * flap. If squeezing is not enough (PSI at the evict threshold, still under the watermark after
@@ -19,10 +19,11 @@ static double online_mem_psi(const NodeSample *s) {
         return s->online_mem_pressure.valid ? s->online_mem_pressure.some_avg10 : 0.0;
 }
 
-/* Memory the offline limit should give back under pressure: the watermark shortfall, or, when
- * only PSI says so, everything reclaimable (usage above the working set). The limit never goes
- * below the offline working set: taking anonymous memory is eviction's job, done one workload at
- * a time in tier order, not the kernel's OOM killer's. */
+/* The squeezed level of offline memory: usage minus what it should give back under pressure (the
+ * watermark shortfall or, when only PSI says so, everything reclaimable: usage above the working
+ * set), never below the working set. The knobs make it memory.high (v2) and the soft limit (v1),
+ * with memory.max headroom above (policy-knobs.c): taking anonymous memory is eviction's job,
+ * done one workload at a time in tier order with a SIGTERM first, not the kernel's OOM killer's. */
 static uint64_t squeezed_limit(const PolicyInputs *in) {
         const NodeSample *s = in->s;
         const PolicyConfig *cfg = in->cfg;

@@ -117,7 +117,7 @@ static void plan_groups(Plan *p, const PolicyInputs *in, uint64_t mem_limit) {
 
         policy_knobs_root(in, &plan_add_group(p, "")->knobs);
         for (WorkloadClass c = 0; c < _CLASS_MAX; c++) {
-                policy_knobs_class(in, c, p->offline_cpu_budget_cores, mem_limit,
+                policy_knobs_class(in, c, p->offline_cpu_budget_cores, mem_limit, p->squeezed,
                                    &plan_add_group(p, workload_class_to_string(c))->knobs);
                 for (size_t t = 0; t < ELEMENTSOF(tiers); t++) {
                         if (workload_tier_class(tiers[t]) != c)

@@ -68,6 +68,8 @@ typedef struct PolicyConfig {
         bool cpu_weight;                /* minimal shares/weight on the offline parent */
         bool memory_limit;              /* offline memory capped at its budget */
         bool memory_protect;            /* memory.low/min on online (v2) */
+        bool memory_throttle;           /* offline memory throttled at its level, memory.max headroom above */
+        bool pids_limit;                /* pids.max on the offline parent and tiers */
         bool oom_score_adj;             /* raise offline tasks' oom_score_adj */
         bool qos_level;                 /* openEuler cpu.qos_level / memory.qos_level when present */
         bool eviction;                  /* evict offline workloads under pressure */
@@ -84,6 +86,9 @@ typedef struct PolicyConfig {
         double mem_psi_evict;           /* evict when >= this, or when still under watermark while squeezed */
         uint64_t evict_cooldown_usec;   /* at most one eviction per cooldown */
         uint64_t squeeze_hold_usec;     /* stay squeezed at least this long after pressure ends */
+        uint64_t mem_headroom;          /* memory_throttle: memory.max this far above the throttle level */
+        /* pids.max (1..CG_PIDS_MAX) of the offline parent and of each offline tier. */
+        uint64_t offline_pids_max, batch_pids_max, best_effort_pids_max;
         /* oom_score_adj per tier. */
         int32_t oom_score_adj_batch, oom_score_adj_best_effort;
         uint64_t online_cpu_weight, offline_cpu_weight;        /* v2 weights (v1 shares converted) */
@@ -110,7 +115,11 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field);
  *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms, also while squeezed; the
  *                         same for auto where cpu.idle is in effect
  *   memory_limit off   -> offline memory.max unlimited, also while squeezed
- *   memory_protect off -> memory.low/min 0 (v2), offline soft limit unlimited (v1)
+ *   memory_protect off -> memory.low/min 0 (v2), offline soft limit unlimited (v1), also while
+ *                         squeezed unless memory_throttle puts it at the squeezed level
+ *   memory_throttle off -> offline memory.high unlimited and memory.max at the budget, or at the
+ *                         squeezed level while squeezed (the kernel OOM-kills at it)
+ *   pids_limit off     -> pids.max "max" on the offline parent and tiers
  *   oom_score_adj off  -> 0 for every managed task
  *   qos_level off      -> cpu/memory.qos_level 0
  *   eviction off       -> squeeze still happens, nothing is evicted */

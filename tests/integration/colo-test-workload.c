@@ -3,6 +3,8 @@
  *   colo-test-workload hold MIB                      touch MIB of anonymous memory, then sleep
  *   colo-test-workload grow STEP_MIB STEP_MS MAX_MIB  add STEP_MIB every STEP_MS up to MAX_MIB, then sleep
  *   colo-test-workload stubborn MODE ARGS...          the same, ignoring SIGTERM (for SIGKILL after a grace period)
+ *   colo-test-workload forkbomb N                     try to fork N children (bounded, never more), print
+ *                                                     "forkbomb: N forked, M refused (error)", then sleep
  * Memory is written page by page so it is resident (and charged to the cgroup) at once. Runs
  * until killed. */
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +43,35 @@ static void *spin(void *unused) {
         for (;;)
                 n++;
         return NULL;
+}
+
+/* A bounded fork bomb: n attempts, each child sleeps until killed (and dies with the parent), so
+ * the process count only grows to what the pids controller allows. */
+static void forkbomb(long n) {
+        long forked = 0, refused = 0;
+        int first_errno = 0;
+        pid_t parent = getpid();
+        for (long i = 0; i < n; i++) {
+                pid_t pid = fork();
+                if (pid == 0) {
+                        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        if (getppid() != parent)
+                                _exit(0);
+                        for (;;)
+                                pause();
+                }
+                if (pid > 0)
+                        forked++;
+                else {
+                        refused++;
+                        if (!first_errno)
+                                first_errno = errno;
+                }
+        }
+        printf("forkbomb: %ld forked, %ld refused (%s)\n", forked, refused, first_errno ? strerror(first_errno) : "none");
+        fflush(stdout);
+        for (;;)
+                pause();
 }
 
 static long arg(const char *s) {
@@ -83,6 +115,9 @@ int main(int argc, char **argv) {
                 for (;;)
                         pause();
         }
-        fprintf(stderr, "usage: colo-test-workload [stubborn] spin [THREADS] | hold MIB | grow STEP_MIB STEP_MS MAX_MIB\n");
+        if (argc == 3 && strcmp(argv[1], "forkbomb") == 0)
+                forkbomb(arg(argv[2]));
+        fprintf(stderr, "usage: colo-test-workload [stubborn] spin [THREADS] | hold MIB | grow STEP_MIB STEP_MS MAX_MIB | "
+                        "forkbomb N\n");
         return 2;
 }

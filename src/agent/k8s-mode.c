@@ -570,6 +570,7 @@ static int sample(AgentK8s *k, uint64_t now, NodeSample *ret) {
                 .offline_mem_working_set = offline_ws,
                 .offline_mem_usage = offline_usage,
                 .cpu_idle_available = cg_group_has_file(k->root_group, CG_CTRL_CPU, "cpu.idle"),
+                .mem_high_available = cg_group_has_file(k->root_group, CG_CTRL_MEMORY, "memory.high"),
                 .online_mem_pressure = root.mem_pressure.valid ? root.mem_pressure : node.mem_pressure,
                 .host_cpu_pressure = node.cpu_pressure,
                 .host_mem_pressure = node.mem_pressure,

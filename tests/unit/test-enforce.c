@@ -148,7 +148,8 @@ static const WorkloadSample workloads[] = {
 };
 
 /* The policy's plan for a quiet 4-core 8 GiB node: offline CPU budget 4 - 0.1 - online - 0.2. */
-static Plan *make_plan(const WorkloadSample *w, size_t n, double online_cpu) {
+/* mem_high: the node has memory.high (v2), so offline memory is throttled with headroom. */
+static Plan *make_plan_on(const WorkloadSample *w, size_t n, double online_cpu, bool mem_high) {
         PolicyConfig cfg;
         policy_config_init_defaults(&cfg);
         NodeSample s = {
@@ -156,6 +157,7 @@ static Plan *make_plan(const WorkloadSample *w, size_t n, double online_cpu) {
                 .cpu_capacity_cores = 4.0,
                 .mem_capacity = 8 * GiB,
                 .mem_available = 4 * GiB,
+                .mem_high_available = mem_high,
                 .workloads = w,
                 .n_workloads = n,
         };
@@ -164,6 +166,10 @@ static Plan *make_plan(const WorkloadSample *w, size_t n, double online_cpu) {
         Plan *p = NULL;
         assert_int_equal(policy_decide(&s, &est, &cfg, &st, &p), 0);
         return p;
+}
+
+static Plan *make_plan(const WorkloadSample *w, size_t n, double online_cpu) {
+        return make_plan_on(w, n, online_cpu, true);
 }
 
 static int apply(Fake *f, const Plan *p, bool dry_run) {
@@ -219,7 +225,7 @@ static void test_enforce_first_apply_writes_the_plan_v2(void **state) {
 
 static void test_enforce_first_apply_writes_the_plan_v1(void **state) {
         Fake *f = *state;
-        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        Plan *p = make_plan_on(workloads, ELEMENTSOF(workloads), 1.5, false);
 
         assert_int_equal(apply(f, p, false), 0);
         assert_int_equal(failed_writes(f), 0);
@@ -228,8 +234,8 @@ static void test_enforce_first_apply_writes_the_plan_v1(void **state) {
         assert_string_equal(fake_read(f, "cpu", "offline", "cpu.idle"), "1");
         assert_string_equal(fake_read(f, "cpu", "online", "cpu.shares"), u64str(cg_weight_to_shares(10000)));
         assert_string_equal(fake_read(f, "cpu", "offline/best-effort", "cpu.shares"), u64str(cg_weight_to_shares(10)));
-        assert_string_equal(fake_read(f, "memory", "offline", "memory.limit_in_bytes"),
-                            u64str(p->offline_mem_budget + 128 * MiB));
+        /* No memory.high on v1: the limit is the budget itself. */
+        assert_string_equal(fake_read(f, "memory", "offline", "memory.limit_in_bytes"), u64str(p->offline_mem_budget));
         assert_string_equal(fake_read(f, "memory", "offline", "memory.soft_limit_in_bytes"), "0");
         /* v1 has no memory.low: nothing was written for online protection. */
         for (size_t i = 0; i < f->n_writes; i++)
@@ -348,7 +354,7 @@ static void test_enforce_lowers_offline_limits_before_raising_online_guarantees_
         PolicyConfig cfg;
         policy_config_init_defaults(&cfg);
         NodeSample s = { .now_usec = 1, .cpu_capacity_cores = 4.0, .mem_capacity = 8 * GiB, .mem_available = 4 * GiB,
-                         .workloads = workloads, .n_workloads = ELEMENTSOF(workloads) };
+                         .mem_high_available = true, .workloads = workloads, .n_workloads = ELEMENTSOF(workloads) };
         OnlineEstimate est = { .cpu_cores = 1.5, .mem_bytes = 4 * GiB };
         PolicyState st = {};
         Plan *q = NULL;

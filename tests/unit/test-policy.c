@@ -34,6 +34,7 @@ static NodeSample quiet_node(const WorkloadSample *w, size_t n) {
                 .offline_mem_working_set = 1 * GiB,
                 .offline_mem_usage = 2 * GiB,
                 .online_mem_pressure = { .valid = true },
+                .mem_high_available = true,     /* v2: offline memory throttled at memory.high */
                 .workloads = w,
                 .n_workloads = n,
         };

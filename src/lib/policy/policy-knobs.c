@@ -50,11 +50,13 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
 }
 
 /* The offline parent's memory. With memory_throttle the level (the budget, or the squeezed level)
- * is memory.high, where the kernel reclaims and throttles, and memory.max sits mem_headroom above
- * it, while squeezed also above the working set: a growing workload slows down instead of meeting
- * the OOM killer, and taking memory back is eviction's job, with its SIGTERM and grace period. v1
- * has no memory.high: there the limit is the same level + headroom, and while squeezed the soft
- * limit at the level makes offline the first target of global reclaim. */
+ * is memory.high where the kernel has it (v2): the kernel reclaims and throttles there, and
+ * memory.max sits mem_headroom above it. v1 has no throttle, so its limit stays at the budget (a
+ * headroom above it would only hand online memory to offline), and while squeezed the soft limit
+ * drops to the level. Squeezed, memory.max is the level + headroom (never above the unsqueezed
+ * limit) but at least the headroom above the offline working set on both: a growing workload is
+ * reclaimed and slowed instead of meeting the OOM killer, and taking memory back is eviction's
+ * job, with its SIGTERM and grace period. */
 static void offline_memory_knobs(const PolicyInputs *in, uint64_t level, bool squeezed, CgKnobs *ret) {
         const PolicyConfig *cfg = in->cfg;
 
@@ -70,12 +72,17 @@ static void offline_memory_knobs(const PolicyInputs *in, uint64_t level, bool sq
                 ret->mem_max = level;
                 return;
         }
+        bool v2 = in->s->mem_high_available;
+        uint64_t budget = in->mem_budget_raw;
+        uint64_t unsqueezed_max = v2 ? add_sat(budget, cfg->mem_headroom) : budget;
         ret->mem_high = level;
-        ret->mem_max = add_sat(level, cfg->mem_headroom);
-        if (squeezed) {
-                ret->mem_max = MAX(ret->mem_max, add_sat(in->s->offline_mem_working_set, cfg->mem_headroom));
-                ret->mem_soft_limit = MIN(ret->mem_soft_limit, level);
+        if (!squeezed) {
+                ret->mem_max = unsqueezed_max;
+                return;
         }
+        ret->mem_max = MAX(MIN(add_sat(level, cfg->mem_headroom), unsqueezed_max),
+                           add_sat(in->s->offline_mem_working_set, cfg->mem_headroom));
+        ret->mem_soft_limit = MIN(ret->mem_soft_limit, level);
 }
 
 static uint64_t pids_or_unlimited(const PolicyConfig *cfg, uint64_t pids_max) {

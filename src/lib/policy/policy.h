@@ -37,6 +37,8 @@ typedef struct NodeSample {
         uint64_t offline_mem_usage;
         /* The kernel has cpu.idle for the managed groups (false when unknown: the safe side). */
         bool cpu_idle_available;
+        /* The kernel has memory.high for the managed groups (cgroup v2; false when unknown). */
+        bool mem_high_available;
         /* Memory pressure seen by online work: the online group's own PSI on v2, host PSI on v1. */
         CgPressure online_mem_pressure;
         CgPressure host_cpu_pressure, host_mem_pressure;

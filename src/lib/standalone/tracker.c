@@ -286,6 +286,7 @@ int tracker_sample(Tracker *t, uint64_t now_usec, ColoError *err) {
                 .offline_mem_working_set = t->cls[CLASS_OFFLINE].usage.mem_working_set,
                 .offline_mem_usage = t->cls[CLASS_OFFLINE].usage.mem_usage,
                 .cpu_idle_available = cg_group_has_file(t->root_group, CG_CTRL_CPU, "cpu.idle"),
+                .mem_high_available = cg_group_has_file(t->root_group, CG_CTRL_MEMORY, "memory.high"),
                 .online_mem_pressure = t->cls[CLASS_ONLINE].usage.mem_pressure.valid
                                                ? t->cls[CLASS_ONLINE].usage.mem_pressure
                                                : node.mem_pressure,

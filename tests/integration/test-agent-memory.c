@@ -5,7 +5,9 @@
  * hog grows by 32 MiB every 100 ms towards 2 GiB. The hog must stay under the offline limit the
  * agent set (memory.max_usage_in_bytes of the offline parent; v2: memory.peak under memory.max)
  * and end up stopped (the memcg OOM killer or colo's eviction), while the online process keeps
- * all its resident memory; on v2 online's memory.low and memory.min protect what it holds.
+ * all its resident memory; on v2 online's memory.low and memory.min protect what it holds. No
+ * memory headroom: on v2 memory.max is then memory.high, the budget, so the hard cap stays the
+ * 640 MiB node minus online (the throttle with headroom is test-agent-memory-evict's subject).
  * Needs root and v1 or v2: exit 77. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,7 +39,8 @@ int main(int argc, char **argv) {
         uint64_t total = mem_total();
         CHECK(total > 2 * NODE_MIB * MIB);
         snprintf(yaml, sizeof(yaml),
-                 "isolation:\n  reserved_memory: %" PRIu64 "\n  memory_safety_margin: 0\n  memory_free_watermark: 0\n",
+                 "isolation:\n  reserved_memory: %" PRIu64 "\n  memory_safety_margin: 0\n  memory_free_watermark: 0\n"
+                 "  memory_headroom: 0\n",
                  total - NODE_MIB * MIB);
         int r = harness_setup(argc, argv, yaml);
         if (r != 0)

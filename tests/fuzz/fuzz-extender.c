@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <yajl/yajl_parse.h>
 
 #include "k8s/extender.h"
 #include "k8s/go-json-key.h"
@@ -47,6 +48,16 @@ static const json_t *args_member(const json_t *args, const char *field) {
         return NULL;
 }
 
+/* Whether text is one well-formed JSON document (yajl without callbacks: syntax only). */
+static bool well_formed_json(const char *text, size_t size) {
+        yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+        CHECK(h);
+        bool ok = yajl_parse(h, (const unsigned char *) text, size) == yajl_status_ok &&
+                  yajl_complete_parse(h) == yajl_status_ok;
+        yajl_free(h);
+        return ok;
+}
+
 static json_t *run(ExtenderVerb verb, const ExtenderNodeSet *set, const char *body, size_t size) {
         ExtenderConfig cfg = EXTENDER_CONFIG_DEFAULT;
         _cleanup_free_ char *out = NULL;
@@ -56,9 +67,13 @@ static json_t *run(ExtenderVerb verb, const ExtenderNodeSet *set, const char *bo
                 CHECK(!out && err.msg[0]);
                 return NULL;
         }
-        json_t *j = json_loads(out, 0, NULL);
-        CHECK(j);
-        return j;
+        /* Well-formed JSON, always. A filter answer echoes the sender's Node objects byte for byte,
+         * numbers included, and JSON puts no bound on those (kube-scheduler's Go decoder refuses
+         * one too large for its field, as it would in the Node it sent): so the syntax is checked
+         * with yajl, which converts no number, and the answer's meaning with jansson where its
+         * integers can hold the numbers. */
+        CHECK(well_formed_json(out, n));
+        return json_loads(out, 0, NULL);
 }
 
 static void check_filter(const json_t *args, const json_t *result, bool by_name) {
@@ -94,6 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_auto_t *args = json_loadb((const char *) data, size, 0, NULL);
         json_auto_t *filtered = run(EXTENDER_FILTER, NULL, (const char *) data, size);
         json_auto_t *scored = run(EXTENDER_PRIORITIZE, NULL, (const char *) data, size);
+        /* The answers' meaning is checked against the request as jansson reads it: not for a
+         * request whose numbers exceed jansson's integers (yajl's reader never converts those). */
+        if (!args)
+                return 0;
         const json_t *nodes = args_member(args, "Nodes");
         bool by_name = !nodes || json_is_null(nodes);
         if (filtered)

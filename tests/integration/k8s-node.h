@@ -1,7 +1,8 @@
 /* A node for `colo agent` in Kubernetes mode end to end, without root: kubelet's cgroup tree
  * (cgroupfs driver, cgroup v2) as plain files in a temporary directory, a fake API server, a
  * kubeconfig and a configuration, and the agent spawned on them with its log in <dir>/agent.log.
- * Used by test-k8s-evict.c; every function fails the running cmocka test on error. */
+ * Used by test-k8s-agent.c and test-k8s-evict.c; every function fails the running cmocka test on
+ * error. */
 #pragma once
 
 #include <stdbool.h>

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "fake-apiserver.h"
+#include "k8s-node.h"
 #include "k8s/k8s-evict.h"
 #include "k8s/kubeclient.h"
 #include "k8s/node-status.h"
@@ -852,11 +853,8 @@ static void test_eviction_of_a_gone_pod(void **state) {
 
 /* --- `colo agent` in Kubernetes mode, end to end --- */
 
-typedef struct Node {
-        char dir[64];                   /* /tmp/colo-test-k8s-XXXXXX */
-        FakeApi *api;
-        pid_t agent;
-} Node;
+/* The end-to-end node (directory, fake API server, agent) of k8s-node.h, shared with test-k8s-evict. */
+typedef K8sNode Node;
 
 static void write_at(const char *dir, const char *rel, const char *content) {
         char p[512];
@@ -1006,57 +1004,14 @@ static json_t *pod_with(const char *name, const char *uid, const char *cls, cons
 /* Starts the Kubernetes-mode agent against a fresh fake API server and a scratch kubelet tree
  * (cgroupfs driver, cgroup v2) with three pods, two with cgroups. metrics_port 0: no metrics. */
 static void start_k8s_node(Node *n, int metrics_port) {
-        snprintf(n->dir, sizeof(n->dir), "/tmp/colo-test-k8s-XXXXXX");
-        assert_non_null(mkdtemp(n->dir));
-        FakeApiOptions ao = { .token = "test-token" };
-        n->api = fake_api_start(&ao);
-        assert_non_null(n->api);
-        fake_api_add_node(n->api, NODE, "2", "24Gi");
-
-        /* kubelet's tree (cgroupfs driver), cgroup v2, in a scratch directory. */
-        fake_cgroup(n->dir, "kubepods", 0);
-        fake_cgroup(n->dir, "kubepods/burstable", 0);
-        fake_cgroup(n->dir, "kubepods/besteffort", 0);
-        fake_cgroup(n->dir, "kubepods/burstable/pod" UID1, 0);
-        fake_cgroup(n->dir, "kubepods/besteffort/pod" UID2, 0);
-        fake_cgroup(n->dir, "kubepods/besteffort/pod" UID3, 0);
+        k8s_node_init(n, NODE, "2", "24Gi");
+        k8s_node_add_pod_cgroup(n, "burstable", UID1);
+        k8s_node_add_pod_cgroup(n, "besteffort", UID2);
+        k8s_node_add_pod_cgroup(n, "besteffort", UID3);
         fake_api_add_pod(n->api, pod_with("web", UID1, "online", NULL, "Burstable", 0));
         fake_api_add_pod(n->api, pod_with("batch", UID2, "offline", "batch", "BestEffort", 500));
         fake_api_add_pod(n->api, pod_with("late", UID4, "offline", "batch", "BestEffort", 100));     /* no cgroup yet */
-
-        char text[2048], metrics[96];
-        snprintf(text, sizeof(text),
-                 "apiVersion: v1\nkind: Config\ncurrent-context: test\n"
-                 "clusters:\n- name: fake\n  cluster:\n    server: %s\n"
-                 "contexts:\n- name: test\n  context:\n    cluster: fake\n    user: agent\n"
-                 "users:\n- name: agent\n  user:\n    token: test-token\n",
-                 fake_api_url(n->api));
-        write_at(n->dir, "kubeconfig", text);
-        if (metrics_port > 0)
-                snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: true\n  port: %d\n", metrics_port);
-        else
-                snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: false\n");
-        snprintf(text, sizeof(text),
-                 "agent:\n  cgroup_root_fs: \"%s/fs\"\n  cgroup_mode: v2\n  state_dir: \"%s/state\"\n  period: 200ms\n"
-                 "  fast_reaction: false\n  log_level: debug\n  evict_grace_period: 1s\n"
-                 "%s"
-                 "isolation:\n  evict_cooldown: 1s\n"
-                 "prediction:\n  checkpoint_path: \"\"\n"
-                 "kubernetes:\n  enabled: true\n  node_name: " NODE "\n  kubeconfig: \"%s/kubeconfig\"\n"
-                 "  cgroup_driver: cgroupfs\n  status_update_interval: 10s\n  stale_after: 2s\n",
-                 n->dir, n->dir, metrics, n->dir);
-        write_at(n->dir, "colo.yaml", text);
-
-        char config[128], logpath[128];
-        snprintf(config, sizeof(config), "%s/colo.yaml", n->dir);
-        snprintf(logpath, sizeof(logpath), "%s/agent.log", n->dir);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 2, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        char *argv[] = { (char *) colo_bin, (char *) "agent", (char *) "--config", config, NULL };
-        assert_int_equal(posix_spawn(&n->agent, colo_bin, &fa, NULL, argv, environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
+        k8s_node_start_agent(n, colo_bin, NODE, "  evict_grace_period: 1s\n", metrics_port);
 }
 
 static void test_agent_in_kubernetes_mode(void **state) {
@@ -1148,19 +1103,6 @@ static void test_agent_in_kubernetes_mode(void **state) {
         nftw(n.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A free TCP port on 127.0.0.1 (bound and released: another process could take it meanwhile,
- * which only makes the test fail loudly). */
-static int free_port(void) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(fd >= 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
-        close(fd);
-        return ntohs(sa.sin_port);
-}
-
 /* The Kubernetes-mode agent, scraped by a real Prometheus: the same checks as in standalone mode
  * (tests/integration/prometheus-scrape.sh), with the pods as workloads, named by their UIDs. */
 static void test_agent_in_kubernetes_mode_scraped_by_prometheus(void **state) {
@@ -1168,7 +1110,7 @@ static void test_agent_in_kubernetes_mode_scraped_by_prometheus(void **state) {
         if (!colo_bin || !scrape_script || !dashboard_json)
                 skip();
         Node n = {};
-        int port = free_port();
+        int port = k8s_node_free_port();
         start_k8s_node(&n, port);
         if (!fake_api_wait_for(n.api, node_advertised, NULL, 10000)) {
                 dump_agent_log(&n);

@@ -1,16 +1,19 @@
 /* End-to-end harness for the agent's integration tests (see agent-harness.h). Test code: it keeps
  * its bookkeeping in file-scope variables so the atexit() handler can clean up after a failed
  * CHECK() anywhere. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -449,4 +452,27 @@ int harness_agent_attempt(const char *const *extra_args, const char *log_path, l
         }
         stop_child(pid, 5000, NULL);
         return -1;
+}
+
+const char *harness_http_get(int port, const char *path) {
+        static char buf[1 << 16];
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                close(fd);
+                return NULL;
+        }
+        char req[256];
+        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+        CHECK(write(fd, req, (size_t) n) == n);
+        size_t len = 0;
+        ssize_t k;
+        while (len < sizeof(buf) - 1 && (k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+                len += (size_t) k;
+        close(fd);
+        buf[len] = '\0';
+        const char *body = strstr(buf, "\r\n\r\n");
+        return strncmp(buf, "HTTP/1.", 7) == 0 && strstr(buf, " 200 ") ? (body ? body + 4 : NULL) : NULL;
 }

@@ -78,6 +78,9 @@ bool harness_alive(pid_t pid);
 int harness_wait_run(const char *name, long timeout_ms);
 
 void harness_sleep_ms(long ms);
+/* GET path from 127.0.0.1:port over HTTP/1.0; the body of a 200 answer (static buffer, valid
+ * until the next call), or NULL. */
+const char *harness_http_get(int port, const char *path);
 /* The agent's metrics port (127.0.0.1). */
 int harness_metrics_port(void);
 /* The configuration file the harness wrote (for `colo ... --config`). */

@@ -23,13 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                                              \
-        do {                                                                                     \
-                if (!(cond)) {                                                                   \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        exit(1);                                                                 \
-                }                                                                                \
-        } while (0)
+#include "agent-harness.h"            /* CHECK() and harness_http_get() only: no harness set-up here */
 
 static pid_t agent, sleeper;
 static char own[PATH_MAX], managed[PATH_MAX], leaf[PATH_MAX], dir[64] = "/tmp/colo-test-delegation-XXXXXX";
@@ -67,30 +61,6 @@ static const char *slurp(const char *path) {
         close(fd);
         buf[n > 0 ? n : 0] = '\0';
         return buf;
-}
-
-/* GET path from 127.0.0.1:port; returns the body (static buffer) or NULL. */
-static const char *http_get(int port, const char *path) {
-        static char buf[1 << 16];
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        CHECK(fd >= 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return NULL;
-        }
-        char req[256];
-        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-        CHECK(write(fd, req, (size_t) n) == n);
-        size_t len = 0;
-        ssize_t k;
-        while (len < sizeof(buf) - 1 && (k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-                len += (size_t) k;
-        close(fd);
-        buf[len] = '\0';
-        const char *body = strstr(buf, "\r\n\r\n");
-        return strncmp(buf, "HTTP/1.", 7) == 0 && strstr(buf, " 200 ") ? (body ? body + 4 : NULL) : NULL;
 }
 
 static int count(const char *text, const char *needle) {
@@ -180,7 +150,7 @@ int main(int argc, char **argv) {
                 not_in_force += strstr(msg, "isolation not in force") != NULL;
         }
         close(sock);
-        const char *metrics = http_get(port, "/metrics");
+        const char *metrics = harness_http_get(port, "/metrics");
         CHECK(metrics);
         CHECK(strstr(metrics, "colo_isolation_in_force 0\n"));
         CHECK(strstr(metrics, "colo_cgroup_controller_available{controller=\"cpu\"} 0\n"));

@@ -65,30 +65,6 @@ static void move(const char *cls, const char *tier) {
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* GET path from the agent's metrics port; returns the body (static buffer) or NULL. */
-static const char *http_get(int port, const char *path) {
-        static char buf[1 << 16];
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        CHECK(fd >= 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return NULL;
-        }
-        char req[256];
-        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-        CHECK(write(fd, req, (size_t) n) == n);
-        size_t len = 0;
-        ssize_t k;
-        while (len < sizeof(buf) - 1 && (k = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-                len += (size_t) k;
-        close(fd);
-        buf[len] = '\0';
-        const char *body = strstr(buf, "\r\n\r\n");
-        return strncmp(buf, "HTTP/1.", 7) == 0 && strstr(buf, " 200 ") ? (body ? body + 4 : NULL) : NULL;
-}
-
 /* Runs Prometheus's `promtool check metrics` on the page: it fails on a page Prometheus cannot
  * parse and on the lint rules (HELP, counters' _total, base units, ...), printing each problem. */
 static void check_with_promtool(const char *metrics) {
@@ -137,7 +113,7 @@ int main(int argc, char **argv) {
 
         /* The agent reports the workload at its new place (after its next period). */
         harness_sleep_ms(PERIOD_MS + 200);
-        const char *metrics = http_get(harness_metrics_port(), "/metrics");
+        const char *metrics = harness_http_get(harness_metrics_port(), "/metrics");
         CHECK(metrics);
         CHECK(strstr(metrics, "colo_workload_state{name=\"mv\",class=\"online\",tier=\"critical\",state=\"running\"} 1"));
         CHECK(strstr(metrics, "colo_offline_cpu_budget_cores "));
@@ -146,9 +122,9 @@ int main(int argc, char **argv) {
         CHECK(strstr(metrics, "colo_tick_duration_seconds_bucket{le=\"+Inf\"} "));
         CHECK(strstr(metrics, "colo_isolation_in_force 1\n"));        /* a good delegation (v2) or v1 */
         check_with_promtool(metrics);
-        const char *health = http_get(harness_metrics_port(), "/healthz");
+        const char *health = harness_http_get(harness_metrics_port(), "/healthz");
         CHECK(health && strcmp(health, "ok\n") == 0);
-        const char *st = http_get(harness_metrics_port(), "/status");
+        const char *st = harness_http_get(harness_metrics_port(), "/status");
         CHECK(st && strstr(st, "\"name\": \"mv\"") && strstr(st, "\"tier\": \"critical\""));
 
         /* A workload that ends takes its series with it (no stale per-workload series). */
@@ -157,7 +133,7 @@ int main(int argc, char **argv) {
         bool gone = false;
         for (int waited = 0; !gone && waited <= 2 * PERIOD_MS + MARGIN_MS; waited += 50) {
                 harness_sleep_ms(50);
-                metrics = http_get(harness_metrics_port(), "/metrics");
+                metrics = harness_http_get(harness_metrics_port(), "/metrics");
                 gone = metrics && !strstr(metrics, "name=\"mv\"");
         }
         CHECK(gone);

@@ -476,3 +476,27 @@ const char *harness_http_get(int port, const char *path) {
         const char *body = strstr(buf, "\r\n\r\n");
         return strncmp(buf, "HTTP/1.", 7) == 0 && strstr(buf, " 200 ") ? (body ? body + 4 : NULL) : NULL;
 }
+
+const char *harness_read_text(const char *path) {
+        static char buf[1 << 16];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        return buf;
+}
+
+uint64_t harness_meminfo(const char *key) {
+        FILE *f = fopen("/proc/meminfo", "r");
+        CHECK(f);
+        unsigned long long kb = 0;
+        char line[256], fmt[64];
+        snprintf(fmt, sizeof(fmt), "%s: %%llu kB", key);
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, fmt, &kb) == 1)
+                        break;
+        fclose(f);
+        CHECK(kb > 0);
+        return kb * 1024;
+}

@@ -78,6 +78,11 @@ bool harness_alive(pid_t pid);
 int harness_wait_run(const char *name, long timeout_ms);
 
 void harness_sleep_ms(long ms);
+/* The whole of a small file (up to 64 KiB), NUL-terminated, in a static buffer valid until the
+ * next call; exits the test if it cannot be opened. */
+const char *harness_read_text(const char *path);
+/* A /proc/meminfo field ("MemTotal", "MemAvailable") in bytes; exits the test if missing. */
+uint64_t harness_meminfo(const char *key);
 /* GET path from 127.0.0.1:port over HTTP/1.0; the body of a 200 answer (static buffer, valid
  * until the next call), or NULL. */
 const char *harness_http_get(int port, const char *path);

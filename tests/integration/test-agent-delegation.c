@@ -53,16 +53,6 @@ static void cleanup(void) {
         (void) system(cmd);
 }
 
-static const char *slurp(const char *path) {
-        static char buf[1 << 16];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        CHECK(fd >= 0);
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        buf[n > 0 ? n : 0] = '\0';
-        return buf;
-}
-
 static int count(const char *text, const char *needle) {
         int n = 0;
         for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
@@ -159,7 +149,7 @@ int main(int argc, char **argv) {
         int status;
         CHECK(waitpid(agent, &status, 0) == agent);
         agent = 0;
-        const char *text = slurp(log);
+        const char *text = harness_read_text(log);
         fprintf(stderr, "--- the agent's log ---\n%s", text);
         CHECK(ready == 0);
         CHECK(not_in_force >= 5);

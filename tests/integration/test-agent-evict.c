@@ -16,34 +16,10 @@
 
 #include "agent-harness.h"
 
-static uint64_t meminfo(const char *key) {
-        FILE *f = fopen("/proc/meminfo", "r");
-        CHECK(f);
-        unsigned long long kb = 0;
-        char line[256], fmt[64];
-        snprintf(fmt, sizeof(fmt), "%s: %%llu kB", key);
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, fmt, &kb) == 1)
-                        break;
-        fclose(f);
-        CHECK(kb > 0);
-        return kb * 1024;
-}
-
-static const char *slurp(const char *path) {
-        static char buf[1 << 16];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        CHECK(fd >= 0);
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        buf[n > 0 ? n : 0] = '\0';
-        return buf;
-}
-
 int main(int argc, char **argv) {
         char yaml[256];
         snprintf(yaml, sizeof(yaml), "isolation:\n  memory_free_watermark: %" PRIu64 "\n  evict_cooldown: 1h\n",
-                 2 * meminfo("MemTotal") + ((uint64_t) 1 << 30));
+                 2 * harness_meminfo("MemTotal") + ((uint64_t) 1 << 30));
         int r = harness_setup(argc, argv, yaml);
         if (r != 0)
                 return r;
@@ -63,17 +39,17 @@ int main(int argc, char **argv) {
 
         /* SIGTERM is ignored: only SIGKILL after the 2 s grace period ends the victim. */
         int status = harness_wait_run("victim", 10000);
-        fprintf(stderr, "victim's colo run: status 0x%x; its output:\n%s", status, slurp(log));
+        fprintf(stderr, "victim's colo run: status 0x%x; its output:\n%s", status, harness_read_text(log));
         CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
-        CHECK(strstr(slurp(log), "was evicted by colo: "));
-        CHECK(strstr(slurp(log), "memory available"));
+        CHECK(strstr(harness_read_text(log), "was evicted by colo: "));
+        CHECK(strstr(harness_read_text(log), "memory available"));
 
         CHECK(harness_alive(online));
         CHECK(harness_alive(keeper));
         /* The record outlives the group: still listed, evicted, with its reason. */
         harness_sleep_ms(600);
         CHECK(harness_try_read_i64(harness_cg_path("cpu", "offline/best-effort/victim/cgroup.procs")) < 0);
-        const char *doc = slurp(status_path);
+        const char *doc = harness_read_text(status_path);
         const char *v = strstr(doc, "\"name\": \"victim\"");
         CHECK(v);
         CHECK(strstr(v, "\"state\": \"evicted\""));

@@ -20,29 +20,6 @@
 
 #define MIB ((int64_t) 1024 * 1024)
 
-static uint64_t mem_available(void) {
-        FILE *f = fopen("/proc/meminfo", "r");
-        CHECK(f);
-        unsigned long long kb = 0;
-        char line[256];
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-                        break;
-        fclose(f);
-        CHECK(kb > 0);
-        return kb * 1024;
-}
-
-static const char *slurp(const char *path) {
-        static char buf[1 << 14];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        CHECK(fd >= 0);
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        buf[n > 0 ? n : 0] = '\0';
-        return buf;
-}
-
 /* The memcg OOM kills in a group (v1 memory.oom_control "oom_kill", counted in the victim's own
  * group, not its parents), or -1 when the group is gone. */
 static long group_oom_kills(const char *rel) {
@@ -62,7 +39,7 @@ static long group_oom_kills(const char *rel) {
 
 /* OOM kills on the whole machine (/proc/vmstat oom_kill): other tests may add to it. */
 static long host_oom_kills(void) {
-        const char *text = strstr(slurp("/proc/vmstat"), "oom_kill ");
+        const char *text = strstr(harness_read_text("/proc/vmstat"), "oom_kill ");
         long n = -1;
         CHECK(text && sscanf(text, "oom_kill %ld", &n) == 1);
         return n;
@@ -73,7 +50,7 @@ int main(int argc, char **argv) {
         char yaml[512];
         snprintf(yaml, sizeof(yaml),
                  "%sisolation:\n  memory_free_watermark: %" PRIu64 "\n  squeeze_hold: 3s\n  evict_cooldown: 1h\n",
-                 off ? "features:\n  memory_throttle: false\n" : "", mem_available() / 2 * 3);
+                 off ? "features:\n  memory_throttle: false\n" : "", harness_meminfo("MemAvailable") / 2 * 3);
         int r = harness_setup(argc, argv, yaml);
         if (r != 0)
                 return r;
@@ -102,19 +79,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "hog's colo run: status 0x%x (exit %d); OOM kills in its group %ld, on the host %ld, peak %" PRIi64 " MiB, limit %" PRIi64
                         " MiB; its output:\n%s",
                 status, status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1, leaf_kills, kills, peak / MIB, limit / MIB,
-                slurp(log));
+                harness_read_text(log));
         (void) harness_colo((const char *const[]) { "status", NULL });
 
         if (off) {
                 /* Without the headroom the kernel kills it, with no SIGTERM and no grace period. */
                 CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
                 CHECK(kills > 0);       /* the host count: the group is gone too fast to read */
-                CHECK(!strstr(slurp(log), "was evicted by colo: "));
+                CHECK(!strstr(harness_read_text(log), "was evicted by colo: "));
                 return harness_teardown();
         }
         CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM);
-        CHECK(strstr(slurp(log), "was evicted by colo: "));
-        CHECK(strstr(slurp(log), "while squeezed for"));
+        CHECK(strstr(harness_read_text(log), "was evicted by colo: "));
+        CHECK(strstr(harness_read_text(log), "while squeezed for"));
         CHECK(leaf_kills == 0);
         CHECK(peak > 64 * MIB);         /* it grew while squeezed, and was neither killed nor stopped early */
         CHECK(harness_alive(harness_agent_pid()));

@@ -21,22 +21,9 @@
 #define NODE_MIB ((uint64_t) 640)
 #define ONLINE_MIB ((uint64_t) 128)
 
-static uint64_t mem_total(void) {
-        FILE *f = fopen("/proc/meminfo", "r");
-        CHECK(f);
-        unsigned long long kb = 0;
-        char line[256];
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
-                        break;
-        fclose(f);
-        CHECK(kb > 0);
-        return kb * 1024;
-}
-
 int main(int argc, char **argv) {
         char yaml[512];
-        uint64_t total = mem_total();
+        uint64_t total = harness_meminfo("MemTotal");
         CHECK(total > 2 * NODE_MIB * MIB);
         snprintf(yaml, sizeof(yaml),
                  "isolation:\n  reserved_memory: %" PRIu64 "\n  memory_safety_margin: 0\n  memory_free_watermark: 0\n"

@@ -32,19 +32,6 @@ static bool have_pids_hierarchy(void) {
         return found;
 }
 
-static const char *slurp(const char *path) {
-        static char buf[4096];
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                buf[0] = '\0';
-                return buf;
-        }
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        buf[n > 0 ? n : 0] = '\0';
-        return buf;
-}
-
 /* Runs a fork bomb of BOMB children as cls/tier/name and returns how many it forked. */
 static long run_forkbomb(const char *cls, const char *tier, const char *name) {
         char log[512];
@@ -52,12 +39,12 @@ static long run_forkbomb(const char *cls, const char *tier, const char *name) {
         (void) harness_run_logged(cls, tier, name, log, (const char *const[]) { "forkbomb", BOMB, NULL });
         long forked = -1, refused = -1;
         for (int i = 0; i < 500; i++) {
-                const char *out = strstr(slurp(log), "forkbomb: ");
+                const char *out = strstr(harness_read_text(log), "forkbomb: ");
                 if (out && sscanf(out, "forkbomb: %ld forked, %ld refused", &forked, &refused) == 2)
                         break;
                 harness_sleep_ms(20);
         }
-        fprintf(stderr, "%s/%s/%s: %s", cls, tier, name, strstr(slurp(log), "forkbomb: ") ?: "no report\n");
+        fprintf(stderr, "%s/%s/%s: %s", cls, tier, name, strstr(harness_read_text(log), "forkbomb: ") ?: "no report\n");
         CHECK(forked >= 0 && forked + refused == atol(BOMB));
         return forked;
 }
@@ -89,8 +76,8 @@ int main(int argc, char **argv) {
         harness_start_agent(250);
         if (off) {
                 harness_sleep_ms(600);  /* a few periods */
-                CHECK(strcmp(slurp(harness_cg_path("pids", "offline/pids.max")), "max\n") == 0);
-                CHECK(strcmp(slurp(harness_cg_path("pids", "offline/batch/pids.max")), "max\n") == 0);
+                CHECK(strcmp(harness_read_text(harness_cg_path("pids", "offline/pids.max")), "max\n") == 0);
+                CHECK(strcmp(harness_read_text(harness_cg_path("pids", "offline/batch/pids.max")), "max\n") == 0);
                 CHECK(run_forkbomb("offline", "batch", "bomb") == atol(BOMB));
                 CHECK(harness_alive(harness_agent_pid()));
                 return harness_teardown();

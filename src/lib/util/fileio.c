@@ -105,6 +105,22 @@ int write_small_file_at(int dirfd, const char *name, const char *value, ColoErro
         return 0;
 }
 
+/* The directory of path into dir ("/" for "/x", "." for "x"); returns the file name within path,
+ * or NULL when path does not fit in dir. */
+static const char *parent_dir(const char *path, char *dir, size_t size) {
+        const char *slash = strrchr(path, '/');
+        size_t n = !slash ? 1 : slash == path ? 1 : (size_t) (slash - path);
+        if (n >= size)
+                return NULL;
+        if (!slash)
+                memcpy(dir, ".", 2);
+        else {
+                memcpy(dir, path, n);
+                dir[n] = '\0';
+        }
+        return slash ? slash + 1 : path;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t size, int mode, ColoError *err) {
         char tmp[PATH_MAX];
         if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int) getpid()) >= (int) sizeof(tmp))
@@ -145,14 +161,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, int mode,
         }
         /* Make the rename itself durable. */
         char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash == dir)
-                slash[1] = '\0';
-        else if (slash)
-                *slash = '\0';
-        else
-                strcpy(dir, ".");
+        (void) parent_dir(path, dir, sizeof(dir));      /* path fitted in tmp, so it fits here */
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
                 return colo_error_set(err, errno, "fsync directory '%s'", dir);
@@ -175,16 +184,9 @@ static pid_t temp_file_pid(const char *name, const char *base) {
 
 int remove_stale_temp_files(const char *path, ColoError *err) {
         char dir[PATH_MAX];
-        if (snprintf(dir, sizeof(dir), "%s", path) >= (int) sizeof(dir))
+        const char *base = parent_dir(path, dir, sizeof(dir));
+        if (!base)
                 return colo_error_setf_plain(err, ENAMETOOLONG, "path '%s' too long", path);
-        char *slash = strrchr(dir, '/');
-        const char *base = slash ? slash + 1 : path;
-        if (slash == dir)
-                slash[1] = '\0';
-        else if (slash)
-                *slash = '\0';
-        else
-                strcpy(dir, ".");
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return colo_error_set(err, errno, "open directory '%s'", dir);

@@ -104,41 +104,44 @@ static void workload_gauge(Out *o, const StatusDoc *d, const char *name, const c
         }
 }
 
-int agent_render_metrics(Agent *a) {
-        const StatusDoc *d = &a->status;
-        const AgentMetrics *m = &a->metrics;
-        Out o = { .a = a };
-
-        if (!a->metrics_text && a->metrics_last_len > 0) {
-                /* A little room to grow; out_printf() reallocates if the page grew more. */
-                size_t size = a->metrics_last_len + a->metrics_last_len / 8 + 4096;
-                a->metrics_text = malloc(size);
-                a->metrics_size = a->metrics_text ? size : 0;
-        }
-
-        out_printf(&o, "# HELP colo_build_info The colo version and commit this agent was built from; always 1.\n"
+/* The node's capacity, usage, budgets and estimate, from the status document. */
+static void render_node(Out *o, const Agent *a, const StatusDoc *d) {
+        out_printf(o, "# HELP colo_build_info The colo version and commit this agent was built from; always 1.\n"
                        "# TYPE colo_build_info gauge\ncolo_build_info{version=\"%s\",commit=\"%s\"} 1\n",
                    COLO_VERSION, COLO_COMMIT);
-        gauge(&o, "colo_node_cpu_capacity_cores", "CPUs colo manages.", d->cpu_capacity_cores);
-        gauge(&o, "colo_node_memory_capacity_bytes", "Memory colo manages (MemTotal or the managed root's limit).",
+        gauge(o, "colo_node_cpu_capacity_cores", "CPUs colo manages.", d->cpu_capacity_cores);
+        gauge(o, "colo_node_memory_capacity_bytes", "Memory colo manages (MemTotal or the managed root's limit).",
               (double) d->mem_capacity);
-        gauge(&o, "colo_node_memory_available_bytes", "MemAvailable.", (double) d->mem_available);
-        gauge(&o, "colo_online_cpu_usage_cores", "CPU used by online workloads.", d->online_cpu_usage_cores);
-        gauge(&o, "colo_online_memory_working_set_bytes", "Working set of online workloads.",
+        gauge(o, "colo_node_memory_available_bytes", "MemAvailable.", (double) d->mem_available);
+        gauge(o, "colo_online_cpu_usage_cores", "CPU used by online workloads.", d->online_cpu_usage_cores);
+        gauge(o, "colo_online_memory_working_set_bytes", "Working set of online workloads.",
               (double) d->online_mem_working_set);
-        gauge(&o, "colo_offline_cpu_usage_cores", "CPU used by offline workloads.", d->offline_cpu_usage_cores);
-        gauge(&o, "colo_offline_memory_working_set_bytes", "Working set of offline workloads.",
+        gauge(o, "colo_offline_cpu_usage_cores", "CPU used by offline workloads.", d->offline_cpu_usage_cores);
+        gauge(o, "colo_offline_memory_working_set_bytes", "Working set of offline workloads.",
               (double) d->offline_mem_working_set);
-        gauge(&o, "colo_offline_cpu_budget_cores",
+        gauge(o, "colo_offline_cpu_budget_cores",
               "Offline CPU budget (capacity - reserved - online peak - margin); the offline parent's CPU quota when enforced.",
               d->offline_cpu_budget_cores);
-        gauge(&o, "colo_offline_cpu_quota_enforced", "1 when the offline CPU budget is applied as a CFS quota.",
+        gauge(o, "colo_offline_cpu_quota_enforced", "1 when the offline CPU budget is applied as a CFS quota.",
               d->offline_cpu_quota_enforced > 0 ? 1.0 : 0.0);
+        gauge(o, "colo_offline_memory_budget_bytes", "Memory limit of the offline parent.", (double) d->offline_mem_budget);
+        gauge(o, "colo_online_predicted_peak_cpu_cores",
+              "Online CPU peak the budget is computed from (predicted, or the recent maximum).", d->online_estimate_cpu_cores);
+        gauge(o, "colo_online_predicted_peak_memory_bytes",
+              "Online memory peak the budget is computed from (predicted, or the recent maximum).",
+              (double) d->online_estimate_mem_bytes);
+        estimate_sources(o, a);
+        gauge(o, "colo_squeezed", "1 while offline work is squeezed under memory pressure.", d->squeezed ? 1 : 0);
+
+}
+
+/* Which controllers colo can use in the managed root, and so whether isolation is in force. */
+static void render_isolation(Out *o, const Agent *a) {
         unsigned essential = (1u << CG_CTRL_CPU) | (1u << CG_CTRL_MEMORY);
-        gauge(&o, "colo_isolation_in_force",
+        gauge(o, "colo_isolation_in_force",
               "0 when a controller colo protects online work with (cpu, memory) is missing from the managed root.",
               a->missing_controllers & essential ? 0.0 : 1.0);
-        out_printf(&o, "# HELP colo_cgroup_controller_available 1 when the managed root has the controller, 0 when "
+        out_printf(o, "# HELP colo_cgroup_controller_available 1 when the managed root has the controller, 0 when "
                        "colo cannot use it (cgroup v2: not delegated or not enabled; the log says why).\n"
                        "# TYPE colo_cgroup_controller_available gauge\n");
         static const struct {
@@ -146,37 +149,35 @@ int agent_render_metrics(Agent *a) {
                 const char *name;
         } controllers[] = { { CG_CTRL_CPU, "cpu" }, { CG_CTRL_MEMORY, "memory" }, { CG_CTRL_IO, "io" } };
         for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
-                out_printf(&o, "colo_cgroup_controller_available{controller=\"%s\"} %d\n", controllers[i].name,
+                out_printf(o, "colo_cgroup_controller_available{controller=\"%s\"} %d\n", controllers[i].name,
                            !(a->missing_controllers & (1u << controllers[i].c)));
-        gauge(&o, "colo_offline_memory_budget_bytes", "Memory limit of the offline parent.", (double) d->offline_mem_budget);
-        gauge(&o, "colo_online_predicted_peak_cpu_cores",
-              "Online CPU peak the budget is computed from (predicted, or the recent maximum).", d->online_estimate_cpu_cores);
-        gauge(&o, "colo_online_predicted_peak_memory_bytes",
-              "Online memory peak the budget is computed from (predicted, or the recent maximum).",
-              (double) d->online_estimate_mem_bytes);
-        estimate_sources(&o, a);
-        gauge(&o, "colo_squeezed", "1 while offline work is squeezed under memory pressure.", d->squeezed ? 1 : 0);
+}
 
-        workload_gauge(&o, d, "colo_workload_cpu_usage_cores", "CPU used by a workload.", w_cpu);
-        workload_gauge(&o, d, "colo_workload_memory_working_set_bytes", "Working set of a workload.", w_ws);
-        workload_gauge(&o, d, "colo_workload_memory_usage_bytes", "Memory charged to a workload.", w_usage);
-        workload_gauge(&o, d, "colo_workload_tasks", "Processes of a workload.", w_tasks);
-        out_printf(&o, "# HELP colo_workload_state A workload's state (the label); always 1.\n"
+static void render_workloads(Out *o, const StatusDoc *d) {
+        workload_gauge(o, d, "colo_workload_cpu_usage_cores", "CPU used by a workload.", w_cpu);
+        workload_gauge(o, d, "colo_workload_memory_working_set_bytes", "Working set of a workload.", w_ws);
+        workload_gauge(o, d, "colo_workload_memory_usage_bytes", "Memory charged to a workload.", w_usage);
+        workload_gauge(o, d, "colo_workload_tasks", "Processes of a workload.", w_tasks);
+        out_printf(o, "# HELP colo_workload_state A workload's state (the label); always 1.\n"
                        "# TYPE colo_workload_state gauge\n");
         for (size_t i = 0; i < d->n_workloads; i++) {
                 const StatusWorkload *w = &d->workloads[i];
-                out_printf(&o, "colo_workload_state{name=\"%s\",class=\"%s\",tier=\"%s\",state=\"%s\"} 1\n", w->name,
+                out_printf(o, "colo_workload_state{name=\"%s\",class=\"%s\",tier=\"%s\",state=\"%s\"} 1\n", w->name,
                            workload_class_to_string(w->cls), workload_tier_to_string(w->tier),
                            workload_state_to_string(w->state));
         }
+}
 
-        out_printf(&o, "# HELP colo_evictions_total Offline workloads evicted, by tier.\n# TYPE colo_evictions_total counter\n");
+/* The agent's own counters and histograms. */
+static void render_agent(Out *o, const Agent *a) {
+        const AgentMetrics *m = &a->metrics;
+        out_printf(o, "# HELP colo_evictions_total Offline workloads evicted, by tier.\n# TYPE colo_evictions_total counter\n");
         for (int t = 0; t < _TIER_MAX; t++)
                 if (workload_tier_class((WorkloadTier) t) == CLASS_OFFLINE)
-                        out_printf(&o, "colo_evictions_total{tier=\"%s\"} %llu\n", workload_tier_to_string((WorkloadTier) t),
+                        out_printf(o, "colo_evictions_total{tier=\"%s\"} %llu\n", workload_tier_to_string((WorkloadTier) t),
                                    (unsigned long long) m->evictions_total[t]);
         if (a->k8s)
-                out_printf(&o, "# HELP colo_k8s_eviction_answers_total Answers of the Eviction API, by what colo made of "
+                out_printf(o, "# HELP colo_k8s_eviction_answers_total Answers of the Eviction API, by what colo made of "
                                "them.\n# TYPE colo_k8s_eviction_answers_total counter\n"
                                "colo_k8s_eviction_answers_total{result=\"accepted\"} %llu\n"
                                "colo_k8s_eviction_answers_total{result=\"blocked\"} %llu\n"
@@ -190,18 +191,33 @@ int agent_render_metrics(Agent *a) {
                            (unsigned long long) m->k8s_evictions_replaced_total,
                            (unsigned long long) m->k8s_evictions_gone_total,
                            (unsigned long long) m->k8s_eviction_errors_total);
-        counter(&o, "colo_cgroup_write_failures_total", "cgroup writes that failed.", m->write_failures_total);
-        counter(&o, "colo_ticks_total", "Control periods run (periodic and event-driven).", m->ticks_total);
-        counter(&o, "colo_tick_failures_total", "Control periods that failed.", m->tick_failures_total);
-        histogram(&o, "colo_tick_duration_seconds", "Duration of a control period.", &m->tick_duration_seconds);
-        counter(&o, "colo_fast_reaction_events_total", "PSI triggers and memory events received.", m->fast_events_total);
-        histogram(&o, "colo_reaction_seconds", "From a fast-reaction event (PSI trigger, memory event) to the offline budget written.",
+        counter(o, "colo_cgroup_write_failures_total", "cgroup writes that failed.", m->write_failures_total);
+        counter(o, "colo_ticks_total", "Control periods run (periodic and event-driven).", m->ticks_total);
+        counter(o, "colo_tick_failures_total", "Control periods that failed.", m->tick_failures_total);
+        histogram(o, "colo_tick_duration_seconds", "Duration of a control period.", &m->tick_duration_seconds);
+        counter(o, "colo_fast_reaction_events_total", "PSI triggers and memory events received.", m->fast_events_total);
+        histogram(o, "colo_reaction_seconds", "From a fast-reaction event (PSI trigger, memory event) to the offline budget written.",
                   &m->reaction_seconds);
-        out_printf(&o, "# HELP colo_config_reloads_total Configuration reloads (SIGHUP), by result.\n"
+        out_printf(o, "# HELP colo_config_reloads_total Configuration reloads (SIGHUP), by result.\n"
                        "# TYPE colo_config_reloads_total counter\n"
                        "colo_config_reloads_total{result=\"ok\"} %llu\ncolo_config_reloads_total{result=\"failed\"} %llu\n",
                    (unsigned long long) m->reloads_total, (unsigned long long) m->reload_failures_total);
-        gauge(&o, "colo_agent_dry_run", "1 when the agent decides but writes nothing.", a->opts.dry_run ? 1 : 0);
+        gauge(o, "colo_agent_dry_run", "1 when the agent decides but writes nothing.", a->opts.dry_run ? 1 : 0);
+}
+
+int agent_render_metrics(Agent *a) {
+        Out o = { .a = a };
+
+        if (!a->metrics_text && a->metrics_last_len > 0) {
+                /* A little room to grow; out_printf() reallocates if the page grew more. */
+                size_t size = a->metrics_last_len + a->metrics_last_len / 8 + 4096;
+                a->metrics_text = malloc(size);
+                a->metrics_size = a->metrics_text ? size : 0;
+        }
+        render_node(&o, a, &a->status);
+        render_isolation(&o, a);
+        render_workloads(&o, &a->status);
+        render_agent(&o, a);
         if (o.oom)
                 return -ENOMEM;
         a->metrics_last_len = o.len;

@@ -20,7 +20,8 @@ test: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2
+		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 || \
+		{ ./scripts/test-failures.sh $(ASAN_BUILD); exit 1; }
 
 bench: all
 	./bench/run-all.sh $(BUILD)

@@ -29,7 +29,7 @@
 
 #include <jansson.h>
 
-#include "k8s/extender.h"
+#include "extender/extender.h"
 #include "k8s/node-annotation.h"
 #include "latency-histogram.h"
 #include "util/fileio.h"

@@ -1,11 +1,13 @@
 #!/bin/bash
 # Interference benchmark: memcached (the online service, at about half of one core) driven by
-# colo-loadgen at a fixed Poisson rate, next to two offline CPU hogs, in three phases:
+# colo-loadgen at a fixed Poisson rate, next to two offline CPU hogs, in phases (--phases; default the first three):
 #   alone  memcached alone
 #   plain  + two hogs, no colo: memcached and the hogs share one plain scratch cgroup, nice 0
 #   colo   + two hogs under colo: `colo agent` manages a subtree below this script's cgroup,
 #          memcached runs with `colo run --class online`, the hogs with `colo run --class offline`
-# Each round runs the three phases in an order that rotates from round to round; rounds repeat
+# and, for the ablation benchmark (bench/ablation.sh), the phases of bench/ablation-variants.sh:
+# agent-less knob combinations, colo with one feature changed, memcached outside colo's subtree.
+# Each round runs the phases in an order that rotates from round to round; rounds repeat
 # (default 10) so drift hits all phases. The headline p99 is the median of the rounds' p99.
 #
 # Where the load generator runs (--loadgen). It stands in for remote clients but has to share the
@@ -29,7 +31,7 @@
 # they differ, something else was running (SCHED_IDLE hogs yield to any other process).
 #
 # Usage: bench/interference.sh BUILD_DIR [--seconds 10] [--repeats 10] [--warmup 3] [--rate R]
-#                              [--json FILE] [--phases alone,plain,colo] [--loadgen online|weight]
+#                              [--json FILE] [--phases alone,plain,colo,...] [--loadgen online|weight]
 #                              [--agent-yaml 'YAML added to the agent configuration'] [--keys-per-get N]
 # Root only. cgroups: colo-bench-<pid>-* below this shell's own cgroup, removed at exit.
 set -euo pipefail
@@ -37,15 +39,9 @@ set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
+# shellcheck source=bench/ablation-variants.sh
+source "$BENCH_DIR/ablation-variants.sh"
 
-usage() {
-        sed -n 's/^# Usage: //p; s/^#  *\(\[--\)/    \1/p' "$0" >&2
-        exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD="$1"
-shift
 SECONDS_PER_PHASE=10
 REPEATS=10
 WARMUP=3
@@ -55,26 +51,19 @@ PHASES="alone,plain,colo"
 LOADGEN_MODE=online
 AGENT_YAML=""
 KEYS_PER_GET=1
-while [ $# -gt 0 ]; do
-        case "$1" in
-        --seconds) SECONDS_PER_PHASE="$2"; shift 2 ;;
-        --repeats) REPEATS="$2"; shift 2 ;;
-        --warmup) WARMUP="$2"; shift 2 ;;
-        --rate) RATE="$2"; shift 2 ;;
-        --json) JSON_OUT="$2"; shift 2 ;;
-        --phases) PHASES="$2"; shift 2 ;;
-        --loadgen) LOADGEN_MODE="$2"; shift 2 ;;
-        --agent-yaml) AGENT_YAML="$2"; shift 2 ;;
-        --keys-per-get) KEYS_PER_GET="$2"; shift 2 ;;
-        *) usage ;;
-        esac
-done
+bench_options "seconds:SECONDS_PER_PHASE repeats:REPEATS warmup:WARMUP rate:RATE json:JSON_OUT phases:PHASES loadgen:LOADGEN_MODE agent-yaml:AGENT_YAML keys-per-get:KEYS_PER_GET" "$@"
 [ "$SECONDS_PER_PHASE" -ge 5 ] || bench_die "--seconds must be at least 5"
 [[ ",$PHASES," == *,alone,* ]] || bench_die "--phases must include alone (the reference)"
 case "$LOADGEN_MODE" in online | weight) ;; *) bench_die "--loadgen must be online or weight" ;; esac
+read -ra PHASE_LIST <<<"${PHASES//,/ }"
+NEEDS_AGENT=""
+for phase in "${PHASE_LIST[@]}"; do
+        kind="$(variant_kind "$phase")" || bench_die "unknown phase '$phase' (known: plain $ABLATION_VARIANTS)"
+        case "$kind" in colo | outside) NEEDS_AGENT=1 ;; esac
+done
 
 COLO="$(realpath -m "$BUILD/colo")"
-[[ ",$PHASES," != *,colo,* ]] || COLO="$(bench_built "$BUILD" colo)" || exit 1
+[ -z "$NEEDS_AGENT" ] || COLO="$(bench_built "$BUILD" colo)" || exit 1
 LOADGEN="$(bench_built "$BUILD" bench/colo-loadgen)" || exit 1
 bench_require_commands memcached jq
 bench_begin
@@ -95,23 +84,42 @@ HOG_PIDS=""
 AGENT_PID=""
 RUN_PIDS=""     # colo run supervisors
 PORT=""
+LG_WHERE=""     # where the load generator runs: "colo" (colo run --class online) or its groups
 
 memcached_cmd() {
         echo memcached -l 127.0.0.1 -p "$PORT" -t 1 -U 0 -u nobody -m 64
 }
 
-start_plain() {         # $1: number of hogs
+# memcached in the groups MC_GROUPS (one per hierarchy), N hogs in HOG_GROUPS, without the agent.
+start_service() {       # $1 MC_GROUPS, $2 HOG_GROUPS, $3 number of hogs
+        local pid
         PORT="$(bench_free_port)"
         # shellcheck disable=SC2046
-        bench_spawn_in "$PLAIN_GROUP" $(memcached_cmd)
+        bench_spawn_in_groups "$1" $(memcached_cmd)
         MC_PID="$BENCH_SPAWNED_PID"
         echo "$MC_PID" >"$BENCH_TMP/memcached.pid"
         bench_wait_port "$PORT" || bench_die "memcached did not start on port $PORT"
         HOG_PIDS=""
-        for _ in $(seq 1 "$1"); do
-                bench_spawn_in "$PLAIN_GROUP" sh -c 'while :; do :; done'
+        for _ in $(seq 1 "$3"); do
+                bench_spawn_in_groups "$2" sh -c 'while :; do :; done'
                 HOG_PIDS="$HOG_PIDS $BENCH_SPAWNED_PID"
         done
+        # A hog that could not join its groups exits at once; its CPU would count as 0.
+        sleep 0.1
+        for pid in $HOG_PIDS; do
+                bench_alive "$pid" || bench_die "a hog did not start in '$2'"
+        done
+}
+
+start_plain() {         # $1: number of hogs
+        LG_WHERE="$PLAIN_GROUP"
+        start_service "$PLAIN_GROUP" "$PLAIN_GROUP" "$1"
+}
+
+# An agent-less variant of bench/ablation-variants.sh.
+start_knob() {          # $1 phase, $2 round
+        start_knob_groups "$1" "$2"
+        start_service "$MC_GROUPS" "$HOG_GROUPS" 2
 }
 
 stop_plain() {
@@ -121,24 +129,38 @@ stop_plain() {
         HOG_PIDS=""
 }
 
-# Phase 3: the agent on its defaults (1 s period) plus --agent-yaml, memcached online, the hogs
-# offline.
-start_colo() {          # $1: round
+# The subtree name of colo phase $1 in round $2 (no dots: the agent adds ".offline" to it).
+colo_subtree_suffix() {
+        local name="$1-r$2"
+        echo "${name//./p}"
+}
+
+# Phase colo and its variants: the agent on its defaults (1 s period) plus the variant's YAML and
+# --agent-yaml (they must not name the same section), memcached online, the hogs offline. The
+# outside kind leaves memcached (started before, by start_plain 0) alone and starts only the hogs.
+start_colo() {          # $1 phase, $2 round
         local leaf pid i
-        bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-colo$1" "$(printf '%b' "$AGENT_YAML")"
+        bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-$(colo_subtree_suffix "$1" "$2")" \
+                "$(variant_yaml "$1"; printf '%b' "$AGENT_YAML")"
         AGENT_PID="$BENCH_AGENT_PID"
-        PORT="$(bench_free_port)"
-        # shellcheck disable=SC2046
-        bench_colo_run "$COLO" --class online --name memcached -- $(memcached_cmd)
-        RUN_PIDS="$BENCH_SPAWNED_PID"
-        bench_wait_port "$PORT" || bench_die "memcached did not start under colo run"
+        RUN_PIDS=""
+        if [ "$(variant_kind "$1")" = colo ]; then
+                LG_WHERE=colo
+                PORT="$(bench_free_port)"
+                # shellcheck disable=SC2046
+                bench_colo_run "$COLO" --class online --name memcached -- $(memcached_cmd)
+                RUN_PIDS="$BENCH_SPAWNED_PID"
+                bench_wait_port "$PORT" || bench_die "memcached did not start under colo run"
+        fi
         for i in 1 2; do
                 bench_colo_run "$COLO" --class offline --name "hog$i" -- sh -c 'while :; do :; done'
                 RUN_PIDS="$RUN_PIDS $BENCH_SPAWNED_PID"
         done
-        leaf="$(bench_wait_workload memcached)" || bench_die "memcached's cgroup not found under $BENCH_SUBTREE"
-        MC_PID="$(head -1 "$leaf/cgroup.procs")"
-        echo "$MC_PID" >"$BENCH_TMP/memcached.pid"
+        if [ "$(variant_kind "$1")" = colo ]; then
+                leaf="$(bench_wait_workload memcached)" || bench_die "memcached's cgroup not found under $BENCH_SUBTREE"
+                MC_PID="$(head -1 "$leaf/cgroup.procs")"
+                echo "$MC_PID" >"$BENCH_TMP/memcached.pid"
+        fi
         HOG_PIDS=""
         for i in 1 2; do
                 leaf="$(bench_wait_workload "hog$i")" || bench_die "hog$i's cgroup not found under $BENCH_SUBTREE"
@@ -148,15 +170,33 @@ start_colo() {          # $1: round
         done
 }
 
-stop_colo() {           # $1: round
+stop_colo() {           # $1 phase, $2 round
+        local suffix
+        suffix="$(colo_subtree_suffix "$1" "$2")"
         bench_stop_pids $RUN_PIDS
         bench_stop_pids "$AGENT_PID"
-        wait 2>/dev/null || true
-        bench_remove_groups "colo$1"
-        MC_PID=""
+        wait "$AGENT_PID" $RUN_PIDS 2>/dev/null || true
+        note_agent_warnings "$1" "$2"
+        bench_remove_groups "$suffix"
+        bench_remove_groups "$suffix.offline"
+        [ "$(variant_kind "$1")" = outside ] || MC_PID=""
         HOG_PIDS=""
         AGENT_PID=""
         RUN_PIDS=""
+}
+
+# The agent's warnings and errors of a colo phase (a switch that did not take effect, a
+# protection not in force), each distinct message once: kept in the JSON's raw records as
+# {phase: "agent-log", variant, round, warnings}, and printed where no earlier phase had it.
+note_agent_warnings() { # $1 phase, $2 round
+        local msgs seen="$BENCH_TMP/agent-warnings.seen"
+        msgs="$(grep -E 'level=(warning|error)' "$BENCH_AGENT_LOG" 2>/dev/null | sed 's/^ts=[^ ]* //' | sort -u)" || true
+        [ -n "$msgs" ] || return 0
+        touch "$seen"
+        comm -13 "$seen" <(echo "$msgs") | sed 's/^/    agent (first seen here): /' | cut -c1-240
+        sort -u -o "$seen" "$seen" <(echo "$msgs")
+        echo "$msgs" | jq -Rsc --arg v "$1" --argjson round "$2" \
+                '{phase: "agent-log", variant: $v, round: $round, warnings: (split("\n") | map(select(. != "")))}' >>"$RESULTS"
 }
 
 # Sum of CPU ticks of a list of pids.
@@ -177,19 +217,18 @@ now_sec() {
         date +%s.%N
 }
 
-# Starts colo-loadgen ARGS... for phase $1 in the background; sets BENCH_SPAWNED_PID (in the colo
-# phase with --loadgen online: the `colo run` supervisor, which exits with the generator's status).
+# Starts colo-loadgen ARGS... in the background where the phase's start function put LG_WHERE;
+# sets BENCH_SPAWNED_PID (under colo with --loadgen online: the `colo run` supervisor, which exits
+# with the generator's status).
 spawn_loadgen() {
-        local phase="$1"
-        shift
         set -- "$@" --keys-per-get "$KEYS_PER_GET"
         if [ "$LOADGEN_MODE" = weight ]; then
                 bench_spawn_in "$LOADGEN_GROUP" "$LOADGEN" "$@"
-        elif [ "$phase" = colo ]; then
+        elif [ "$LG_WHERE" = colo ]; then
                 LOADGEN_SEQ=$((${LOADGEN_SEQ:-0} + 1))
                 bench_colo_run "$COLO" --class online --name "loadgen$LOADGEN_SEQ" -- "$LOADGEN" "$@"
         else
-                bench_spawn_in "$PLAIN_GROUP" "$LOADGEN" "$@"
+                bench_spawn_in_groups "$LG_WHERE" "$LOADGEN" "$@"
         fi
 }
 
@@ -198,9 +237,9 @@ spawn_loadgen() {
 measure() {             # $1 phase, $2 round
         local phase="$1" round="$2" lg t0 t1 mc0 mc1 hog0 hog1 ag0 ag1 idle0 idle1 out
         out="$BENCH_TMP/$phase-$round.json"
-        spawn_loadgen "$phase" --port "$PORT" --rate "$RATE" --duration "$WARMUP" >/dev/null
+        spawn_loadgen --port "$PORT" --rate "$RATE" --duration "$WARMUP" >/dev/null
         wait "$BENCH_SPAWNED_PID" || bench_die "warm-up load failed in phase $phase"
-        spawn_loadgen "$phase" --port "$PORT" --rate "$RATE" --duration "$SECONDS_PER_PHASE" \
+        spawn_loadgen --port "$PORT" --rate "$RATE" --duration "$SECONDS_PER_PHASE" \
                 --no-warmup --json --seed "$round" >"$out"
         lg=$BENCH_SPAWNED_PID
         sleep 1
@@ -237,7 +276,7 @@ calibrate() {
                 bench_die "calibration warm-up failed"
         for step in 1 2 3 4 5; do
                 t0=$(now_sec); m0=$(ticks_of "$MC_PID")
-                spawn_loadgen alone --port "$PORT" --rate "$rate" --duration 4 --no-warmup >/dev/null
+                spawn_loadgen --port "$PORT" --rate "$rate" --duration 4 --no-warmup >/dev/null
                 wait "$BENCH_SPAWNED_PID" || bench_die "calibration run failed"
                 t1=$(now_sec); m1=$(ticks_of "$MC_PID")
                 util=$(echo "($m1 - $m0) / $HZ / ($t1 - $t0)" | bc -l)
@@ -266,22 +305,34 @@ echo "load generator: $LOADGEN_MODE"
 
 # The phase order rotates from round to round, so that a slow drift of the machine (or the
 # after-effects of the previous phase) does not always fall on the same phase.
-read -ra PHASE_LIST <<<"${PHASES//,/ }"
 for round in $(seq 1 "$REPEATS"); do
         echo "round $round"
         for k in $(seq 0 $((${#PHASE_LIST[@]} - 1))); do
                 phase="${PHASE_LIST[$(((k + round - 1) % ${#PHASE_LIST[@]}))]}"
-                case "$phase" in
-                alone) start_plain 0; measure alone "$round"; stop_plain ;;
-                plain) start_plain 2; measure plain "$round"; stop_plain ;;
-                colo) start_colo "$round"; measure colo "$round"; stop_colo "$round" ;;
+                case "$(variant_kind "$phase")" in
+                plain) start_plain "$([ "$phase" = plain ] && echo 2 || echo 0)"; measure "$phase" "$round"; stop_plain ;;
+                knob) start_knob "$phase" "$round"; measure "$phase" "$round"; stop_plain; bench_remove_groups "$phase-r$round-*" ;;
+                colo) start_colo "$phase" "$round"; measure "$phase" "$round"; stop_colo "$phase" "$round" ;;
+                outside)
+                        start_plain 0; start_colo "$phase" "$round"; measure "$phase" "$round"
+                        stop_colo "$phase" "$round"; stop_plain
+                        ;;
                 esac
         done
 done
 
+# What each phase ran, for the JSON and the table.
+PHASE_META="$(for phase in "${PHASE_LIST[@]}"; do
+        jq -cn --arg p "$phase" --arg kind "$(variant_kind "$phase")" --arg d "$(variant_describe "$phase")" \
+                --arg yaml "$(variant_yaml "$phase" 2>/dev/null || true)" --arg t "$(variant_curve_target "$phase")" \
+                '{key: $p, value: {kind: $kind, description: $d, variant_yaml: $yaml,
+                  cpu_pressure_target: (if $t == "" then null elif $t == "off" then "off" else ($t | tonumber) end)}}'
+done | jq -cs from_entries)"
+
 SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         --arg phases "$PHASES" --argjson load "$BENCH_LOAD1" --arg loadgen "$LOADGEN_MODE" \
-        --arg agent_yaml "$(printf '%b' "$AGENT_YAML")" '
+        --arg agent_yaml "$(printf '%b' "$AGENT_YAML")" --argjson meta "$PHASE_META" --argjson seconds "$SECONDS_PER_PHASE" \
+        --argjson warmup "$WARMUP" --argjson repeats "$REPEATS" '
         def mean(f): (map(f) | add / length);
         def median(f): (map(f) | sort) as $s | ($s | length) as $n
                 | if $n % 2 == 1 then $s[($n - 1) / 2] else ($s[$n / 2 - 1] + $s[$n / 2]) / 2 end;
@@ -290,10 +341,10 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
         | (phase("alone") | mean(.p99_us)) as $alone
         | (phase("alone") | median(.p99_us)) as $alone_median
         | {date: $date, kernel: $kernel, cpus: $cpus, load_1min_at_start: $load, loadgen: $loadgen,
-           agent_yaml: $agent_yaml,
+           agent_yaml: $agent_yaml, seconds: $seconds, warmup: $warmup, repeats: $repeats,
            rate: (phase("alone")[0].rate),
            calibration: phase("calibration"),
-           phases: ($phases | split(",") | map(. as $p | {key: $p, value: ($all | phase($p) | {
+           phases: ($phases | split(",") | map(. as $p | {key: $p, value: ($meta[$p] + ($all | phase($p) | {
                 rounds: length, p50_us: mean(.p50_us), p99_us: mean(.p99_us), p999_us: mean(.p999_us),
                 p99_us_each: map(.p99_us), p99_us_median: median(.p99_us),
                 p99_inflation_median: (median(.p99_us) / $alone_median - 1), p50_us_median: median(.p50_us), errors: mean(.errors), send_lag_p99_us: mean(.send_lag_p99_us),
@@ -302,18 +353,32 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
                 idle_for_offline_cores: mean(.idle_for_offline_cores), offline_share: mean(.offline_share),
                 machine_idle_cores: mean(.machine_idle_cores),
                 offline_share_of_machine_idle: mean(.offline_share_of_machine_idle),
-                p99_inflation: (mean(.p99_us) / $alone - 1)})}) | from_entries)}' "$RESULTS")"
+                p99_inflation: (mean(.p99_us) / $alone - 1)}))}) | from_entries)}' "$RESULTS")"
 echo
 echo "== summary ($REPEATS rounds; median and mean of the rounds' p99)"
 echo "$SUMMARY" | jq -r '
         .phases | to_entries[] | .key as $k | .value |
-        "\($k | . + "      " | .[0:6]) p99 median \(.p99_us_median | round) us (inflation \(.p99_inflation_median * 1000 | round / 10)%), "
+        "\($k | . + "                        " | .[0:24]) p99 median \(.p99_us_median | round) us (inflation \(.p99_inflation_median * 1000 | round / 10)%), "
         + "mean \(.p99_us | round) us (\(.p99_inflation * 1000 | round / 10)%)  p50 median \(.p50_us_median | round) us  "
         + "p99.9 mean \(.p999_us | round) us  "
         + "hogs \(.hog_cores * 100 | round)% of a core"
-        + (if $k == "colo" then "  = \(.offline_share * 1000 | round / 10)% of the idle CPU "
+        + (if $k != "alone" then "  = \(.offline_share * 1000 | round / 10)% of the idle CPU "
            + "(\(.idle_for_offline_cores * 100 | round)% of a core; "
            + "\(.offline_share_of_machine_idle * 1000 | round / 10)% counting every other process)" else "" end)'
+echo
+echo "== Markdown table (docs/benchmarks.md)"
+echo "$SUMMARY" | jq -r '
+        def us: if . >= 1000 then "\(. / 10 | round / 100) ms" else "\(. | round) µs" end;
+        def pct: (. * 1000 | round / 10) as $v | (if $v > 0 then "+" else "" end) + "\($v)%";
+        "| Variant | What runs | p99, median of rounds | p99 inflation (median) | p99 of each round (µs) | p50 (median) | hogs\u0027 CPU | offline share of idle CPU (machine-wide) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        (.phases | to_entries[] | .key as $k | .value
+         | "| `\($k)` | \(.description) | \(.p99_us_median | us) | "
+           + (if $k == "alone" then "—" else (.p99_inflation_median | pct) end)
+           + " | \(.p99_us_each | map(round | tostring) | join(" ")) | \(.p50_us_median | us) | "
+           + (if $k == "alone" then "— | —" else "\(.hog_cores * 100 | round)% of a core | "
+              + "\(.offline_share * 1000 | round / 10)% of \(.idle_for_offline_cores * 100 | round)% of a core "
+              + "(\(.offline_share_of_machine_idle * 1000 | round / 10)%)" end) + " |")'
 if [ -n "$JSON_OUT" ]; then
         echo "$SUMMARY" | jq --slurpfile raw "$RESULTS" '. + {raw: $raw}' >"$JSON_OUT"
         echo "results: $JSON_OUT"

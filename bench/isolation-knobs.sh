@@ -22,22 +22,11 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-[ $# -ge 1 ] || { sed -n 's/^# Usage: //p' "$0" >&2; exit 2; }
-BUILD="$1"
-shift
 RATE=40000
 SECONDS_EACH=8
 REPEATS=6
 JSON_OUT=""
-while [ $# -gt 0 ]; do
-        case "$1" in
-        --rate) RATE="$2"; shift 2 ;;
-        --seconds) SECONDS_EACH="$2"; shift 2 ;;
-        --repeats) REPEATS="$2"; shift 2 ;;
-        --json) JSON_OUT="$2"; shift 2 ;;
-        *) sed -n 's/^# Usage: //p' "$0" >&2; exit 2 ;;
-        esac
-done
+bench_options "rate:RATE seconds:SECONDS_EACH repeats:REPEATS json:JSON_OUT" "$@"
 LOADGEN="$(bench_built "$BUILD" bench/colo-loadgen)" || exit 1
 bench_require_commands memcached jq
 bench_begin

@@ -20,6 +20,35 @@ bench_require_root() {
         [ "$(id -u)" = 0 ] || bench_die "needs root (it creates cgroups and runs colo agent)"
 }
 
+# Prints the script's "# Usage:" lines (and the option lines that continue them) and exits 2.
+bench_usage() {
+        sed -n 's/^# Usage: //p; s/^#  *\(\[--\)/    \1/p' "$0" >&2
+        exit 2
+}
+
+# Sets BUILD from the first argument, then the variables named in SPEC from the options that
+# follow: SPEC is "name:VARIABLE ..." and "--name VALUE" sets VARIABLE to VALUE; anything else is
+# a usage error. Defaults are the variables' values before the call.
+bench_options() {       # $1 SPEC, then the script's arguments
+        local spec="$1" pair found
+        shift
+        [ $# -ge 1 ] || bench_usage
+        BUILD="$1"
+        shift
+        while [ $# -gt 0 ]; do
+                found=""
+                for pair in $spec; do
+                        if [ "$1" = "--${pair%%:*}" ] && [ $# -ge 2 ]; then
+                                printf -v "${pair#*:}" '%s' "$2"
+                                found=1
+                                break
+                        fi
+                done
+                [ -n "$found" ] || bench_usage
+                shift 2
+        done
+}
+
 # Dies unless every command named is installed (all come from Debian packages of the same name).
 bench_require_commands() {
         local c
@@ -220,6 +249,15 @@ bench_spawn_in() {
         BENCH_SPAWNED_PID=$!
 }
 
+# bench_spawn_in with several groups, one per hierarchy (a space-separated list of directories
+# without spaces): the child joins all of them before exec.
+bench_spawn_in_groups() {
+        local groups="$1"
+        shift
+        sh -c 'for g in $0; do echo $$ > "$g/cgroup.procs" || exit 1; done; exec "$@"' "$groups" "$@" &
+        BENCH_SPAWNED_PID=$!
+}
+
 # Creates the run's temporary directory.
 bench_tmpdir() {
         BENCH_TMP="$(mktemp -d /tmp/colo-bench.XXXXXX)" || bench_die "mktemp failed"
@@ -277,8 +315,20 @@ bench_colo_run() {
 
 # The directory of a managed group (path relative to the managed root, e.g. "offline" or
 # "online/normal/web") in the hierarchy holding CONTROLLER.
+# The directory of a tree path of colo's ("" = the subtree, "online/normal/x", "offline/..."):
+# with agent.offline_placement top (the default) the offline parent is the subtree's sibling
+# <subtree>.offline; with subtree, or where that sibling is absent, <subtree>/offline.
 bench_managed_dir() {   # $1 controller, $2 relative path
-        echo "$(bench_own_dir "$1")/$BENCH_SUBTREE${2:+/$2}"
+        local own
+        own="$(bench_own_dir "$1")"
+        case "${2:-}" in
+        offline | offline/*)
+                if [ -d "$own/$BENCH_SUBTREE.offline" ]; then
+                        echo "$own/$BENCH_SUBTREE.offline${2#offline}"
+                        return
+                fi ;;
+        esac
+        echo "$own/$BENCH_SUBTREE${2:+/$2}"
 }
 
 # Waits until workload NAME's leaf exists in the cpu hierarchy and has a process; prints the leaf.
@@ -286,6 +336,8 @@ bench_wait_workload() {  # $1 name
         local leaf tries=100
         while [ "$tries" -gt 0 ]; do
                 leaf="$(find "$(bench_managed_dir cpu)" -mindepth 3 -maxdepth 3 -type d -name "$1" -print -quit 2>/dev/null)"
+                [ -n "$leaf" ] || leaf="$(find "$(bench_managed_dir cpu offline)" -mindepth 2 -maxdepth 2 -type d \
+                        -name "$1" -print -quit 2>/dev/null)"
                 if [ -n "$leaf" ] && [ -n "$(cat "$leaf/cgroup.procs" 2>/dev/null)" ]; then
                         echo "$leaf"
                         return 0
@@ -298,7 +350,9 @@ bench_wait_workload() {  # $1 name
 
 # One value from the agent's Prometheus metrics (exact metric name, no labels).
 bench_metric() {
-        bench_metrics | awk -v m="$1" '$1 == m { print $2; exit }'
+        # awk reads to the end (no early exit): with pipefail, an early exit would kill the
+        # writer with SIGPIPE and the whole script with it once the page outgrows a pipe buffer.
+        bench_metrics | awk -v m="$1" '$1 == m && !found { print $2; found = 1 }'
 }
 
 # The agent's /metrics page (plain HTTP/1.0 over bash's /dev/tcp: no curl needed).

@@ -13,34 +13,23 @@
 #
 # With --smaps FILE, the agent's /proc/<pid>/smaps is copied there at the end, to see what is resident.
 #
-# Usage: bench/overhead.sh BUILD_DIR [--workloads 200] [--seconds 60] [--json FILE] [--smaps FILE]
+# With --config YAML, that text is added to the agent's configuration (e.g. 'features:\n  cpu_control: false'),
+# to measure what one feature costs.
+#
+# Usage: bench/overhead.sh BUILD_DIR [--workloads 200] [--seconds 60] [--json FILE] [--smaps FILE] [--config YAML]
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-usage() {
-        sed -n 's/^# Usage: //p' "$0" >&2
-        exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD="$1"
-shift
 WORKLOADS=200
 SECONDS_MEASURED=60
 JSON_OUT=""
 SMAPS_OUT=""
-while [ $# -gt 0 ]; do
-        case "$1" in
-        --workloads) WORKLOADS="$2"; shift 2 ;;
-        --seconds) SECONDS_MEASURED="$2"; shift 2 ;;
-        --json) JSON_OUT="$2"; shift 2 ;;
-        --smaps) SMAPS_OUT="$2"; shift 2 ;;
-        *) usage ;;
-        esac
-done
+AGENT_CONFIG=""
+bench_options "workloads:WORKLOADS seconds:SECONDS_MEASURED json:JSON_OUT smaps:SMAPS_OUT config:AGENT_CONFIG" "$@"
+AGENT_CONFIG="$(printf '%b' "$AGENT_CONFIG")"     # --config takes \n escapes
 
 COLO="$(bench_built "$BUILD" colo)" || exit 1
 bench_require_commands jq
@@ -51,7 +40,7 @@ BUILDTYPE="$(bench_build_type "$BUILD")"
 echo "== colo agent overhead: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(uname -r), $(nproc) CPUs, $BUILDTYPE build"
 bench_check_quiet
 
-bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-overhead"
+bench_start_agent "$COLO" "$BENCH_PREFIX-$BENCH_RUN_ID-overhead" "$AGENT_CONFIG"
 echo "starting $WORKLOADS workloads"
 for i in $(seq 1 "$WORKLOADS"); do
         case $((i % 5)) in

@@ -31,31 +31,13 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
 
-usage() {
-        sed -n 's/^# Usage: //p; s/^#  *\(\[--\)/    \1/p' "$0" >&2
-        exit 2
-}
-
-[ $# -ge 1 ] || usage
-BUILD="$1"
-shift
 BATCHES=5
 STEPS=10
 STEP_MIB=96
 SETTLE=1.5
 NODE_MEMORY=3G
 JSON_OUT=""
-while [ $# -gt 0 ]; do
-        case "$1" in
-        --batches) BATCHES="$2"; shift 2 ;;
-        --steps) STEPS="$2"; shift 2 ;;
-        --step-mib) STEP_MIB="$2"; shift 2 ;;
-        --settle) SETTLE="$2"; shift 2 ;;
-        --node-memory) NODE_MEMORY="$2"; shift 2 ;;
-        --json) JSON_OUT="$2"; shift 2 ;;
-        *) usage ;;
-        esac
-done
+bench_options "batches:BATCHES steps:STEPS step-mib:STEP_MIB settle:SETTLE node-memory:NODE_MEMORY json:JSON_OUT" "$@"
 
 COLO="$(bench_built "$BUILD" colo)" || exit 1
 PROBE="$(bench_built "$BUILD" bench/colo-reaction-probe)" || exit 1
@@ -85,7 +67,9 @@ for batch in $(seq 1 "$BATCHES"); do
                 echo "$NODE_BYTES" >"$root_mem/memory.memsw.limit_in_bytes" 2>/dev/null || true
         fi
 
-        bench_start_agent "$COLO" "$subtree"
+        # The subtree's memory limit stands for the node, so offline stays inside it (with the
+        # default agent.offline_placement top it would sit beside the subtree, outside the limit).
+        bench_start_agent "$COLO" "$subtree" "$(printf 'agent:\n  offline_placement: subtree\n')"
         bench_colo_run "$COLO" --class offline --name sleeper -- sleep 600
         bench_wait_workload sleeper >/dev/null || bench_die "the offline sleeper did not start"
         limit_file="$(bench_managed_dir memory offline)/memory.limit_in_bytes"

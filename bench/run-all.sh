@@ -19,4 +19,6 @@ echo
 echo
 "$BENCH_DIR/reaction.sh" "$BUILD" --json "$OUT/reaction.json" | tee "$OUT/reaction.txt"
 echo
+"$BENCH_DIR/cpu-reaction.sh" "$BUILD" --json "$OUT/cpu-reaction.json" | tee "$OUT/cpu-reaction.txt"
+echo
 echo "all results in $OUT"

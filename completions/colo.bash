@@ -17,7 +17,7 @@ _colo() {
         status) opts="--json --config --subtree --state-dir --help" ;;
         top) opts="--once --interval --sort --color --config --state-dir --help" ;;
         move) opts="--class --tier --config --subtree --state-dir --help" ;;
-        sim) opts="--format --predictors --node-size --signal --warmup --horizon --step --max-gap
+        sim) opts="--format --predictors --node-size --signal --machine-cores --warmup --horizon --step --max-gap
                    --colo-quantile --limits --workload-label --limit-label --node-label --job-cpu --job-hours
                    --squeeze-tolerance --reserved-cpu --cpu-safety-margin
                    --json --csv --plot --plot-node --help" ;;
@@ -57,13 +57,13 @@ _colo() {
         --format) COMPREPLY=($(compgen -W "azure alibaba auto" -- "$cur")); return ;;
         --sort | -s) COMPREPLY=($(compgen -W "cpu memory name" -- "$cur")); return ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
-        --signal) COMPREPLY=($(compgen -W "max avg" -- "$cur")); return ;;
+        --signal) COMPREPLY=($(compgen -W "max avg mem" -- "$cur")); return ;;
         --preemption-policy) COMPREPLY=($(compgen -W "Never PreemptLowerPriority keep" -- "$cur")); return ;;
         --config | --tls-cert | --tls-key | --plot) _filedir; return ;;
         --state-dir | --csv) _filedir -d; return ;;
         --subtree | --name | -n | --listen | -l | --max-body | --max-in-flight | --max-connections | \
         --max-connections-per-ip | --timeout | --threads | --predictors | \
-        --node-size | --warmup | --horizon | --step | --max-gap | --plot-node | --offline-priority | \
+        --node-size | --machine-cores | --warmup | --horizon | --step | --max-gap | --plot-node | --offline-priority | \
         --replaceable-priority-class | --cpu-threshold | --memory-threshold | --stale-after | \
         --node-source | --node-refresh | --interval | -d) return ;;
         esac

@@ -7,6 +7,11 @@
 #   3. the same under colo: `colo agent` manages a subtree below this script's cgroup, memcached
 #      runs with `colo run --class online`, the hogs with `colo run --class offline`
 #
+# Next to them, in parts 1 and 3, an online service colo does not start: colo-udp-echo in a
+# cgroup of its own beside colo's subtree, as systemd or an operator would start a daemon; its
+# round-trip tail is probed alone and next to colo's offline hogs (bench/outside-service.sh
+# measures this case properly).
+#
 # Latency comes from colo-loadgen (open loop: Poisson arrivals, latency from the intended send
 # time) at a fixed rate for a few seconds per part. The load generator is placed like memcached
 # (plain process, then `colo run --class online`): it shares the machine, and its delays count.
@@ -26,7 +31,8 @@ COLO="$(realpath -m "$1")"
 BUILD_DIR="$(dirname "$COLO")"
 LOADGEN="$BUILD_DIR/bench/colo-loadgen"
 MEMHOG="$BUILD_DIR/bench/colo-mem-hog"
-for f in "$COLO" "$LOADGEN" "$MEMHOG"; do
+ECHO="$BUILD_DIR/bench/colo-udp-echo"
+for f in "$COLO" "$LOADGEN" "$MEMHOG" "$ECHO"; do
         [ -x "$f" ] || bench_die "'$f' not found; run 'make' first"
 done
 command -v memcached >/dev/null || bench_die "memcached is not installed (apt-get install memcached)"
@@ -48,6 +54,20 @@ bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 PLAIN_GROUP="$(bench_make_group cpu plain)"
 
+# The service colo does not start, in its own group for the whole demo.
+SVC_GROUP="$(bench_make_group cpu svc)"
+ECHO_PORT="$(bench_free_port)"
+# Started from a subshell, so it is no child of this one and the parts' bare `wait` does not wait
+# for it; cleanup ends it with its group.
+bench_track "$(bench_spawn_in "$SVC_GROUP" "$ECHO" serve "$ECHO_PORT" >/dev/null 2>&1; echo "$BENCH_SPAWNED_PID")"
+
+# Probes the outside service for half a part at 2000 requests/s; JSON into $1.
+probe_outside() {
+        "$ECHO" probe "$ECHO_PORT" 2000 "$(((SECONDS_EACH + 1) / 2))" >"$1" || bench_die "the UDP probe failed"
+        jq -r '"    udp-echo (not started by colo): p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us, "
+               + "p99.9 \(.latency_us.p999) us, \(.lost) lost"' "$1"
+}
+
 # Starts colo-loadgen ARGS... in the background placed like memcached: in the plain group, or
 # with UNDER_COLO=1 as an online workload; sets BENCH_SPAWNED_PID.
 spawn_loadgen() {
@@ -63,14 +83,15 @@ spawn_loadgen() {
 # into $2 and the CPU the pids in $3 got (percent of one core) into $2.hogs. With a 4th argument,
 # runs that command half-way through (while the load is on).
 measure() {
-        local port="$1" out="$2" pids="$3" midway="${4:-}" t0 t1 h0 h1 pid
+        local port="$1" out="$2" pids="$3" midway="${4:-}" t0 t1 h1 pid gone=0
+        local -A h0
         spawn_loadgen --port "$port" --rate "$RATE" --duration 2 >/dev/null
         wait "$BENCH_SPAWNED_PID" || bench_die "warm-up load failed"
         spawn_loadgen --port "$port" --rate "$RATE" --duration "$SECONDS_EACH" --no-warmup --json >"$out"
         local lg=$BENCH_SPAWNED_PID
         sleep 1
-        t0=$(date +%s.%N); h0=0
-        for pid in $pids; do h0=$((h0 + $(bench_proc_ticks "$pid"))); done
+        t0=$(date +%s.%N)
+        for pid in $pids; do h0[$pid]=$(bench_proc_ticks "$pid"); done
         if [ -n "$midway" ]; then
                 sleep $((SECONDS_EACH / 2 - 1))
                 $midway
@@ -79,13 +100,23 @@ measure() {
                 sleep $((SECONDS_EACH - 2))
         fi
         t1=$(date +%s.%N); h1=0
-        for pid in $pids; do h1=$((h1 + $(bench_proc_ticks "$pid"))); done
+        # A hog that ended meanwhile (colo evicted it) has no /proc entry left to read: its CPU
+        # since t0 is unknown, so it counts 0 and is reported.
+        for pid in $pids; do
+                if bench_alive "$pid"; then
+                        h1=$((h1 + $(bench_proc_ticks "$pid") - h0[$pid]))
+                else
+                        gone=$((gone + 1))
+                fi
+        done
         wait "$lg" || bench_die "the load generator failed: $(cat "$out")"
-        echo "($h1 - $h0) * 100 / $HZ / ($t1 - $t0)" | bc -l >"$out.hogs"
+        echo "$h1 * 100 / $HZ / ($t1 - $t0)" | bc -l >"$out.hogs"
+        echo "$gone" >"$out.gone"
         jq -r '"    latency: p50 \(.latency_us.p50) us, p99 \(.latency_us.p99) us, p99.9 \(.latency_us.p999) us "
                + "at \(.achieved_rate | round) req/s, \(.errors) errors"' "$out"
         if [ -n "$pids" ]; then
-                printf '    the offline hogs got %.0f%% of one core\n' "$(cat "$out.hogs")"
+                printf '    the offline hogs got %.0f%% of one core' "$(cat "$out.hogs")"
+                [ "$gone" = 0 ] && echo || echo " ($gone of them ended during the measurement: evicted)"
         fi
 }
 
@@ -103,6 +134,7 @@ bold "1/3  memcached alone"
 start_memcached_plain
 measure "$PORT" "$BENCH_TMP/alone.json" ""
 bench_stop_pids "$MC_PID"
+probe_outside "$BENCH_TMP/echo-alone.json"
 
 bold "2/3  memcached + offline hogs, without colo (plain processes, same priority)"
 start_memcached_plain
@@ -143,6 +175,7 @@ show_status() {
         echo
 }
 UNDER_COLO=1 measure "$PORT" "$BENCH_TMP/colo.json" "$HOG_PIDS" show_status
+probe_outside "$BENCH_TMP/echo-colo.json"
 
 bold "summary: memcached latency (open-loop, ${RATE} req/s)"
 printf '    %-28s %10s %10s %10s %14s\n' "" "p50 (us)" "p99 (us)" "p99.9 (us)" "offline CPU"
@@ -163,7 +196,10 @@ p99_alone="$(jq .latency_us.p99 "$BENCH_TMP/alone.json")"
 printf '\n    p99 vs alone: %+.0f%% without colo, %+.0f%% with colo\n' \
         "$(echo "($(jq .latency_us.p99 "$BENCH_TMP/plain.json") / $p99_alone - 1) * 100" | bc -l)" \
         "$(echo "($(jq .latency_us.p99 "$BENCH_TMP/colo.json") / $p99_alone - 1) * 100" | bc -l)"
-echo "    (a few seconds per part on a shared machine are noisy; bench/interference.sh measures properly)"
+printf '    udp-echo, a service colo does not start: p99 %s us alone, %s us next to colo'"'"'s offline hogs\n' \
+        "$(jq .latency_us.p99 "$BENCH_TMP/echo-alone.json")" "$(jq .latency_us.p99 "$BENCH_TMP/echo-colo.json")"
+echo "    (a few seconds per part on a shared machine are noisy; bench/interference.sh and"
+echo "    bench/outside-service.sh measure properly)"
 
 bold "cleaning up"
 bench_cleanup

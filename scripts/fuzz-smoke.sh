@@ -28,6 +28,15 @@ for bin in "$build"/tests/fuzz/fuzz-*; do
         else
                 echo "fuzz-$name: FAILED, see $work/$name.log"
                 tail -30 "$work/$name.log"
+                # The finding itself, last, so that a CI log cut to its end still shows it: the
+                # harness's own check message and the input (base64; `base64 -d` gives it back).
+                grep -m 3 -E 'check failed|ERROR: ' "$work/$name.log" || true
+                for crash in "$work/$name"-*; do
+                        [ -f "$crash" ] || continue
+                        echo "input $(basename "$crash") ($(stat -c %s "$crash") bytes, base64):"
+                        head -c 3072 "$crash" | base64 -w 0
+                        echo
+                done
                 status=1
         fi
 done

@@ -5,7 +5,7 @@ set -eu
 pkgs="meson ninja-build pkg-config gcc clang libclang-rt-14-dev libjansson-dev libcurl4-openssl-dev
       libmicrohttpd-dev libgnutls28-dev libyajl-dev libyaml-dev zlib1g-dev libsystemd-dev libcmocka-dev memcached gnuplot-nox procps jq curl
       scdoc bash-completion systemd debhelper fakeroot dpkg-dev git prometheus
-      libncurses-dev tmux golang-go openssl
+      libncurses-dev tmux golang-go openssl fio bc
       qemu-system-x86 debootstrap e2fsprogs"
 missing=""
 for p in $pkgs; do

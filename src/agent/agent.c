@@ -1,19 +1,19 @@
 /* The Agent object: start-up (configuration, state directory and its lock, the managed tree,
  * tracker, enforcement state, event loop, fast-reaction sources, HTTP), shutdown, and SIGHUP reloads.
  * This is the only place colo keeps mutable process state; everything hangs off one Agent. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "agent/agent.h"
+#include "blockdev/blockdev.h"
 #include "cgroup/cgroup.h"
 #include "enforce/enforce.h"
 #include "predict/profile-set.h"
-#include "standalone/session.h"
-#include "standalone/tracker.h"
-#include "standalone/tree.h"
-#include "util/fileio.h"
+#include "systemd/offline-units.h"
+#include "workloads/session.h"
+#include "workloads/protections.h"
+#include "workloads/tracker.h"
+#include "workloads/tree.h"
 #include "util/log.h"
 #include "util/macro.h"
 
@@ -22,6 +22,7 @@ Agent *agent_free(Agent *a) {
                 return NULL;
         agent_profiles_save(a);
         a->k8s = agent_k8s_free(a->k8s);
+        a->offline_slice = agent_offline_slice_free(a->offline_slice);
         a->http = agent_http_free(a->http);
         a->psi = psi_watch_free(a->psi);
         sd_event_source_disable_unref(a->checkpoint_timer);
@@ -62,71 +63,131 @@ static void apply_log_level(const Config *c) {
  * "<own>/agent" next to the managed "<own>/<subtree>", which it then names by absolute path, in
  * its status file too, so the front-ends find the same tree. */
 static int relocate_for_v2(Agent *a) {
-        char self[512], own[256];
         const char *fs_root = a->config.agent.cgroup_fs_root[0] ? a->config.agent.cgroup_fs_root : "/sys/fs/cgroup";
+        char subtree[sizeof(a->subtree)];
+        ColoError err = {};
 
-        if (a->subtree[0] == '/' || strcmp(a->config.agent.cgroup_mode, "v1") == 0 || strcmp(fs_root, "/sys/fs/cgroup") != 0)
+        if (strcmp(a->config.agent.cgroup_mode, "v1") == 0 || strcmp(fs_root, "/sys/fs/cgroup") != 0)
                 return 0;
-        int n = read_small_file_at(AT_FDCWD, "/proc/self/cgroup", self, sizeof(self), NULL);
-        if (n <= 0 || strncmp(self, "0::/", 4) != 0 || strchr(self, '\n') != self + n - 1)
-                return 0;       /* v1 or hybrid: no such rule for the v1 controllers colo uses */
-        self[n - 1] = '\0';
-        snprintf(own, sizeof(own), "%s", self + 3);
-        if (strcmp(own, "/") == 0)
-                return 0;       /* the root cgroup is exempt from the rule */
-
-        char subtree[256];
-        if (snprintf(subtree, sizeof(subtree), "%s/%s", own, a->subtree) >= (int) sizeof(subtree)) {
-                log_error("The managed subtree '%s/%s' is too long.", own, a->subtree);
-                return -ENAMETOOLONG;
-        }
-        if (!a->opts.dry_run) {
-                char leaf[512], pid[32];
-                snprintf(leaf, sizeof(leaf), "%s%s/agent", fs_root, own);
-                snprintf(pid, sizeof(pid), "%d", (int) getpid());
-                ColoError err = {};
-                if (mkdir(leaf, 0755) < 0 && errno != EEXIST) {
-                        int e = errno;
-                        log_error("Cannot create '%s' for the agent itself (cgroup v2 keeps processes out of "
-                                  "cgroups whose children have controllers): %s", leaf, strerror(e));
-                        return -e;
-                }
-                int r = write_small_file_at(AT_FDCWD, strcat(leaf, "/cgroup.procs"), pid, &err);
-                if (r < 0) {
-                        log_error("Cannot move the agent into its own leaf: %s", colo_error_msg(&err));
-                        return r;
-                }
-                log_info("cgroup v2: moved the agent into '%s%s/agent'; managing '%s'.", fs_root, own, subtree);
-        }
-        memcpy(a->subtree, subtree, sizeof(a->subtree));
+        CgRelocation rel = { .fs_root = fs_root, .subtree = a->subtree, .leaf = "agent", .move = !a->opts.dry_run };
+        int r = cg_v2_relocate_self(&rel, subtree, sizeof(subtree), &err);
+        if (r < 0)
+                return log_error("Cannot move the agent into its own leaf (cgroup v2 keeps processes out of cgroups "
+                                 "whose children have controllers): %s", colo_error_msg(&err)), r;
+        if (r > 0 && rel.move)  /* subtree is "<own>/<a->subtree>" */
+                log_info("cgroup v2: moved the agent into '%s%.*s/agent'; managing '%s'.", fs_root,
+                         (int) (strlen(subtree) - strlen(a->subtree) - 1), subtree, subtree);
+        if (r > 0)
+                memcpy(a->subtree, subtree, sizeof(a->subtree));
         return 0;
 }
 
-/* No silent half-isolation: each controller colo needs that the v2 managed root lacks is logged
- * once, with the cgroup, the cause and the fix (cg_root_explain_missing()). */
-static void report_missing_controllers(Agent *a) {
-        static const struct {
-                CgController c;
-                const char *name, *knobs;
-        } needed[] = {
-                { CG_CTRL_CPU, "cpu", "cpu.idle, cpu.weight and cpu.max" },
-                { CG_CTRL_MEMORY, "memory", "memory.low, memory.min and memory.max" },
-                { CG_CTRL_IO, "io", "io.weight and io.max" },
+static void log_io_not_in_force(void *userdata, const char *what, const char *why, const char *fix) {
+        (void) userdata;
+        log_error("Protection not in force: %s: %s. Fix: %s.", what, why, fix);
+}
+
+/* Each disk where the IO weights do nothing (scheduler, iocost) and io.latency where the kernel
+ * lacks it, reported once at start (io_support_check()). */
+static void report_io_support(Agent *a) {
+        const PolicyConfig *p = &a->config.policy;
+        bool v2 = cg_root_mode(a->root) == CG_MODE_V2;
+        if (!protections_in_force(&a->status, "io"))
+                return;         /* reported with the missing controllers */
+        bool latency_file = false;
+        CgGroup *g = NULL;
+        if (v2 && cg_group_open(a->root, "", false, &g, NULL) >= 0)
+                latency_file = cg_group_has_file(g, CG_CTRL_IO, "io.latency");
+        g = cg_group_free(g);
+        IoSupportInput in = {
+                .sys_root = "/sys",
+                .cgroup_fs_root = a->config.agent.cgroup_fs_root,
+                .v2 = v2,
+                .weights_wanted = p->io_weight,
+                .latency_wanted = p->io_latency && p->online_io_latency.n > 0,
+                .latency_file_present = latency_file,
         };
-        if (cg_root_mode(a->root) != CG_MODE_V2)
-                return;
-        for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-                char cause[1024], fix[512];
-                if (cg_root_explain_missing(a->root, needed[i].c, cause, sizeof(cause), fix, sizeof(fix)) < 0)
+        (void) io_support_check(&in, log_io_not_in_force, a);
+}
+
+/* No silent half-isolation: each protection colo needs and cannot get (a controller the managed
+ * root lacks, cpu.idle missing from the kernel) is logged once, with the cgroup, the cause and the
+ * fix, and stays in the status document and the metrics (a->status is filled once here, the one
+ * probe of the root's controllers that the metrics, readiness and report_io_support() read); so
+ * are the disks that ignore the IO weights. */
+static void report_missing_protections(Agent *a) {
+        protections_check(a->root, &a->config.policy, a->config.kubernetes.enabled, &a->status);
+        report_io_support(a);
+        for (size_t i = 0; i < a->status.n_protections; i++) {
+                const StatusProtection *p = &a->status.protections[i];
+                if (p->in_force)
                         continue;
-                a->missing_controllers |= 1u << needed[i].c;
-                log_error("Protection not in force: no '%s' controller in the managed root %s, so colo cannot set "
-                          "%s: %s. Fix: %s.", needed[i].name, cg_root_describe(a->root), needed[i].knobs, cause, fix);
+                log_error("Protection not in force in '%s': %s. Fix: %s.", p->cgroup, p->cause, p->fix);
         }
 }
 
 static CgGroup *lookup_tracked_group(void *userdata, const char *path) {
         return tracker_workload_group(userdata, path);
+}
+
+/* The managed root, locked, with the class and tier groups in standalone mode. Logged. */
+static int open_managed_root(Agent *a, bool k8s) {
+        bool dry_run = a->opts.dry_run;
+        ColoError err = {};
+        /* cgroup v2 under systemd: offline work in a delegated scope of an idle top-level slice. */
+        char top_dir[sizeof(((OfflineUnits *) NULL)->dir)], top_cause[400];
+        a->offline_slice = agent_offline_slice_ensure(a, top_dir, sizeof(top_dir), top_cause, sizeof(top_cause));
+        SessionTop top = { .dir = top_dir[0] ? top_dir : NULL, .cause = top_cause[0] ? top_cause : NULL };
+        /* A dry run creates nothing: the managed root must exist already. */
+        int r = session_open_root(&a->config, a->subtree, 0, !dry_run && !k8s, &top, &a->root, &err);
+        if (r < 0) {
+                log_error("Cannot open the managed cgroup subtree '%s': %s%s", a->subtree, colo_error_msg(&err),
+                          r == -ENOENT && dry_run ? " (a dry run creates nothing: start a workload with colo run, "
+                                                    "or the agent once without --dry-run)" : "");
+                return r;
+        }
+        /* A dry run changes nothing, so it may watch a tree another agent manages. */
+        if (!dry_run) {
+                r = agent_lock_subtree(a);
+                if (r < 0)
+                        return r;
+        }
+        if (!dry_run && !k8s) {         /* in Kubernetes mode kubelet owns the tree */
+                r = tree_ensure_parents(a->root, &err);
+                if (r < 0) {
+                        log_error("Cannot create the class and tier groups: %s", colo_error_msg(&err));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* The front and the workload source of the mode, the tracker over that source, and the enforce
+ * state. Logged. */
+static int start_tracking(Agent *a, bool k8s) {
+        WorkloadSource source = { .ops = &workload_source_tree };
+        ColoError err = {};
+        int r;
+
+        a->front = k8s ? &agent_k8s_front : &agent_standalone_front;
+        if (k8s) {
+                r = agent_k8s_start(a, &source);        /* logged */
+                if (r < 0)
+                        return r;
+        }
+        TrackerOptions to = { .source = &source };
+        r = tracker_new(a->root, &to, &a->tracker, &err);
+        if (r < 0) {
+                log_error("Cannot start tracking workloads: %s", colo_error_msg(&err));
+                return r;
+        }
+        a->enforce_state = enforce_state_new();
+        if (!a->enforce_state)
+                return log_error("Out of memory."), -ENOMEM;
+        /* Enforce applies through the tracker's workload handles: the tracker's cgroup.procs read
+         * each period then spares the oom_score_adj pass its own scan while tasks are unchanged. */
+        enforce_state_set_group_lookup(a->enforce_state, lookup_tracked_group, a->tracker);
+        return 0;
 }
 
 int agent_new(const AgentOptions *opts, Agent **ret) {
@@ -164,50 +225,22 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         if (r < 0)
                 return r;
 
-        /* A dry run creates nothing: the managed root must exist already. */
-        r = session_open_root(&a->config, a->subtree, 0, !opts->dry_run && !k8s, &a->root, &err);
-        if (r < 0) {
-                log_error("Cannot open the managed cgroup subtree '%s': %s%s", a->subtree, colo_error_msg(&err),
-                          r == -ENOENT && opts->dry_run ? " (a dry run creates nothing: start a workload with colo run, "
-                                                          "or the agent once without --dry-run)" : "");
+        r = open_managed_root(a, k8s);
+        if (r < 0)
                 return r;
-        }
-        /* A dry run changes nothing, so it may watch a tree another agent manages. */
-        if (!opts->dry_run) {
-                r = agent_lock_subtree(a);
-                if (r < 0)
-                        return r;
-        }
-        if (!opts->dry_run && !k8s) {  /* in Kubernetes mode kubelet owns the tree */
-                r = tree_ensure_parents(a->root, &err);
-                if (r < 0) {
-                        log_error("Cannot create the class and tier groups: %s", colo_error_msg(&err));
-                        return r;
-                }
-        }
-        report_missing_controllers(a);
-        r = tracker_new(a->root, NULL, &a->tracker, &err);
-        if (r < 0) {
-                log_error("Cannot start tracking workloads: %s", colo_error_msg(&err));
-                return r;
-        }
-        a->enforce_state = enforce_state_new();
-        if (!a->enforce_state)
-                return log_error("Out of memory."), -ENOMEM;
-        /* Enforce applies through the tracker's workload handles: the tracker's cgroup.procs read
-         * each period then spares the oom_score_adj pass its own scan while tasks are unchanged. */
-        enforce_state_set_group_lookup(a->enforce_state, lookup_tracked_group, a->tracker);
-
+        report_missing_protections(a);
+        a->tick = agent_tick;
+        a->reload = agent_reload;
+        a->request_tick = agent_request_tick;
         r = agent_loop_setup(a);
         if (r < 0) {
                 log_error("Cannot set up the event loop: %s", strerror(-r));
                 return r;
         }
-        if (k8s) {
-                r = agent_k8s_start(a);         /* logged */
-                if (r < 0)
-                        return r;
-        }
+        r = start_tracking(a, k8s);
+        if (r < 0)
+                return r;
+        agent_writes_setup(a);          /* the dry run's recorder and the reconcile's drift report */
         (void) agent_profiles_start(a);     /* on failure: the recent maximum only, logged */
         if (a->config.agent.fast_reaction) {
                 r = psi_watch_new(a, &a->psi);
@@ -224,7 +257,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
                  a->config_path[0] ? ", config '" : ", default configuration", a->config_path,
                  a->config_path[0] ? "'" : "");
         if (opts->dry_run)
-                log_notice("Dry run: decisions are logged and published, no cgroup file is written, nothing is signalled.");
+                log_notice("Dry run: decisions are logged and published; each cgroup write is logged, none is made, nothing is signalled.");
         *ret = TAKE_PTR(a);
         return 0;
 }
@@ -234,9 +267,19 @@ static void warn_restart_needed(const Config *old, const Config *new) {
         if (strcmp(old->agent.subtree, new->agent.subtree) != 0 ||
             strcmp(old->agent.cgroup_fs_root, new->agent.cgroup_fs_root) != 0 ||
             strcmp(old->agent.cgroup_mode, new->agent.cgroup_mode) != 0 ||
-            strcmp(old->agent.state_dir, new->agent.state_dir) != 0)
-                log_warning("agent.subtree, agent.cgroup_root_fs, agent.cgroup_mode and agent.state_dir take effect "
-                            "after a restart; keeping the current ones.");
+            strcmp(old->agent.state_dir, new->agent.state_dir) != 0 ||
+            strcmp(old->agent.offline_placement, new->agent.offline_placement) != 0)
+                log_warning("agent.subtree, agent.cgroup_root_fs, agent.cgroup_mode, agent.state_dir and "
+                            "agent.offline_placement take effect after a restart; keeping the current ones.");
+}
+
+/* What the online CPU trigger or poll is armed from (psi-watch.c): a change re-arms it. */
+static bool cpu_watch_changed(const Config *old, const Config *next) {
+        return old->policy.cpu_control != next->policy.cpu_control ||
+               (old->policy.cpu_quota == FEATURE_OFF) != (next->policy.cpu_quota == FEATURE_OFF) ||
+               old->policy.cpu_pressure_target != next->policy.cpu_pressure_target ||
+               old->agent.period_usec != next->agent.period_usec ||
+               old->agent.cpu_pressure_poll_usec != next->agent.cpu_pressure_poll_usec;
 }
 
 void agent_reload(Agent *a) {
@@ -273,6 +316,7 @@ void agent_reload(Agent *a) {
         memcpy(next.agent.cgroup_fs_root, old.agent.cgroup_fs_root, sizeof(next.agent.cgroup_fs_root));
         memcpy(next.agent.cgroup_mode, old.agent.cgroup_mode, sizeof(next.agent.cgroup_mode));
         memcpy(next.agent.state_dir, old.agent.state_dir, sizeof(next.agent.state_dir));
+        memcpy(next.agent.offline_placement, old.agent.offline_placement, sizeof(next.agent.offline_placement));
         a->config = next;
         apply_log_level(&a->config);
 
@@ -280,7 +324,7 @@ void agent_reload(Agent *a) {
                 log_warning("Failed to re-arm the period timer.");
         if (old.agent.fast_reaction != next.agent.fast_reaction ||
             old.agent.psi_trigger_stall_usec != next.agent.psi_trigger_stall_usec ||
-            old.agent.psi_trigger_window_usec != next.agent.psi_trigger_window_usec) {
+            old.agent.psi_trigger_window_usec != next.agent.psi_trigger_window_usec || cpu_watch_changed(&old, &next)) {
                 a->psi = psi_watch_free(a->psi);
                 if (next.agent.fast_reaction && psi_watch_new(a, &a->psi) < 0)
                         log_warning("Failed to restart the fast-reaction sources.");

@@ -1,16 +1,24 @@
 /* The node agent (`colo agent`): one Agent object owns all mutable state of the daemon (config,
- * cgroup root, tracker, policy state, evictions, metrics, event sources). The files of
- * src/agent each handle one part of it:
- *   agent.c        lifetime: new / free, configuration load and SIGHUP reload
- *   loop.c         sd-event: signals, the period timer, the coalesced immediate tick, watchdog
- *   tick.c         one control period: collect -> estimate -> decide -> enforce -> evict -> status
- *   estimate.c     the online peak estimate (recent maximum until profiles are available)
- *   evict.c        stopping offline workloads: SIGTERM, SIGKILL after the grace period
- *   psi-watch.c    fast reaction: PSI triggers and memory events wake the loop at once
- *   metrics.c      Prometheus text rendering
- *   http.c         libmicrohttpd on the sd-event loop: /metrics, /status, /healthz
- *   status-file.c  <state_dir>/status.json, replaced atomically after every tick
- *   state-dir.c    the state directory, checked and recreated; the state and subtree locks */
+ * cgroup root, tracker, policy state, evictions, metrics, event sources). One tick serves both
+ * modes: the tracker samples the workloads of a workload source (workloads/source.h: the managed
+ * tree, or the node's pods), the pure core decides, enforce_apply() writes; what differs by mode
+ * is an AgentFront, an operations table agent.c picks at start-up. The files of src/agent each
+ * handle one part, and call each other without cycles (agent.c wires the loop's callbacks):
+ *   agent.c          lifetime: new / free, configuration load and SIGHUP reload; picks the front
+ *   loop.c           sd-event: signals, the period timer, the coalesced immediate tick, watchdog
+ *   tick.c           one control period: refresh -> sample -> estimate -> decide -> enforce -> front
+ *   standalone-mode.c the standalone front: evictions by signal, empty leaves, its status text
+ *   offline-slice.c  standalone on cgroup v2: the idle systemd slice and delegated scope for offline work
+ *   k8s-mode.c       the Kubernetes front (k8s-mode.h): API client, Node budget, Eviction API
+ *   k8s-pods.c       the node's pods as a workload source, and the plan mapped onto kubelet's tree
+ *   k8s-api-loop.c   the API client's curl multi handle on the sd-event loop
+ *   estimate.c       the usage profiles behind the online peak estimate (predict/estimate.h)
+ *   evict.c          stopping offline workloads: SIGTERM, SIGKILL after the grace period
+ *   psi-watch.c      fast reaction: PSI triggers and memory events wake the loop at once
+ *   metrics.c        Prometheus text rendering
+ *   http.c           libmicrohttpd on the sd-event loop: /metrics, /status, /healthz
+ *   status-file.c    <state_dir>/status.json, replaced atomically after every tick
+ *   state-dir.c      the state directory, checked and recreated; the state and subtree locks */
 #pragma once
 
 #include <stdbool.h>
@@ -22,7 +30,8 @@
 
 #include "config/config.h"
 #include "policy/policy.h"
-#include "standalone/status-doc.h"
+#include "predict/estimate.h"
+#include "status/status-doc.h"
 #include "util/failure-latch.h"
 #include "util/prom-histogram.h"
 
@@ -36,6 +45,44 @@ typedef struct EnforceState EnforceState;
 typedef struct ProfileSet ProfileSet;
 typedef struct ProfileSample ProfileSample;
 typedef struct AgentK8s AgentK8s;
+typedef struct TrackedWorkload TrackedWorkload;
+typedef struct TreeWorkload TreeWorkload;
+typedef struct WorkloadSource WorkloadSource;
+
+/* What differs between standalone and Kubernetes mode in one tick (tick.c), as an operations
+ * table. Hooks marked optional may be NULL. */
+typedef struct AgentFront {
+        const char *offline_noun;       /* "work", "pods": "Offline pods squeezed" */
+        bool needs_controllers;         /* READY=1 withheld while cpu or memory is missing (v2) */
+        /* Optional: before the tracker refreshes (Kubernetes: follow the pod store). */
+        void (*begin)(Agent *a, uint64_t now_usec);
+        /* Optional: the tracker adopted (added) or dropped a workload. */
+        void (*workload_change)(Agent *a, const TreeWorkload *w, bool added);
+        /* Whether colo is already stopping this workload (the policy then never picks it again). */
+        bool (*being_evicted)(Agent *a, const TrackedWorkload *w);
+        /* Optional: the plan as enforce_apply() takes it, when the groups are not colo's own
+         * tree: *ret is a new plan the caller frees. */
+        int (*transform_plan)(Agent *a, const Plan *plan, Plan **ret);
+        /* Optional: after enforce_apply(), with the plan as applied (the transform's, if any). */
+        void (*after_apply)(Agent *a, const Plan *applied);
+        /* The plan's evictions, after it was applied. */
+        void (*evict)(Agent *a, const Plan *plan, uint64_t now_usec);
+        /* Optional: after the decision; s and plan NULL when the period has no fresh one. */
+        void (*after_decide)(Agent *a, const NodeSample *s, const Plan *plan, uint64_t now_usec);
+        /* Adds the front's own parts to the status document (evictions in progress). */
+        int (*fill_status)(Agent *a, StatusDoc *d);
+        /* Optional: after the status was written. */
+        void (*after_status)(Agent *a, uint64_t now_usec);
+        /* Optional: last, on every path out of the tick. */
+        void (*end)(Agent *a);
+        /* The sd_notify STATUS= text, without "STATUS=". */
+        void (*describe)(Agent *a, char *buf, size_t size);
+        /* Logs the line that goes with READY=1. */
+        void (*log_ready)(Agent *a);
+} AgentFront;
+
+extern const AgentFront agent_standalone_front;        /* standalone-mode.c */
+extern const AgentFront agent_k8s_front;               /* k8s-mode.c */
 
 typedef struct AgentOptions {
         const char *config_path;        /* --config; NULL: /etc/colo/colo.yaml if present, else defaults */
@@ -43,20 +90,6 @@ typedef struct AgentOptions {
         const char *state_dir;          /* --state-dir overrides agent.state_dir */
         bool dry_run;                   /* decide and report, write no cgroup file, signal nothing */
 } AgentOptions;
-
-/* The online peak estimate until a predictor takes over: the maximum of the online usage over the
- * last RECENT_PEAK_WINDOW_SEC seconds, kept as one maximum per second in a ring (no allocation). */
-#define RECENT_PEAK_WINDOW_SEC 30
-typedef struct RecentPeak {
-        struct {
-                uint64_t second;        /* monotonic second this slot holds; 0 = empty */
-                double cpu_cores;
-                uint64_t mem_bytes;
-        } slots[RECENT_PEAK_WINDOW_SEC];
-} RecentPeak;
-
-void recent_peak_push(RecentPeak *p, uint64_t now_usec, double cpu_cores, uint64_t mem_bytes);
-OnlineEstimate recent_peak_get(const RecentPeak *p, uint64_t now_usec);
 
 /* estimate.c: the usage profiles (built from prediction.*, loaded from the checkpoint) and the
  * estimate of one period into a->estimate. */
@@ -81,6 +114,12 @@ typedef struct EvictionRecord {
         StatusWorkload last;            /* the workload as last seen, for the status document */
 } EvictionRecord;
 
+/* Knobs the reconcile restored, by file name ("cpu.shares"). */
+typedef struct AgentKnobRestored {
+        char file[32];
+        uint64_t total;
+} AgentKnobRestored;
+
 typedef struct AgentMetrics {
         uint64_t ticks_total;
         uint64_t tick_failures_total;
@@ -89,10 +128,15 @@ typedef struct AgentMetrics {
         uint64_t fast_events_total;
         uint64_t evictions_total[_TIER_MAX];
         uint64_t write_failures_total;
+        AgentKnobRestored knob_restored[16];
+        size_t n_knob_restored;
         uint64_t reloads_total, reload_failures_total;
         /* Kubernetes mode: what the Eviction API answered (k8s-evict-report.c). */
         uint64_t k8s_evictions_accepted_total, k8s_evictions_blocked_total, k8s_eviction_conflicts_total,
                 k8s_evictions_replaced_total, k8s_evictions_gone_total, k8s_eviction_errors_total;
+        /* systemd driver (systemd-slices.c): unit properties colo had in force, lost and set again;
+         * SetUnitProperties calls that failed. */
+        uint64_t systemd_restores_total, systemd_failures_total;
 } AgentMetrics;
 
 typedef struct Agent {
@@ -142,12 +186,18 @@ typedef struct Agent {
         size_t metrics_last_len;        /* length of the last page rendered, to size the next one */
         AgentMetrics metrics;
         bool ready;                     /* READY=1 sent */
-        /* Bit per CgController colo needs that the v2 managed root lacks (agent.c reports each
-         * once); with cpu or memory among them isolation is not in force and READY=1 is withheld. */
-        unsigned missing_controllers;
         uint64_t write_failures_this_tick;
 
         AgentK8s *k8s;                  /* Kubernetes mode (k8s-mode.c); NULL in standalone mode */
+        /* Standalone mode on v2 under systemd: the offline slice and scope (offline-slice.c); NULL
+         * where offline work is not placed there. */
+        struct AgentOfflineSlice *offline_slice;        /* typedef below */
+        const AgentFront *front;        /* the mode's part of a tick */
+        /* Wired by agent.c, so loop.c and psi-watch.c call back without depending on the files
+         * that implement them. */
+        int (*tick)(Agent *a);
+        void (*reload)(Agent *a);
+        void (*request_tick)(Agent *a, uint64_t event_usec);
 } Agent;
 
 /* agent.c */
@@ -166,18 +216,31 @@ int agent_run(Agent *a);                /* until SIGTERM/SIGINT; returns the exi
 void agent_request_tick(Agent *a, uint64_t event_usec); /* from an event: tick now (coalesced) */
 int agent_arm_period(Agent *a);         /* (re)arms the period timer after a period change */
 
-/* tick.c */
+/* tick.c: one period, for either front. */
 int agent_tick(Agent *a);
-/* The status document's fields both modes share: the plan, the agent and its estimate. */
-int agent_status_fill_common(Agent *a, const NodeSample *s, const Plan *plan);
 
 /* k8s-mode.c: kubernetes.enabled. The managed root is kubelet's kubepods cgroup (chosen before
- * it is opened), the workloads are the node's pods from the API server, and agent_tick() hands
- * each period to agent_k8s_tick(). */
+ * it is opened), the workloads are the node's pods from the API server. */
 void agent_k8s_choose_subtree(Agent *a, bool subtree_option_given);
-int agent_k8s_start(Agent *a);          /* after the event loop is set up */
-int agent_k8s_tick(Agent *a);
+/* After the event loop is set up; *ret_source: the pods, for the tracker. */
+int agent_k8s_start(Agent *a, WorkloadSource *ret_source);
 AgentK8s *agent_k8s_free(AgentK8s *k);  /* NULL-safe, returns NULL */
+
+/* offline-slice.c: standalone mode on cgroup v2 under systemd, the units that make offline work
+ * idle next to the whole machine (the layout is in src/lib/systemd/offline-units.h), made through
+ * systemd's API so that systemd keeps owning the top of the tree, found again and reused by a
+ * restarted agent, the slice's CPUWeight=idle held every period against other writers. */
+typedef struct AgentOfflineSlice AgentOfflineSlice;
+/* Before the managed root is opened: with agent.offline_placement top, standalone mode and a
+ * cgroup2 mount, makes or finds the slice, the delegated scope and its holder process. Returns
+ * the object for agent_offline_slice_hold() with the scope's directory (from the v2 root) in
+ * ret_dir, or NULL: then ret_cause says why, "" when nothing was asked of systemd here (v1, the
+ * subtree placement, Kubernetes mode: the cgroup layer knows those). Logs what it made. */
+AgentOfflineSlice *agent_offline_slice_ensure(Agent *a, char *ret_dir, size_t dir_size, char *ret_cause,
+                                              size_t cause_size);
+/* Every period: the slice's CPUWeight back to idle if systemd no longer holds it (set-property). */
+void agent_offline_slice_hold(AgentOfflineSlice *o);
+AgentOfflineSlice *agent_offline_slice_free(AgentOfflineSlice *o);     /* NULL-safe, returns NULL */
 
 /* evict.c */
 void agent_start_eviction(Agent *a, const Eviction *e, size_t workload_index);  /* records it */
@@ -192,6 +255,9 @@ PsiWatch *psi_watch_free(PsiWatch *w);
 /* Re-arms the v1 memory threshold after the estimate moved; cheap when nothing changed. */
 void psi_watch_update(PsiWatch *w, const NodeSample *s);
 
+/* write-log.c: the dry run's record of writes (agent.opts.dry_run makes the root record-only) and
+ * the reconcile's log and count of knobs restored. After the root and the enforce state exist. */
+void agent_writes_setup(Agent *a);
 /* metrics.c: renders into a->metrics_text (allocated when NULL); returns its length or -ENOMEM. */
 int agent_render_metrics(Agent *a);
 /* Sets up the metrics' histogram buckets (the rest of AgentMetrics starts at zero). */

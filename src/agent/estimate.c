@@ -1,8 +1,6 @@
-/* The online peak estimate the offline budget is computed from: the predictor's (usage profiles
- * and the node predictor of predict/profile-set.h, checkpointed so a restart stays calibrated)
- * once it is calibrated, and before that the largest online CPU and memory use seen in the last
- * RECENT_PEAK_WINDOW_SEC seconds, one slot per second in a fixed ring (so a burst of
- * fast-reaction ticks neither allocates nor shortens the window). */
+/* The agent's side of the online peak estimate: the usage profiles (predict/profile-set.h, built
+ * from prediction.*, checkpointed so a restart stays calibrated) observe every period, and the
+ * pure estimate_choose() (predict/estimate.h) decides between their answer and the recent peak. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,32 +11,6 @@
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
-
-void recent_peak_push(RecentPeak *p, uint64_t now_usec, double cpu_cores, uint64_t mem_bytes) {
-        uint64_t second = now_usec / USEC_PER_SEC + 1;         /* + 1: 0 marks an empty slot */
-        typeof(p->slots[0]) *slot = &p->slots[second % RECENT_PEAK_WINDOW_SEC];
-        if (slot->second != second) {
-                slot->second = second;
-                slot->cpu_cores = cpu_cores;
-                slot->mem_bytes = mem_bytes;
-                return;
-        }
-        slot->cpu_cores = MAX(slot->cpu_cores, cpu_cores);
-        slot->mem_bytes = MAX(slot->mem_bytes, mem_bytes);
-}
-
-OnlineEstimate recent_peak_get(const RecentPeak *p, uint64_t now_usec) {
-        uint64_t second = now_usec / USEC_PER_SEC + 1;
-        OnlineEstimate e = {};
-        for (size_t i = 0; i < RECENT_PEAK_WINDOW_SEC; i++) {
-                const typeof(p->slots[0]) *slot = &p->slots[i];
-                if (slot->second == 0 || slot->second > second || second - slot->second >= RECENT_PEAK_WINDOW_SEC)
-                        continue;
-                e.cpu_cores = MAX(e.cpu_cores, slot->cpu_cores);
-                e.mem_bytes = MAX(e.mem_bytes, slot->mem_bytes);
-        }
-        return e;
-}
 
 /* --- the predictor path: usage profiles and the node predictor (predict/profile-set.h) --- */
 
@@ -131,25 +103,14 @@ void agent_profiles_save(Agent *a) {
                 log_debug("Saved usage profiles to '%s'.", path);
 }
 
-/* The online estimate for this period. The predictor's, per resource, once it is calibrated;
- * until then (the node predictor answers the limit, which in standalone mode, without declared
- * limits, is the whole node: no overselling at all for hours after a cold start) the largest
- * online usage of the last RECENT_PEAK_WINDOW_SEC seconds. */
-void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec) {
-        recent_peak_push(&a->recent_peak, now_usec, s->online_cpu_usage, s->online_mem_working_set);
-        OnlineEstimate recent = recent_peak_get(&a->recent_peak, now_usec);
-        a->estimate = recent;
-        a->has_predicted_peak = a->cpu_predicted = a->mem_predicted = false;
-        snprintf(a->estimate_source, sizeof(a->estimate_source), "recent-max-%ds", RECENT_PEAK_WINDOW_SEC);
-        if (!a->profiles)
-                return;
-
-        /* Every online workload, every period: the profile set forgets the ones left out. */
+/* Every online workload, every period, goes to the profiles (they forget the ones left out);
+ * fills *ret with their answer. false when they rejected the sample (logged). */
+static bool profiles_answer(Agent *a, const NodeSample *s, PredictorAnswer *ret) {
         size_t n = 0;
         if (a->profile_samples_cap < s->n_workloads) {
                 ProfileSample *p = realloc(a->profile_samples, s->n_workloads * sizeof(*p));
                 if (!p)
-                        return;
+                        return false;
                 a->profile_samples = p;
                 a->profile_samples_cap = s->n_workloads;
         }
@@ -174,24 +135,29 @@ void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec) {
                                     s->online_mem_working_set, &err);
         if (r < 0) {
                 log_warning("Usage profiles rejected this period's sample: %s", colo_error_msg(&err));
-                return;
+                return false;
         }
         ProfileEstimate pe;
         profile_set_estimate(a->profiles, realtime, s->cpu_capacity_cores, s->mem_capacity, &pe);
         a->predicted.cpu_cores = pe.cpu_peak;
         a->predicted.mem_bytes = pe.mem_peak;
-        bool cpu_ready = pe.cpu_predicted < pe.cpu_limit, mem_ready = pe.mem_predicted < pe.mem_limit;
-        if (cpu_ready)
-                a->estimate.cpu_cores = pe.cpu_peak;
-        if (mem_ready)
-                a->estimate.mem_bytes = pe.mem_peak;
-        a->cpu_predicted = cpu_ready;
-        a->mem_predicted = mem_ready;
-        a->has_predicted_peak = cpu_ready || mem_ready;
-        if (a->has_predicted_peak)
-                snprintf(a->estimate_source, sizeof(a->estimate_source), "predictor %s%s",
-                         a->config.prediction.predictor, cpu_ready && mem_ready ? "" : cpu_ready ? " (cpu)" : " (memory)");
-        else
-                snprintf(a->estimate_source, sizeof(a->estimate_source), "recent-max-%ds (predictor warming up)",
-                         RECENT_PEAK_WINDOW_SEC);
+        *ret = (PredictorAnswer) { .cpu_peak = pe.cpu_peak, .cpu_predicted = pe.cpu_predicted, .cpu_limit = pe.cpu_limit,
+                                   .mem_peak = pe.mem_peak, .mem_predicted = pe.mem_predicted, .mem_limit = pe.mem_limit };
+        return true;
+}
+
+/* The online estimate for this period: the profiles observe the sample, and estimate_choose()
+ * (predict/estimate.h) picks per resource between their answer and the recent peak. */
+void agent_estimate(Agent *a, const NodeSample *s, uint64_t now_usec) {
+        recent_peak_push(&a->recent_peak, now_usec, s->online_cpu_usage, s->online_mem_working_set);
+        PeakEstimate recent = recent_peak_get(&a->recent_peak, now_usec);
+        PredictorAnswer answer;
+        bool answered = a->profiles && profiles_answer(a, s, &answer);
+        EstimateChoice c;
+        estimate_choose(&recent, answered ? &answer : NULL, a->config.prediction.predictor, &c);
+        a->estimate = (OnlineEstimate) { .cpu_cores = c.estimate.cpu_cores, .mem_bytes = c.estimate.mem_bytes };
+        a->cpu_predicted = c.cpu_predicted;
+        a->mem_predicted = c.mem_predicted;
+        a->has_predicted_peak = c.cpu_predicted || c.mem_predicted;
+        snprintf(a->estimate_source, sizeof(a->estimate_source), "%s", c.source);
 }

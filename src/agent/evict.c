@@ -8,7 +8,7 @@
 
 #include "agent/agent.h"
 #include "cgroup/cgroup.h"
-#include "standalone/tracker.h"
+#include "workloads/tracker.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"

@@ -2,7 +2,7 @@
  * answer in the agent's metrics, and a log line each. */
 #pragma once
 
-#include "k8s/k8s-evict.h"
+#include "kube/k8s-evict.h"
 
 /* A KubeEvictorOptions.on_answer callback; userdata is the Agent. */
 void agent_k8s_on_eviction_answer(void *userdata, const KubeEviction *ev, KubeEvictAction action);

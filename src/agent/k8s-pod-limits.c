@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "agent/k8s-pod-limits.h"
-#include "k8s/k8s-event.h"
+#include "kube/k8s-event.h"
 #include "k8s/pod-limits.h"
 #include "util/fileio.h"
 #include "util/log.h"

@@ -9,9 +9,9 @@
 
 #include "cgroup/cgroup.h"
 #include "config/config.h"
-#include "k8s/kubeclient.h"
+#include "kube/kubeclient.h"
 #include "k8s/pod-cgroup.h"
-#include "k8s/pod-watch.h"
+#include "kube/pod-watch.h"
 
 #define POD_LIMITS_EVENT_REASON "ColoLimitsMalformed"
 #define POD_LIMITS_EVENT_ATTEMPTS 3

@@ -20,7 +20,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         (void) s;
         switch (si->ssi_signo) {
         case SIGHUP:
-                agent_reload(a);
+                a->reload(a);
                 break;
         case SIGTERM:
         case SIGINT:
@@ -32,7 +32,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 }
 
 static void run_tick(Agent *a) {
-        int r = agent_tick(a);
+        int r = a->tick(a);
         if (r < 0)
                 a->metrics.tick_failures_total++;
 }

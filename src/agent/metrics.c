@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "cgroup/cgroup.h"
 #include "util/macro.h"
 #include "version.h"
+#include "workloads/protections.h"
 
 typedef struct Out {
         Agent *a;
@@ -135,22 +137,63 @@ static void render_node(Out *o, const Agent *a, const StatusDoc *d) {
 
 }
 
-/* Which controllers colo can use in the managed root, and so whether isolation is in force. */
+/* The CPU interference controller, from the policy state: its cap (the capacity when it does
+ * not cap), its phase as a state set, what it measured and how often it stepped. */
+static void render_cpu_controller(Out *o, const Agent *a) {
+        const CpuControlState *cc = &a->policy_state.cpu_control;
+        gauge(o, "colo_cpu_controller_quota_cores",
+              "Offline CPU cap of the CPU interference controller; the node's CPU capacity when it does not cap.",
+              cc->limiting ? cc->limit_cores : a->status.cpu_capacity_cores);
+        out_printf(o, "# HELP colo_cpu_controller_state Phase of the CPU interference controller in the last period "
+                      "(the label); 1 for the current one.\n# TYPE colo_cpu_controller_state gauge\n");
+        for (CpuControlPhase p = 0; p < _CPU_CONTROL_PHASE_MAX; p++)
+                out_printf(o, "colo_cpu_controller_state{state=\"%s\"} %d\n", cpu_control_phase_to_string(p),
+                           cc->phase == p ? 1 : 0);
+        out_printf(o, "# HELP colo_cpu_controller_online_pressure_ratio Online pressure the controller measured over "
+                      "the last sample interval (PSI some, 0..1; throttled: share of CFS periods); absent inputs "
+                      "are not listed.\n# TYPE colo_cpu_controller_online_pressure_ratio gauge\n");
+        const struct {
+                const char *input;
+                double percent;
+        } in[] = { { "cpu", cc->cpu_pressure }, { "io", cc->io_pressure }, { "throttled", cc->throttled } };
+        for (size_t i = 0; i < ELEMENTSOF(in); i++)
+                if (in[i].percent >= 0.0)
+                        out_printf(o, "colo_cpu_controller_online_pressure_ratio{input=\"%s\"} %.9g\n", in[i].input,
+                                   in[i].percent / 100.0);
+        gauge(o, "colo_cpu_controller_cpu_target_ratio",
+              "Online CPU pressure above which the controller caps offline CPU, in the last decision (0..1): "
+              "isolation.cpu_pressure_target plus the online pressure learned at the floor as online's own, while "
+              "it counts (isolation.cpu_pressure_own_hold).",
+              cc->cpu_target / 100.0);
+        out_printf(o, "# HELP colo_cpu_controller_steps_total Steps of the offline CPU cap, by direction.\n"
+                      "# TYPE colo_cpu_controller_steps_total counter\n"
+                      "colo_cpu_controller_steps_total{direction=\"down\"} %llu\n"
+                      "colo_cpu_controller_steps_total{direction=\"up\"} %llu\n",
+                   (unsigned long long) cc->steps_down, (unsigned long long) cc->steps_up);
+        counter(o, "colo_cpu_controller_evictions_total",
+                "Offline workloads evicted because squeezing to the floor did not lower online pressure.", cc->evictions);
+}
+
+/* Which controllers colo can use in the managed root, and so whether isolation is in force: all
+ * from the protections checked once at start (a->status), so colo_isolation_in_force (kept: the
+ * dashboards and docs use it) always agrees with colo_protection_in_force's cpu and memory. */
 static void render_isolation(Out *o, const Agent *a) {
-        unsigned essential = (1u << CG_CTRL_CPU) | (1u << CG_CTRL_MEMORY);
         gauge(o, "colo_isolation_in_force",
               "0 when a controller colo protects online work with (cpu, memory) is missing from the managed root.",
-              a->missing_controllers & essential ? 0.0 : 1.0);
+              a->status.isolation_in_force ? 1.0 : 0.0);
         out_printf(o, "# HELP colo_cgroup_controller_available 1 when the managed root has the controller, 0 when "
                        "colo cannot use it (cgroup v2: not delegated or not enabled; the log says why).\n"
                        "# TYPE colo_cgroup_controller_available gauge\n");
-        static const struct {
-                CgController c;
-                const char *name;
-        } controllers[] = { { CG_CTRL_CPU, "cpu" }, { CG_CTRL_MEMORY, "memory" }, { CG_CTRL_IO, "io" } };
+        static const char *const controllers[] = { "cpu", "memory", "io" };
         for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
-                out_printf(o, "colo_cgroup_controller_available{controller=\"%s\"} %d\n", controllers[i].name,
-                           !(a->missing_controllers & (1u << controllers[i].c)));
+                out_printf(o, "colo_cgroup_controller_available{controller=\"%s\"} %d\n", controllers[i],
+                           protections_in_force(&a->status, controllers[i]));
+        out_printf(o, "# HELP colo_protection_in_force 1 when colo can put the protection (a controller, or a knob "
+                       "such as cpu.idle) in force on this node, 0 when not (the log and `colo status` say why).\n"
+                       "# TYPE colo_protection_in_force gauge\n");
+        for (size_t i = 0; i < a->status.n_protections; i++)
+                out_printf(o, "colo_protection_in_force{protection=\"%s\"} %d\n", a->status.protections[i].name,
+                           a->status.protections[i].in_force);
 }
 
 static void render_workloads(Out *o, const StatusDoc *d) {
@@ -192,6 +235,16 @@ static void render_agent(Out *o, const Agent *a) {
                            (unsigned long long) m->k8s_evictions_gone_total,
                            (unsigned long long) m->k8s_eviction_errors_total);
         counter(o, "colo_cgroup_write_failures_total", "cgroup writes that failed.", m->write_failures_total);
+        counter(o, "colo_systemd_property_restores_total",
+                "Unit properties colo owns on systemd's slices that systemd no longer held, set again.",
+                m->systemd_restores_total);
+        counter(o, "colo_systemd_property_failures_total", "SetUnitProperties calls to systemd that failed.",
+                m->systemd_failures_total);
+        out_printf(o, "# HELP colo_cgroup_knob_restored_total Knobs colo owns found changed behind its back and "
+                       "written again, by file.\n# TYPE colo_cgroup_knob_restored_total counter\n");
+        for (size_t i = 0; i < m->n_knob_restored; i++)
+                out_printf(o, "colo_cgroup_knob_restored_total{file=\"%s\"} %llu\n", m->knob_restored[i].file,
+                           (unsigned long long) m->knob_restored[i].total);
         counter(o, "colo_ticks_total", "Control periods run (periodic and event-driven).", m->ticks_total);
         counter(o, "colo_tick_failures_total", "Control periods that failed.", m->tick_failures_total);
         histogram(o, "colo_tick_duration_seconds", "Duration of a control period.", &m->tick_duration_seconds);
@@ -216,6 +269,7 @@ int agent_render_metrics(Agent *a) {
         }
         render_node(&o, a, &a->status);
         render_isolation(&o, a);
+        render_cpu_controller(&o, a);
         render_workloads(&o, &a->status);
         render_agent(&o, a);
         if (o.oom)

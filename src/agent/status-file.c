@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
-#include "standalone/session.h"
+#include "workloads/session.h"
 #include "util/log.h"
 #include "util/macro.h"
 

@@ -1,8 +1,11 @@
-/* One control period: collect -> estimate -> decide -> enforce -> evict -> status. Runs every
- * agent.period and at once after a fast-reaction event. Only the tracker and enforce_apply() touch the
- * kernel; the decision is policy_decide(), the same pure function the simulator and `colo status`
- * call. The status file is written before any eviction signal goes out, so the reason is on
- * record by the time the workload's supervisor sees it die. */
+/* One control period, the same for both modes: refresh the tracker over the mode's workload
+ * source -> sample -> estimate -> decide -> (transform onto the mode's tree) -> enforce -> the
+ * front's evictions and publication -> status. Runs every agent.period and at once after a
+ * fast-reaction event. Only the tracker and enforce_apply() touch the kernel; the decisions are
+ * the pure estimate_choose() and policy_decide(), which the simulator and `colo status` call too.
+ * What differs by mode is the AgentFront (agent.h) agent.c picked. The status file is written
+ * before any eviction signal goes out, so the reason is on record by the time the workload's
+ * supervisor sees it die. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,25 +15,17 @@
 #include "agent/agent.h"
 #include "cgroup/cgroup.h"
 #include "enforce/enforce.h"
-#include "standalone/snapshot.h"
-#include "standalone/tracker.h"
-#include "standalone/tree.h"
+#include "workloads/protections.h"
+#include "workloads/snapshot.h"
+#include "workloads/tracker.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
 
-/* An empty leaf that never had a task is left alone this long: `colo run` creates the leaf
- * before its child joins it. */
-#define EMPTY_LEAF_GRACE_USEC (10 * USEC_PER_SEC)
-
 static void on_write(void *userdata, const char *path, const char *value, int r) {
         Agent *a = userdata;
-        if (r >= 0) {
-                /* Only a dry run reports writes that succeeded (would have happened). */
-                if (a->opts.dry_run)
-                        log_info("Dry run: would write '%s' to '%s'.", value, path);
-                return;
-        }
+        if (r >= 0)
+                return;         /* a dry run's writes are recorded at the seam (write-log.c) */
         a->metrics.write_failures_total++;
         a->write_failures_this_tick++;
         log_warning("Failed to write '%s' to '%s': %s", value, path, strerror(-r));
@@ -38,36 +33,12 @@ static void on_write(void *userdata, const char *path, const char *value, int r)
 
 static void on_workload_change(void *userdata, const TreeWorkload *w, bool added) {
         Agent *a = userdata;
-        if (added)
-                log_info("%s workload '%s' (%s/%s).", a->ready ? "Tracking new" : "Adopted", w->name,
-                         workload_class_to_string(w->cls), workload_tier_to_string(w->tier));
-        else
-                log_info("Workload '%s' (%s/%s) is gone.", w->name, workload_class_to_string(w->cls),
-                         workload_tier_to_string(w->tier));
+        if (a->front->workload_change)
+                a->front->workload_change(a, w, added);
 }
 
-/* Removes leaves of workloads whose processes all exited. */
-static void remove_empty_leaves(Agent *a, uint64_t now) {
-        if (a->opts.dry_run)
-                return;
-        for (size_t i = 0; i < tracker_count(a->tracker); i++) {
-                TrackedWorkload *w = tracker_get(a->tracker, i);
-                if (w->read_failed || w->usage.nr_tasks > 0 || w->empty_since_usec == 0)
-                        continue;
-                if (!w->ever_populated && now - MIN(now, w->first_seen_usec) < EMPTY_LEAF_GRACE_USEC)
-                        continue;
-                ColoError err = {};
-                int r = tree_remove_if_empty(a->root, w->id.path, &err);
-                if (r > 0) {
-                        log_info("Removed the empty group of workload '%s' (%s).", w->id.name, w->id.path);
-                        enforce_state_forget(a->enforce_state, w->id.path);
-                }
-                else if (r < 0)
-                        log_warning("Failed to remove the empty group '%s': %s, ignoring.", w->id.path, colo_error_msg(&err));
-        }
-}
-
-int agent_status_fill_common(Agent *a, const NodeSample *s, const Plan *plan) {
+/* The status document's fields both modes share: the plan, the agent and its estimate. */
+static int fill_common_status(Agent *a, const NodeSample *s, const Plan *plan) {
         StatusDoc *d = &a->status;
         int r = snapshot_fill_status(d, s, &a->estimate, &a->config.policy, plan);
         if (r < 0)
@@ -85,128 +56,122 @@ int agent_status_fill_common(Agent *a, const NodeSample *s, const Plan *plan) {
         for (int t = 0; t < _TIER_MAX; t++)
                 total += a->metrics.evictions_total[t];
         d->evictions_total = total;
-        return 0;
-}
-
-/* The status document: what the policy decided, with evictions in progress or retained. */
-static int build_status(Agent *a, const NodeSample *s, const Plan *plan) {
-        StatusDoc *d = &a->status;
-        int r = agent_status_fill_common(a, s, plan);
-        if (r < 0)
-                return r;
-
-        /* Workloads being evicted keep their record's reason; finished evictions whose group is
-         * gone stay listed (retained) so `colo status` can say why they stopped. */
-        for (size_t i = 0; i < a->n_evictions; i++) {
-                const EvictionRecord *rec = &a->evictions[i];
-                StatusWorkload *w = NULL;
-                for (size_t j = 0; j < d->n_workloads; j++)
-                        if (strcmp(d->workloads[j].name, rec->name) == 0 && d->workloads[j].tier == rec->tier)
-                                w = &d->workloads[j];
-                if (w) {
-                        w->state = WORKLOAD_EVICTED;
-                        memcpy(w->reason, rec->reason, sizeof(w->reason));
-                        w->evicted_realtime_usec = rec->started_realtime_usec;
-                        continue;
-                }
-                r = status_doc_reserve(d, d->n_workloads + 1);
-                if (r < 0)
-                        return r;
-                d->workloads[d->n_workloads++] = rec->last;
-        }
-        return 0;
+        return a->front->fill_status(a, d);
 }
 
 static void notify(Agent *a) {
-        char text[256];
-        snprintf(text, sizeof(text), "STATUS=%zu workloads; offline budget %.2f cores, %" PRIu64 " MiB%s%s",
-                 tracker_count(a->tracker), a->status.offline_cpu_budget_cores, a->status.offline_mem_budget >> 20,
-                 a->status.squeezed ? "; squeezed" : "", a->opts.dry_run ? "; dry run" : "");
-        unsigned essential = (1u << CG_CTRL_CPU) | (1u << CG_CTRL_MEMORY);
-        if (a->missing_controllers & essential) {
-                /* Not ready while isolation is not in force: a Type=notify unit fails to start
-                 * instead of running half-isolated (agent.c logged the cause and the fix). */
-                snprintf(text, sizeof(text), "STATUS=isolation not in force: no %s%s%s controller in the managed root",
-                         a->missing_controllers & (1u << CG_CTRL_CPU) ? "cpu" : "",
-                         (a->missing_controllers & essential) == essential ? " and no " : "",
-                         a->missing_controllers & (1u << CG_CTRL_MEMORY) ? "memory" : "");
-                (void) sd_notify(0, text);
-                return;
-        }
-        if (!a->ready) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "READY=1\n%s", text);
+        char text[384], msg[416];
+        a->front->describe(a, text, sizeof(text));
+        if (a->front->needs_controllers && !a->status.isolation_in_force) {
+                /* Not ready while isolation is not in force (the cpu or memory protection, checked
+                 * once at start): a Type=notify unit fails to start instead of running
+                 * half-isolated (agent.c logged the cause and the fix). */
+                bool cpu = protections_in_force(&a->status, "cpu"), memory = protections_in_force(&a->status, "memory");
+                snprintf(msg, sizeof(msg), "STATUS=isolation not in force: no %s%s%s controller in the managed root",
+                         cpu ? "" : "cpu", !cpu && !memory ? " and no " : "", memory ? "" : "memory");
                 (void) sd_notify(0, msg);
-                a->ready = true;
-                log_info("Ready: managing %s (%s); %zu workloads.", cg_root_describe(a->root),
-                         cg_root_mode(a->root) == CG_MODE_V2 ? "v2" : "v1", tracker_count(a->tracker));
                 return;
         }
-        (void) sd_notify(0, text);
+        snprintf(msg, sizeof(msg), "%sSTATUS=%s", a->ready ? "" : "READY=1\n", text);
+        (void) sd_notify(0, msg);
+        if (!a->ready) {
+                a->ready = true;
+                a->front->log_ready(a);
+        }
 }
 
-int agent_tick(Agent *a) {
-        if (a->k8s)
-                return agent_k8s_tick(a);       /* pods from the API server in kubelet's tree */
-        uint64_t start = now_monotonic_usec();
+/* The period's workloads and their sample. NULL when the node cannot be read (logged). */
+static const NodeSample *sample(Agent *a, uint64_t now) {
         ColoError err = {};
-        Plan *plan = NULL;
-        int r;
-
-        a->write_failures_this_tick = 0;
-        r = tracker_refresh(a->tracker, start, on_workload_change, a, &err);
+        int r = tracker_refresh(a->tracker, now, on_workload_change, a, &err);
         if (r < 0) {
-                log_warning("Failed to list the managed workloads: %s", colo_error_msg(&err));
-                return r;
+                log_warning("Failed to list the workloads: %s", colo_error_msg(&err));
+                return NULL;
         }
         for (size_t i = 0; i < tracker_count(a->tracker); i++) {
                 TrackedWorkload *w = tracker_get(a->tracker, i);
-                w->being_evicted = agent_is_being_evicted(a, w->id.name);
+                w->being_evicted = a->front->being_evicted(a, w);
         }
-        r = tracker_sample(a->tracker, start, &err);
+        colo_error_clear(&err);
+        r = tracker_sample(a->tracker, now, &err);
         if (r < 0) {
                 log_warning("Failed to sample the node: %s", colo_error_msg(&err));
-                return r;
+                return NULL;
         }
-        const NodeSample *s = tracker_node(a->tracker);
+        return tracker_node(a->tracker);
+}
 
-        agent_estimate(a, s, start);
-
-        r = policy_decide(s, &a->estimate, &a->config.policy, &a->policy_state, &plan);
-        if (r < 0) {
-                log_error("The policy rejected the sample: %s", strerror(-r));
-                return r;
+/* The plan through the front's transform (onto its tree) into enforce_apply(). */
+static void apply(Agent *a, const Plan *plan) {
+        ColoError err = {};
+        Plan *mapped = NULL;
+        if (a->front->transform_plan) {
+                int r = a->front->transform_plan(a, plan, &mapped);
+                if (r < 0) {
+                        log_error("Cannot map the plan onto the managed tree: %s", strerror(-r));
+                        return;
+                }
         }
-
-        r = enforce_apply(a->root, plan, a->enforce_state, a->opts.dry_run, on_write, a, &err);
+        int r = enforce_apply(a->root, mapped ?: plan, a->enforce_state, on_write, a, &err);
         if (r < 0)
                 log_error("Failed to apply the plan: %s", colo_error_msg(&err));
+        if (a->front->after_apply)
+                a->front->after_apply(a, mapped ?: plan);
+        plan_free(mapped);
         if (a->pending_event_usec != 0) {
                 uint64_t now = now_monotonic_usec();
                 prom_histogram_observe(&a->metrics.reaction_seconds,
                                        (double) (now - MIN(now, a->pending_event_usec)) / USEC_PER_SEC);
                 a->pending_event_usec = 0;
         }
+}
 
-        for (size_t i = 0; i < plan->n_evictions; i++) {
-                int idx = tracker_find(a->tracker, plan->evictions[i].name);
-                if (idx >= 0)
-                        agent_start_eviction(a, &plan->evictions[i], (size_t) idx);
+/* No fresh decision this period: the knobs stay as they are; the front still runs (Kubernetes:
+ * the advertised capacity decays once this lasts beyond kubernetes.stale_after). */
+static int tick_without_plan(Agent *a, uint64_t start, int r) {
+        if (a->front->after_decide)
+                a->front->after_decide(a, NULL, NULL, start);
+        if (a->front->end)
+                a->front->end(a);
+        return r;
+}
+
+int agent_tick(Agent *a) {
+        uint64_t start = now_monotonic_usec();
+        Plan *plan = NULL;
+
+        a->write_failures_this_tick = 0;
+        if (a->front->begin)
+                a->front->begin(a, start);
+        const NodeSample *s = sample(a, start);
+        if (!s)
+                return tick_without_plan(a, start, -EIO);
+        agent_estimate(a, s, start);
+        int r = policy_decide(s, &a->estimate, &a->config.policy, &a->policy_state, &plan);
+        if (r < 0) {
+                log_error("The policy rejected the sample: %s", strerror(-r));
+                return tick_without_plan(a, start, r);
         }
-        agent_evictions_update(a, start);
-        if (plan->squeezed != a->status.squeezed)
-                log_notice(plan->squeezed ? "Offline work squeezed: %s" : "Offline work no longer squeezed%s",
-                           plan->squeezed ? plan->squeeze_reason : ".");
 
-        r = build_status(a, s, plan);
+        apply(a, plan);
+        a->front->evict(a, plan, start);
+        if (plan->squeezed != a->status.squeezed)
+                log_notice(plan->squeezed ? "Offline %s squeezed: %s" : "Offline %s no longer squeezed%s",
+                           a->front->offline_noun, plan->squeezed ? plan->squeeze_reason : ".");
+        if (a->front->after_decide)
+                a->front->after_decide(a, s, plan, start);
+
+        r = fill_common_status(a, s, plan);
         plan = plan_free(plan);
         if (r < 0)
                 log_error("Failed to build the status: %s", strerror(-r));
         else
                 (void) agent_write_status(a);
-        agent_evictions_signal(a);
-        remove_empty_leaves(a, start);
+        if (a->front->after_status)
+                a->front->after_status(a, start);
         psi_watch_update(a->psi, s);
+        if (a->front->end)
+                a->front->end(a);
 
         a->last_tick_usec = now_monotonic_usec();
         a->metrics.ticks_total++;

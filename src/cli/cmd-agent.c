@@ -4,7 +4,7 @@
 
 #include "agent/agent.h"
 #include "cli/commands.h"
-#include "standalone/session.h"
+#include "workloads/session.h"
 #include "util/macro.h"
 
 static void agent_usage(FILE *f) {

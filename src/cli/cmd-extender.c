@@ -1,5 +1,5 @@
 /* colo extender: serves the kube-scheduler extender (POST /filter, POST /prioritize, GET /healthz)
- * over HTTP or HTTPS. Decisions are extender_handle() in src/lib/k8s. With --node-source, a
+ * over HTTP or HTTPS. Decisions are extender_handle() in src/lib/extender. With --node-source, a
  * refresher thread keeps a node set for kube-scheduler's nodeCacheCapable mode, where only node
  * names are sent; without it, kube-scheduler must send full Nodes (nodeCacheCapable: false). */
 #include <getopt.h>
@@ -12,10 +12,10 @@
 
 #include "cli/commands.h"
 #include "cli/server-cli.h"
-#include "k8s/curl-dl.h"
-#include "k8s/extender-node-source.h"
-#include "k8s/extender.h"
-#include "k8s/https-server.h"
+#include "kube/curl-dl.h"
+#include "extender/extender-node-source.h"
+#include "extender/extender.h"
+#include "httpd/https-server.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -26,8 +26,7 @@ typedef struct Extender {
         /* node source */
         const char *node_file;
         bool in_cluster;
-        ApiServerAccess api;
-        char api_url[512];
+        KubeConfig *kube;               /* the in-cluster API server, for the node source */
         unsigned refresh_sec;
         struct timespec file_mtime;
         /* refresher thread */
@@ -121,7 +120,7 @@ static int refresh_nodes(Extender *x) {
                 if (r >= 0)
                         x->file_mtime = st.st_mtim;
         } else
-                r = extender_nodes_list_api(&x->api, &set, &err);
+                r = extender_nodes_list_api(x->kube, 30, &set, &err);
         if (r < 0) {
                 log_warning("Cannot refresh nodes: %s, keeping the previous node set.", err.msg);
                 return r;
@@ -158,101 +157,129 @@ static int parse_fraction(const char *s, double *ret) {
         return 0;
 }
 
-int cmd_extender(int argc, char **argv) {
-        enum { OPT_CPU = _SERVER_OPT_MAX, OPT_MEMORY, OPT_STALE, OPT_SOURCE, OPT_REFRESH };
-        static const struct option options[] = {
-                SERVER_LONG_OPTIONS,
-                { "cpu-threshold", required_argument, NULL, OPT_CPU },
-                { "memory-threshold", required_argument, NULL, OPT_MEMORY },
-                { "stale-after", required_argument, NULL, OPT_STALE },
-                { "node-source", required_argument, NULL, OPT_SOURCE },
-                { "node-refresh", required_argument, NULL, OPT_REFRESH },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        Extender x = { .cfg = EXTENDER_CONFIG_DEFAULT, .refresh_sec = 10 };
-        const char *source = NULL;
-        ServerOptions o;
-        server_options_init(&o, "0.0.0.0:8888", EXTENDER_REQUEST_MAX_SIZE_DEFAULT, EXTENDER_MAX_IN_FLIGHT, handle, &x);
-        uint64_t v;
-        int c, r;
+enum { OPT_CPU = _SERVER_OPT_MAX, OPT_MEMORY, OPT_STALE, OPT_SOURCE, OPT_REFRESH };
+static const struct option extender_options[] = {
+        SERVER_LONG_OPTIONS,
+        { "cpu-threshold", required_argument, NULL, OPT_CPU },
+        { "memory-threshold", required_argument, NULL, OPT_MEMORY },
+        { "stale-after", required_argument, NULL, OPT_STALE },
+        { "node-source", required_argument, NULL, OPT_SOURCE },
+        { "node-refresh", required_argument, NULL, OPT_REFRESH },
+        { "help", no_argument, NULL, 'h' },
+        {},
+};
 
+/* One of the extender's own options (not a shared server option). -EINVAL for a bad value. */
+static int parse_extender_option(Extender *x, int c, const char *arg, const char **source) {
+        uint64_t v;
+        switch (c) {
+        case OPT_CPU:
+                return parse_fraction(arg, &x->cfg.cpu_threshold);
+        case OPT_MEMORY:
+                return parse_fraction(arg, &x->cfg.memory_threshold);
+        case OPT_STALE:
+                if (parse_u64(arg, &v) < 0 || v < 1 || v > 7 * 86400)
+                        return -EINVAL;
+                x->cfg.stale_after_usec = v * USEC_PER_SEC;
+                return 0;
+        case OPT_SOURCE:
+                if (strcmp(arg, "in-cluster") != 0 && strncmp(arg, "file:", 5) != 0 && strcmp(arg, "none") != 0)
+                        return -EINVAL;
+                *source = arg;
+                return 0;
+        case OPT_REFRESH:
+                if (parse_u64(arg, &v) < 0 || v < 1 || v > 3600)
+                        return -EINVAL;
+                x->refresh_sec = (unsigned) v;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* The command line into x, o and *source. Returns -1 to go on, else the exit status (0 after
+ * --help, 2 on a usage error, printed). */
+static int parse_args(int argc, char **argv, Extender *x, ServerOptions *o, const char **source) {
+        int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
-                r = server_options_parse(&o, c, optarg);
-                if (r < 0)
-                        goto bad_value;
+        while ((c = getopt_long(argc, argv, "l:h", extender_options, NULL)) >= 0) {
+                int r = server_options_parse(o, c, optarg);
                 if (r > 0)
                         continue;
-                switch (c) {
-                case OPT_CPU:
-                        if (parse_fraction(optarg, &x.cfg.cpu_threshold) < 0)
-                                goto bad_value;
-                        break;
-                case OPT_MEMORY:
-                        if (parse_fraction(optarg, &x.cfg.memory_threshold) < 0)
-                                goto bad_value;
-                        break;
-                case OPT_STALE:
-                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 7 * 86400)
-                                goto bad_value;
-                        x.cfg.stale_after_usec = v * USEC_PER_SEC;
-                        break;
-                case OPT_SOURCE:
-                        if (strcmp(optarg, "in-cluster") != 0 && strncmp(optarg, "file:", 5) != 0 &&
-                            strcmp(optarg, "none") != 0)
-                                goto bad_value;
-                        source = optarg;
-                        break;
-                case OPT_REFRESH:
-                        if (parse_u64(optarg, &v) < 0 || v < 1 || v > 3600)
-                                goto bad_value;
-                        x.refresh_sec = (unsigned) v;
-                        break;
-                case 'h': extender_usage(stdout); return 0;
-                default: extender_usage(stderr); return 2;
+                if (r == 0 && c == 'h')
+                        return extender_usage(stdout), 0;
+                if (r == 0 && (c < OPT_CPU || c > OPT_REFRESH))
+                        return extender_usage(stderr), 2;
+                if (r < 0 || parse_extender_option(x, c, optarg, source) < 0) {
+                        cli_report_invalid_value("extender", extender_options, c, optarg);
+                        return 2;
                 }
-                continue;
-        bad_value:
-                cli_report_invalid_value("extender", options, c, optarg);
-                return 2;
         }
         if (optind != argc) {
                 fprintf(stderr, "colo extender: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
-        if (!o.http.cert_file != !o.http.key_file) {
+        if (!o->http.cert_file != !o->http.key_file) {
                 fprintf(stderr, "colo extender: --tls-cert and --tls-key go together\n");
                 return 2;
         }
-        if (server_options_finish(&o, "extender") < 0)
+        if (server_options_finish(o, "extender") < 0)
                 return 2;
-        x.cfg.max_request_size = o.http.max_body_size;
+        x->cfg.max_request_size = o->http.max_body_size;
+        return -1;
+}
+
+/* The node cache and its first load, for --node-source file:PATH or in-cluster. -1 when it
+ * cannot be set up (logged); a first load that fails is not fatal: names without data pass. */
+static int open_node_source(Extender *x, const char *source) {
+        ColoError err = {};
+        if (extender_node_cache_new(&x->cache) < 0)
+                return log_error("Out of memory."), -1;
+        if (strncmp(source, "file:", 5) == 0)
+                x->node_file = source + 5;
+        else if (kube_config_from_cluster(NULL, &x->kube, &err) < 0 || curl_dl_open(&err) < 0)
+                return log_error("--node-source in-cluster: %s", err.msg), -1;
+        else {
+                x->in_cluster = true;
+                /* Before the refresher thread starts: older libcurl's global init is not thread-safe. */
+                (void) sym_curl_global_init(CURL_GLOBAL_DEFAULT);
+        }
+        (void) refresh_nodes(x);
+        return 0;
+}
+
+/* Stops the refresher thread and frees what x holds. */
+static void extender_done(Extender *x) {
+        if (x->thread_started) {
+                pthread_mutex_lock(&x->lock);
+                x->stopping = true;
+                pthread_cond_signal(&x->wake);
+                pthread_mutex_unlock(&x->lock);
+                pthread_join(x->thread, NULL);
+        }
+        extender_node_cache_free(x->cache);
+        kube_config_free(x->kube);
+        pthread_cond_destroy(&x->wake);
+        pthread_mutex_destroy(&x->lock);
+        if (x->in_cluster)
+                sym_curl_global_cleanup();
+}
+
+int cmd_extender(int argc, char **argv) {
+        Extender x = { .cfg = EXTENDER_CONFIG_DEFAULT, .refresh_sec = 10 };
+        const char *source = NULL;
+        ServerOptions o;
+        server_options_init(&o, "0.0.0.0:8888", EXTENDER_REQUEST_MAX_SIZE_DEFAULT, EXTENDER_MAX_IN_FLIGHT, handle, &x);
+        int ret = parse_args(argc, argv, &x, &o, &source);
+        if (ret >= 0)
+                return ret;
 
         ColoError err = {};
         HttpsServer *server = NULL;
         pthread_mutex_init(&x.lock, NULL);
         pthread_cond_init(&x.wake, NULL);
-        int ret = 1;
-        if (source && strcmp(source, "none") != 0) {
-                if (extender_node_cache_new(&x.cache) < 0) {
-                        log_error("Out of memory.");
-                        goto finish;
-                }
-                if (strncmp(source, "file:", 5) == 0)
-                        x.node_file = source + 5;
-                else if (api_server_access_in_cluster(&x.api, x.api_url, sizeof(x.api_url), &err) < 0 ||
-                         curl_dl_open(&err) < 0) {
-                        log_error("--node-source in-cluster: %s", err.msg);
-                        goto finish;
-                } else {
-                        x.in_cluster = true;
-                        /* Before the refresher thread starts: older libcurl's global init is not thread-safe. */
-                        (void) sym_curl_global_init(CURL_GLOBAL_DEFAULT);
-                }
-                /* A first load that fails is not fatal: names without data pass the filter. */
-                (void) refresh_nodes(&x);
-        }
+        ret = 1;
+        if (source && strcmp(source, "none") != 0 && open_node_source(&x, source) < 0)
+                goto finish;
 
         sigset_t mask;
         server_block_stop_signals(&mask);       /* before the threads below, which inherit the mask */
@@ -275,17 +302,6 @@ int cmd_extender(int argc, char **argv) {
         ret = 0;
 finish:
         server = https_server_stop(server);
-        if (x.thread_started) {
-                pthread_mutex_lock(&x.lock);
-                x.stopping = true;
-                pthread_cond_signal(&x.wake);
-                pthread_mutex_unlock(&x.lock);
-                pthread_join(x.thread, NULL);
-        }
-        extender_node_cache_free(x.cache);
-        pthread_cond_destroy(&x.wake);
-        pthread_mutex_destroy(&x.lock);
-        if (x.in_cluster)
-                sym_curl_global_cleanup();
+        extender_done(&x);
         return ret;
 }

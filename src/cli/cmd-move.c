@@ -9,8 +9,8 @@
 #include "cli/commands.h"
 #include "cli/workload-args.h"
 #include "model/workload.h"
-#include "standalone/session.h"
-#include "standalone/tree.h"
+#include "workloads/session.h"
+#include "workloads/tree.h"
 #include "util/log.h"
 #include "util/macro.h"
 

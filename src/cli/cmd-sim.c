@@ -38,13 +38,16 @@ static void sim_usage(FILE *f) {
                 "                           series without it are packed --node-size at a time)\n"
                 "      --predictors LIST    comma-separated specs (default: %s)\n"
                 "      --node-size K        azure, prometheus: VMs or series per simulated node (default 10)\n"
-                "      --signal max|avg     azure: CPU column used as usage (default max)\n"
+                "      --signal max|avg|mem azure: CPU column used as usage (default max); mem (with\n"
+                "                           --format alibaba): the machine's memory instead of CPU\n"
+                "      --machine-cores N    alibaba: cores of one machine, the unit of usage (default 96)\n"
                 "      --warmup DURATION    history before the first scored step (default 24h)\n"
                 "      --horizon DURATION   prediction horizon (default 1h)\n"
                 "      --step DURATION      resampling step, whole seconds (default 300s)\n"
                 "      --max-gap N          empty steps filled with the last value; longer gaps break (default 3)\n"
                 "      --colo-quantile Q    share of peaks colo's predictor covers (default 0.8, the agent's CPU choice)\n"
-                "      --job-cpu CORES      offline job size, in the trace's unit (default 0.5: half of one VM's limit)\n"
+                "      --job-cpu CORES      offline job size, in the trace's unit (default 0.5: half of one VM's\n"
+                "                           limit on azure, half a core on alibaba and prometheus)\n"
                 "      --job-hours H        work of one job at full size, in hours (default 1)\n"
                 "      --squeeze-tolerance F  evict when jobs get less than 1-F of their size (default 0.1)\n"
                 "      --reserved-cpu CORES kept back from the offline budget (default 0: traces include the system)\n"
@@ -105,7 +108,7 @@ enum {
         OPT_FORMAT = 0x100, OPT_PREDICTORS, OPT_NODE_SIZE, OPT_SIGNAL, OPT_WARMUP, OPT_HORIZON,
         OPT_STEP, OPT_MAX_GAP, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_PLOT_NODE, OPT_JOB_CPU, OPT_JOB_HOURS,
         OPT_SQUEEZE_TOLERANCE, OPT_RESERVED_CPU, OPT_CPU_SAFETY_MARGIN, OPT_LIMITS, OPT_WORKLOAD_LABEL,
-        OPT_LIMIT_LABEL, OPT_NODE_LABEL, OPT_COLO_QUANTILE,
+        OPT_LIMIT_LABEL, OPT_NODE_LABEL, OPT_COLO_QUANTILE, OPT_MACHINE_CORES,
 };
 static const struct option sim_options[] = {
         { "help", no_argument, NULL, 'h' },
@@ -131,6 +134,7 @@ static const struct option sim_options[] = {
         { "workload-label", required_argument, NULL, OPT_WORKLOAD_LABEL },
         { "limit-label", required_argument, NULL, OPT_LIMIT_LABEL },
         { "node-label", required_argument, NULL, OPT_NODE_LABEL },
+        { "machine-cores", required_argument, NULL, OPT_MACHINE_CORES },
         {},
 };
 
@@ -171,7 +175,7 @@ static int parse_trace_option(int c, const char *arg, SimArgs *a) {
         case OPT_SIGNAL:
                 a->trace.signal = trace_signal_from_string(arg);
                 if (a->trace.signal < 0) {
-                        fprintf(stderr, "colo sim: --signal: expected max or avg, not '%s'\n", arg);
+                        fprintf(stderr, "colo sim: --signal: expected max, avg or mem, not '%s'\n", arg);
                         return -EINVAL;
                 }
                 return 1;
@@ -191,6 +195,8 @@ static int parse_trace_option(int c, const char *arg, SimArgs *a) {
                 }
                 a->trace.max_gap_steps = (unsigned) u;
                 return 1;
+        case OPT_MACHINE_CORES:
+                return parse_number_option("machine-cores", arg, 1.0, 1e6, &a->trace.machine_cores) < 0 ? -EINVAL : 1;
         case OPT_LIMITS:
                 a->trace.limits_path = arg;
                 return 1;

@@ -9,8 +9,9 @@
 
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
-#include "standalone/session.h"
-#include "standalone/snapshot.h"
+#include "workloads/protections.h"
+#include "workloads/session.h"
+#include "workloads/snapshot.h"
 #include "util/fileio.h"
 #include "util/human.h"
 #include "util/macro.h"
@@ -28,6 +29,27 @@ static void status_usage(FILE *f) {
                 DEFAULT_CONFIG_PATH);
 }
 
+/* Which protections are in force; each one that is not, with its cgroup, cause and fix. */
+static void print_protections(const StatusDoc *d) {
+        if (!d->protections_checked)
+                return;
+        printf("isolation: %s", d->isolation_in_force ? "in force" : "NOT IN FORCE");
+        const char *sep = " (";
+        for (size_t i = 0; i < d->n_protections; i++)
+                if (d->protections[i].in_force) {
+                        printf("%s%s", sep, d->protections[i].name);
+                        sep = ", ";
+                }
+        printf("%s\n", sep[0] == ',' ? ")" : "");
+        for (size_t i = 0; i < d->n_protections; i++) {
+                const StatusProtection *p = &d->protections[i];
+                if (!p->in_force)
+                        printf("  missing: %s in '%s': %s\n           fix: %s\n", p->name, p->cgroup, p->cause, p->fix);
+                else if (strcmp(p->name, PROTECTION_OFFLINE_TOP) == 0)
+                        printf("  offline parent: '%s' (idle next to the whole machine)\n", p->cgroup);
+        }
+}
+
 /* "not running", or what is wrong with the status file (Session.status_problem). */
 static void print_text(const StatusDoc *d, bool live, const char *problem) {
         char b1[32], b2[32], b3[32];
@@ -41,6 +63,7 @@ static void print_text(const StatusDoc *d, bool live, const char *problem) {
         else
                 printf("agent:     not running (one-shot snapshot; nothing is enforced)\n");
         printf("cgroups:   %s (%s)\n", d->cgroup_root, d->cgroup_mode);
+        print_protections(d);
         printf("node:      %.2f cores, %s memory (%s available)\n", d->cpu_capacity_cores,
                format_bytes_iec(d->mem_capacity, b1, sizeof(b1)), format_bytes_iec(d->mem_available, b2, sizeof(b2)));
         printf("online:    %.2f cores, %s working set; %s peak %.2f cores, %s (%s)\n", d->online_cpu_usage_cores,

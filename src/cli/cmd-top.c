@@ -19,7 +19,7 @@
 #include <curses.h>
 
 #include "cli/commands.h"
-#include "standalone/session.h"
+#include "workloads/session.h"
 #include "top/top-view.h"
 #include "util/fileio.h"
 #include "util/macro.h"

@@ -1,5 +1,5 @@
 /* colo webhook: serves the mutating admission webhook (POST /mutate, AdmissionReview v1) over
- * TLS, plus GET /healthz. The decision is admission_review() in src/lib/k8s; this file parses
+ * TLS, plus GET /healthz. The decision is admission_review() in src/lib/admission; this file parses
  * options, wires the HTTP server, logs each decision and waits for SIGTERM. */
 #include <getopt.h>
 #include <signal.h>
@@ -8,8 +8,8 @@
 
 #include "cli/commands.h"
 #include "cli/server-cli.h"
-#include "k8s/admission.h"
-#include "k8s/https-server.h"
+#include "admission/admission.h"
+#include "httpd/https-server.h"
 #include "model/workload.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -73,79 +73,101 @@ static void handle(const HttpRequest *req, HttpReply *reply, void *userdata) {
                 log_debug("Admitted %s pod '%s' (uid %s) unchanged", cls ? cls : "-", out.pod, out.uid);
 }
 
-int cmd_webhook(int argc, char **argv) {
-        enum { OPT_INSECURE = _SERVER_OPT_MAX, OPT_PRIORITY, OPT_PREEMPTION, OPT_REPLACEABLE };
-        static const struct option options[] = {
-                SERVER_LONG_OPTIONS,
-                { "insecure-http", no_argument, NULL, OPT_INSECURE },
-                { "offline-priority", required_argument, NULL, OPT_PRIORITY },
-                { "preemption-policy", required_argument, NULL, OPT_PREEMPTION },
-                { "replaceable-priority-class", required_argument, NULL, OPT_REPLACEABLE },
-                { "help", no_argument, NULL, 'h' },
-                {},
-        };
-        AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
-        const char *replaceable[REPLACEABLE_MAX + 1] = {};
-        size_t n_replaceable = 0;
-        ServerOptions o;
-        server_options_init(&o, "0.0.0.0:8443", ADMISSION_REVIEW_MAX_SIZE, WEBHOOK_MAX_IN_FLIGHT, handle, &cfg);
-        bool insecure = false;
-        int64_t prio;
-        int c, r;
+enum { OPT_INSECURE = _SERVER_OPT_MAX, OPT_PRIORITY, OPT_PREEMPTION, OPT_REPLACEABLE };
+static const struct option webhook_options[] = {
+        SERVER_LONG_OPTIONS,
+        { "insecure-http", no_argument, NULL, OPT_INSECURE },
+        { "offline-priority", required_argument, NULL, OPT_PRIORITY },
+        { "preemption-policy", required_argument, NULL, OPT_PREEMPTION },
+        { "replaceable-priority-class", required_argument, NULL, OPT_REPLACEABLE },
+        { "help", no_argument, NULL, 'h' },
+        {},
+};
 
+typedef struct WebhookArgs {
+        AdmissionConfig cfg;
+        const char *replaceable[REPLACEABLE_MAX + 1];
+        size_t n_replaceable;
+        bool insecure;
+} WebhookArgs;
+
+/* One of the webhook's own options. -EINVAL for a bad value, -E2BIG past REPLACEABLE_MAX. */
+static int parse_webhook_option(WebhookArgs *w, int c, const char *arg) {
+        int64_t prio;
+        switch (c) {
+        case OPT_INSECURE:
+                w->insecure = true;
+                return 0;
+        case OPT_PRIORITY:
+                if (parse_i64(arg, &prio) < 0 || prio < INT32_MIN || prio > 1000000000)
+                        return -EINVAL;
+                w->cfg.offline_priority = (int32_t) prio;
+                return 0;
+        case OPT_PREEMPTION:
+                if (strcmp(arg, "keep") == 0)
+                        w->cfg.offline_preemption_policy = NULL;
+                else if (strcmp(arg, "Never") == 0 || strcmp(arg, "PreemptLowerPriority") == 0)
+                        w->cfg.offline_preemption_policy = arg;
+                else
+                        return -EINVAL;
+                return 0;
+        case OPT_REPLACEABLE:
+                if (w->n_replaceable == REPLACEABLE_MAX)
+                        return -E2BIG;
+                w->replaceable[w->n_replaceable++] = arg;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* The command line into w and o. Returns -1 to go on, else the exit status (0 after --help, 2 on
+ * a usage error, printed). */
+static int parse_args(int argc, char **argv, WebhookArgs *w, ServerOptions *o) {
+        int c;
         optind = 1;
-        while ((c = getopt_long(argc, argv, "l:h", options, NULL)) >= 0) {
-                r = server_options_parse(&o, c, optarg);
-                if (r < 0)
-                        goto bad_value;
+        while ((c = getopt_long(argc, argv, "l:h", webhook_options, NULL)) >= 0) {
+                int r = server_options_parse(o, c, optarg);
                 if (r > 0)
                         continue;
-                switch (c) {
-                case OPT_INSECURE: insecure = true; break;
-                case OPT_PRIORITY:
-                        if (parse_i64(optarg, &prio) < 0 || prio < INT32_MIN || prio > 1000000000)
-                                goto bad_value;
-                        cfg.offline_priority = (int32_t) prio;
-                        break;
-                case OPT_PREEMPTION:
-                        if (strcmp(optarg, "keep") == 0)
-                                cfg.offline_preemption_policy = NULL;
-                        else if (strcmp(optarg, "Never") == 0 || strcmp(optarg, "PreemptLowerPriority") == 0)
-                                cfg.offline_preemption_policy = optarg;
-                        else
-                                goto bad_value;
-                        break;
-                case OPT_REPLACEABLE:
-                        if (n_replaceable == REPLACEABLE_MAX) {
-                                fprintf(stderr, "colo webhook: at most %d --replaceable-priority-class\n", REPLACEABLE_MAX);
-                                return 2;
-                        }
-                        replaceable[n_replaceable++] = optarg;
-                        break;
-                case 'h': webhook_usage(stdout); return 0;
-                default: webhook_usage(stderr); return 2;
+                if (r == 0 && c == 'h')
+                        return webhook_usage(stdout), 0;
+                if (r == 0 && (c < OPT_INSECURE || c > OPT_REPLACEABLE))
+                        return webhook_usage(stderr), 2;
+                if (r == 0)
+                        r = parse_webhook_option(w, c, optarg);
+                if (r == -E2BIG) {
+                        fprintf(stderr, "colo webhook: at most %d --replaceable-priority-class\n", REPLACEABLE_MAX);
+                        return 2;
                 }
-                continue;
-        bad_value:
-                cli_report_invalid_value("webhook", options, c, optarg);
-                return 2;
+                if (r < 0) {
+                        cli_report_invalid_value("webhook", webhook_options, c, optarg);
+                        return 2;
+                }
         }
         if (optind != argc) {
                 fprintf(stderr, "colo webhook: unexpected argument '%s'\n", argv[optind]);
                 return 2;
         }
-        cfg.replaceable_priority_classes = replaceable;
-        if (!insecure && (!o.http.cert_file || !o.http.key_file)) {
+        w->cfg.replaceable_priority_classes = w->replaceable;
+        if (!w->insecure && (!o->http.cert_file || !o->http.key_file)) {
                 fprintf(stderr, "colo webhook: the API server calls webhooks over TLS: give --tls-cert and --tls-key "
                                 "(or --insecure-http for tests)\n");
                 return 2;
         }
-        if (insecure && (o.http.cert_file || o.http.key_file)) {
+        if (w->insecure && (o->http.cert_file || o->http.key_file)) {
                 fprintf(stderr, "colo webhook: --insecure-http excludes --tls-cert/--tls-key\n");
                 return 2;
         }
-        if (server_options_finish(&o, "webhook") < 0)
-                return 2;
+        return server_options_finish(o, "webhook") < 0 ? 2 : -1;
+}
+
+int cmd_webhook(int argc, char **argv) {
+        WebhookArgs w = { .cfg = ADMISSION_CONFIG_DEFAULT };
+        ServerOptions o;
+        server_options_init(&o, "0.0.0.0:8443", ADMISSION_REVIEW_MAX_SIZE, WEBHOOK_MAX_IN_FLIGHT, handle, &w.cfg);
+        int ret = parse_args(argc, argv, &w, &o);
+        if (ret >= 0)
+                return ret;
 
         sigset_t mask;
         server_block_stop_signals(&mask);       /* before the server threads, which inherit the mask */
@@ -157,7 +179,7 @@ int cmd_webhook(int argc, char **argv) {
                 return 1;
         }
         log_info("Serving the admission webhook on %s port %u (%s), offline priority %d", o.address,
-                 https_server_port(server), insecure ? "plain HTTP" : "TLS", cfg.offline_priority);
+                 https_server_port(server), w.insecure ? "plain HTTP" : "TLS", w.cfg.offline_priority);
         server_wait_for_stop(&mask);
         return 0;
 }

@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "k8s/https-server.h"
+#include "httpd/https-server.h"
 
 /* getopt codes of the shared long options; a command numbers its own from _SERVER_OPT_MAX. */
 enum {

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "model/workload.h"
-#include "standalone/session.h"
+#include "workloads/session.h"
 
 /* getopt codes of the shared long options without a short form. */
 enum {

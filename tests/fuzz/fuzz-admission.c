@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../unit/k8s-test-helpers.h"
-#include "k8s/admission.h"
+#include "admission/admission.h"
 #include "k8s/pod-class.h"
 #include "k8s/resource-quantity.h"
 

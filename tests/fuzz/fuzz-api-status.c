@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/kubeclient.h"
+#include "kube/kubeclient.h"
 #include "k8s/pod-cgroup.h"
 #include "k8s/resource-quantity.h"
 

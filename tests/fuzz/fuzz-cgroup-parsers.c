@@ -34,6 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void) cg_parse_keyed_u64(text, keys[i], &v);
         (void) cg_parse_limit(text, &v);
         (void) cg_parse_controllers(text);
+        CgKnobs throttles;
+        cg_knobs_init(&throttles);
+        for (CgV1Throttle t = 0; t < _CG_V1_THROTTLE_MAX; t++)
+                (void) cg_parse_v1_throttle_rules(text, t, &throttles);
 
         pid_t *pids = NULL;
         size_t n = 0, cap = 0;

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/https-server.h"
+#include "httpd/https-server.h"
 #include "model/workload.h"
-#include "standalone/tree.h"
+#include "workloads/tree.h"
 #include "util/fileio.h"
 
 #define CHECK(cond)                                                                        \

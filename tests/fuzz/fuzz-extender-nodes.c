@@ -10,8 +10,8 @@
 
 #include <jansson.h>
 
-#include "k8s/extender-internal.h"
-#include "k8s/extender.h"
+#include "extender/extender-internal.h"
+#include "extender/extender.h"
 
 #define CHECK(cond)                                                                          \
         do {                                                                                 \

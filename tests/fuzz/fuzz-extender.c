@@ -11,8 +11,8 @@
 #include <jansson.h>
 #include <yajl/yajl_parse.h>
 
-#include "k8s/extender.h"
-#include "k8s/go-json-key.h"
+#include "extender/extender.h"
+#include "extender/go-json-key.h"
 #include "k8s/node-annotation.h"
 #include "util/macro.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/kubeclient.h"
+#include "kube/kubeclient.h"
 
 #define CHECK(cond)                                                                      \
         do {                                                                             \

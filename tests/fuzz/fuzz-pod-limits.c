@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/admission.h"
+#include "k8s/pod-class.h"
 #include "k8s/pod-limits.h"
 
 #define CHECK(cond)                                                                     \
@@ -39,7 +39,7 @@ static json_t *pod_with(const PodOriginalResources *o, const char *annotation, s
         }
         if (json_array_size(json_object_get(spec, "containers")) == 0)
                 json_array_append_new(json_object_get(spec, "containers"), json_pack("{s:s}", "name", "other"));
-        return json_pack("{s:{s:{s:s%}}, s:o}", "metadata", "annotations", ADMISSION_ORIGINAL_RESOURCES_ANNOTATION,
+        return json_pack("{s:{s:{s:s%}}, s:o}", "metadata", "annotations", POD_ORIGINAL_RESOURCES_ANNOTATION,
                          annotation, size, "spec", spec);
 }
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "standalone/status-doc.h"
+#include "status/status-doc.h"
 
 #define CHECK(cond)                                                                     \
         do {                                                                            \

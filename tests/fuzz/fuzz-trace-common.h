@@ -21,7 +21,9 @@ static inline int fuzz_trace_reader(TraceFormat format, const uint8_t *data, siz
         trace_options_init_defaults(&o);
         o.format = format;
         o.node_size = 1 + (data[0] & 7);
-        o.signal = (data[0] >> 3) & 1 ? TRACE_SIGNAL_AVG : TRACE_SIGNAL_MAX;
+        /* The second signal: Azure's avg column, Alibaba's memory column. */
+        TraceSignal other = format == TRACE_FORMAT_ALIBABA ? TRACE_SIGNAL_MEM : TRACE_SIGNAL_AVG;
+        o.signal = (data[0] >> 3) & 1 ? other : TRACE_SIGNAL_MAX;
         o.max_gap_steps = (data[0] >> 4) & 3;
         o.step_sec = steps[(data[0] >> 6) & 3];
         if (trace_reader_open_buffer(data + 1, size - 1, "fuzz", &o, &r, NULL) < 0)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/kubeclient.h"
-#include "k8s/pod-watch.h"
+#include "kube/kubeclient.h"
+#include "kube/pod-watch.h"
 
 #define CHECK(cond)                                                                      \
         do {                                                                             \
@@ -38,7 +38,6 @@ static void check_pod(const KubePod *p) {
         CHECK(pod_uid_is_valid(p->uid));
         CHECK(p->name[0] && p->namespace_[0]);
         CHECK(p->offline_cpu_request_milli >= 0 && p->offline_memory_request >= 0);
-        CHECK(p->n_containers <= KUBE_POD_CONTAINERS_MAX);
         CHECK(p->cls.workload_class == CLASS_ONLINE || p->cls.workload_class == CLASS_OFFLINE);
 }
 

@@ -23,7 +23,13 @@
 #include "scratch-cgroup.h"
 
 #define MAX_RUNS 16
-#define HARNESS_CPU_SHARES 65536
+/* The scratch group's weight: that of the test process, which is the parent of the agent and of
+ * `colo run` (v1: a nice-0 task in the test's own cgroup; v2: the test's own leaf, weighted
+ * 10000 by scratch-cgroup.c). A heavier scratch group starves them whenever anything in it runs,
+ * the offline hogs included: cpu.idle makes a group idle only among its siblings, and the scratch
+ * group itself is an ordinary one. At 65536 shares on v1 the agent, the harness and `colo run`
+ * stalled for up to 50 s next to two offline hogs (agent-cpu-control, agent-cpu). */
+#define HARNESS_CPU_SHARES 1024
 #define HARNESS_CPU_WEIGHT 10000        /* v2's maximum */
 
 static struct {
@@ -52,6 +58,12 @@ void harness_sleep_ms(long ms) {
         struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
+}
+
+long harness_timeout_scale(void) {
+        const char *s = getenv("COLO_TEST_TIMEOUT_SCALE");
+        long n = s ? strtol(s, NULL, 10) : 1;
+        return n >= 1 && n <= 100 ? n : 1;
 }
 
 int harness_metrics_port(void) {
@@ -175,9 +187,9 @@ int harness_setup(int argc, char **argv, const char *extra_yaml) {
                 return HARNESS_SKIP;
         }
         atexit(teardown_at_exit);
-        /* The scratch group stands for a whole node: weight it well above the other tenants of a
-         * shared test machine (builds, other tests), so what the tests measure is colo's
-         * isolation inside it, not the machine's background load. Ours to write: we created it. */
+        /* The scratch group stands for a whole node, the test process and its children for the
+         * node's system services next to it: weight them alike (HARNESS_CPU_SHARES). Ours to
+         * write: we created it. */
         FILE *shares = fopen(harness_cg_path("cpu", H.v2 ? "cpu.weight" : "cpu.shares"), "w");
         CHECK(shares && fprintf(shares, "%d", H.v2 ? HARNESS_CPU_WEIGHT : HARNESS_CPU_SHARES) > 0 && fclose(shares) == 0);
         fprintf(stderr, "harness: managed root %s (cgroup %s)\n", harness_cg_path("cpu", ""), H.v2 ? "v2" : "v1");
@@ -217,8 +229,10 @@ static void write_config(unsigned period_ms) {
         FILE *f = fopen(H.config, "w");
         CHECK(f);
         fprintf(f, "agent:\n  subtree: %s\n  state_dir: %s\n  period: %ums\n  evict_grace_period: 2s\n"
+                   "  offline_placement: %s\n"
                    "metrics:\n  enabled: true\n  port: %d\nprediction:\n  checkpoint_path: %s/profiles.ckpt\n%s",
-                scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_metrics_port(), H.dir, H.extra_yaml);
+                scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_offline_placement(),
+                harness_metrics_port(), H.dir, H.extra_yaml);
         CHECK(fclose(f) == 0);
 }
 
@@ -259,13 +273,45 @@ bool harness_has_hierarchy(const char *controller) {
         return scratch_cgroup_path(H.scratch, controller) != NULL;
 }
 
+const char *harness_offline_placement(void) {
+        const char *p = getenv("COLO_TEST_OFFLINE_PLACEMENT");
+        return p && strcmp(p, "subtree") == 0 ? "subtree" : "top";
+}
+
+const char *harness_offline_slice(void) {
+        static char slice[PATH_MAX];
+        char name[256];
+        scratch_cgroup_offline_slice(H.scratch, name, sizeof(name));
+        snprintf(slice, sizeof(slice), "/sys/fs/cgroup/%s", name);
+        return slice;
+}
+
+const char *harness_offline_scope(void) {
+        static char scope[PATH_MAX];
+        const char *slice = harness_offline_slice();
+        const char *name = strrchr(slice, '/') + 1;
+        char offline[PATH_MAX + 16];
+        snprintf(scope, sizeof(scope), "%s/%.*s.scope", slice, (int) (strlen(name) - strlen(".slice")), name);
+        snprintf(offline, sizeof(offline), "%s/offline", scope);
+        return access(offline, F_OK) == 0 ? scope : NULL;
+}
+
 const char *harness_cg_path(const char *controller, const char *rel) {
         static char buf[4][PATH_MAX];
         static int next;
         const char *base = scratch_cgroup_path(H.scratch, H.v2 ? NULL : controller);
         CHECK(base);
         char *b = buf[next++ % 4];
-        snprintf(b, PATH_MAX, "%s%s%s", base, rel[0] ? "/" : "", rel);
+        /* agent.offline_placement top, on v1: "offline/..." is the sibling "<scratch>.offline/...";
+         * on v2, where the agent made its systemd scope, "<slice>/<scope>/offline/...". */
+        bool top = strcmp(harness_offline_placement(), "top") == 0 && strncmp(rel, "offline", 7) == 0 &&
+                   (rel[7] == '\0' || rel[7] == '/');
+        if (top && H.v2 && harness_offline_scope())
+                snprintf(b, PATH_MAX, "%s/%s", harness_offline_scope(), rel);
+        else if (top && !H.v2)
+                snprintf(b, PATH_MAX, "%s.%s", base, rel);
+        else
+                snprintf(b, PATH_MAX, "%s%s%s", base, rel[0] ? "/" : "", rel);
         return b;
 }
 
@@ -415,6 +461,36 @@ uint64_t harness_rss(pid_t pid) {
         unsigned long long kb = 0;
         CHECK(sscanf(p, "VmRSS: %llu kB", &kb) == 1);
         return kb * 1024;
+}
+
+#define SHARE_WINDOW_MS 2000
+
+static double cpu_over_window(pid_t pid) {
+        double before = harness_cpu_seconds(pid);
+        harness_sleep_ms(SHARE_WINDOW_MS);
+        return harness_cpu_seconds(pid) - before;
+}
+
+double harness_best_cpu_share(pid_t pid, const char *who, pid_t hog1, pid_t hog2, int pairs, double stop_at) {
+        double best = 0;
+        for (int i = 0; i < pairs && best < stop_at; i++) {
+                (void) kill(hog1, SIGSTOP);
+                (void) kill(hog2, SIGSTOP);
+                harness_sleep_ms(200);
+                double alone = cpu_over_window(pid);
+                (void) kill(hog1, SIGCONT);
+                (void) kill(hog2, SIGCONT);
+                harness_sleep_ms(200);
+                double h0 = harness_cpu_seconds(hog1) + harness_cpu_seconds(hog2);
+                double with = cpu_over_window(pid);
+                double hogs_cpu = harness_cpu_seconds(hog1) + harness_cpu_seconds(hog2) - h0;
+                double ratio = alone > 0 ? with / alone : 0;
+                fprintf(stderr, "pair %d: %s alone %.3f s, with hogs %.3f s (%.1f%%); hogs %.3f s in %d ms\n", i, who,
+                        alone, with, 100 * ratio, hogs_cpu, SHARE_WINDOW_MS);
+                if (ratio > best)
+                        best = ratio;
+        }
+        return best;
 }
 
 bool harness_alive(pid_t pid) {

@@ -51,9 +51,19 @@ pid_t harness_run_logged(const char *cls, const char *tier, const char *name, co
 /* Runs `colo <args...>` with the harness's --config appended, waits, returns its exit status. */
 int harness_colo(const char *const *args);
 
+/* agent.offline_placement as the harness configures it: "top" (the default), or "subtree" when
+ * COLO_TEST_OFFLINE_PLACEMENT=subtree (to run a test against the old layout). */
+const char *harness_offline_placement(void);
+
 /* Absolute path of rel ("" = the managed root, "offline/batch/x/cgroup.procs") in the hierarchy
- * of controller ("cpu", "memory"). */
+ * of controller ("cpu", "memory"). On v1 with the offline parent at the top, "offline/..." is in
+ * the scratch group's sibling "<scratch>.offline" (removed with the scratch group). */
 const char *harness_cg_path(const char *controller, const char *rel);
+/* cgroup v2: the directory of the agent's offline slice ("/sys/fs/cgroup/<slice>", made or
+ * not), and of its scope when the agent placed "offline" there (else NULL: a `colo run` before
+ * the agent made "<subtree>/offline", which stays while its work runs). */
+const char *harness_offline_slice(void);
+const char *harness_offline_scope(void);
 
 /* The CFS quota and period of group (relative to the managed root) in microseconds, from
  * cpu.cfs_quota_us/cpu.cfs_period_us (v1) or cpu.max (v2); quota -1 = unlimited. */
@@ -73,11 +83,20 @@ double harness_cpu_seconds(pid_t pid);
 uint64_t harness_rss(pid_t pid);
 bool harness_alive(pid_t pid);
 
+/* The CPU share that pid keeps next to two hogs: in up to pairs pairs of 2 s windows, the hogs
+ * stopped (SIGSTOP) for the first and running for the second, so both windows see the same
+ * background load of a shared machine; returns the best ratio of pid's CPU time with the hogs to
+ * alone, stopping at the first pair at or above stop_at. Each pair is reported on stderr as who. */
+double harness_best_cpu_share(pid_t pid, const char *who, pid_t hog1, pid_t hog2, int pairs, double stop_at);
+
 /* Waits for a `colo run` supervisor started by harness_run() (found by the workload name) to
  * exit, at most timeout_ms. Returns its wait status, or -1 on timeout. */
 int harness_wait_run(const char *name, long timeout_ms);
 
 void harness_sleep_ms(long ms);
+/* How many times longer than on a real machine a bounded wait may take: COLO_TEST_TIMEOUT_SCALE
+ * (the VM of tests/vm sets 10, its CPUs are emulated), else 1. */
+long harness_timeout_scale(void);
 /* The whole of a small file (up to 64 KiB), NUL-terminated, in a static buffer valid until the
  * next call; exits the test if it cannot be opened. */
 const char *harness_read_text(const char *path);

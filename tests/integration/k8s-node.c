@@ -116,15 +116,19 @@ void k8s_node_start_agent(K8sNode *n, const char *colo_bin, const char *node_nam
                 snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: true\n  port: %d\n", metrics_port);
         else
                 snprintf(metrics, sizeof(metrics), "metrics:\n  enabled: false\n");
+        char fs[128];
+        snprintf(fs, sizeof(fs), "%s/fs", n->dir);
         snprintf(text, sizeof(text),
-                 "agent:\n  cgroup_root_fs: \"%s/fs\"\n  cgroup_mode: v2\n  state_dir: \"%s/state\"\n  period: 200ms\n"
+                 "agent:\n  cgroup_root_fs: \"%s\"\n  cgroup_mode: v2\n  state_dir: \"%s/state\"\n  period: 200ms\n"
                  "  fast_reaction: false\n  log_level: debug\n%s"
                  "%s"
-                 "isolation:\n  evict_cooldown: 1s\n"
+                 "isolation:\n  evict_cooldown: 1s\n%s"
                  "prediction:\n  checkpoint_path: \"\"\n"
                  "kubernetes:\n  enabled: true\n  node_name: %s\n  kubeconfig: \"%s/kubeconfig\"\n"
-                 "  cgroup_driver: cgroupfs\n  status_update_interval: 10s\n  stale_after: 2s\n",
-                 n->dir, n->dir, extra_agent ? extra_agent : "", metrics, node_name, n->dir);
+                 "  cgroup_driver: %s\n  status_update_interval: 10s\n  stale_after: 2s\n",
+                 n->cgroup_fs ? n->cgroup_fs : fs, n->dir, extra_agent ? extra_agent : "", metrics,
+                 n->extra_isolation ? n->extra_isolation : "", node_name, n->dir,
+                 n->cgroup_driver ? n->cgroup_driver : "cgroupfs");
         write_at(n->dir, "colo.yaml", text);
 
         char config[128], logpath[128];

@@ -15,6 +15,11 @@ typedef struct K8sNode {
         char dir[64];                   /* /tmp/colo-test-k8s-XXXXXX */
         FakeApi *api;
         pid_t agent;
+        /* Set before k8s_node_start_agent() for a real node (the VM): agent.cgroup_root_fs and
+         * kubernetes.cgroup_driver; NULL: <dir>/fs and "cgroupfs". */
+        const char *cgroup_fs, *cgroup_driver;
+        /* More "  key: value\n" lines of the isolation section, or NULL. */
+        const char *extra_isolation;
 } K8sNode;
 
 /* The directory, the fake API server (node node_name with the given allocatable) and kubepods

@@ -1,6 +1,7 @@
-/* Scratch cgroups for integration tests (see scratch-cgroup.h). Deliberately independent of
- * src/lib/cgroup, so a bug there cannot keep the cleanup from working: hierarchies come from
- * /proc/self/mountinfo matched against /proc/self/cgroup, and removal is plain kill + rmdir. */
+/* Scratch cgroups for integration tests (see scratch-cgroup.h). Independent of src/lib/cgroup's
+ * CgRoot, so a bug there cannot keep the cleanup from working: hierarchies come from
+ * /proc/self/mountinfo matched against /proc/self/cgroup, and removal is kill + rmdir, through
+ * the library's one rmdir walk (cg_remove_empty_tree_at(), unit-tested on its own). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup/cgroup.h"
 #include "scratch-cgroup.h"
 
 #define MAX_HIERARCHIES 16
+/* colo's offline parent next to its subtree (agent.offline_placement top, src/lib/cgroup/cgroup-top.c):
+ * "<subtree name>.offline" in the subtree's parent. Spelled here again on purpose: this file
+ * does not use src/lib/cgroup's CgRoot. */
+#define SCRATCH_SIBLING_SUFFIX ".offline"
+/* On cgroup v2 under systemd the agent puts offline work into the transient units
+ * "<escaped name>.offline.slice" and ".scope" (src/lib/systemd/offline-units.h): the name's '-'
+ * escaped as systemd does, "\x2d". Spelled here again on purpose too. */
+#define SCRATCH_V2_ROOT "/sys/fs/cgroup"
 
 typedef struct ScratchHierarchy {
         char controllers[128];  /* as /proc/self/cgroup lists them ("cpu,cpuacct"); "" for v2 */
@@ -211,46 +221,71 @@ static int kill_tasks(const char *dir) {
 
 /* rmdir depth-first, retrying while tasks are still exiting. */
 static int remove_tree(const char *dir) {
-        DIR *d = opendir(dir);
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
         int r = 0;
-        struct dirent *de;
-        while ((de = readdir(d)))
-                if (de->d_type == DT_DIR && !is_dot_or_dotdot(de->d_name)) {
-                        char p[PATH_MAX];
-                        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                        int k = remove_tree(p);
-                        if (k < 0)
-                                r = k;
-                }
-        closedir(d);
         for (int i = 0; i < 250; i++) {
-                if (rmdir(dir) == 0 || errno == ENOENT)
+                r = cg_remove_empty_tree_at(AT_FDCWD, dir, CG_REMOVE_DEPTH_MAX);
+                if (r != -EBUSY)
                         return r;
-                if (errno != EBUSY)
-                        break;
                 (void) kill_tasks(dir);
                 sleep_ms(20);
         }
-        return -errno;
+        return r;
+}
+
+/* The scratch group's directory (sibling false) or its sibling "<scratch>.offline" in h. */
+static void scratch_dir(const ScratchHierarchy *h, bool sibling, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s", h->path, sibling ? SCRATCH_SIBLING_SUFFIX : "");
+}
+
+void scratch_cgroup_offline_slice(const ScratchCgroup *s, char *buf, size_t size) {
+        size_t n = 0;
+        for (const char *c = s->name; *c && n + 5 < size; c++)
+                n += (size_t) (*c == '-' ? snprintf(buf + n, size - n, "\\x2d") : snprintf(buf + n, size - n, "%c", *c));
+        snprintf(buf + n, size - n, ".offline.slice");
+}
+
+/* The agent's offline slice, when it made one: its processes killed (the holder, offline work a
+ * failed test left) and the unit stopped, so systemd removes its cgroups. */
+static void stop_offline_slice(const ScratchCgroup *s) {
+        char slice[256], dir[PATH_MAX];
+        scratch_cgroup_offline_slice(s, slice, sizeof(slice));
+        snprintf(dir, sizeof(dir), "%s/%s", SCRATCH_V2_ROOT, slice);
+        if (access(dir, F_OK) < 0)
+                return;
+        for (int round = 0; round < 5 && kill_tasks(dir) > 0; round++)
+                sleep_ms(20);
+        pid_t pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                        (void) dup2(null, STDOUT_FILENO);
+                execlp("systemctl", "systemctl", "stop", "--", slice, (char *) NULL);
+                _exit(127);
+        }
+        if (pid > 0)
+                (void) waitpid(pid, NULL, 0);
 }
 
 static int cleanup(ScratchCgroup *s, bool quiet) {
+        char dir[PATH_MAX + 16];
+        stop_offline_slice(s);
         for (int round = 0; round < 5; round++) {
                 int n = 0;
-                for (size_t i = 0; i < s->n; i++)
-                        n += kill_tasks(s->h[i].path);
+                for (size_t i = 0; i < 2 * s->n; i++) {
+                        scratch_dir(&s->h[i / 2], i % 2, dir, sizeof(dir));
+                        n += kill_tasks(dir);
+                }
                 if (n == 0)
                         break;
                 sleep_ms(20);
         }
         int r = 0;
-        for (size_t i = 0; i < s->n; i++) {
-                int k = remove_tree(s->h[i].path);
+        for (size_t i = 0; i < 2 * s->n; i++) {
+                scratch_dir(&s->h[i / 2], i % 2, dir, sizeof(dir));
+                int k = remove_tree(dir);
                 if (k < 0) {
                         if (!quiet)
-                                fprintf(stderr, "scratch-cgroup: cannot remove '%s': %s\n", s->h[i].path, strerror(-k));
+                                fprintf(stderr, "scratch-cgroup: cannot remove '%s': %s\n", dir, strerror(-k));
                         r = k;
                 }
         }

@@ -1,6 +1,7 @@
 /* Scratch cgroups for integration tests: a unique "colo-test-<pid>-<n>" directory below this
  * process's own cgroup in every mounted v1 hierarchy (and the v2 one when it is writable), removed
- * recursively at the end even when the test fails: scratch_cgroup_destroy() on the normal path,
+ * recursively at the end, with its sibling "colo-test-<pid>-<n>.offline" where colo made one
+ * (the offline parent next to the managed subtree), even when the test fails: scratch_cgroup_destroy() on the normal path,
  * an atexit() handler on exit(), and a reaper process (PR_SET_PDEATHSIG) when the test dies by a
  * signal or abort(). Removal kills leftover tasks, then rmdirs depth-first.
  *
@@ -42,3 +43,6 @@ bool scratch_cgroup_has_v1(const ScratchCgroup *s, const char *controller);
 int scratch_cgroup_destroy(ScratchCgroup *s);
 
 pid_t scratch_cgroup_reaper_pid(const ScratchCgroup *s);
+/* The systemd slice the agent makes for offline work on cgroup v2 for this scratch group:
+ * "colo\x2dtest\x2d<pid>\x2d<n>.offline.slice" (removed with the scratch group). */
+void scratch_cgroup_offline_slice(const ScratchCgroup *s, char *buf, size_t size);

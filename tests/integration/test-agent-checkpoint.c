@@ -1,11 +1,11 @@
-/* Integration test on real cgroup v1: an agent killed with SIGKILL (a crash loop) long before its
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): an agent killed with SIGKILL (a crash loop) long before its
  * checkpoint interval (5 min, the default) still saves its usage profiles, because the next save
  * is due an interval after the checkpoint file's own last save, not after each start:
  *  1. no checkpoint yet: the agent saves within its first periods;
  *  2. a checkpoint older than the interval: the restarted agent saves again at once;
  *  3. a temporary file of a write cut short by a crash (".tmp.<dead pid>") is removed at start.
  * Before, each start waited 5 minutes, so an agent restarted more often never saved at all.
- * Needs root and v1: exit 77. Waits are bounded polls for the agent to act; nothing is timed. */
+ * Needs root and v1 or a delegated v2: exit 77. Waits are bounded polls for the agent to act; nothing is timed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -5,7 +5,8 @@
  * (the v2 "no internal processes" rule). The agent must say so once per missing controller, with
  * the cgroup, the cause and the fix, and must not report itself ready: over several periods its
  * sd_notify messages (to our NOTIFY_SOCKET) carry "isolation not in force" and never READY=1,
- * and /metrics says which protections are not in force.
+ * and /metrics, the status document (/status) and `colo status` say which protections are not in
+ * force, each missing one with its cgroup, cause and fix.
  * Creates only below its own cgroup and removes it. Needs root and a delegated v2: exit 77. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,6 +59,45 @@ static int count(const char *text, const char *needle) {
         for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
                 n++;
         return n;
+}
+
+/* Whether the document's protection name says "in_force": false (its next member). */
+static bool protection_not_in_force(const char *doc, const char *name) {
+        char key[64];
+        snprintf(key, sizeof(key), "\"name\": \"%s\",", name);
+        const char *p = strstr(doc, key);
+        if (!p)
+                return false;
+        p += strlen(key);
+        p += strspn(p, " \n");
+        return strncmp(p, "\"in_force\": false", strlen("\"in_force\": false")) == 0;
+}
+
+/* The status document (/status and `colo status`) says isolation is not in force, and for each
+ * missing controller the cgroup, the cause and the fix. */
+static void check_status(const char *colo, const char *config, int port) {
+        const char *doc = harness_http_get(port, "/status");
+        CHECK(doc);
+        CHECK(strstr(doc, "\"isolation_in_force\": false"));
+        CHECK(protection_not_in_force(doc, "cpu"));
+        CHECK(protection_not_in_force(doc, "memory"));
+        CHECK(strstr(doc, managed));
+        CHECK(strstr(doc, "still holds processes"));
+        char cmd[512], out[16384];
+        snprintf(cmd, sizeof(cmd), "'%s' status --config '%s'", colo, config);
+        FILE *p = popen(cmd, "r");
+        CHECK(p);
+        size_t n = fread(out, 1, sizeof(out) - 1, p);
+        out[n] = '\0';
+        CHECK(pclose(p) == 0);
+        fprintf(stderr, "--- colo status ---\n%s", out);
+        CHECK(strstr(out, "isolation: NOT IN FORCE"));
+        char line[PATH_MAX + 64];
+        snprintf(line, sizeof(line), "missing: cpu in '%s'", managed);
+        CHECK(strstr(out, line));
+        snprintf(line, sizeof(line), "missing: memory in '%s'", managed);
+        CHECK(strstr(out, line));
+        CHECK(strstr(out, "fix: let colo be the only process of its unit"));
 }
 
 int main(int argc, char **argv) {
@@ -145,6 +185,9 @@ int main(int argc, char **argv) {
         CHECK(strstr(metrics, "colo_isolation_in_force 0\n"));
         CHECK(strstr(metrics, "colo_cgroup_controller_available{controller=\"cpu\"} 0\n"));
         CHECK(strstr(metrics, "colo_cgroup_controller_available{controller=\"memory\"} 0\n"));
+        CHECK(strstr(metrics, "colo_protection_in_force{protection=\"cpu\"} 0\n"));
+        CHECK(strstr(metrics, "colo_protection_in_force{protection=\"memory\"} 0\n"));
+        check_status(argv[1], config, port);
         (void) kill(agent, SIGTERM);
         int status;
         CHECK(waitpid(agent, &status, 0) == agent);

@@ -2,7 +2,7 @@
  * 40 slowloris connections (headers begun, a byte trickled on each of them every 200 ms, never
  * finished). The slow client is 127.0.0.2, the scraper 127.0.0.1: the server tells clients apart
  * by address. Bounded: each answer is waited for at most 8 s, and the test fails past it.
- * Needs root and v1 (the agent manages a scratch subtree): exit 77. */
+ * Needs root and v1 or a delegated v2 (the agent manages a scratch subtree): exit 77. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,7 +1,7 @@
-/* Integration test on real cgroup v1: a real Prometheus (Debian's) scrapes a running standalone
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): a real Prometheus (Debian's) scrapes a running standalone
  * agent, and tests/integration/prometheus-scrape.sh checks through Prometheus's HTTP API that the
  * series, types and labels are there and that every query of the shipped Grafana dashboard
- * returns data. Needs root and v1: exit 77; Prometheus itself must be installed (the test fails
+ * returns data. Needs root and v1 or a delegated v2: exit 77; Prometheus itself must be installed (the test fails
  * without it: scripts/install-deps.sh installs it).
  * argv: colo, colo-test-workload, prometheus-scrape.sh, the dashboard JSON. */
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * untouched); a state directory writable by others, or owned by another uid, is refused; the
  * lock is 0600; a second agent with another state directory cannot manage the same subtree;
  * and a state directory deleted while the agent runs is recreated. Bounded: every wait has a
- * limit. Needs root and v1 (the agent manages a scratch subtree): exit 77. */
+ * limit. Needs root and v1 or a delegated v2 (the agent manages a scratch subtree): exit 77. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

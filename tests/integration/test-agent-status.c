@@ -1,4 +1,4 @@
-/* Integration test on real cgroup v1: `colo status` tells the agent's state honestly, and the
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): `colo status` tells the agent's state honestly, and the
  * agent reports a failing status write once, not every period.
  *
  *  - a running agent: "agent: running", exit 0;
@@ -11,7 +11,7 @@
  *  - a full disk (the state directory is a 1 MiB tmpfs, filled up): the same, once each, and
  *    `colo status` meanwhile calls the file stale.
  * The tmpfs lives in a private mount namespace of this test and its children, so it goes with
- * them whatever happens. Needs root and v1: exit 77. Waits are for the agent to do something; nothing is timed. */
+ * them whatever happens. Needs root and v1 or a delegated v2: exit 77. Waits are for the agent to do something; nothing is timed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -1,9 +1,10 @@
-/* Integration test on real cgroup v1: `colo top` against a running agent, driven under tmux as a
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): `colo top` against a running agent, driven under tmux as a
  * person would use it (send-keys, capture-pane) on an 80x24 terminal: the live screen names the
  * agent and the workloads, the sort keys reorder them, colours appear only when asked for, and q
  * quits. Also the plain one-shot mode without a terminal. The tmux server is a private one (its
  * own socket) and is killed at the end. Waits poll the screen for up to 10 s (screen refreshes
- * are 0.2 s apart); needs root and v1: exit 77, and tmux (scripts/install-deps.sh installs it). */
+ * are 0.2 s apart); needs root and v1 or a delegated v2: exit 77 otherwise, and tmux
+ * (scripts/install-deps.sh installs it; tests/vm/packages.txt puts it in the VM). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,8 @@ int main(int argc, char **argv) {
         /* Interactive: sorted by CPU, the spinner first; m sorts by memory, the hog first. */
         start_top("never");
         CHECK(wait_screen("colo top - agent pid"));
+        /* The title names the hierarchy the agent runs on: v1 here, v2 in the VM of tests/vm. */
+        CHECK(wait_screen(harness_v2() ? ", v2, period" : ", v1, period"));
         CHECK(wait_screen("spinner"));
         CHECK(wait_screen("hog"));
         CHECK(wait_screen("batchjob"));
@@ -155,7 +158,8 @@ int main(int argc, char **argv) {
         size_t n = fread(out, 1, sizeof(out) - 1, p);
         out[n] = '\0';
         CHECK(WEXITSTATUS(pclose(p)) == 0);
-        CHECK(strstr(out, "colo top - agent pid") && strstr(out, "spinner") && strstr(out, "hog") && strstr(out, "batchjob"));
+        CHECK(strstr(out, "colo top - agent pid") && strstr(out, harness_v2() ? ", v2, period" : ", v1, period"));
+        CHECK(strstr(out, "spinner") && strstr(out, "hog") && strstr(out, "batchjob"));
         CHECK(!strchr(out, '\033'));
         return harness_teardown();
 }

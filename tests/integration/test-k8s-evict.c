@@ -18,9 +18,9 @@
 
 #include "fake-apiserver.h"
 #include "k8s-node.h"
-#include "k8s/k8s-evict.h"
-#include "k8s/kubeclient.h"
-#include "k8s/pod-watch.h"
+#include "kube/k8s-evict.h"
+#include "kube/kubeclient.h"
+#include "kube/pod-watch.h"
 #include "util/fileio.h"
 #include "util/macro.h"
 
@@ -618,6 +618,14 @@ static bool terminating(FakeApi *f, void *userdata) {
         return has_deletion_timestamp(f, userdata);
 }
 
+/* The fake records a request after answering it, so a pod can be Terminating before the POST
+ * that made it so is on record: wait for both. */
+static bool terminating_after_two_posts(FakeApi *f, void *userdata) {
+        char path[128];
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/pods/%s/eviction", (const char *) userdata);
+        return terminating(f, userdata) && fake_api_count_requests(f, "POST", path) >= 2;
+}
+
 static size_t list_requests(FakeApi *f) {
         size_t n = 0;
         FakeRequest r;
@@ -671,7 +679,7 @@ static void test_agent_records_refusals_and_keeps_terminating_pods(void **state)
         fake_api_refuse_evictions(n.api, FAKE_EVICT_PDB_BLOCKED, 1);
         fake_api_add_pod(n.api, node_pod("be-job", UID3, "offline", "best-effort", "BestEffort", 1000000));
         /* Refused, then accepted on the retry after the evictor's first delay (5 s). */
-        EXPECT(fake_api_wait_for(n.api, terminating, (void *) "be-job", 30000));
+        EXPECT(fake_api_wait_for(n.api, terminating_after_two_posts, (void *) "be-job", 30000));
         const char *path = "/api/v1/namespaces/default/pods/be-job/eviction";
         EXPECT(fake_api_count_requests(n.api, "POST", path) == 2);
         FakeRequest r;

@@ -1,9 +1,9 @@
-/* Integration test on real cgroup v1: `colo run --name X` started RACERS times at once has
+/* Integration test on real cgroups (v1 here, v2 in the VM of tests/vm): `colo run --name X` started RACERS times at once has
  * exactly one winner and RACERS - 1 "name in use" failures, across classes and tiers, over
  * ROUNDS rounds (even rounds: all in one tier, the shared leaf; odd rounds: spread over the four
  * tiers), with the agent running (it removes empty leaves meanwhile). After each round nothing
  * of the name is left in any hierarchy. Names that are cgroup files or hidden are refused with
- * nothing created. Needs root and v1: exit 77.
+ * nothing created. Needs root and v1 or a delegated v2: exit 77.
  *
  * A winner's command says "started" on a shared pipe and then waits for its stdin to close; a
  * loser exits. The test waits until each racer has done one or the other: it times nothing. */
@@ -109,6 +109,16 @@ static int race_round(int round) {
                 char err_path[64];
                 snprintf(err_path, sizeof(err_path), "%s/racer-%d.err", harness_state_dir(), i);
                 if (exited[i]) {    /* a loser: refused, and said why */
+                        if (WEXITSTATUS(status[i]) != 1) {
+                                char text[2048] = "";
+                                FILE *f = fopen(err_path, "r");
+                                size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+                                text[n] = '\0';
+                                if (f)
+                                        fclose(f);
+                                fprintf(stderr, "round %d: racer %d exited %d, saying:\n%s\n", round, i,
+                                        WEXITSTATUS(status[i]), text);
+                        }
                         CHECK(WEXITSTATUS(status[i]) == 1);
                         CHECK(file_contains(err_path, "name in use"));
                 } else

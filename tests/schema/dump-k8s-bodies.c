@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "k8s/admission.h"
-#include "k8s/curl-dl.h"
-#include "k8s/k8s-event.h"
-#include "k8s/k8s-evict.h"
-#include "k8s/node-status.h"
-#include "k8s/pod-watch.h"
+#include "admission/admission.h"
+#include "kube/curl-dl.h"
+#include "kube/k8s-event.h"
+#include "kube/k8s-evict.h"
+#include "kube/node-status.h"
+#include "kube/pod-watch.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/macro.h"

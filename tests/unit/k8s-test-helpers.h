@@ -1,6 +1,7 @@
 /* Helpers shared by the Kubernetes unit tests (admission, extender): fixtures, a JSON Patch
  * applier, base64, an HTTP client on libcurl, a self-signed certificate from openssl, and a
- * `colo` subprocess on 127.0.0.1. Header-only: each test is one executable. */
+ * `colo` subprocess on 127.0.0.1 (its port: local-server.h). Header-only: each test is one
+ * executable. */
 #pragma once
 
 #include <arpa/inet.h>
@@ -159,6 +160,7 @@ static inline int http_request(CURL *curl, const char *url, const char *body, si
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  /* tests talk to 127.0.0.1 only, whatever *_proxy says */
         if (ca_file)
                 curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
         if (body) {
@@ -189,17 +191,6 @@ static inline int make_self_signed_cert(const char *dir) {
         return system(cmd) == 0 ? 0 : -EIO;
 }
 
-/* A port that was free a moment ago on 127.0.0.1, for a subprocess to bind. */
-static inline uint16_t free_port(void) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(a);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *) &a, &len) < 0)
-                abort();
-        close(fd);
-        return ntohs(a.sin_port);
-}
-
 /* A running `colo` for a cmocka test; the teardown stops it even when the test failed. */
 static pid_t colo_child;
 
@@ -214,7 +205,8 @@ static inline int teardown_colo_child(void **state) {
 }
 
 /* Starts `$COLO_BIN args...` and waits (at most 10 s) until GET health_url answers 200.
- * Returns the pid, 0 when COLO_BIN is unset, -1 when it did not come up. */
+ * Returns the pid, 0 when COLO_BIN is unset, -ECHILD when it exited before answering (reaped),
+ * -1 when it did not come up. */
 static inline pid_t start_colo(char *const args[], const char *health_url) {
         const char *bin = getenv("COLO_BIN");
         if (!bin || access(bin, X_OK) < 0)
@@ -237,8 +229,11 @@ static inline pid_t start_colo(char *const args[], const char *health_url) {
                 }
                 free(r.body);
                 int status;
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        break;
+                if (waitpid(pid, &status, WNOHANG) == pid) {
+                        curl_easy_cleanup(curl);
+                        colo_child = 0;         /* reaped: its pid may be reused, never kill it */
+                        return -ECHILD;
+                }
                 struct timespec ts = { 0, 50 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }

@@ -1,5 +1,5 @@
 /* Checks the admission and extender tests share: a request handler refusing malformed input, a
- * `colo` server's local addresses, and the status of a reply (413 for a body over the size limit). Header-only like
+ * `colo` server on a local port (local-server.h), and the status of a reply (413 for a body over the size limit). Header-only like
  * k8s-test-helpers.h; include it after <cmocka.h>. */
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "k8s-test-helpers.h"
+#include "local-server.h"
 
 /* A fixture the handler must refuse with -EINVAL, and a piece of the message it must give. */
 typedef struct RejectedFixture {
@@ -43,21 +44,6 @@ static inline void expect_bodies_rejected(const char *const *bodies, size_t n_bo
                         fail_msg("accepted: %s", bodies[i]);
                 assert_null(out);
         }
-}
-
-/* Where a `colo` server started by a test listens: a free port on 127.0.0.1. */
-typedef struct LocalServer {
-        char listen[32];                /* for --listen */
-        char health[64];                /* GET URL of /healthz */
-        char base[64];                  /* http://ADDR:PORT */
-} LocalServer;
-
-static inline LocalServer local_server_pick(void) {
-        LocalServer l;
-        snprintf(l.listen, sizeof(l.listen), "127.0.0.1:%u", free_port());
-        snprintf(l.health, sizeof(l.health), "http://%s/healthz", l.listen);
-        snprintf(l.base, sizeof(l.base), "http://%s", l.listen);
-        return l;
 }
 
 /* Sends body (NULL: a GET) to url and expects the reply to have status. */

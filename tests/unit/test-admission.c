@@ -1,4 +1,4 @@
-/* Unit tests of src/lib/k8s/admission (the mutating webhook's decision) on complete AdmissionReview
+/* Unit tests of src/lib/admission (the mutating webhook's decision) on complete AdmissionReview
  * documents, and HTTP-level tests of the server wrapper and of `colo webhook` on 127.0.0.1. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,8 +7,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "k8s/admission.h"
-#include "k8s/https-server.h"
+#include "admission/admission.h"
+#include "httpd/https-server.h"
 #include "k8s/resource-quantity.h"
 #include "k8s-test-util.h"
 
@@ -428,6 +428,13 @@ static void test_admission_base64_matches_rfc4648(void **state) {
                 _cleanup_free_ char *s = admission_base64_encode(cases[i].in, strlen(cases[i].in));
                 assert_string_equal(s, cases[i].out);
         }
+        /* A patch is longer than a PEM or MIME line: the field takes one unbroken line. */
+        char in[300];
+        memset(in, 'x', sizeof(in));
+        _cleanup_free_ char *s = admission_base64_encode(in, sizeof(in));
+        assert_int_equal(strlen(s), 400);
+        assert_null(strchr(s, '\n'));
+        assert_string_equal(s + 396, "eHh4");
 }
 
 /* ---- HTTP ---------------------------------------------------------------------------------- */
@@ -469,11 +476,15 @@ static void check_http_webhook(const char *base, const char *ca_file, size_t max
         curl_easy_cleanup(curl);
 }
 
+/* The servers' configuration outlives each test: a failed assertion jumps out of the test
+ * without stopping its server, whose threads must not be left pointing into a dead frame. */
+static const AdmissionConfig http_webhook_config = ADMISSION_CONFIG_DEFAULT;
+
 static void test_http_webhook_plain(void **state) {
         (void) state;
-        AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
         HttpsServerOptions o = { .bind_address = "127.0.0.1", .max_body_size = 64 << 10, .connection_timeout_sec = 5,
-                                 .threads = 2, .handler = webhook_handler, .userdata = &cfg };
+                                 .threads = 2, .handler = webhook_handler,
+                                 .userdata = (void *) &http_webhook_config };
         _cleanup_(https_server_stopp) HttpsServer *s = NULL;
         ColoError err = {};
         assert_int_equal(https_server_start(&o, &s, &err), 0);
@@ -497,10 +508,9 @@ static void test_http_webhook_tls(void **state) {
         snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
         snprintf(key, sizeof(key), "%s/key.pem", dir);
 
-        AdmissionConfig cfg = ADMISSION_CONFIG_DEFAULT;
         HttpsServerOptions o = { .bind_address = "127.0.0.1", .cert_file = cert, .key_file = key,
                                  .max_body_size = 64 << 10, .connection_timeout_sec = 5, .threads = 2,
-                                 .handler = webhook_handler, .userdata = &cfg };
+                                 .handler = webhook_handler, .userdata = (void *) &http_webhook_config };
         HttpsServer *s = NULL;
         ColoError err = {};
         assert_int_equal(https_server_start(&o, &s, &err), 0);
@@ -564,9 +574,9 @@ static void test_http_server_rejects_bad_options(void **state) {
 /* The real `colo webhook` binary, started by the test in plain HTTP mode. */
 static void test_colo_webhook_binary(void **state) {
         (void) state;
-        LocalServer l = local_server_pick();
+        LocalServer l;                  /* args point at l.listen; each attempt fills it */
         char *args[] = { "webhook", "--insecure-http", "--listen", l.listen, "--max-body", "65536", NULL };
-        pid_t pid = start_colo(args, l.health);
+        pid_t pid = start_colo_on_free_port(args, &l);
         if (pid == 0) {
                 print_message("COLO_BIN unset or not built: skipping the colo webhook binary case\n");
                 skip();
@@ -581,6 +591,19 @@ static void test_colo_webhook_binary(void **state) {
         expect_http_status(curl, url, NULL, 0, 405);
         curl_easy_cleanup(curl);
         assert_int_equal(stop_colo(pid), 0);
+}
+
+/* A child that exits before it answers (here: an unknown option; in a race, a port another test
+ * took) is reaped and reported as -ECHILD after every attempt, never left for the teardown to kill. */
+static void test_colo_exiting_before_answering_is_reported(void **state) {
+        (void) state;
+        LocalServer l;
+        char *args[] = { "webhook", "--insecure-http", "--listen", l.listen, "--no-such-option", NULL };
+        pid_t pid = start_colo_on_free_port(args, &l);
+        if (pid == 0)
+                skip();
+        assert_int_equal(pid, -ECHILD);
+        assert_int_equal(colo_child, 0);
 }
 
 int main(void) {
@@ -602,6 +625,7 @@ int main(void) {
                 cmocka_unit_test(test_http_webhook_tls),
                 cmocka_unit_test(test_http_server_rejects_bad_options),
                 cmocka_unit_test_teardown(test_colo_webhook_binary, teardown_colo_child),
+                cmocka_unit_test_teardown(test_colo_exiting_before_answering_is_reported, teardown_colo_child),
         };
         int r = cmocka_run_group_tests(tests, NULL, NULL);
         curl_global_cleanup();

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 
 #include "cgroup/cgroup-internal.h"
 #include "cgroup/cgroup.h"
+#include "fake-cgroup-root.h"
 #include "fake-cgroupfs.h"
 
 typedef struct FakeCg {
@@ -80,28 +82,11 @@ static FakeCg *fake_new(void) {
         return f;
 }
 
-static int fake_teardown(void **state) {
-        FakeCg *f = *state;
-        if (!f)
-                return 0;
-        cg_root_free(f->root);
-        (void) fakefs_remove_tree(f->dir);
-        free(f);
-        return 0;
-}
+FAKE_ROOT_DEFINE_TEARDOWN(fake_teardown, FakeCg)
 
 static int fake_open(FakeCg *f, CgMode mode, const char *self_cgroup) {
-        char fs[PATH_MAX], proc[PATH_MAX], self[PATH_MAX];
-        snprintf(fs, sizeof(fs), "%s/fs", f->dir);
-        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
-        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
         fakefs_write(f->dir, "proc/self/cgroup", self_cgroup);
-        CgRootOptions o = { .fs_root = fs, .mode = mode, .proc_self_cgroup = self, .subtree = "colo", .create = true,
-                            .proc_root = proc };
-        ColoError err = {};
-        int r = cg_root_open(&o, &f->root, &err);
-        if (r < 0)
-                print_error("cg_root_open: %s\n", err.msg);
+        int r = fake_root_open(f->dir, (CgRootOptions) { .mode = mode, .create = true }, &f->root, NULL);
         if (r >= 0)
                 cg_root_set_write_hook(f->root, write_hook, f);
         return r;
@@ -311,6 +296,37 @@ static void test_parse_keyed_and_limits(void **state) {
         assert_int_equal(cg_parse_controllers("hugetlb\n"), 0);
 }
 
+/* v1 throttle files merge into one set of rules per device, the smaller value winning. */
+static void test_parse_v1_throttle_rules(void **state) {
+        (void) state;
+        CgKnobs k;
+        cg_knobs_init(&k);
+        assert_int_equal(cg_parse_v1_throttle_rules("", CG_V1_THROTTLE_WRITE_BPS, &k), 0);
+        assert_int_equal(k.n_io_limits, 0);
+        assert_int_equal(cg_parse_v1_throttle_rules("8:0 10485760\n253:1 5000\n", CG_V1_THROTTLE_WRITE_BPS, &k), 0);
+        assert_int_equal(cg_parse_v1_throttle_rules("8:0 20971520\n", CG_V1_THROTTLE_WRITE_BPS, &k), 0);
+        assert_int_equal(cg_parse_v1_throttle_rules("253:1 4000\n", CG_V1_THROTTLE_WRITE_BPS, &k), 0);
+        assert_int_equal(cg_parse_v1_throttle_rules("8:0 100\n", CG_V1_THROTTLE_READ_IOPS, &k), 0);
+        assert_int_equal(k.n_io_limits, 2);
+        assert_string_equal(k.io_limits[0].device, "8:0");
+        assert_true(k.io_limits[0].wbps == 10485760 && k.io_limits[0].riops == 100);
+        assert_true(k.io_limits[0].rbps == CG_UNSET && k.io_limits[0].wiops == CG_UNSET);
+        assert_string_equal(k.io_limits[1].device, "253:1");
+        assert_true(k.io_limits[1].wbps == 4000 && k.io_limits[1].riops == CG_UNSET);
+        /* Malformed lines are refused, whatever came before them. */
+        static const char *const bad[] = { "8:0\n", "8 100\n", "8:0 x\n", "8:0 100 7\n", "8:0 0\n", "8:0 -5\n" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(cg_parse_v1_throttle_rules(bad[i], CG_V1_THROTTLE_READ_BPS, &k), -EINVAL);
+        assert_int_equal(cg_parse_v1_throttle_rules("8:0 1\n", _CG_V1_THROTTLE_MAX, &k), -EINVAL);
+        /* Past CG_IO_LIMITS_MAX devices: -E2BIG. */
+        char many[512] = "";
+        for (int i = 0; i <= CG_IO_LIMITS_MAX; i++)
+                snprintf(many + strlen(many), sizeof(many) - strlen(many), "9:%d 1\n", i);
+        cg_knobs_init(&k);
+        assert_int_equal(cg_parse_v1_throttle_rules(many, CG_V1_THROTTLE_READ_BPS, &k), -E2BIG);
+        assert_int_equal(k.n_io_limits, CG_IO_LIMITS_MAX);
+}
+
 static void test_path_validation(void **state) {
         (void) state;
         assert_true(cg_path_is_valid(""));
@@ -444,6 +460,45 @@ static void test_group_create_initialises_cpuset_v1(void **state) {
         assert_false(fakefs_exists(f->dir, "fs/cpu/colo/online/normal/web"));
         assert_false(fakefs_exists(f->dir, "fs/memory/process_api/abc/colo/online/normal/web"));
         assert_int_equal(cg_group_remove(f->root, "", &err), -EINVAL);
+}
+
+/* The one rmdir walk (cgroup-top's old layout, cg_group_remove, the integration tests' scratch
+ * groups): empty directories go depth-first; a directory with a file (a cgroup with tasks refuses
+ * rmdir the same way) stays with its parents; a symlink is not followed; the depth is bounded. */
+static void test_remove_empty_tree_keeps_files_links_and_deep_trees(void **state) {
+        (void) state;
+        char dir[64];
+        fakefs_mkdtemp(dir, sizeof(dir), "remove-tree");
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        fakefs_mkdir(dir, "empty/a/b");
+        fakefs_mkdir(dir, "empty/c");
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "empty", CG_REMOVE_DEPTH_MAX), 0);
+        assert_false(fakefs_exists(dir, "empty"));
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "empty", CG_REMOVE_DEPTH_MAX), 0);    /* absent: done */
+
+        fakefs_write(dir, "busy/a/task", "1\n");
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "busy", CG_REMOVE_DEPTH_MAX), -ENOTEMPTY);
+        assert_true(fakefs_exists(dir, "busy/a/task"));
+
+        fakefs_write(dir, "target/keep/file", "x\n");
+        fakefs_mkdir(dir, "linked");
+        char p[PATH_MAX], t[PATH_MAX];
+        snprintf(t, sizeof(t), "%s/target", dir);
+        snprintf(p, sizeof(p), "%s/linked/to-target", dir);
+        assert_int_equal(symlink(t, p), 0);
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "linked", CG_REMOVE_DEPTH_MAX), -ENOTEMPTY);
+        assert_true(fakefs_exists(dir, "target/keep/file"));
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "target/keep", CG_REMOVE_DEPTH_MAX), -ENOTEMPTY);
+
+        fakefs_mkdir(dir, "deep/1/2/3");
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "deep", 2), -ENOTEMPTY);     /* 3 is below the bound */
+        assert_true(fakefs_exists(dir, "deep/1/2/3"));
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "deep", 0), -ENOTEMPTY);
+        assert_int_equal(cg_remove_empty_tree_at(dfd, "deep", 3), 0);
+        assert_false(fakefs_exists(dir, "deep"));
+        close(dfd);
+        assert_int_equal(fakefs_remove_tree(dir), 0);
 }
 
 static void test_group_create_enables_controllers_v2(void **state) {
@@ -614,6 +669,35 @@ static void test_apply_rejects_bad_input_without_writing(void **state) {
                 assert_non_null(strstr(err.msg, "'offline'"));
                 assert_int_equal(f->writes, 0);
         }
+        cg_group_free(g);
+}
+
+/* io.latency (the online protection) and io.bfq.weight next to io.weight, where the files
+ * exist; "max" removes a latency target, and a steady state writes nothing. */
+static void test_apply_io_latency_and_bfq_weight_v2(void **state) {
+        FakeCg *f = *state;
+        CgKnobs want, last;
+        fakefs_write(f->dir, "fs/svc/colo/offline/io.latency", "");
+        fakefs_write(f->dir, "fs/svc/colo/offline/io.bfq.weight", "default 100\n");
+        CgGroup *g = open_offline_knobs(f, &want, &last);
+        want.io_weight = 5000;
+        want.n_io_limits = 2;
+        want.io_limits[0] = (CgIoLimit) { "254:0", CG_UNSET, CG_UNSET, CG_UNSET, CG_UNSET, .latency_usec = 5000 };
+        want.io_limits[1] = (CgIoLimit) { "8:16", CG_UNSET, 1048576, CG_UNSET, CG_UNSET };
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        static const FakeFile written[] = {
+                { "io.weight", "default 5000" },
+                { "io.bfq.weight", "default 1000" },     /* BFQ's range ends at 1000 */
+                { "io.latency", "254:0 target=5000" },
+                { "io.max", "8:16 wbps=1048576" },
+        };
+        fakefs_assert_files(f->dir, "fs/svc/colo/offline", written, ELEMENTSOF(written));
+        assert_apply_writes(f, g, &want, &last, 0);
+
+        want.io_limits[0].latency_usec = CG_UNLIMITED;
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/colo/offline/io.latency"), "254:0 target=max");
         cg_group_free(g);
 }
 
@@ -888,6 +972,105 @@ static void test_apply_oom_score_adj_to_new_tasks_only(void **state) {
         cg_group_free(g);
 }
 
+/* --- dry run: the write seam records and writes nothing --- */
+
+typedef struct DryRecord {
+        size_t n;
+        char paths[32][PATH_MAX];
+        char olds[32][64], news[32][64];
+} DryRecord;
+
+static void record_dry(void *userdata, const char *path, const char *old_value, const char *new_value) {
+        DryRecord *d = userdata;
+        assert_true(d->n < 32);
+        snprintf(d->paths[d->n], sizeof(d->paths[0]), "%s", path);
+        snprintf(d->olds[d->n], sizeof(d->olds[0]), "%s", old_value);
+        snprintf(d->news[d->n], sizeof(d->news[0]), "%s", new_value);
+        d->n++;
+}
+
+/* Whether rel (below f->dir) was recorded with old and new. */
+static bool dry_recorded(const FakeCg *f, const DryRecord *d, const char *rel, const char *old, const char *new) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, rel);
+        for (size_t i = 0; i < d->n; i++)
+                if (strcmp(d->paths[i], p) == 0 && strcmp(d->olds[i], old) == 0 && strcmp(d->news[i], new) == 0)
+                        return true;
+        return false;
+}
+
+static void test_dry_run_records_every_write_and_makes_none_v1(void **state) {
+        FakeCg *f = *state;
+        fakefs_write(f->dir, "proc/100/oom_score_adj", "0\n");
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cgroup.procs", "100\n");
+        DryRecord d = {};
+        cg_root_set_dry_run(f->root, record_dry, &d);
+        assert_true(cg_root_is_dry_run(f->root));
+        CgKnobs want, last;
+        CgGroup *g = open_offline_knobs(f, &want, &last);
+        want.cpu_weight = 50;
+        want.cpu_quota_usec = 150000;
+        want.oom_score_adj = 500;
+        ColoError err = {};
+        /* Everything above the seam sees the writes succeed, and remembers them. */
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(last.cpu_weight, 50);
+        assert_int_equal(last.oom_score_adj, 500);
+        assert_int_equal(f->writes, 0);         /* not even the test hook is reached */
+        assert_true(dry_recorded(f, &d, "fs/cpu/colo/offline/cpu.shares", "1024", "512"));
+        assert_true(dry_recorded(f, &d, "fs/cpu/colo/offline/cpu.cfs_quota_us", "-1", "150000"));
+        assert_true(dry_recorded(f, &d, "proc/100/oom_score_adj", "0", "500"));
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.shares"), "1024\n");
+        assert_string_equal(fakefs_read(f->dir, "proc/100/oom_score_adj"), "0\n");
+        /* Nothing to read back: nothing was written. */
+        assert_int_equal(cg_group_verify(g, &last, NULL, NULL), 0);
+        /* A group a real run would create: the mkdir is recorded, no directory made, and its
+         * writes are recorded against the group it would be. */
+        CgGroup *fresh = NULL;
+        assert_int_equal(cg_group_open(f->root, "offline/new", true, &fresh, &err), 0);
+        assert_true(dry_recorded(f, &d, "fs/cpu/colo/offline/new", "(no directory)", "(mkdir)"));
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/fs/cpu/colo/offline/new", f->dir);
+        assert_int_equal(access(dir, F_OK), -1);
+        CgKnobs fresh_last;
+        cg_knobs_init(&fresh_last);
+        assert_int_equal(cg_group_apply(fresh, &want, &fresh_last, on_write, f, &err), 0);
+        assert_true(dry_recorded(f, &d, "fs/cpu/colo/offline/new/cpu.shares", "(group not created yet)", "512"));
+        cg_group_free(fresh);
+        /* Signals too are only recorded. */
+        assert_int_equal(cg_group_kill(g, SIGKILL, &err), 1);
+        assert_true(dry_recorded(f, &d, "fs/cpu/colo/offline/cgroup.procs", "", "(signal 9 to each of 1 tasks)"));
+        cg_group_free(g);
+}
+
+/* --- reconcile --- */
+
+static void test_verify_finds_knobs_changed_behind_colos_back_v1(void **state) {
+        FakeCg *f = *state;
+        CgKnobs want, last;
+        CgGroup *g = open_offline_knobs(f, &want, &last);
+        want.cpu_weight = 50;
+        want.cpu_idle = 0;
+        want.mem_max = (1 << 30) + 100;         /* the kernel keeps 1 GiB: pages */
+        ColoError err = {};
+        assert_int_equal(cg_group_apply(g, &want, &last, on_write, f, &err), 0);
+        assert_int_equal(cg_group_verify(g, &last, NULL, NULL), 0);
+        /* Someone makes the group idle: the kernel reset the weight then, so both are rewritten. */
+        fakefs_write(f->dir, "fs/cpu/colo/offline/cpu.idle", "1\n");
+        assert_int_equal(cg_group_verify(g, &last, NULL, NULL), 1);
+        assert_int_equal(last.cpu_idle, CG_UNSET_INT);
+        assert_int_equal(last.cpu_weight, CG_UNSET);
+        assert_apply_writes(f, g, &want, &last, 2);
+        assert_string_equal(fakefs_read(f->dir, "fs/cpu/colo/offline/cpu.idle"), "0");
+        /* Page rounding of a byte limit by the kernel is no change; another value is. */
+        fakefs_write(f->dir, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes", "1073741824\n");
+        assert_int_equal(cg_group_verify(g, &last, NULL, NULL), 0);
+        fakefs_write(f->dir, "fs/memory/process_api/abc/colo/offline/memory.limit_in_bytes", "-1\n");
+        assert_int_equal(cg_group_verify(g, &last, NULL, NULL), 1);
+        assert_apply_writes(f, g, &want, &last, 1);
+        cg_group_free(g);
+}
+
 /* --- reading --- */
 
 static void test_read_usage_v1(void **state) {
@@ -1062,6 +1245,75 @@ static void test_hybrid_mirrors_groups_for_pressure(void **state) {
         cg_group_free(g);
 }
 
+/* Whether this process has a file named name open (a link in /proc/self/fd ending "/name"). */
+static bool has_open_file(const char *name) {
+        DIR *d = opendir("/proc/self/fd");
+        assert_non_null(d);
+        bool found = false;
+        struct dirent *de;
+        while (!found && (de = readdir(d))) {
+                char link[PATH_MAX + 64], target[PATH_MAX];
+                snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+                ssize_t n = readlink(link, target, sizeof(target) - 1);
+                if (n <= 0)
+                        continue;
+                target[n] = '\0';
+                size_t len = strlen(name);
+                found = (size_t) n > len && target[n - len - 1] == '/' && strcmp(target + n - len, name) == 0;
+        }
+        closedir(d);
+        return found;
+}
+
+/* CG_USAGE_CPU_IO_PRESSURE (each online pod, every tick in Kubernetes mode) reads cpu.pressure and
+ * io.pressure only: a malformed memory.pressure is neither opened nor read until
+ * CG_USAGE_MEM_PRESSURE asks for it. dir: where the group's pressure files are. */
+static void check_pressure_fields_split(FakeCg *f, const char *dir) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/cpu.pressure", dir);
+        fakefs_write(f->dir, p, "some avg10=2.00 avg60=0.00 avg300=0.00 total=20\n");
+        snprintf(p, sizeof(p), "%s/io.pressure", dir);
+        fakefs_write(f->dir, p, "some avg10=3.00 avg60=0.00 avg300=0.00 total=30\n");
+        snprintf(p, sizeof(p), "%s/memory.pressure", dir);
+        fakefs_write(f->dir, p, "not pressure\n");
+        CgGroup *g = open_offline(f);
+        CgUsage u;
+        ColoError err = {};
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_CPU_IO_PRESSURE, &u, &err), 0);
+        assert_true(u.cpu_pressure.valid && u.cpu_pressure.some_total_usec == 20);
+        assert_true(u.io_pressure.valid && u.io_pressure.some_total_usec == 30);
+        assert_false(u.mem_pressure.valid);
+        assert_true(has_open_file("cpu.pressure") && has_open_file("io.pressure"));
+        assert_false(has_open_file("memory.pressure"));
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEM_PRESSURE, &u, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "memory.pressure"));
+        assert_true(u.cpu_pressure.valid);      /* untouched on failure: still the last read's */
+        snprintf(p, sizeof(p), "%s/memory.pressure", dir);
+        fakefs_write(f->dir, p, "some avg10=4.00 avg60=0.00 avg300=0.00 total=40\n");
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_MEM_PRESSURE, &u, &err), 0);
+        assert_true(u.mem_pressure.valid && u.mem_pressure.some_total_usec == 40);
+        assert_false(u.cpu_pressure.valid || u.io_pressure.valid);
+        assert_int_equal(cg_group_read_usage_fields(g, CG_USAGE_PRESSURE, &u, &err), 0);
+        assert_true(u.cpu_pressure.valid && u.io_pressure.valid && u.mem_pressure.valid);
+        cg_group_free(g);
+}
+
+static void test_cpu_io_pressure_leaves_memory_pressure_unread_v2(void **state) {
+        check_pressure_fields_split(*state, "fs/svc/colo/offline");
+}
+
+static void test_cpu_io_pressure_leaves_memory_pressure_unread_v1(void **state) {
+        FakeCg *f = fake_new();
+        *state = f;
+        fake_v1_group(f, "colo", true);
+        fake_v1_group(f, "colo/offline", true);
+        fakefs_write(f->dir, "fs/unified/svc/colo/offline/cgroup.procs", "");
+        assert_int_equal(fake_open(f, CG_MODE_V1, "4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n"
+                                                  "7:blkio:/\n0::/svc\n"),
+                         0);
+        check_pressure_fields_split(f, "fs/unified/svc/colo/offline");
+}
+
 static void test_hybrid_without_v2_entry_has_no_mirror(void **state) {
         (void) state;
         FakeCg *f = fake_new();
@@ -1086,6 +1338,49 @@ static void test_detect_on_plain_directory_fails_clearly(void **state) {
         assert_int_equal(cg_root_open(&o, &r, &err), -ENOMEDIUM);
         assert_non_null(strstr(err.msg, fs));
         assert_null(r);
+}
+
+/* cgroup v2's no-internal-processes rule: the process leaves its own cgroup for a leaf next to
+ * the managed subtree, which is then named by absolute path; v1, hybrid, the root cgroup and an
+ * absolute subtree are left alone, and a dry run resolves the subtree without moving. */
+static void test_v2_relocate_self(void **state) {
+        FakeCg *f = *state = fake_new();
+        char fs[PATH_MAX], self[PATH_MAX], subtree[256], pid[32];
+        snprintf(fs, sizeof(fs), "%s/fs", f->dir);
+        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
+        snprintf(pid, sizeof(pid), "%d", (int) getpid());
+        CgRelocation rel = { .fs_root = fs, .proc_self_cgroup = self, .subtree = "colo", .leaf = "agent" };
+        ColoError err = {};
+
+        static const char *const left_alone[] = { v1_self, "0::/\n", "1:cpu:/a\n0::/svc\n" };
+        for (size_t i = 0; i < ELEMENTSOF(left_alone); i++) {
+                fakefs_write(f->dir, "proc/self/cgroup", left_alone[i]);
+                snprintf(subtree, sizeof(subtree), "untouched");
+                assert_int_equal(cg_v2_relocate_self(&rel, subtree, sizeof(subtree), &err), 0);
+                assert_string_equal(subtree, "untouched");
+        }
+        fakefs_write(f->dir, "proc/self/cgroup", "0::/svc\n");
+        rel.subtree = "/colo.slice/colo";
+        assert_int_equal(cg_v2_relocate_self(&rel, subtree, sizeof(subtree), &err), 0);
+        assert_string_equal(subtree, "untouched");
+
+        rel.subtree = "colo";   /* dry run: the subtree resolves, nothing is made */
+        assert_int_equal(cg_v2_relocate_self(&rel, subtree, sizeof(subtree), &err), 1);
+        assert_string_equal(subtree, "/svc/colo");
+        assert_false(fakefs_exists(f->dir, "fs/svc/agent"));
+
+        rel.move = true;        /* no such parent cgroup: the mkdir fails, naming the leaf */
+        assert_int_equal(cg_v2_relocate_self(&rel, subtree, sizeof(subtree), &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "fs/svc/agent"));
+
+        fakefs_write(f->dir, "fs/svc/agent/cgroup.procs", "");  /* cgroupfs has the file; a plain dir does not */
+        subtree[0] = '\0';
+        assert_int_equal(cg_v2_relocate_self(&rel, subtree, sizeof(subtree), &err), 1);
+        assert_string_equal(subtree, "/svc/colo");
+        assert_string_equal(fakefs_read(f->dir, "fs/svc/agent/cgroup.procs"), pid);
+
+        char tiny[8];           /* the resolved subtree does not fit: refused before anything moves */
+        assert_int_equal(cg_v2_relocate_self(&rel, tiny, sizeof(tiny), &err), -ENAMETOOLONG);
 }
 
 static void test_detect_this_machine_read_only(void **state) {
@@ -1180,6 +1475,7 @@ static void test_events_v2_memory_events_inotify(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_parse_v1_throttle_rules),
                 cmocka_unit_test(test_weight_converts_to_shares_and_back),
                 cmocka_unit_test(test_parse_proc_cgroup_v1),
                 cmocka_unit_test(test_parse_proc_cgroup_v2),
@@ -1187,6 +1483,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_pressure),
                 cmocka_unit_test(test_parse_keyed_and_limits),
                 cmocka_unit_test(test_path_validation),
+                cmocka_unit_test(test_remove_empty_tree_keeps_files_links_and_deep_trees),
                 TEST_OWN_TREE(test_apply_pids_max_v1),
                 TEST_V1_MINIMAL(test_apply_pids_max_without_pids_hierarchy_v1),
                 TEST_V2(test_apply_pids_max_v2),
@@ -1201,16 +1498,22 @@ int main(void) {
                 TEST_V1_MINIMAL(test_apply_skips_missing_optional_files_v1),
                 TEST_V1(test_apply_rejects_bad_input_without_writing),
                 TEST_V2(test_apply_v2),
+                TEST_V2(test_apply_io_latency_and_bfq_weight_v2),
                 TEST_V1(test_apply_fault_sweep_v1),
                 TEST_V2(test_apply_fault_sweep_v2),
                 TEST_V1(test_apply_oom_score_adj_to_new_tasks_only),
+                TEST_V1(test_dry_run_records_every_write_and_makes_none_v1),
+                TEST_V1(test_verify_finds_knobs_changed_behind_colos_back_v1),
                 TEST_V1(test_read_usage_v1),
                 TEST_V1(test_read_buffer_boundaries_v1),
                 TEST_V2(test_read_usage_v2),
                 TEST_OWN_TREE(test_read_host_pressure),
                 TEST_OWN_TREE(test_hybrid_mirrors_groups_for_pressure),
+                TEST_V2(test_cpu_io_pressure_leaves_memory_pressure_unread_v2),
+                TEST_OWN_TREE(test_cpu_io_pressure_leaves_memory_pressure_unread_v1),
                 TEST_OWN_TREE(test_hybrid_without_v2_entry_has_no_mirror),
                 TEST_OWN_TREE(test_detect_on_plain_directory_fails_clearly),
+                TEST_OWN_TREE(test_v2_relocate_self),
                 cmocka_unit_test(test_detect_this_machine_read_only),
                 TEST_V1(test_kill_signals_every_task),
                 TEST_V1(test_events_v1_threshold_registration),

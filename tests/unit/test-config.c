@@ -33,7 +33,9 @@ static const struct {
         { "agent.cgroup_mode", "v2", "\"v2\"" },
         { "agent.subtree", "\"/colo.slice/colo\"", "\"/colo.slice/colo\"" },
         { "agent.state_dir", "'/var/run/colo2'", "\"/var/run/colo2\"" },
+        { "agent.offline_placement", "subtree", "\"subtree\"" },
         { "agent.period", "250ms", "250ms" },
+        { "agent.cpu_pressure_poll", "0", "0s" },
         { "agent.fast_reaction", "off", "false" },
         { "agent.psi_trigger_stall", "50ms", "50ms" },
         { "agent.psi_trigger_window", "2s", "2s" },
@@ -53,6 +55,10 @@ static const struct {
         { "features.oom_score_adj", "off", "false" },
         { "features.qos_level", "FALSE", "false" },
         { "features.eviction", "false", "false" },
+        { "features.cpu_control", "false", "false" },
+        { "features.io_weight", "off", "false" },
+        { "features.io_throttle", "no", "false" },
+        { "features.io_latency", "false", "false" },
         { "isolation.reserved_cpu", "500m", "0.5" },
         { "isolation.reserved_memory", "1Gi", "1Gi" },
         { "isolation.cpu_safety_margin", "10%", "0.1" },
@@ -72,6 +78,24 @@ static const struct {
         { "isolation.offline_pids_max", "512", "512" },
         { "isolation.batch_pids_max", "256", "256" },
         { "isolation.best_effort_pids_max", "128", "128" },
+        { "isolation.cpu_pressure_target", "2%", "2" },
+        { "isolation.cpu_pressure_release", "0.25", "0.25" },
+        { "isolation.io_pressure_target", "20", "20" },
+        { "isolation.io_pressure_release", "2.5%", "2.5" },
+        { "isolation.cpu_throttle_target", "25", "25" },
+        { "isolation.cpu_control_floor", "250m", "0.25" },
+        { "isolation.cpu_control_step_down", "25%", "0.25" },
+        { "isolation.cpu_control_step_up", "0.5", "0.5" },
+        { "isolation.cpu_control_hold", "500ms", "500ms" },
+        { "isolation.cpu_evict_periods", "0", "0" },
+        { "isolation.cpu_pressure_own_hold", "0s", "0s" },
+        { "isolation.online_io_weight", "500", "500" },
+        { "isolation.offline_io_weight", "50", "50" },
+        { "isolation.offline_io_max", "\"254:0 wbps=50Mi  wiops=500 ;8:16 rbps=max\"",
+          "\"254:0 wbps=50Mi wiops=500; 8:16 rbps=max\"" },
+        { "isolation.batch_io_max", "'/dev/vda riops=1000 rbps=1G'", "\"/dev/vda rbps=1G riops=1000\"" },
+        { "isolation.best_effort_io_max", "\"8:0 wbps=1048576\"", "\"8:0 wbps=1Mi\"" },
+        { "isolation.online_io_latency", "\"254:0 target=1.5ms\"", "\"254:0 target=1500us\"" },
         { "prediction.predictor", "max(nsigma, peak)", "\"max(nsigma, peak)\"" },
         { "prediction.cpu_quantile", "0.9", "0.9" },
         { "prediction.memory_quantile", "99%", "0.99" },
@@ -657,7 +681,7 @@ static size_t type_alignment(ConfigType t) {
         case CONFIG_TYPE_INT32:
                 return 4;
         case CONFIG_TYPE_BOOL_OR_AUTO:
-                return _Alignof(CpuQuotaMode);
+                return _Alignof(FeatureMode);
         default:
                 return 8;
         }
@@ -720,7 +744,7 @@ static void test_key_table_rows_are_consistent(void **state) {
                 /* Every default passes its own key's checks (read back from its formatted text). */
                 Config c = defaults;
                 config_format_key(&defaults, i, text, sizeof(text));
-                if (k->type == CONFIG_TYPE_STRING) {
+                if (k->type == CONFIG_TYPE_STRING || k->type == CONFIG_TYPE_IO_MAX || k->type == CONFIG_TYPE_IO_LATENCY) {
                         /* Unquote: defaults hold no escapes. */
                         size_t len = strlen(text);
                         memmove(text, text + 1, len - 2);

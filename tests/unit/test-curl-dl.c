@@ -1,4 +1,4 @@
-/* Loading libcurl at run time (k8s/curl-dl.h): nothing loads it before the first curl_dl_open(),
+/* Loading libcurl at run time (kube/curl-dl.h): nothing loads it before the first curl_dl_open(),
  * a missing library fails with a message naming it and leaves every pointer unset, and a real
  * load resolves every function, once. The tests run in order: the failed load comes first. */
 #include <dlfcn.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "k8s/curl-dl.h"
+#include "kube/curl-dl.h"
 #include "util/macro.h"
 
 #define MISSING_SONAME "libcolo-test-no-such-curl.so.0"

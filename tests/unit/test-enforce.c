@@ -15,6 +15,7 @@
 #include "cgroup/cgroup.h"
 #include "enforce/enforce.h"
 #include "fake-cgroupfs.h"
+#include "faultsim.h"
 #include "policy/policy.h"
 #include "util/fileio.h"
 #include "util/macro.h"
@@ -27,6 +28,7 @@
 typedef struct Write {
         char path[512];
         char value[192];
+        char old[192];          /* dry run: the file's content when the write was recorded */
         int r;
 } Write;
 
@@ -46,6 +48,13 @@ static void record_write(void *userdata, const char *path, const char *value, in
         snprintf(w->path, sizeof(w->path), "%s", path);
         snprintf(w->value, sizeof(w->value), "%s", value);
         w->r = r;
+}
+
+/* The dry run's record at the cgroup layer's seam. */
+static void record_dry(void *userdata, const char *path, const char *old_value, const char *new_value) {
+        Fake *f = userdata;
+        record_write(f, path, new_value, 0);
+        snprintf(f->writes[f->n_writes - 1].old, sizeof(f->writes[0].old), "%s", old_value);
 }
 
 static const char *const v2_files[] = {
@@ -175,7 +184,8 @@ static Plan *make_plan(const WorkloadSample *w, size_t n, double online_cpu) {
 static int apply(Fake *f, const Plan *p, bool dry_run) {
         ColoError err = {};
         f->n_writes = 0;
-        int r = enforce_apply(f->root, p, f->state, dry_run, record_write, f, &err);
+        cg_root_set_dry_run(f->root, dry_run ? record_dry : NULL, f);
+        int r = enforce_apply(f->root, p, f->state, record_write, f, &err);
         if (r < 0)
                 fail_msg("enforce_apply: %s", err.msg);
         return r;
@@ -289,10 +299,18 @@ static void test_enforce_changed_budget_writes_only_the_quota_v1(void **state) {
         changed_budget_writes_only_the_quota(*state, "cpu", "cpu.cfs_quota_us", "120000");
 }
 
-static bool dry_run_reported(const Fake *f, const char *path, const char *value) {
-        for (size_t i = 0; i < f->n_writes; i++)
-                if (strcmp(f->writes[i].path, path) == 0 && strcmp(f->writes[i].value, value) == 0)
-                        return f->writes[i].r == 0;
+/* Whether the dry run recorded value for rel ("offline/cpu.idle", below the managed root), the
+ * file then holding old. */
+static bool dry_run_recorded(const Fake *f, const char *rel, const char *old, const char *value) {
+        char suffix[256];
+        snprintf(suffix, sizeof(suffix), "/colo/%s", rel);
+        for (size_t i = 0; i < f->n_writes; i++) {
+                const Write *w = &f->writes[i];
+                size_t pl = strlen(w->path), sl = strlen(suffix);
+                if (pl >= sl && strcmp(w->path + pl - sl, suffix) == 0 && strcmp(w->value, value) == 0 &&
+                    strcmp(w->old, old) == 0)
+                        return w->r == 0;
+        }
         return false;
 }
 
@@ -302,15 +320,89 @@ static void dry_run_writes_nothing(Fake *f, const char *hierarchy, const char *q
         assert_true(f->n_writes > 20);
         char rel[64];
         snprintf(rel, sizeof(rel), "offline/%s", quota_file);
-        assert_true(dry_run_reported(f, rel, quota));
-        assert_true(dry_run_reported(f, "offline/cpu.idle", "1"));
-        assert_true(dry_run_reported(f, "offline/best-effort/crawl/oom_score_adj of each task", "1000"));
+        assert_true(dry_run_recorded(f, rel, "init", quota));
+        assert_true(dry_run_recorded(f, "offline/cpu.idle", "init", "1"));
+        assert_true(dry_run_recorded(f, "offline/best-effort/crawl/cpu.idle", "init", "0"));
         for (size_t i = 0; i < ELEMENTSOF(all_groups); i++) {
                 assert_string_equal(fake_read(f, hierarchy, all_groups[i], quota_file), "init");
                 assert_string_equal(fake_read(f, hierarchy, all_groups[i], "cpu.idle"), "init");
         }
-        /* The dry state remembers what it reported: the same plan reports nothing new. */
+        /* The dry state remembers what it recorded: the same plan records nothing new. */
         assert_int_equal(apply(f, p, true), 0);
+        assert_int_equal(f->n_writes, 0);
+        plan_free(p);
+}
+
+typedef struct Drift {
+        char path[512], colo_value[64], found[64];
+        size_t n;
+} Drift;
+
+static void record_drift(void *userdata, const char *path, const char *colo_value, const char *found) {
+        Drift *d = userdata;
+        d->n++;
+        snprintf(d->path, sizeof(d->path), "%s", path);
+        snprintf(d->colo_value, sizeof(d->colo_value), "%s", colo_value);
+        snprintf(d->found, sizeof(d->found), "%s", found);
+}
+
+static void write_behind_colos_back(const Fake *f, const char *hierarchy, const char *group, const char *file,
+                                    const char *value) {
+        char dir[512], rel[600];
+        group_rel(hierarchy, group, dir, sizeof(dir));
+        snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+        fakefs_write(f->dir, rel, value);
+}
+
+/* A knob changed behind colo's back is found, reported with its path and written again by the
+ * next apply; a knob the kernel merely rounded to pages is not a change. */
+static void reconcile_restores(Fake *f, const char *hierarchy, const char *file, const char *foreign,
+                               const char *mem_hierarchy, const char *mem_file) {
+        Drift d = {};
+        enforce_state_set_drift_callback(f->state, record_drift, &d);
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 0);
+        char colo_value[64];
+        snprintf(colo_value, sizeof(colo_value), "%s", fake_read(f, hierarchy, "offline", file));
+        write_behind_colos_back(f, hierarchy, "offline", file, foreign);
+        /* offline's memory limit as the kernel keeps it: rounded down to a page. */
+        uint64_t limit = 0;
+        assert_int_equal(parse_u64(fake_read(f, mem_hierarchy, "offline", mem_file), &limit), 0);
+        uint64_t page = (uint64_t) sysconf(_SC_PAGESIZE);
+        write_behind_colos_back(f, mem_hierarchy, "offline", mem_file, u64str(limit / page * page));
+
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(d.n, 1);
+        char suffix[128];
+        snprintf(suffix, sizeof(suffix), "/colo/offline/%s", file);
+        assert_true(strlen(d.path) > strlen(suffix) && strcmp(d.path + strlen(d.path) - strlen(suffix), suffix) == 0);
+        assert_string_equal(d.found, foreign);
+        assert_string_equal(fake_read(f, hierarchy, "offline", file), colo_value);
+        assert_int_equal(f->n_writes, 1);
+        /* Put back: nothing more to restore. */
+        assert_int_equal(apply(f, p, false), 0);
+        assert_int_equal(d.n, 1);
+        assert_int_equal(f->n_writes, 0);
+        plan_free(p);
+}
+
+static void test_enforce_reconcile_restores_a_changed_knob_v2(void **state) {
+        reconcile_restores(*state, "", "cpu.max", "max 100000", "", "memory.max");
+}
+
+static void test_enforce_reconcile_restores_a_changed_knob_v1(void **state) {
+        reconcile_restores(*state, "cpu", "cpu.cfs_quota_us", "-1", "memory", "memory.limit_in_bytes");
+}
+
+static void test_enforce_reconcile_reads_nothing_in_a_dry_run_v1(void **state) {
+        Fake *f = *state;
+        Drift d = {};
+        enforce_state_set_drift_callback(f->state, record_drift, &d);
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, true), 0);
+        /* The files still hold "init", not what the dry state recorded: no restore either. */
+        assert_int_equal(apply(f, p, true), 0);
+        assert_int_equal(d.n, 0);
         assert_int_equal(f->n_writes, 0);
         plan_free(p);
 }
@@ -327,7 +419,8 @@ static void test_enforce_dry_run_does_not_create_groups_v2(void **state) {
         Fake *f = *state;
         Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
         assert_int_equal(apply(f, p, true), 0);
-        assert_true(dry_run_reported(f, "offline/", "(create)"));
+        assert_true(dry_run_recorded(f, "offline", "(no directory)", "(mkdir)"));
+        assert_true(dry_run_recorded(f, "offline/cpu.idle", "(group not created yet)", "1"));
         char dir[512];
         group_dir(f, "", "offline", dir, sizeof(dir));
         assert_int_equal(access(dir, F_OK), -1);
@@ -380,7 +473,7 @@ static void test_enforce_creates_class_and_tier_parents_but_not_leaves_v2(void *
         Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
         ColoError err = {};
         f->n_writes = 0;
-        int r = enforce_apply(f->root, p, f->state, false, record_write, f, &err);
+        int r = enforce_apply(f->root, p, f->state, record_write, f, &err);
         /* Plain mkdir in a fake tree makes no knob files, so writes to new groups fail. */
         assert_true(r > 0);
         assert_int_equal((size_t) r, failed_writes(f));
@@ -399,6 +492,37 @@ static void test_enforce_creates_class_and_tier_parents_but_not_leaves_v2(void *
                 assert_null(strstr(f->writes[i].path, "etl"));
         assert_int_equal(enforce_state_size(f->state), 7);
         plan_free(p);
+}
+
+/* A transform's plan onto a tree colo does not own (kubelet's): applied in its own order, with
+ * nothing created; a group that does not exist is skipped, not a failure, and not remembered. */
+static void test_enforce_applies_a_foreign_tree_in_order_and_creates_nothing_v2(void **state) {
+        Fake *f = *state;
+        fake_add_group(f, "besteffort");
+        fake_add_group(f, "besteffort/poda");
+        GroupPlan groups[4] = {};
+        static const char *const paths[] = { "burstable", "besteffort/poda", "besteffort", "" };
+        for (size_t i = 0; i < ELEMENTSOF(groups); i++) {
+                snprintf(groups[i].path, sizeof(groups[i].path), "%s", paths[i]);
+                cg_knobs_init(&groups[i].knobs);
+                groups[i].knobs.cpu_weight = 10 + i;
+        }
+        Plan p = { .groups = groups, .n_groups = ELEMENTSOF(groups), .foreign_tree = true };
+        ColoError err = {};
+        f->n_writes = 0;
+        assert_int_equal(enforce_apply(f->root, &p, f->state, record_write, f, &err), 0);
+        char dir[512];
+        group_dir(f, "", "burstable", dir, sizeof(dir));
+        assert_int_equal(access(dir, F_OK), -1);                /* not created */
+        assert_null(enforce_state_last(f->state, "burstable"));
+        assert_non_null(enforce_state_last(f->state, "besteffort"));
+        assert_int_equal(enforce_state_last(f->state, "besteffort/poda")->cpu_weight, 11);
+        /* In the plan's order, not offline-first and parents-first. */
+        ssize_t pod = write_index(f, "besteffort/poda", "cpu.weight"), qos = write_index(f, "besteffort", "cpu.weight"),
+                root = write_index(f, "", "cpu.weight");
+        assert_true(pod >= 0 && qos > pod && root > qos);
+        assert_string_equal(fake_read(f, "", "besteffort", "cpu.weight"), "12");
+        assert_int_equal(enforce_state_size(f->state), 3);
 }
 
 static void test_enforce_forgets_paths_no_longer_planned_v2(void **state) {
@@ -485,6 +609,26 @@ static void test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_
         plan_free(q);
 }
 
+/* A knob file missing from a group that still exists (its controller not enabled there) fails
+ * alone: retried next time, and only that knob; the group is not taken for a vanished directory
+ * and rewritten whole every period. */
+static void test_enforce_retries_only_a_missing_knob_file_v2(void **state) {
+        Fake *f = *state;
+        char dir[512], file[600];
+        group_dir(f, "", "offline", dir, sizeof(dir));
+        snprintf(file, sizeof(file), "%s/pids.max", dir);
+        assert_int_equal(unlink(file), 0);
+
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        assert_int_equal(apply(f, p, false), 1);
+        ssize_t i = write_index(f, "offline", "pids.max");
+        assert_true(i >= 0 && f->writes[i].r == -ENOENT);
+        assert_int_equal(apply(f, p, false), 1);
+        assert_int_equal(f->n_writes, 1);
+        assert_int_equal(write_index(f, "offline", "pids.max"), 0);
+        plan_free(p);
+}
+
 static void test_enforce_reports_failed_writes_with_their_path_v2(void **state) {
         Fake *f = *state;
         char dir[512], file[600];
@@ -496,7 +640,7 @@ static void test_enforce_reports_failed_writes_with_their_path_v2(void **state) 
         Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
         ColoError err = {};
         f->n_writes = 0;
-        assert_int_equal(enforce_apply(f->root, p, f->state, false, record_write, f, &err), 1);
+        assert_int_equal(enforce_apply(f->root, p, f->state, record_write, f, &err), 1);
         assert_int_equal(failed_writes(f), 1);
         ssize_t i = write_index(f, "offline", "cpu.max");
         assert_true(i >= 0 && f->writes[i].r == -EISDIR);
@@ -593,6 +737,69 @@ static void test_enforce_retries_only_the_failed_write_at_every_position_v1(void
         failed_write_is_retried_alone_at_every_position(CG_MODE_V1);
 }
 
+/* Puts back the kernel's defaults ("init" here) in every file of snap and gives f a fresh
+ * EnforceState: the tree as before a first apply, without making it again. */
+static void reset_tree(Fake *f, const Snapshot *snap) {
+        for (size_t i = 0; i < snap->n; i++)
+                fakefs_write(f->dir, snap->file[i] + 1, "init\n");
+        enforce_state_free(f->state);
+        f->state = enforce_state_new();
+        assert_non_null(f->state);
+}
+
+/* Allocation failures by countdown (faultsim.h): the Nth allocation of enforce_apply() fails, N =
+ * 1, 2, ... until an apply completes without one, once and persistently, each from a first
+ * apply's start. An apply that met a failure reports it (-ENOMEM, or failed writes) and leaves no
+ * partial state: the next apply, without failures, leaves the tree exactly as a fault-free first
+ * apply does, and the one after writes nothing (what enforce remembers as applied is what is in
+ * force). ASan's leak check at exit sees anything a failed apply did not free. */
+static void apply_fails_cleanly_at_every_allocation(CgMode mode) {
+        Plan *p = make_plan(workloads, ELEMENTSOF(workloads), 1.5);
+        static Snapshot want;
+        void *st = NULL;
+        fake_setup(&st, mode, true);
+        Fake *f = st;
+        assert_int_equal(apply(f, p, false), 0);
+        snapshot_written(f, &want);
+        assert_true(want.n > 10);
+
+        for (int persistent = 0; persistent < 2; persistent++) {
+                unsigned n = 1;
+                for (;; n++) {
+                        reset_tree(f, &want);
+                        ColoError err = {};
+                        f->n_writes = 0;
+                        faultsim_arm(n, persistent);
+                        int r = enforce_apply(f->root, p, f->state, record_write, f, &err);
+                        bool fired = faultsim_disarm();
+                        if (fired && r == 0)
+                                fail_msg("allocation %u failed (%s), yet enforce_apply() returned 0", n,
+                                         persistent ? "and every later one" : "alone");
+                        if (fired)
+                                assert_int_equal(apply(f, p, false), 0);
+                        assert_tree_matches(f, &want);
+                        assert_int_equal(apply(f, p, false), 0);
+                        assert_int_equal(f->n_writes, 0);
+                        if (!fired)
+                                break;
+                }
+                fprintf(stderr, "enforce_apply (%s): %u allocations\n", mode == CG_MODE_V2 ? "v2" : "v1", n - 1);
+                assert_true(n > 1);
+        }
+        teardown(&st);
+        plan_free(p);
+}
+
+static void test_enforce_apply_fails_cleanly_at_every_allocation_v2(void **state) {
+        (void) state;
+        apply_fails_cleanly_at_every_allocation(CG_MODE_V2);
+}
+
+static void test_enforce_apply_fails_cleanly_at_every_allocation_v1(void **state) {
+        (void) state;
+        apply_fails_cleanly_at_every_allocation(CG_MODE_V1);
+}
+
 /* The lender of test_enforce_applies_through_borrowed_handles_v1: one leaf's handle. */
 typedef struct Lender {
         const char *path;
@@ -663,13 +870,13 @@ static void test_enforce_rejects_a_path_planned_twice(void **state) {
         memcpy(p->groups[p->n_groups - 1].path, p->groups[p->n_groups - 2].path, sizeof(p->groups[0].path));
         ColoError err = {};
         f->n_writes = 0;
-        assert_int_equal(enforce_apply(f->root, p, f->state, false, record_write, f, &err), -EINVAL);
+        assert_int_equal(enforce_apply(f->root, p, f->state, record_write, f, &err), -EINVAL);
         assert_int_equal(f->n_writes, 0);
         assert_non_null(strstr(err.msg, "appears twice"));
         assert_int_equal(enforce_state_size(f->state), 0);
-        assert_int_equal(enforce_apply(NULL, p, f->state, false, NULL, NULL, NULL), -EINVAL);
-        assert_int_equal(enforce_apply(f->root, NULL, f->state, false, NULL, NULL, NULL), -EINVAL);
-        assert_int_equal(enforce_apply(f->root, p, NULL, false, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(enforce_apply(NULL, p, f->state, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(enforce_apply(f->root, NULL, f->state, NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(enforce_apply(f->root, p, NULL, NULL, NULL, NULL), -EINVAL);
         plan_free(p);
 }
 
@@ -695,19 +902,26 @@ int main(void) {
                 TEST_V1(test_enforce_changed_budget_writes_only_the_quota_v1),
                 TEST_V2(test_enforce_dry_run_writes_nothing_v2),
                 TEST_V1(test_enforce_dry_run_writes_nothing_v1),
+                TEST_V2(test_enforce_reconcile_restores_a_changed_knob_v2),
+                TEST_V1(test_enforce_reconcile_restores_a_changed_knob_v1),
+                TEST_V1(test_enforce_reconcile_reads_nothing_in_a_dry_run_v1),
                 TEST_V2_BARE(test_enforce_dry_run_does_not_create_groups_v2),
                 TEST_V2(test_enforce_lowers_offline_limits_before_raising_online_guarantees_v2),
+                TEST_V2_BARE(test_enforce_applies_a_foreign_tree_in_order_and_creates_nothing_v2),
                 TEST_V2_BARE(test_enforce_creates_class_and_tier_parents_but_not_leaves_v2),
                 TEST_V2(test_enforce_forgets_paths_no_longer_planned_v2),
                 TEST_V2(test_enforce_new_paths_between_remembered_ones_keep_what_was_applied_v2),
                 TEST_V2(test_enforce_forget_rewrites_the_group_v2),
                 TEST_V2(test_enforce_moving_a_workload_between_classes_applies_the_new_leaf_v2),
+                TEST_V2(test_enforce_retries_only_a_missing_knob_file_v2),
                 TEST_V2(test_enforce_reports_failed_writes_with_their_path_v2),
                 cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v2),
                 cmocka_unit_test(test_enforce_retries_only_the_failed_write_at_every_position_v1),
                 TEST_V1(test_enforce_applies_through_borrowed_handles_v1),
                 TEST_V2(test_enforce_rejects_a_path_planned_twice),
                 cmocka_unit_test(test_enforce_state_free_accepts_null),
+                cmocka_unit_test(test_enforce_apply_fails_cleanly_at_every_allocation_v2),
+                cmocka_unit_test(test_enforce_apply_fails_cleanly_at_every_allocation_v1),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Unit tests of src/lib/k8s/extender, node-annotation and extender-node-source on complete
+/* Unit tests of src/lib/extender (with k8s/node-annotation and extender-node-source) on complete
  * ExtenderArgs documents, and HTTP-level tests of `colo extender` on 127.0.0.1. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,10 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "k8s/extender-node-source.h"
-#include "k8s/extender.h"
-#include "k8s/go-json-key.h"
-#include "k8s/https-server.h"
+#include "extender/extender-node-source.h"
+#include "extender/extender.h"
+#include "extender/go-json-key.h"
+#include "httpd/https-server.h"
 #include "k8s/node-annotation.h"
 #include "k8s-test-util.h"
 
@@ -52,6 +52,12 @@ static void test_node_usage_round_trips(void **state) {
         assert_int_equal(node_usage_format(&u, &text, &err), 0);
         assert_non_null(strstr(text, "\"updated\":\"2024-05-01T12:00:00Z\""));
         assert_non_null(strstr(text, "\"cpuPeakMilli\":3500"));
+        /* Byte for byte what the agents in the fleet write (and the extenders there read). */
+        assert_string_equal(text, "{\"cpuCapacityMilli\":8000,\"memCapacity\":33554432000,\"cpuUsageMilli\":2100,"
+                                  "\"cpuPeakMilli\":3500,\"memUsage\":9663676416,\"memPeak\":12884901888,"
+                                  "\"offlineCpuMilli\":3000,\"offlineMemory\":8589934592,"
+                                  "\"offlineCpuRequestedMilli\":1500,\"offlineMemoryRequested\":4294967296,"
+                                  "\"updated\":\"2024-05-01T12:00:00Z\"}");
         NodeUsage back;
         assert_int_equal(node_usage_parse(text, strlen(text), &back, &err), 0);
         assert_memory_equal(&u, &back, sizeof(u));
@@ -512,9 +518,9 @@ static void test_extender_lists_nodes_from_api_server(void **state) {
         fputs("eyJhbGciOiJSUzI1NiJ9.test\n", f);
         fclose(f);
 
-        ApiServerAccess api = { .base_url = url, .token_file = token, .timeout_sec = 5 };
+        KubeConfig api = { .server = url, .token_file = token, .source = "test" };
         _cleanup_(extender_node_set_unrefp) ExtenderNodeSet *set = NULL;
-        assert_int_equal(extender_nodes_list_api(&api, &set, &err), 0);
+        assert_int_equal(extender_nodes_list_api(&api, 5, &set, &err), 0);
         assert_int_equal(extender_node_set_size(set), 5);
 
         _cleanup_(https_server_stopp) HttpsServer *denied = NULL;
@@ -522,25 +528,41 @@ static void test_extender_lists_nodes_from_api_server(void **state) {
         assert_int_equal(https_server_start(&o, &denied, &err), 0);
         snprintf(url, sizeof(url), "http://127.0.0.1:%u", https_server_port(denied));
         ExtenderNodeSet *none = NULL;
-        assert_int_equal(extender_nodes_list_api(&api, &none, &err), -EACCES);
+        assert_int_equal(extender_nodes_list_api(&api, 5, &none, &err), -EACCES);
         assert_non_null(strstr(err.msg, "HTTP 403"));
         assert_null(none);
 
-        api.token_file = "/nonexistent/token";
-        assert_int_equal(extender_nodes_list_api(&api, &none, &err), -ENOENT);
-        unlink(token);
-        rmdir(dir);
+        /* What an in-cluster configuration cannot have is refused, not half-used. */
+        api.insecure_skip_tls_verify = true;
+        assert_int_equal(extender_nodes_list_api(&api, 5, &none, &err), -EOPNOTSUPP);
+        api.insecure_skip_tls_verify = false;
 
-        /* Outside a pod there is no in-cluster API server. */
+        /* The node source reads the in-cluster configuration as the agent does: outside a pod
+         * there is none, inside it names the service's address (IPv6 bracketed) and account. */
+        char ca[128];
+        snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
+        f = fopen(ca, "w");
+        fputs("-----BEGIN CERTIFICATE-----\n", f);
+        fclose(f);
+        KubeInClusterOptions in_pod = { .dir = dir };
+        KubeConfig *kc = NULL;
         unsetenv("KUBERNETES_SERVICE_HOST");
-        char buf[128];
-        assert_int_equal(api_server_access_in_cluster(&api, buf, sizeof(buf), &err), -ENOENT);
+        assert_int_equal(kube_config_from_cluster(&in_pod, &kc, &err), -ENXIO);
         setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
         setenv("KUBERNETES_SERVICE_PORT", "443", 1);
-        assert_int_equal(api_server_access_in_cluster(&api, buf, sizeof(buf), &err), 0);
-        assert_string_equal(api.base_url, "https://[fd00::1]:443");
+        assert_int_equal(kube_config_from_cluster(&in_pod, &kc, &err), 0);
+        assert_string_equal(kc->server, "https://[fd00::1]:443");
+        assert_string_equal(kc->token_file, token);
+        assert_string_equal(kc->ca_file, ca);
+        kc = kube_config_free(kc);
         unsetenv("KUBERNETES_SERVICE_HOST");
         unsetenv("KUBERNETES_SERVICE_PORT");
+
+        api.token_file = "/nonexistent/token";
+        assert_int_equal(extender_nodes_list_api(&api, 5, &none, &err), -ENOENT);
+        unlink(ca);
+        unlink(token);
+        rmdir(dir);
 }
 
 /* ---- `colo extender` over HTTP ------------------------------------------------------------- */
@@ -580,9 +602,9 @@ static void test_colo_extender_binary(void **state) {
         write_fresh_fixture("extender-args-nodenames.json", NULL, &names, &names_size);
         write_fresh_fixture("extender-args-offline.json", NULL, &offline, &offline_size);
 
-        LocalServer l = local_server_pick();
+        LocalServer l;                  /* args point at l.listen; each attempt fills it */
         char *args[] = { "extender", "--listen", l.listen, "--node-source", source, "--max-body", "1048576", NULL };
-        pid_t pid = start_colo(args, l.health);
+        pid_t pid = start_colo_on_free_port(args, &l);
         unlink(nodes_path);             /* loaded at start-up; a vanished file keeps the last set */
         rmdir(dir);
         assert_true(pid > 0);

@@ -15,8 +15,9 @@
 #include <gnutls/gnutls.h>
 
 #include "k8s-test-helpers.h"
-#include "k8s/https-server.h"
-#include "k8s/tls-policy.h"
+#include "local-server.h"
+#include "httpd/https-server.h"
+#include "httpd/tls-policy.h"
 
 #define MIB (1024u * 1024u)
 
@@ -388,29 +389,27 @@ static uint64_t slow_uploads_peak_kib(pid_t pid, uint16_t port, const char *path
         return peak;
 }
 
-static pid_t start_server(const char *verb, uint16_t port) {
+static pid_t start_server(const char *verb, LocalServer *l) {
         /* The sanitizer's quarantine would keep freed buffers resident; the bound is colo's. */
         const char *asan = getenv("ASAN_OPTIONS");
         char opts[512];
         snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=0", asan ? asan : "", asan && *asan ? ":" : "");
         setenv("ASAN_OPTIONS", opts, 1);
-        char listen[64], health[64];
-        snprintf(listen, sizeof(listen), "--listen=127.0.0.1:%u", port);
-        snprintf(health, sizeof(health), "http://127.0.0.1:%u/healthz", port);
-        char *args[] = { (char *) verb, listen, strcmp(verb, "webhook") == 0 ? "--insecure-http" : NULL, NULL };
-        return start_colo(args, health);
+        char *args[] = { (char *) verb, "--listen", l->listen, strcmp(verb, "webhook") == 0 ? "--insecure-http" : NULL,
+                         NULL };
+        return start_colo_on_free_port(args, l);
 }
 
 /* Its manifest gives the webhook 128 MiB; 16 uploads of the largest review (8 MiB) took 134 MiB
  * before the budget. */
 static void test_webhook_memory_under_slow_uploads(void **state) {
         (void) state;
-        uint16_t port = free_port();
-        pid_t pid = start_server("webhook", port);
+        LocalServer l;
+        pid_t pid = start_server("webhook", &l);
         if (pid == 0)
                 skip();
         assert_true(pid > 0);
-        uint64_t peak = slow_uploads_peak_kib(pid, port, "/mutate", 16, 8 * MIB);
+        uint64_t peak = slow_uploads_peak_kib(pid, l.port, "/mutate", 16, 8 * MIB);
         assert_true(peak < 80 * 1024);  /* the 32 MiB budget, allocator slack, the process (ASan's too) */
         assert_int_equal(stop_colo(pid), 0);
 }
@@ -419,12 +418,12 @@ static void test_webhook_memory_under_slow_uploads(void **state) {
  * before the budget. */
 static void test_extender_memory_under_slow_uploads(void **state) {
         (void) state;
-        uint16_t port = free_port();
-        pid_t pid = start_server("extender", port);
+        LocalServer l;
+        pid_t pid = start_server("extender", &l);
         if (pid == 0)
                 skip();
         assert_true(pid > 0);
-        uint64_t peak = slow_uploads_peak_kib(pid, port, "/filter", 16, 32 * MIB);
+        uint64_t peak = slow_uploads_peak_kib(pid, l.port, "/filter", 16, 32 * MIB);
         assert_true(peak < 256 * 1024); /* the 128 MiB budget, allocator slack and the process */
         assert_int_equal(stop_colo(pid), 0);
 }

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "k8s/k8s-evict.h"
+#include "kube/k8s-evict.h"
 #include "util/macro.h"
 
 #define UID_A "11111111-1111-4111-8111-111111111111"
@@ -105,14 +105,11 @@ static void test_decide_on_every_answer(void **state) {
         }
 }
 
-static void test_action_and_state_names(void **state) {
+static void test_action_names(void **state) {
         (void) state;
         for (int a = 0; a < _KUBE_EVICT_ACTION_MAX; a++)
                 assert_non_null(kube_evict_action_to_string((KubeEvictAction) a));
         assert_null(kube_evict_action_to_string(_KUBE_EVICT_ACTION_MAX));
-        for (int s = 0; s < _KUBE_EVICTION_STATE_MAX; s++)
-                assert_non_null(kube_eviction_state_to_string((KubeEvictionState) s));
-        assert_string_equal(kube_eviction_state_to_string(KUBE_EVICTION_RECHECKING), "rechecking");
 }
 
 /* Bodies as errors.NewTooManyRequests() and errors.NewConflict() build them, marshalled with the
@@ -177,7 +174,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_backoff_doubles_is_capped_and_honours_retry_after),
                 cmocka_unit_test(test_decide_on_every_answer),
-                cmocka_unit_test(test_action_and_state_names),
+                cmocka_unit_test(test_action_names),
                 cmocka_unit_test(test_status_details_the_evictor_reads),
                 cmocka_unit_test(test_eviction_body_is_preconditioned_on_the_uid),
         };

@@ -1,4 +1,4 @@
-/* Unit tests of workload name reservation (src/lib/standalone/tree.c, cg_group_create() and
+/* Unit tests of workload name reservation (src/lib/workloads/tree.c, cg_group_create() and
  * cg_root_lock_below() in src/lib/cgroup/cgroup.c) on fake cgroup trees of plain directories: which
  * names are refused up front, that one name has exactly one winner across classes and tiers when
  * many processes create it at once, that an empty (stale) leaf is reclaimed while a live one is
@@ -19,9 +19,10 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "fake-cgroup-root.h"
 #include "fake-cgroupfs.h"
 #include "model/workload.h"
-#include "standalone/tree.h"
+#include "workloads/tree.h"
 
 #define RACERS 8
 #define ROUNDS 10
@@ -33,17 +34,7 @@ typedef struct Fake {
 } Fake;
 
 static int fake_open_root(Fake *f, CgRoot **ret) {
-        char fs[PATH_MAX], proc[PATH_MAX], self[PATH_MAX];
-        snprintf(fs, sizeof(fs), "%s/fs", f->dir);
-        snprintf(proc, sizeof(proc), "%s/proc", f->dir);
-        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
-        CgRootOptions o = { .fs_root = fs, .mode = f->mode, .proc_self_cgroup = self, .subtree = "colo",
-                            .create = true, .proc_root = proc };
-        ColoError err = {};
-        int r = cg_root_open(&o, ret, &err);
-        if (r < 0)
-                print_error("cg_root_open: %s\n", err.msg);
-        return r;
+        return fake_root_open(f->dir, (CgRootOptions) { .mode = f->mode, .create = true }, ret, NULL);
 }
 
 static int setup(void **state, CgMode mode) {
@@ -75,13 +66,7 @@ static int setup_v1(void **state) {
         return setup(state, CG_MODE_V1);
 }
 
-static int teardown(void **state) {
-        Fake *f = *state;
-        cg_root_free(f->root);
-        (void) fakefs_remove_tree(f->dir);
-        free(f);
-        return 0;
-}
+FAKE_ROOT_DEFINE_TEARDOWN(teardown, Fake)
 
 static void test_names_of_cgroup_files_and_hidden_names_are_refused(void **state) {
         (void) state;

@@ -1,4 +1,5 @@
 /* Unit tests of the pure isolation policy (src/lib/policy): struct literals in, Plan out. */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "faultsim.h"
 #include "policy/policy.h"
 #include "util/macro.h"
 
@@ -326,17 +328,17 @@ static void test_policy_switched_off_features_reset_knobs_to_neutral(void **stat
 static void test_policy_cpu_quota_modes(void **state) {
         (void) state;
         static const struct {
-                CpuQuotaMode mode;
+                FeatureMode mode;
                 bool cpu_idle, cpu_idle_available;
                 bool quota;
         } cases[] = {
-                { CPU_QUOTA_ON, true, true, true },
-                { CPU_QUOTA_ON, false, false, true },
-                { CPU_QUOTA_OFF, true, true, false },
-                { CPU_QUOTA_OFF, false, false, false },
-                { CPU_QUOTA_AUTO, true, true, false },
-                { CPU_QUOTA_AUTO, true, false, true },          /* old kernel: no cpu.idle file */
-                { CPU_QUOTA_AUTO, false, true, true },          /* cpu.idle switched off */
+                { FEATURE_ON, true, true, true },
+                { FEATURE_ON, false, false, true },
+                { FEATURE_OFF, true, true, false },
+                { FEATURE_OFF, false, false, false },
+                { FEATURE_AUTO, true, true, false },
+                { FEATURE_AUTO, true, false, true },          /* old kernel: no cpu.idle file */
+                { FEATURE_AUTO, false, true, true },          /* cpu.idle switched off */
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 PolicyConfig cfg = default_config();
@@ -366,7 +368,7 @@ static void test_policy_cpu_quota_modes(void **state) {
                 plan_free(p);
         }
         PolicyConfig bad = default_config();
-        bad.cpu_quota = (CpuQuotaMode) 7;
+        bad.cpu_quota = (FeatureMode) 7;
         const char *field = NULL;
         assert_int_equal(policy_config_check(&bad, &field), -EINVAL);
         assert_string_equal(field, "cpu_quota");
@@ -892,6 +894,61 @@ static void test_workload_state_names(void **state) {
         assert_null(workload_state_to_string(_WORKLOAD_STATE_INVALID));
 }
 
+
+/* Allocation failures by countdown (faultsim.h): the Nth allocation of policy_decide() fails,
+ * N = 1, 2, ... until a run completes without one, once and persistently. Every run that met a
+ * failure returns -ENOMEM with *state and *ret_plan untouched (no partial squeeze or eviction
+ * bookkeeping), and frees what it had allocated (ASan's leak check at exit). The node is squeezed
+ * and evicts, so a clean run changes the state: an untouched state is a real check. */
+static void test_policy_decide_fails_cleanly_at_every_allocation(void **state) {
+        (void) state;
+        static const WorkloadSample w[] = {
+                { .name = "db", .cls = CLASS_ONLINE, .tier = TIER_CRITICAL, .nr_tasks = 1 },
+                { .name = "web", .cls = CLASS_ONLINE, .tier = TIER_NORMAL, .nr_tasks = 1 },
+                { .name = "etl", .cls = CLASS_OFFLINE, .tier = TIER_BATCH, .nr_tasks = 1, .mem_working_set = 1 * GiB },
+                { .name = "crawl", .cls = CLASS_OFFLINE, .tier = TIER_BEST_EFFORT, .nr_tasks = 2,
+                  .mem_working_set = 512 * MiB },
+        };
+        PolicyConfig cfg = default_config();
+        NodeSample s = quiet_node(w, ELEMENTSOF(w));
+        s.mem_available = 100 * MiB;    /* far below the watermark: squeezed, and evicting */
+        OnlineEstimate est = { .cpu_cores = 1.0, .mem_bytes = 1 * GiB };
+        PolicyState before;
+        memset(&before, 0, sizeof(before));
+        before.pressure_last_seen_usec = 10 * SEC;
+
+        PolicyState clean = before;
+        Plan *want = decide(&s, &est, &cfg, &clean);
+        assert_true(clean.squeezed && want->n_evictions > 0);
+        assert_memory_not_equal(&clean, &before, sizeof(before));
+
+        for (int persistent = 0; persistent < 2; persistent++) {
+                unsigned n = 1;
+                for (;; n++) {
+                        PolicyState st;
+                        memcpy(&st, &before, sizeof(st));
+                        Plan *p = NULL;
+                        faultsim_arm(n, persistent);
+                        int r = policy_decide(&s, &est, &cfg, &st, &p);
+                        if (!faultsim_disarm()) {
+                                assert_int_equal(r, 0);
+                                assert_int_equal(p->n_groups, want->n_groups);
+                                assert_int_equal(p->n_evictions, want->n_evictions);
+                                assert_memory_equal(&st, &clean, sizeof(st));
+                                plan_free(p);
+                                break;
+                        }
+                        if (r != -ENOMEM || p || memcmp(&st, &before, sizeof(st)) != 0)
+                                fail_msg("allocation %u failed (%s): returned %d, plan %p, state %s", n,
+                                         persistent ? "and every later one" : "alone", r, (void *) p,
+                                         memcmp(&st, &before, sizeof(st)) ? "changed" : "untouched");
+                }
+                fprintf(stderr, "policy_decide: %u allocations\n", n - 1);
+                assert_true(n > 1);     /* it allocates at all: the sweep covered something */
+        }
+        plan_free(want);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_policy_budget_is_capacity_minus_reserved_estimate_and_margin),
@@ -915,6 +972,7 @@ int main(void) {
                 cmocka_unit_test(test_policy_config_check_names_the_bad_field),
                 cmocka_unit_test(test_plan_free_accepts_null),
                 cmocka_unit_test(test_workload_state_names),
+                cmocka_unit_test(test_policy_decide_fails_cleanly_at_every_allocation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -387,10 +387,10 @@ static void test_sim_runs_a_trace_file_with_csv_output(void **state) {
         snprintf(path, sizeof(path), "%s/node-0.csv", dir);
         char *text = read_text(path);
         assert_string_equal(text, "t_s,usage,limit,future_peak,oracle,\"max(borg,peak)\"\n"
-                                  "550200,0.57,1,0.61,0.61,0.9\n"
-                                  "550500,0.61,1,0.54,0.54,0.9\n"
-                                  "550800,0.54,1,0.63,0.63,0.9\n"
-                                  "551100,0.54,1,0.65,0.65,0.9\n");
+                                  "550200,54.72,96,58.56,58.56,86.4\n"   /* in cores of a 96-core machine */
+                                  "550500,58.56,96,51.84,51.84,86.4\n"
+                                  "550800,51.84,96,60.48,60.48,86.4\n"
+                                  "551100,51.84,96,62.4,62.4,86.4\n");
         free(text);
         snprintf(path, sizeof(path), "%s/nodes.csv", dir);
         text = read_text(path);
@@ -642,6 +642,39 @@ static void test_sim_oracle_never_evicts_hour_jobs_at_an_hour_horizon(void **sta
         sim_result_free(r);
 }
 
+static void test_sim_oracle_never_evicts_across_a_series_break(void **state) {
+        (void) state;
+        /* Limit 10, job 0.5, margin 0.5. Usage 4 for samples 0..29, a gap, usage 9 for 48..83.
+         * Before the gap steps 12..17 are scored (18..29 reach into it: skipped): the oracle's
+         * budget 10 - 4 - 0.5 = 5.5 runs 11 jobs for 6 steps, half their work. Had they resumed
+         * after the gap they would have been squeezed to 1 / 5.5 and 9 evicted; they end at the
+         * break instead, neither done nor lost. After it, steps 48..71: budget 10 - 9 - 0.5 = 0.5,
+         * one job at a time, 2 complete: 3600 CPU-s of 30 steps x 10 x 300 s, goodput 0.04. */
+        SimOptions o = hour_options();
+        static const char *const specs[] = { "oracle" };
+        Sim *s = NULL;
+        SimResult *r = NULL;
+        ColoError err = {};
+        assert_int_equal(sim_new(specs, 1, &o, &s, &err), 0);
+        for (size_t i = 0; i < 84; i++) {
+                if (i >= 30 && i < 48)
+                        continue;
+                TraceSample sample = { .node = 0, .t_usec = S(300 * i), .usage = i < 30 ? 4.0 : 9.0, .limit = 10 };
+                assert_int_equal(sim_feed(s, &sample, &err), 0);
+        }
+        assert_int_equal(sim_finish(s, &r, &err), 0);
+        sim_free(s);
+        assert_int_equal(r->steps, 30);
+        assert_int_equal(r->steps_skipped, 12);
+        const SimPredictorResult *oracle = &r->predictors[0];
+        assert_int_equal(oracle->evictions, 0);
+        assert_float_equal(oracle->offline_work_lost, 0.0, 0.0);
+        assert_int_equal(oracle->completed_jobs, 2);
+        assert_float_equal(oracle->goodput, 0.04, 1e-12);
+        assert_float_equal(r->oracle_goodput, 0.04, 1e-12);
+        sim_result_free(r);
+}
+
 static void test_sim_rejects_bad_job_options(void **state) {
         (void) state;
         static const char *const specs[] = { "oracle" };
@@ -680,6 +713,7 @@ int main(void) {
                 cmocka_unit_test(test_sim_jobs_complete_after_their_work),
                 cmocka_unit_test(test_sim_goodput_of_a_constant_trace),
                 cmocka_unit_test(test_sim_oracle_never_evicts_hour_jobs_at_an_hour_horizon),
+                cmocka_unit_test(test_sim_oracle_never_evicts_across_a_series_break),
                 cmocka_unit_test(test_sim_rejects_bad_job_options),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* Unit tests of src/lib/standalone: tree paths and name generation (pure), discovery and creation
+/* Unit tests of src/lib/workloads: tree paths and name generation (pure), discovery and creation
  * against a fake cgroup v2 tree of plain directories and files, the tracker's CPU rates and
  * adoption over the same fake tree, and the status document's JSON round trip and errors. */
 #include <setjmp.h>
@@ -16,12 +16,13 @@
 #include <unistd.h>
 
 #include "cgroup/cgroup.h"
+#include "fake-cgroup-root.h"
 #include "fake-cgroupfs.h"
-#include "standalone/session.h"
-#include "standalone/snapshot.h"
-#include "standalone/status-doc.h"
-#include "standalone/tracker.h"
-#include "standalone/tree.h"
+#include "workloads/session.h"
+#include "workloads/snapshot.h"
+#include "status/status-doc.h"
+#include "workloads/tracker.h"
+#include "workloads/tree.h"
 #include "util/macro.h"
 
 typedef struct Fake {
@@ -59,25 +60,11 @@ static int setup_fake(void **state) {
                                       "MemAvailable:   3000000 kB\n");
         fake_v2_group(f, "", 0, 0, "");
         fake_v2_group(f, "colo", 0, 0, "");
-        char self[PATH_MAX];
-        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
-        CgRootOptions o = { .fs_root = f->fs, .mode = CG_MODE_V2, .proc_self_cgroup = self, .subtree = "colo",
-                            .create = true, .proc_root = f->proc };
-        ColoError err = {};
-        int r = cg_root_open(&o, &f->root, &err);
-        if (r < 0)
-                print_error("cg_root_open: %s\n", err.msg);
         *state = f;
-        return r;
+        return fake_root_open(f->dir, (CgRootOptions) { .mode = CG_MODE_V2, .create = true }, &f->root, NULL);
 }
 
-static int teardown_fake(void **state) {
-        Fake *f = *state;
-        cg_root_free(f->root);
-        (void) fakefs_remove_tree(f->dir);
-        free(f);
-        return 0;
-}
+FAKE_ROOT_DEFINE_TEARDOWN(teardown_fake, Fake)
 
 /* --- pure --- */
 
@@ -299,6 +286,137 @@ static void test_tracker_adopts_workloads_and_computes_cpu_rates_v2(void **state
         tracker_free(t);
 }
 
+/* A source shaped like Kubernetes mode's: pods at kubelet-like paths, no class parents. */
+static int list_pods(void *userdata, CgRoot *root, SourceWorkload **ret, size_t *ret_n, ColoError *err) {
+        static const SourceWorkload pods[] = {
+                { .id = { "podc", CLASS_OFFLINE, TIER_BATCH, "besteffort/podc" } },     /* no cgroup yet */
+                { .id = { "podb", CLASS_ONLINE, TIER_NORMAL, "burstable/podb" }, .cpu_limit_cores = 2.0, .mem_limit = 1 << 30 },
+                { .id = { "poda", CLASS_OFFLINE, TIER_BATCH, "besteffort/poda" } },
+        };
+        (void) userdata;
+        (void) root;
+        (void) err;
+        *ret = malloc(sizeof(pods));
+        assert_non_null(*ret);
+        memcpy(*ret, pods, sizeof(pods));
+        *ret_n = ELEMENTSOF(pods);
+        return 0;
+}
+
+static void test_tracker_samples_a_source_whose_online_is_the_rest_v2(void **state) {
+        Fake *f = *state;
+        ColoError err = {};
+        static const WorkloadSourceOps ops = { .name = "pods", .class_usage = SOURCE_ONLINE_IS_THE_REST, .list = list_pods };
+        WorkloadSource source = { .ops = &ops };
+        fake_v2_group(f, "colo/besteffort/poda", 0, 20 << 20, "7\n");
+        fake_v2_group(f, "colo/burstable/podb", 0, 30 << 20, "8\n");
+
+        Tracker *t = NULL;
+        TrackerOptions o = { .proc_root = f->proc, .source = &source };
+        assert_int_equal(tracker_new(f->root, &o, &t, &err), 0);
+        assert_int_equal(tracker_refresh(t, 1000000, NULL, NULL, &err), 2);    /* podc has no cgroup */
+        assert_int_equal(tracker_sample(t, 1000000, &err), 0);
+
+        /* One second later: the root used 1.5 s of CPU, the offline pod 0.5 s. */
+        fake_v2_group(f, "colo/besteffort/poda", 500000, 20 << 20, "7\n");
+        fake_v2_group(f, "colo", 1500000, 100 << 20, "");
+        assert_int_equal(tracker_sample(t, 2000000, &err), 0);
+        const NodeSample *s = tracker_node(t);
+        assert_int_equal(s->n_workloads, 2);
+        assert_true(fabs(s->offline_cpu_usage - 0.5) < 1e-9);
+        assert_true(fabs(s->online_cpu_usage - 1.0) < 1e-9);           /* the rest of the root */
+        assert_int_equal(s->offline_mem_working_set, (20 << 20) - 4096);
+        assert_int_equal(s->online_mem_working_set, (100 << 20) - (20 << 20));
+        const WorkloadSample *b = &s->workloads[tracker_find(t, "podb")];
+        assert_true(b->cpu_limit_cores == 2.0 && b->mem_limit == 1 << 30);     /* the source's limits */
+        assert_null(tracker_class_group(t, CLASS_ONLINE));              /* no class parents opened */
+        /* Handles by the source's paths. */
+        assert_ptr_equal(tracker_workload_group(t, "besteffort/poda"), tracker_get(t, (size_t) tracker_find(t, "poda"))->group);
+        assert_null(tracker_workload_group(t, "besteffort/podc"));
+
+        /* The missing cgroup appears: adopted at the next refresh. */
+        fake_v2_group(f, "colo/besteffort/podc", 0, 0, "");
+        assert_int_equal(tracker_refresh(t, 3000000, NULL, NULL, &err), 1);
+        assert_non_null(tracker_workload_group(t, "besteffort/podc"));
+        tracker_free(t);
+}
+
+/* The pods of list_pods() and, once *(bool *) userdata, one more online pod "podd". */
+static int list_pods_then_podd(void *userdata, CgRoot *root, SourceWorkload **ret, size_t *ret_n, ColoError *err) {
+        int r = list_pods(NULL, root, ret, ret_n, err);
+        if (r < 0 || !*(bool *) userdata)
+                return r;
+        SourceWorkload *more = realloc(*ret, (*ret_n + 1) * sizeof(**ret));
+        assert_non_null(more);
+        more[(*ret_n)++] = (SourceWorkload) { .id = { "podd", CLASS_ONLINE, TIER_NORMAL, "burstable/podd" } };
+        *ret = more;
+        return 0;
+}
+
+static void fake_pressure(Fake *f, const char *path, const char *file, double avg10, uint64_t total) {
+        char p[PATH_MAX], v[256];
+        snprintf(p, sizeof(p), "fs/%s/%s", path, file);
+        snprintf(v, sizeof(v), "some avg10=%.2f avg60=0.00 avg300=0.00 total=%llu\nfull avg10=0.00 avg60=0.00 avg300=0.00 "
+                 "total=0\n", avg10, (unsigned long long) total);
+        fakefs_write(f->dir, p, v);
+}
+
+/* Online pods have no common parent, and the root's pressure counts the offline pods' stalls too:
+ * the online pressure is, each interval, the stall of the most stalled online pod. */
+static void test_tracker_online_pressure_is_the_most_stalled_online_workload_v2(void **state) {
+        Fake *f = *state;
+        ColoError err = {};
+        static const WorkloadSourceOps ops = { .name = "pods", .class_usage = SOURCE_ONLINE_IS_THE_REST,
+                                               .list = list_pods_then_podd };
+        bool with_podd = false;
+        WorkloadSource source = { .ops = &ops, .userdata = &with_podd };
+        fake_v2_group(f, "colo/besteffort/poda", 0, 0, "7\n");
+        fake_v2_group(f, "colo/burstable/podb", 0, 0, "8\n");
+        fake_v2_group(f, "colo/besteffort/podc", 0, 0, "9\n");
+        fake_pressure(f, "colo/burstable/podb", "cpu.pressure", 1.0, 1000000);
+        fake_pressure(f, "colo/burstable/podb", "io.pressure", 0.5, 2000000);
+        fake_pressure(f, "colo/besteffort/poda", "cpu.pressure", 90.0, 5000000);    /* offline: ignored */
+        fake_pressure(f, "colo", "cpu.pressure", 90.0, 5000000);                    /* the root: ignored */
+        Tracker *t = NULL;
+        TrackerOptions o = { .proc_root = f->proc, .source = &source };
+        assert_int_equal(tracker_new(f->root, &o, &t, &err), 0);
+        assert_int_equal(tracker_refresh(t, 1000000, NULL, NULL, &err), 3);
+        assert_int_equal(tracker_sample(t, 1000000, &err), 0);
+        const NodeSample *s = tracker_node(t);
+        assert_true(s->online_cpu_pressure.valid && s->online_io_pressure.valid);
+        uint64_t cpu0 = s->online_cpu_pressure.some_total_usec, io0 = s->online_io_pressure.some_total_usec;
+
+        /* One second later podb stalled 30 ms on CPU and 5 ms on IO; the offline pod and the root a
+         * whole second: the online pressure grows by podb's stall only. */
+        fake_pressure(f, "colo/burstable/podb", "cpu.pressure", 3.0, 1030000);
+        fake_pressure(f, "colo/burstable/podb", "io.pressure", 0.5, 2005000);
+        fake_pressure(f, "colo/besteffort/poda", "cpu.pressure", 95.0, 6000000);
+        fake_pressure(f, "colo", "cpu.pressure", 95.0, 6000000);
+        assert_int_equal(tracker_sample(t, 2000000, &err), 0);
+        s = tracker_node(t);
+        assert_int_equal(s->online_cpu_pressure.some_total_usec - cpu0, 30000);
+        assert_int_equal(s->online_io_pressure.some_total_usec - io0, 5000);
+        assert_true(fabs(s->online_cpu_pressure.some_avg10 - 3.0) < 1e-9);
+
+        /* A second online pod that stalls more this interval sets the growth; the counter never
+         * goes back when a pod's own counter restarts lower (a new cgroup of the same pod). */
+        with_podd = true;
+        fake_v2_group(f, "colo/burstable/podd", 0, 0, "10\n");
+        fake_pressure(f, "colo/burstable/podd", "cpu.pressure", 0.0, 0);
+        assert_int_equal(tracker_refresh(t, 3000000, NULL, NULL, &err), 1);
+        assert_int_equal(tracker_sample(t, 3000000, &err), 0);
+        uint64_t cpu1 = tracker_node(t)->online_cpu_pressure.some_total_usec;
+        fake_pressure(f, "colo/burstable/podb", "cpu.pressure", 1.0, 1040000);      /* +10 ms */
+        fake_pressure(f, "colo/burstable/podd", "cpu.pressure", 8.0, 80000);        /* +80 ms */
+        assert_int_equal(tracker_sample(t, 4000000, &err), 0);
+        assert_int_equal(tracker_node(t)->online_cpu_pressure.some_total_usec - cpu1, 80000);
+        fake_pressure(f, "colo/burstable/podb", "cpu.pressure", 0.0, 100);          /* restarted */
+        fake_pressure(f, "colo/burstable/podd", "cpu.pressure", 0.0, 80000);
+        assert_int_equal(tracker_sample(t, 5000000, &err), 0);
+        assert_int_equal(tracker_node(t)->online_cpu_pressure.some_total_usec - cpu1, 80000);
+        tracker_free(t);
+}
+
 /* memory.stat is read at adoption and every TRACKER_WORKING_SET_EVERY samples; in between the
  * working set follows the fresh usage minus the last inactive file cache read. */
 static void test_tracker_reads_workload_memory_stat_every_few_samples_v2(void **state) {
@@ -368,6 +486,13 @@ static void fill_doc(StatusDoc *d) {
         snprintf(d->cgroup_mode, sizeof(d->cgroup_mode), "v1");
         snprintf(d->estimate_source, sizeof(d->estimate_source), "profiles");
         snprintf(d->squeeze_reason, sizeof(d->squeeze_reason), "MemAvailable 400Mi below the watermark 512Mi");
+        d->protections_checked = true;
+        d->isolation_in_force = false;
+        d->n_protections = 2;
+        d->protections[0] = (StatusProtection) { .name = "cpu", .in_force = true };
+        d->protections[1] = (StatusProtection) { .name = "memory", .cgroup = "/sys/fs/cgroup/colo.service/colo",
+                                                 .cause = "'/sys/fs/cgroup/colo.service' still holds processes (42)",
+                                                 .fix = "let colo be the only process of its unit" };
         assert_int_equal(status_doc_reserve(d, 2), 0);
         d->n_workloads = 2;
         d->workloads[0] = (StatusWorkload) { .name = "web", .cls = CLASS_ONLINE, .tier = TIER_CRITICAL,
@@ -412,6 +537,17 @@ static void test_status_doc_round_trips_through_json(void **state) {
         assert_true(back.squeezed);
         assert_string_equal(back.squeeze_reason, d.squeeze_reason);
         assert_int_equal(back.evictions_total, 3);
+        assert_true(back.protections_checked);
+        assert_false(back.isolation_in_force);
+        assert_int_equal(back.n_protections, 2);
+        for (size_t i = 0; i < 2; i++) {
+                const StatusProtection *a = &d.protections[i], *b = &back.protections[i];
+                assert_string_equal(a->name, b->name);
+                assert_int_equal(a->in_force, b->in_force);
+                assert_string_equal(a->cgroup, b->cgroup);
+                assert_string_equal(a->cause, b->cause);
+                assert_string_equal(a->fix, b->fix);
+        }
         assert_int_equal(back.n_workloads, 2);
         for (size_t i = 0; i < 2; i++) {
                 const StatusWorkload *a = &d.workloads[i], *b = &back.workloads[i];
@@ -490,6 +626,9 @@ static void test_status_doc_rejects_bad_documents_naming_the_field(void **state)
                 { "\"squeezed\": true", "\"squeezed\": 1", "offline.squeezed" },
                 { "\"cpu_quota_enforced\": false", "\"cpu_quota_enforced\": 0", "offline.cpu_quota_enforced" },
                 { "\"workloads\": [", "\"workloads\": {\"x\": [", "line" },
+                { "\"in_force\": false", "\"in_force\": \"no\"", "protections.checked[1].in_force" },
+                { "\"isolation_in_force\": false", "\"isolation_in_force\": 0", "protections.isolation_in_force" },
+                { "\"protections\": {", "\"protections\": [1], \"x\": {", "protections" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 char *bad = replace(json, cases[i].from, cases[i].to);
@@ -634,6 +773,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_discover_on_an_empty_root_finds_nothing_v2, setup_fake, teardown_fake),
                 cmocka_unit_test_setup_teardown(test_create_makes_parents_and_refuses_a_used_name_v2, setup_fake,
                                                 teardown_fake),
+                cmocka_unit_test_setup_teardown(test_tracker_samples_a_source_whose_online_is_the_rest_v2, setup_fake,
+                                                teardown_fake),
+                cmocka_unit_test_setup_teardown(test_tracker_online_pressure_is_the_most_stalled_online_workload_v2,
+                                                setup_fake, teardown_fake),
                 cmocka_unit_test_setup_teardown(test_tracker_adopts_workloads_and_computes_cpu_rates_v2, setup_fake,
                                                 teardown_fake),
                 cmocka_unit_test_setup_teardown(test_tracker_reads_workload_memory_stat_every_few_samples_v2, setup_fake,

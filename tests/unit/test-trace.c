@@ -253,6 +253,9 @@ static void test_missing_and_truncated_files_are_errors(void **state) {
         assert_non_null(strstr(err.msg, "azure_truncated.csv.gz': line "));
 }
 
+/* Alibaba usage is in cores: cpu_util_percent / 100 x the machine's cores (96 unless told). */
+#define C TRACE_ALIBABA_MACHINE_CORES
+
 static void test_alibaba_resamples_to_the_max_per_step_and_handles_gaps(void **state) {
         (void) state;
         TraceOptions o = options(10);
@@ -265,15 +268,15 @@ static void test_alibaba_resamples_to_the_max_per_step_and_handles_gaps(void **s
         assert_string_equal(c.names[1], "m_1933");
         assert_int_equal(c.stats.rows, 45);
         assert_int_equal(c.stats.sources, 2);
-        assert_true(c.nodes[0].limit == 1.0);
+        assert_true(c.nodes[0].limit == 96.0);
 
         /* m_1932: steps (t-300, t]; 551100 has no reading and is filled with 550800's value. */
         const uint64_t t0[] = { 550200, 550500, 550800, 551100, 551400, 551700 };
-        const double u0[] = { 0.57, 0.61, 0.54, 0.54, 0.63, 0.65 };
+        const double u0[] = { 0.57 * C, 0.61 * C, 0.54 * C, 0.54 * C, 0.63 * C, 0.65 * C };
         assert_series(&c.nodes[0], 6, t0, u0);
         /* m_1933: 5790 -> 7370 leaves 6300..7200 empty, 4 steps > max gap 3: skipped. */
         const uint64_t t1[] = { 5100, 5400, 5700, 6000, 7500, 7800, 8100 };
-        const double u1[] = { 0.05, 0.06, 0.05, 0.04, 0.07, 0.05, 0.05 };
+        const double u1[] = { 0.05 * C, 0.06 * C, 0.05 * C, 0.04 * C, 0.07 * C, 0.05 * C, 0.05 * C };
         assert_series(&c.nodes[1], 7, t1, u1);
         assert_int_equal(c.stats.gap_steps_filled, 1);
         assert_int_equal(c.stats.gap_steps_skipped, 4);
@@ -285,7 +288,7 @@ static void test_alibaba_resamples_to_the_max_per_step_and_handles_gaps(void **s
         assert_int_equal(c.nodes[1].n, 11);
         assert_int_equal(c.stats.gap_steps_filled, 5);
         assert_int_equal(c.stats.series_breaks, 0);
-        assert_true(c.nodes[1].usage[4] == 0.04 && c.nodes[1].t_sec[4] == 6300);
+        assert_true(fabs(c.nodes[1].usage[4] - 0.04 * C) < 1e-12 && c.nodes[1].t_sec[4] == 6300);
 }
 
 static void test_alibaba_invalid_markers_and_empty_fields(void **state) {
@@ -312,7 +315,7 @@ static void test_alibaba_invalid_markers_and_empty_fields(void **state) {
         assert_int_equal(trace_stats_malformed_total(&c.stats), 9);
         /* Empty mem_gps and mkpi fields are fine: only the cpu field is read. */
         const uint64_t t[] = { 2700, 3000, 3300, 3600 };
-        const double u[] = { 0.35, 0.27, 0.40, 0.34 };
+        const double u[] = { 0.35 * C, 0.27 * C, 0.40 * C, 0.34 * C };
         assert_series(&c.nodes[0], 4, t, u);
 }
 
@@ -403,10 +406,42 @@ static void test_alibaba_interleaved_machines(void **state) {
                                       &err),
                          0);
         const uint64_t t0[] = { 60, 120 }, t1[] = { 60 };
-        const double u0[] = { 0.5, 0.4 }, u1[] = { 0.3 };
+        const double u0[] = { 0.5 * C, 0.4 * C }, u1[] = { 0.3 * C };
         assert_series(&c.nodes[0], 2, t0, u0);
         assert_series(&c.nodes[1], 1, t1, u1);
+
+        /* Machines of 8 cores: the same readings, in cores of those. */
+        o.machine_cores = 8;
+        assert_int_equal(collect_text("m_1,10,50,,,,,,\nm_1,70,40,,,,,,\n", &o, &c, &err), 0);
+        const double u8[] = { 4.0, 3.2 };
+        assert_true(c.nodes[0].limit == 8.0);
+        assert_series(&c.nodes[0], 2, t0, u8);
+        /* Less than one core is refused before anything is read. */
+        o.machine_cores = 0.5;
+        TraceReader *r = NULL;
+        assert_int_equal(trace_reader_open_buffer("m_1,10,50,,,,,,\n", 16, "buffer", &o, &r, &err), -EINVAL);
+        assert_null(r);
+        assert_non_null(strstr(err.msg, "machine cores 0.5"));
+
+        /* The mem signal reads mem_util_percent, in units of the machine's memory (limit 1). */
+        o.machine_cores = 8;
+        o.signal = TRACE_SIGNAL_MEM;
+        assert_int_equal(trace_reader_open_buffer("m_1,10,50,,,,,,\n", 16, "buffer", &o, &r, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "signal mem needs format alibaba"));
+        o.format = TRACE_FORMAT_ALIBABA;
+        assert_int_equal(collect_text("m_1,10,50,70,,,,,\nm_1,70,40,,,,,,\nm_1,80,40,101,,,,,\nm_1,130,40,65,,,,,\n",
+                                      &o, &c, &err),
+                         0);
+        /* 60: 0.7; 120 has no valid reading (empty, marker) and is filled; 180: 0.65 */
+        const uint64_t tm[] = { 60, 120, 180 };
+        const double um[] = { 0.7, 0.7, 0.65 };
+        assert_true(c.nodes[0].limit == 1.0);
+        assert_series(&c.nodes[0], 3, tm, um);
+        assert_int_equal(c.stats.malformed[TRACE_ROW_EMPTY_VALUE], 1);
+        assert_int_equal(c.stats.malformed[TRACE_ROW_INVALID_MARKER], 1);
 }
+
+#undef C
 
 static void test_option_and_name_conversions(void **state) {
         (void) state;

@@ -23,8 +23,17 @@ if [ -f "$base.ext4" ] && [ -f "$base.vmlinuz" ] && [ -f "$base.initrd" ]; then
 fi
 rm -f "$cache"/colo-vm-*.ext4 "$cache"/colo-vm-*.vmlinuz "$cache"/colo-vm-*.initrd
 rootfs="$cache/rootfs.tmp"
-rm -rf "$rootfs"
-trap 'rm -rf "$rootfs" "$base.ext4.tmp"' EXIT
+# A debootstrap that failed or was killed can leave /proc, /sys or /dev mounted inside the root
+# file system: unmount everything below it first (deepest first), and never let rm cross into
+# another file system, so a cleanup can never walk into the host's /proc or /dev.
+remove_rootfs() {
+        [ -e "$rootfs" ] || return 0
+        awk -v root="$(realpath "$rootfs")" 'index($2, root "/") == 1 { print $2 }' /proc/self/mounts |
+                sort -r | while read -r m; do umount -l "$m" || true; done
+        rm -rf --one-file-system "$rootfs"
+}
+remove_rootfs
+trap 'remove_rootfs; rm -f "$base.ext4.tmp"' EXIT
 include=$(grep -v '^#' "$here/packages.txt" | grep . | paste -sd, -)
 start=$(date +%s)
 debootstrap --variant=minbase --include="$include" "$suite" "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 || {

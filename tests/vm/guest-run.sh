@@ -21,6 +21,7 @@ for t in $d/tests/*; do
         envs=
         for e in $(cat "$t/env" $d/env); do envs="$envs --setenv=$e"; done
         echo "colo-vm: running $name" >/dev/console
+        start=$(date +%s)
         # RuntimeMaxSec bounds a test that hangs; the host's timeout bounds the whole run.
         # shellcheck disable=SC2086
         systemd-run --quiet --wait --pipe --collect --unit="colo-test-$name" \
@@ -29,7 +30,8 @@ for t in $d/tests/*; do
                 -- "$@" </dev/null >$res/$name.log 2>&1
         rc=$?
         echo $rc >$res/$name.rc
-        echo "colo-vm: $name exit $rc" >/dev/console
+        # How long each test takes in the guest, for the run's time budget (tests/vm/meson.build).
+        echo "colo-vm: $name exit $rc after $(($(date +%s) - start)) s" | tee -a $res/times >/dev/console
 done
 sync
 touch $res/done

@@ -10,13 +10,14 @@
 # The test build goes to the guest on a second disk (data.ext4: the tests' files at their host
 # paths, a manifest, the guest's run script); the guest writes the results onto it and powers
 # off; debugfs copies them out (no loop mount). qemu runs under TCG (KVM hangs on these hosts)
-# and is killed by its PID after TIMEOUT_S (default 900) or when this script exits.
+# and is killed by its PID after TIMEOUT_S (default 1500: every integration test runs there, and on
+# a loaded 2-CPU host the emulated run has taken 15 minutes) or when this script exits.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if_stale=false
 [ "$1" = --if-stale ] && if_stale=true && shift
 build=$(cd "$1" && pwd)
-timeout_s=${2:-900}
+timeout_s=${2:-1500}
 vm="$build/vm"
 mkdir -p "$vm"
 exec 8>"$vm/run.lock"
@@ -66,6 +67,8 @@ env | grep -E '^(ASAN|UBSAN|LSAN)_OPTIONS=' >"$staging/env" || true
 # The guest's CPUs are emulated (and share the host with whatever else runs): tests that wait for
 # something with an upper bound wait up to 10 times as long there.
 echo COLO_TEST_TIMEOUT_SCALE=10 >>"$staging/env"
+# Tests that change the machine itself (top-level slices, systemctl daemon-reload) run only here.
+echo COLO_TEST_IN_VM=1 >>"$staging/env"
 mkfs.ext4 -q -F -L colo-data -d "$staging" "$vm/data.ext4" 512M >/dev/null
 
 # Records the failure under this build's key, so that the vm-<test> tests report it instead of

@@ -1,6 +1,7 @@
 /* The diffed write path: validation of wanted knobs (bad input changes nothing), the write seam
- * every cgroupfs and /proc write goes through (tests fail the N-th write there), failure
- * reporting with full paths, and the knob helpers both backends use. */
+ * every cgroupfs and /proc write goes through (the dry run's one record-only switch; tests fail
+ * the N-th write there), failure reporting with full paths, and the knob helpers both backends
+ * use. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,20 +12,44 @@
 
 /* --- write path --- */
 
-int cg_write_raw(CgGroup *g, CgSlot slot, const char *name, const char *value) {
-        int dfd = cg_slot_fd(g, slot);
-        if (dfd < 0)
-                return -ENOENT;
-        CgRoot *root = g->root;
+/* The file's current content on one line (dry run: the "old value" of the record). -ENOENT when
+ * the file does not exist, so optional knobs behave as in a real run. */
+static int seam_read_old(int dfd, const char *name, char *buf, size_t size) {
+        if (dfd < 0) {
+                snprintf(buf, size, "(group not created yet)");
+                return 0;
+        }
+        int r = read_small_file_at(dfd, name, buf, size, NULL);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0) {
+                snprintf(buf, size, "(unreadable: %s)", strerror(-r));
+                return 0;
+        }
+        size_t len = strlen(buf);
+        while (len > 0 && buf[len - 1] == '\n')
+                buf[--len] = '\0';
+        for (char *q = buf; (q = strchr(q, '\n'));)
+                *q = ' ';
+        return 0;
+}
+
+int cg_seam_write(CgRoot *root, int dfd, const char *path, const char *name, const char *value, int flags) {
+        if (root->dry_record) {
+                /* Record only: the code above runs as in a real run and sees the write succeed. */
+                char old[512];
+                int r = seam_read_old(dfd, name, old, sizeof(old));
+                if (r < 0)
+                        return r;
+                root->dry_record(root->dry_record_userdata, path, old, value);
+                return 0;
+        }
         if (root->write_hook) {
-                char p[PATH_MAX];
-                cg_group_file_path(g, slot, name, p, sizeof(p));
-                int r = root->write_hook(root->write_hook_userdata, p, value);
+                int r = root->write_hook(root->write_hook_userdata, path, value);
                 if (r < 0)
                         return r;
         }
-        /* O_TRUNC: harmless on cgroupfs, and keeps a fake tree of plain files exact. */
-        _cleanup_close_ int fd = openat(dfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        _cleanup_close_ int fd = openat(dfd, name, flags | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
                 return -errno;
         size_t len = strlen(value);
@@ -34,6 +59,26 @@ int cg_write_raw(CgGroup *g, CgSlot slot, const char *name, const char *value) {
         if ((size_t) k != len)
                 return -EIO;
         return 0;
+}
+
+int cg_write_raw(CgGroup *g, CgSlot slot, const char *name, const char *value) {
+        int dfd = cg_slot_fd(g, slot);
+        /* A group a dry run would have created has no directory, but its writes are recorded. */
+        if (dfd < 0 && !(g->dry_created && cg_slot_present(g->root, slot)))
+                return -ENOENT;
+        char p[PATH_MAX];
+        cg_group_file_path(g, slot, name, p, sizeof(p));
+        /* O_TRUNC: harmless on cgroupfs, and keeps a fake tree of plain files exact. */
+        return cg_seam_write(g->root, dfd, p, name, value, 0);
+}
+
+void cg_root_set_dry_run(CgRoot *root, CgDryRunRecorder record, void *userdata) {
+        root->dry_record = record;
+        root->dry_record_userdata = record ? userdata : NULL;
+}
+
+bool cg_root_is_dry_run(const CgRoot *root) {
+        return root->dry_record != NULL;
 }
 
 void cg_apply_report(CgApplyCtx *c, const char *path, const char *value, int r) {
@@ -214,7 +259,8 @@ void cg_knob_pids_max(CgGroup *g, CgApplyCtx *c, CgSlot slot, const CgKnobs *wan
 CgIoLimit *cg_last_io_limit(CgKnobs *last, const CgIoLimit *want, size_t i) {
         CgIoLimit *l = &last->io_limits[i];
         if (i >= last->n_io_limits || strcmp(l->device, want->device) != 0) {
-                *l = (CgIoLimit) { .rbps = CG_UNSET, .wbps = CG_UNSET, .riops = CG_UNSET, .wiops = CG_UNSET };
+                *l = (CgIoLimit) { .rbps = CG_UNSET, .wbps = CG_UNSET, .riops = CG_UNSET, .wiops = CG_UNSET,
+                                   .latency_usec = CG_UNSET };
                 memcpy(l->device, want->device, sizeof(l->device));
                 if (last->n_io_limits <= i)
                         last->n_io_limits = i + 1;

@@ -143,6 +143,82 @@ static char *join_path(const char *a, const char *b, const char *c) {
         return out;
 }
 
+/* The mounts to use: with CG_MODE_DETECT by statfs() magic (v2 at fs_root, else v1 controllers
+ * plus an optional cgroup2 "unified" mount for hybrid, else v2 at "unified"); with CG_MODE_V1 the
+ * controller directories as they are (tests: plain directories). Sets root->hybrid and *mode to
+ * V1 or V2; fills mounts[] for v1 (and the unified slot for hybrid), or v2_base. */
+static int detect_mounts(CgRoot *root, const char *fs_root, CgMode *mode, char *v2_base,
+                         char mounts[static _CG_SLOT_MAX][PATH_MAX], ColoError *err) {
+        char unified[PATH_MAX];
+        snprintf(unified, sizeof(unified), "%s/unified", fs_root);
+        if (*mode == CG_MODE_V2 || (*mode == CG_MODE_DETECT && is_fs(fs_root, CGROUP2_SUPER_MAGIC))) {
+                *mode = CG_MODE_V2;
+                snprintf(v2_base, PATH_MAX, "%s", fs_root);
+                return 0;
+        }
+        bool detect = *mode == CG_MODE_DETECT, any = false;
+        for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
+                find_v1_mount(fs_root, s, detect, mounts[s], PATH_MAX);
+                any = any || mounts[s][0];
+        }
+        bool has_unified = detect ? is_fs(unified, CGROUP2_SUPER_MAGIC) : is_dir(unified);
+        if (any) {
+                *mode = CG_MODE_V1;
+                root->hybrid = has_unified;
+                if (has_unified)
+                        snprintf(mounts[CG_SLOT_UNIFIED], PATH_MAX, "%s", unified);
+                return 0;
+        }
+        if (!detect)
+                return colo_error_setf_plain(err, ENOMEDIUM, "no cgroup v1 controller directory under '%s'", fs_root);
+        if (!has_unified)
+                return colo_error_setf_plain(err, ENOMEDIUM, "no cgroup v1 or v2 hierarchy under '%s'", fs_root);
+        *mode = CG_MODE_V2;
+        snprintf(v2_base, PATH_MAX, "%s", unified);
+        return 0;
+}
+
+/* Hierarchy s of root at mount: the managed root's path (below this process's own cgroup, read
+ * from self, unless the subtree is absolute), and which slot's fds it shares (v2: all are the
+ * one directory; v1: co-mounted controllers, same device and inode as an earlier slot). Returns
+ * 0, or 1 when the slot is the optional hybrid PSI mirror and this process has no v2 entry. */
+static int resolve_hierarchy(CgRoot *root, CgSlot s, const char *mount, const char *self, const char *subtree,
+                             const CgRootOptions *opts, struct stat seen[static _CG_SLOT_MAX], ColoError *err) {
+        CgHierarchy *h = &root->h[s];
+        bool mirror = root->mode == CG_MODE_V1 && s == CG_SLOT_UNIFIED;
+        char own[PATH_MAX] = "/";
+        if (self) {
+                const char *ctrl = root->mode == CG_MODE_V2 ? NULL : slot_info[s].controller;
+                int r = cg_parse_proc_cgroup(self, ctrl, own, sizeof(own));
+                if (r < 0 && mirror)
+                        return 1;       /* the PSI mirror is optional */
+                if (r < 0)
+                        return colo_error_setf_plain(err, -r, "no %s%s%s entry in '%s'", ctrl ? "'" : "",
+                                                     ctrl ? ctrl : "cgroup v2 (0::)", ctrl ? "'" : "",
+                                                     opts->proc_self_cgroup ? opts->proc_self_cgroup
+                                                                            : DEFAULT_PROC_SELF_CGROUP);
+        }
+        h->present = true;
+        h->primary = s;
+        if (root->mode == CG_MODE_V2 && s != CG_SLOT_CPU)
+                h->primary = CG_SLOT_CPU;
+        if (stat(mount, &seen[s]) < 0)
+                return colo_error_set(err, errno, "stat '%s'", mount);
+        for (CgSlot t = 0; t < s && root->mode == CG_MODE_V1; t++)
+                if (root->h[t].present && root->h[t].primary == t && seen[t].st_dev == seen[s].st_dev &&
+                    seen[t].st_ino == seen[s].st_ino) {
+                        h->primary = t;
+                        break;
+                }
+        h->path = join_path(mount, own, subtree);
+        if (!h->path)
+                return colo_error_set(err, ENOMEM, "cgroup root path");
+        h->mount_len = strlen(mount);
+        while (h->mount_len > 1 && mount[h->mount_len - 1] == '/')
+                h->mount_len--;
+        return 0;
+}
+
 int cg_detect(CgRoot *root, const CgRootOptions *opts, ColoError *err) {
         const char *fs_root = opts->fs_root ? opts->fs_root : DEFAULT_FS_ROOT;
         const char *subtree = opts->subtree ? opts->subtree : DEFAULT_SUBTREE;
@@ -155,98 +231,26 @@ int cg_detect(CgRoot *root, const CgRootOptions *opts, ColoError *err) {
         bool absolute = subtree[0] == '/';
         if (!cg_path_is_valid(absolute ? subtree + strspn(subtree, "/") : subtree))
                 return colo_error_setf_plain(err, EINVAL, "invalid cgroup subtree '%s'", subtree);
-
-        if (mode == CG_MODE_DETECT) {
-                if (is_fs(fs_root, CGROUP2_SUPER_MAGIC)) {
-                        mode = CG_MODE_V2;
-                        snprintf(v2_base, sizeof(v2_base), "%s", fs_root);
-                } else {
-                        bool any = false;
-                        for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
-                                find_v1_mount(fs_root, s, true, mounts[s], sizeof(mounts[s]));
-                                any = any || mounts[s][0];
-                        }
-                        char unified[PATH_MAX];
-                        snprintf(unified, sizeof(unified), "%s/unified", fs_root);
-                        bool has_unified = is_fs(unified, CGROUP2_SUPER_MAGIC);
-                        if (any) {
-                                mode = CG_MODE_V1;
-                                root->hybrid = has_unified;
-                                if (has_unified)
-                                        snprintf(mounts[CG_SLOT_UNIFIED], sizeof(mounts[0]), "%s", unified);
-                        } else if (has_unified) {
-                                mode = CG_MODE_V2;
-                                snprintf(v2_base, sizeof(v2_base), "%s", unified);
-                        } else
-                                return colo_error_setf_plain(err, ENOMEDIUM, "no cgroup v1 or v2 hierarchy under '%s'",
-                                                             fs_root);
-                }
-        } else if (mode == CG_MODE_V1) {
-                bool any = false;
-                for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
-                        find_v1_mount(fs_root, s, false, mounts[s], sizeof(mounts[s]));
-                        any = any || mounts[s][0];
-                }
-                if (!any)
-                        return colo_error_setf_plain(err, ENOMEDIUM, "no cgroup v1 controller directory under '%s'",
-                                                     fs_root);
-                char unified[PATH_MAX];
-                snprintf(unified, sizeof(unified), "%s/unified", fs_root);
-                if (is_dir(unified)) {
-                        root->hybrid = true;
-                        snprintf(mounts[CG_SLOT_UNIFIED], sizeof(mounts[0]), "%s", unified);
-                }
-        } else
-                snprintf(v2_base, sizeof(v2_base), "%s", fs_root);
+        int r = detect_mounts(root, fs_root, &mode, v2_base, mounts, err);
+        if (r < 0)
+                return r;
         root->mode = mode;
 
         _cleanup_free_ char *self = NULL;
         if (!absolute) {
                 const char *p = opts->proc_self_cgroup ? opts->proc_self_cgroup : DEFAULT_PROC_SELF_CGROUP;
-                int r = read_full_file(p, 1 << 20, &self, NULL, err);
+                r = read_full_file(p, 1 << 20, &self, NULL, err);
                 if (r < 0)
                         return r;
         }
-
         struct stat seen[_CG_SLOT_MAX];
         for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
-                CgHierarchy *h = &root->h[s];
                 const char *mount = mode == CG_MODE_V2 ? v2_base : mounts[s];
                 if (!mount[0])
                         continue;
-                bool mirror = mode == CG_MODE_V1 && s == CG_SLOT_UNIFIED;
-                char own[PATH_MAX] = "/";
-                if (!absolute) {
-                        const char *ctrl = mode == CG_MODE_V2 ? NULL : slot_info[s].controller;
-                        int r = cg_parse_proc_cgroup(self, ctrl, own, sizeof(own));
-                        if (r < 0 && mirror)
-                                continue;       /* the PSI mirror is optional */
-                        if (r < 0)
-                                return colo_error_setf_plain(err, -r, "no %s%s%s entry in '%s'",
-                                                             ctrl ? "'" : "", ctrl ? ctrl : "cgroup v2 (0::)",
-                                                             ctrl ? "'" : "",
-                                                             opts->proc_self_cgroup ? opts->proc_self_cgroup
-                                                                                    : DEFAULT_PROC_SELF_CGROUP);
-                }
-                h->present = true;
-                h->primary = s;
-                if (mode == CG_MODE_V2 && s != CG_SLOT_CPU)
-                        h->primary = CG_SLOT_CPU;
-                if (stat(mount, &seen[s]) < 0)
-                        return colo_error_set(err, errno, "stat '%s'", mount);
-                for (CgSlot t = 0; t < s && mode == CG_MODE_V1; t++)
-                        if (root->h[t].present && root->h[t].primary == t && seen[t].st_dev == seen[s].st_dev &&
-                            seen[t].st_ino == seen[s].st_ino) {
-                                h->primary = t;
-                                break;
-                        }
-
-                h->path = join_path(mount, own, subtree);
-                if (!h->path)
-                        return colo_error_set(err, ENOMEM, "cgroup root path");
-                h->mount_len = strlen(mount);
-                while (h->mount_len > 1 && mount[h->mount_len - 1] == '/')
-                        h->mount_len--;
+                r = resolve_hierarchy(root, s, mount, self, subtree, opts, seen, err);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

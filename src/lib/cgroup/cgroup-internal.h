@@ -50,6 +50,7 @@ typedef enum CgOptional {
         CG_OPT_MEM_QOS,
         CG_OPT_IO_WEIGHT,       /* v1 blkio.weight, v2 io.weight */
         CG_OPT_IO_BFQ_WEIGHT,   /* v1 blkio.bfq.weight, v2 io.bfq.weight: fallback of the above */
+        CG_OPT_IO_LATENCY,      /* v2 io.latency (CONFIG_BLK_CGROUP_IOLATENCY) */
         _CG_OPT_MAX,
 } CgOptional;
 
@@ -70,6 +71,9 @@ typedef struct CgHierarchy {
         int fd;                 /* managed root directory; -1 when aliased or absent */
         char *path;             /* absolute path of the managed root in this hierarchy */
         size_t mount_len;       /* path[0..mount_len) is the hierarchy's mount directory */
+        int parent_fd;          /* the managed root's parent, when a top group is placed; else -1 */
+        size_t parent_len;      /* v1: path[0..parent_len) is that parent */
+        char *parent_path;      /* that parent's absolute path (v2: the offline scope's cgroup) */
 } CgHierarchy;
 
 struct CgRoot {
@@ -84,14 +88,24 @@ struct CgRoot {
         char *description;
         CgWriteHook write_hook;
         void *write_hook_userdata;
+        CgDryRunRecorder dry_record;    /* set: dry run, the seam records and writes nothing */
+        void *dry_record_userdata;
+        /* The top group (cgroup-top.c): tree paths "<top_prefix>[/...]" live in "<top_name>[/...]"
+         * below each hierarchy's parent_fd. top_prefix NULL: not placed, every path below fd. */
+        char *top_prefix;
+        char top_name[256];
+        CgTopGroup top;
 };
 
 struct CgGroup {
         CgRoot *root;
         char *path;                     /* relative to the managed root, "" for the root */
+        bool at_top;                    /* a top group's path: fs_path is below the parents */
+        char *fs_path;                  /* path as the directories have it (cg_locate()) */
         int dfd[_CG_SLOT_MAX];          /* directory per primary slot, -1 otherwise */
         int file_fd[_CG_FILE_MAX];      /* -1 not yet opened, -2 absent (ENOENT) */
         uint32_t absent;                /* bit per CgOptional */
+        bool dry_created;               /* dry run: missing, colo would have created it (no fds) */
         /* oom_score_adj bookkeeping: the value last written and the (sorted) pids it reached, so
          * a steady apply writes only to newly arrived tasks. */
         int32_t oom_value;
@@ -120,6 +134,10 @@ typedef struct CgApplyCtx {
 
 /* Full path of name in slot's directory of g into buf. */
 void cg_group_file_path(const CgGroup *g, CgSlot slot, const char *name, char *buf, size_t size);
+/* The write seam: writes value to name in dfd (path: its full path, for the hook and the
+ * record), or in a dry run records (path, current content, value) and writes nothing. flags:
+ * extra open flags (O_CREAT for fake trees). 0 or -errno; -ENOENT for a missing file either way. */
+int cg_seam_write(CgRoot *root, int dfd, const char *path, const char *name, const char *value, int flags);
 /* One write of value to name in g's directory of slot, through the seam. 0 or -errno. */
 int cg_write_raw(CgGroup *g, CgSlot slot, const char *name, const char *value);
 /* Writes value and reports it: returns 0 on success, 1 when the file is optional (opt >= 0) and
@@ -158,6 +176,39 @@ int cg_parse_limit(const char *text, uint64_t *ret);
 int cg_parse_pids(const char *text, pid_t **pids, size_t *n, size_t *cap);
 /* Space-separated controller names ("cpu io memory") to a bitmask of CgController. */
 unsigned cg_parse_controllers(const char *text);
+/* The settings of cgroup v1's four blkio.throttle.*_device files, in CgIoLimit's order. */
+typedef enum CgV1Throttle {
+        CG_V1_THROTTLE_READ_BPS,
+        CG_V1_THROTTLE_WRITE_BPS,
+        CG_V1_THROTTLE_READ_IOPS,
+        CG_V1_THROTTLE_WRITE_IOPS,
+        _CG_V1_THROTTLE_MAX,
+} CgV1Throttle;
+/* Merges the rules of one blkio.throttle.*_device file ("MAJ:MIN VALUE" lines) into acc's
+ * io_limits, keeping the smaller value where acc already limits that device and setting. 0, or
+ * -EINVAL for a malformed line, -E2BIG past CG_IO_LIMITS_MAX devices (acc then holds the rest). */
+int cg_parse_v1_throttle_rules(const char *text, CgV1Throttle setting, CgKnobs *acc);
+
+/* --- the top group (cgroup-top.c) --- */
+/* Where a tree path is on disk in slot s: the directory fd to start from, its path, and the
+ * path below it. Every mapping of tree paths to directories goes through here. */
+typedef struct CgWhere {
+        int fd;
+        bool at_top;
+        char base[PATH_MAX];
+        char rel[PATH_MAX];
+} CgWhere;
+/* -ENAMETOOLONG when the mapped path does not fit. */
+int cg_locate(const CgRoot *root, CgSlot s, const char *path, CgWhere *ret);
+/* Places the top group of opts->top_group (fills root->top, root->top_prefix and the parent
+ * fds), after the managed root is open. A group that cannot be placed is not an error: it is
+ * reported in root->top and stays below the managed root. -ENOMEM only. */
+int cg_top_open(CgRoot *root, const CgRootOptions *opts, ColoError *err);
+/* cgroup.c's walk: opens rel below startfd (path start_path) component by component, creating
+ * missing directories when create (v1 cpusets initialised from the parent). enable_from: see
+ * cgroup.c. 0, 1 in a dry run for a directory a real run would make (*ret_fd -1), -errno. */
+int cg_open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_path, const char *rel, bool create,
+                 int enable_from, int *ret_fd, ColoError *err);
 
 /* --- detection (cgroup-detect.c) --- */
 /* Fills root->mode, root->hybrid and each root->h[].present/primary/path for opts. */
@@ -189,5 +240,6 @@ int cg_read_number(CgGroup *g, CgFile f, bool limit, uint64_t *ret, ColoError *e
  * alike through their own file names (usage, limit, OOM kill count). */
 int cg_read_memory_usage_and_limits(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err);
 int cg_read_group_pressure(CgGroup *g, CgFile f, CgPressure *ret, ColoError *err);
-/* The three pressure files of a group into u. */
-int cg_read_pressures(CgGroup *g, CgUsage *u, ColoError *err);
+/* The pressure files fields asks for into u: cpu.pressure and io.pressure with
+ * CG_USAGE_CPU_IO_PRESSURE, memory.pressure with CG_USAGE_MEM_PRESSURE; others are not opened. */
+int cg_read_pressures(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err);

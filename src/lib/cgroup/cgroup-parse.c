@@ -110,6 +110,53 @@ int cg_parse_pressure(const char *text, CgPressure *ret) {
         return 0;
 }
 
+static uint64_t *throttle_setting(CgIoLimit *l, CgV1Throttle setting) {
+        uint64_t *const fields[_CG_V1_THROTTLE_MAX] = { &l->rbps, &l->wbps, &l->riops, &l->wiops };
+        return fields[setting];
+}
+
+static CgIoLimit *limit_of_device(CgKnobs *acc, const char *device) {
+        for (size_t i = 0; i < acc->n_io_limits; i++)
+                if (strcmp(acc->io_limits[i].device, device) == 0)
+                        return &acc->io_limits[i];
+        if (acc->n_io_limits >= CG_IO_LIMITS_MAX)
+                return NULL;
+        CgIoLimit *l = &acc->io_limits[acc->n_io_limits++];
+        *l = (CgIoLimit) { .rbps = CG_UNSET, .wbps = CG_UNSET, .riops = CG_UNSET, .wiops = CG_UNSET,
+                           .latency_usec = CG_UNSET };
+        snprintf(l->device, sizeof(l->device), "%s", device);
+        return l;
+}
+
+int cg_parse_v1_throttle_rules(const char *text, CgV1Throttle setting, CgKnobs *acc) {
+        if (setting < 0 || setting >= _CG_V1_THROTTLE_MAX)
+                return -EINVAL;
+        for (const char *line = text; line && *line;) {
+                const char *eol = strchrnul(line, '\n');
+                char device[32], value[32];
+                unsigned major, minor;
+                int used = 0;
+                size_t len = (size_t) (eol - line);
+                char copy[80];
+                if (len >= sizeof(copy))
+                        return -EINVAL;
+                memcpy(copy, line, len);
+                copy[len] = '\0';
+                uint64_t v;
+                if (sscanf(copy, "%u:%u %31s%n", &major, &minor, value, &used) != 3 || (size_t) used != len ||
+                    parse_u64(value, &v) < 0 || v == 0)
+                        return -EINVAL;
+                snprintf(device, sizeof(device), "%u:%u", major, minor);
+                CgIoLimit *l = limit_of_device(acc, device);
+                if (!l)
+                        return -E2BIG;
+                uint64_t *cur = throttle_setting(l, setting);
+                *cur = *cur == CG_UNSET || *cur == CG_UNLIMITED ? v : MIN(*cur, v);
+                line = *eol ? eol + 1 : NULL;
+        }
+        return 0;
+}
+
 /* Reads one host pressure file; ENOENT/EOPNOTSUPP (kernel without PSI, or psi=0) leave it !valid. */
 static int read_host_one(const char *proc_root, const char *res, CgPressure *ret, ColoError *err) {
         if (!ret)

@@ -130,11 +130,14 @@ int cg_read_group_pressure(CgGroup *g, CgFile f, CgPressure *ret, ColoError *err
         return 0;
 }
 
-int cg_read_pressures(CgGroup *g, CgUsage *u, ColoError *err) {
+int cg_read_pressures(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err) {
         int r;
-        if ((r = cg_read_group_pressure(g, CG_FILE_CPU_PRESSURE, &u->cpu_pressure, err)) < 0 ||
-            (r = cg_read_group_pressure(g, CG_FILE_MEM_PRESSURE, &u->mem_pressure, err)) < 0 ||
-            (r = cg_read_group_pressure(g, CG_FILE_IO_PRESSURE, &u->io_pressure, err)) < 0)
+        if ((fields & CG_USAGE_CPU_IO_PRESSURE) &&
+            ((r = cg_read_group_pressure(g, CG_FILE_CPU_PRESSURE, &u->cpu_pressure, err)) < 0 ||
+             (r = cg_read_group_pressure(g, CG_FILE_IO_PRESSURE, &u->io_pressure, err)) < 0))
+                return r;
+        if ((fields & CG_USAGE_MEM_PRESSURE) &&
+            (r = cg_read_group_pressure(g, CG_FILE_MEM_PRESSURE, &u->mem_pressure, err)) < 0)
                 return r;
         return 0;
 }

@@ -259,17 +259,8 @@ static int write_oom_score_adj(CgRoot *root, pid_t pid, int32_t value, char *pat
         snprintf(name, sizeof(name), "%d/oom_score_adj", (int) pid);
         snprintf(path, path_size, "%s/%s", root->proc_root, name);
         snprintf(val, val_size, "%d", (int) value);
-        if (root->write_hook) {
-                int r = root->write_hook(root->write_hook_userdata, path, val);
-                if (r < 0)
-                        return r;
-        }
-        _cleanup_close_ int fd = openat(root->proc_fd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? -ESRCH : -errno;
-        if (write(fd, val, strlen(val)) < 0)
-                return -errno;
-        return 0;
+        int r = cg_seam_write(root, root->proc_fd, path, name, val, 0);
+        return r == -ENOENT ? -ESRCH : r;
 }
 
 int cg_group_attach(CgGroup *g, pid_t pid, ColoError *err) {
@@ -314,6 +305,15 @@ int cg_group_kill(CgGroup *g, int sig, ColoError *err) {
                 cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
                 return colo_error_set(err, r, "kill: read '%s'", p);
         }
+        if (g->root->dry_record) {
+                /* Dry run: the signal is recorded at the seam like a write, and sent to no one. */
+                char p[PATH_MAX], v[64];
+                cg_group_file_path(g, s, "cgroup.procs", p, sizeof(p));
+                snprintf(v, sizeof(v), "(signal %d to each of %zu tasks)", sig, n);
+                g->root->dry_record(g->root->dry_record_userdata, p, "", v);
+                free(pids);
+                return (int) n;
+        }
         /* v2's cgroup.kill also catches tasks forked while we iterate. */
         if (sig == SIGKILL && g->root->mode == CG_MODE_V2 && faccessat(g->dfd[s], "cgroup.kill", F_OK, 0) == 0) {
                 r = cg_write_raw(g, s, "cgroup.kill", "1");
@@ -356,6 +356,11 @@ bool cg_group_has_file(CgGroup *g, CgController c, const char *name) {
 void cg_apply_oom_score_adj(CgGroup *g, CgApplyCtx *c, const CgKnobs *want, CgKnobs *last) {
         if (want->oom_score_adj == CG_UNSET_INT)
                 return;
+        if (g->dry_created) {
+                /* A group only a dry run has: no tasks to write to. */
+                last->oom_score_adj = want->oom_score_adj;
+                return;
+        }
         /* The last usage read saw exactly the tasks this pass already handled: nothing to do. */
         if (g->oom_value == want->oom_score_adj && g->oom_hash_valid && g->procs_hash_valid &&
             g->procs_hash == g->oom_hash) {

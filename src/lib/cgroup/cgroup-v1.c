@@ -186,9 +186,7 @@ static int v1_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err
                         inactive = inactive_local;
                 u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
         }
-        if (fields & CG_USAGE_PRESSURE)
-                return cg_read_pressures(g, u, err);
-        return 0;
+        return cg_read_pressures(g, fields, u, err);
 }
 
 const CgBackend cg_backend_v1 = {

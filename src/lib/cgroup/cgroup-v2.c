@@ -104,24 +104,46 @@ static void v2_apply_memory(CgGroup *g, CgApplyCtx *c, const CgKnobs *w, CgKnobs
         }
 }
 
+/* io.weight is iocost's (in force only where the root's io.cost.qos enables it for a device),
+ * io.bfq.weight BFQ's: both are written where present, as systemd does, so the weight holds
+ * under either. colo remembers the weight as applied when either file took it. */
+static void v2_apply_io_weight(CgGroup *g, CgApplyCtx *c, const CgKnobs *w, CgKnobs *l) {
+        char v[64];
+        if (!cg_u64_differs(w->io_weight, l->io_weight))
+                return;
+        snprintf(v, sizeof(v), "default %" PRIu64, w->io_weight);
+        int r = cg_apply_write(g, c, CG_SLOT_CPU, "io.weight", CG_OPT_IO_WEIGHT, v);
+        snprintf(v, sizeof(v), "default %" PRIu64, CLAMP(w->io_weight, (uint64_t) 1, (uint64_t) 1000));
+        int rb = cg_apply_write(g, c, CG_SLOT_CPU, "io.bfq.weight", CG_OPT_IO_BFQ_WEIGHT, v);
+        if (r < 0 || rb < 0)
+                l->io_weight = CG_UNSET;
+        else if (r == 0 || rb == 0)
+                l->io_weight = w->io_weight;
+}
+
+static bool latency_wanted(uint64_t v) {
+        return v != 0 && v != CG_UNSET;
+}
+
+/* io.latency: "MAJ:MIN target=<usec>", or target=max to remove the protection. */
+static void v2_apply_io_latency(CgGroup *g, CgApplyCtx *c, const CgIoLimit *wl, CgIoLimit *ll) {
+        if (!latency_wanted(wl->latency_usec) || wl->latency_usec == ll->latency_usec)
+                return;
+        char v[96];
+        if (wl->latency_usec == CG_UNLIMITED)
+                snprintf(v, sizeof(v), "%s target=max", wl->device);
+        else
+                snprintf(v, sizeof(v), "%s target=%" PRIu64, wl->device, wl->latency_usec);
+        cg_knob_u64(g, c, CG_SLOT_CPU, "io.latency", CG_OPT_IO_LATENCY, wl->latency_usec, &ll->latency_usec, v);
+}
+
 static void v2_apply_io(CgGroup *g, CgApplyCtx *c, const CgKnobs *w, CgKnobs *l) {
         char v[160];
-        if (cg_u64_differs(w->io_weight, l->io_weight)) {
-                /* io.weight needs the iocost or a weight-aware scheduler; BFQ has its own file. */
-                snprintf(v, sizeof(v), "default %" PRIu64, w->io_weight);
-                int r = cg_apply_write(g, c, CG_SLOT_CPU, "io.weight", CG_OPT_IO_WEIGHT, v);
-                if (r == 1) {
-                        snprintf(v, sizeof(v), "default %" PRIu64, CLAMP(w->io_weight, (uint64_t) 1, (uint64_t) 1000));
-                        r = cg_apply_write(g, c, CG_SLOT_CPU, "io.bfq.weight", CG_OPT_IO_BFQ_WEIGHT, v);
-                }
-                if (r == 0)
-                        l->io_weight = w->io_weight;
-                else if (r < 0)
-                        l->io_weight = CG_UNSET;
-        }
+        v2_apply_io_weight(g, c, w, l);
         for (size_t i = 0; i < w->n_io_limits; i++) {
                 const CgIoLimit *wl = &w->io_limits[i];
                 CgIoLimit *ll = cg_last_io_limit(l, wl, i);
+                v2_apply_io_latency(g, c, wl, ll);
                 if (!cg_u64_differs(wl->rbps, ll->rbps) && !cg_u64_differs(wl->wbps, ll->wbps) &&
                     !cg_u64_differs(wl->riops, ll->riops) && !cg_u64_differs(wl->wiops, ll->wiops))
                         continue;
@@ -187,9 +209,7 @@ static int v2_read_usage(CgGroup *g, unsigned fields, CgUsage *u, ColoError *err
                         return r;
                 u->mem_working_set = u->mem_usage > inactive ? u->mem_usage - inactive : 0;
         }
-        if (fields & CG_USAGE_PRESSURE)
-                return cg_read_pressures(g, u, err);
-        return 0;
+        return cg_read_pressures(g, fields, u, err);
 }
 
 const CgBackend cg_backend_v2 = {

@@ -24,26 +24,6 @@ static const char *const v2_controller_names[_CG_CTRL_MAX] = {
         [CG_CTRL_PIDS] = "pids",
 };
 
-void cg_knobs_init(CgKnobs *k) {
-        *k = (CgKnobs) {
-                .cpu_weight = CG_UNSET,
-                .cpu_idle = CG_UNSET_INT,
-                .cpu_quota_usec = CG_UNSET,
-                .cpu_period_usec = CG_UNSET,
-                .cpu_burst_usec = CG_UNSET,
-                .mem_max = CG_UNSET,
-                .mem_high = CG_UNSET,
-                .mem_low = CG_UNSET,
-                .mem_min = CG_UNSET,
-                .mem_soft_limit = CG_UNSET,
-                .io_weight = CG_UNSET,
-                .oom_score_adj = CG_UNSET_INT,
-                .cpu_qos_level = CG_UNSET_INT,
-                .mem_qos_level = CG_UNSET_INT,
-                .pids_max = CG_UNSET,
-        };
-}
-
 uint64_t cg_weight_to_shares(uint64_t weight) {
         if (weight > 10000)
                 weight = 10000;
@@ -96,12 +76,16 @@ CgRoot *cg_root_free(CgRoot *root) {
         for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
                 if (root->h[s].fd >= 0)
                         (void) close(root->h[s].fd);
+                if (root->h[s].parent_fd >= 0)
+                        (void) close(root->h[s].parent_fd);
+                free(root->h[s].parent_path);
                 free(root->h[s].path);
         }
         if (root->proc_fd >= 0)
                 (void) close(root->proc_fd);
         free(root->proc_root);
         free(root->description);
+        free(root->top_prefix);
         free(root);
         return NULL;
 }
@@ -110,7 +94,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(CgRoot *, cg_root_free);
 
 /* v1 cpuset children start with empty cpus and mems, and a task cannot join such a group:
  * copy the parent's values into a directory we just created (or found empty). */
-static int cpuset_init_from_parent(int parent_fd, int child_fd, const char *child_path, ColoError *err) {
+static int cpuset_init_from_parent(CgRoot *root, int parent_fd, int child_fd, const char *child_path,
+                                   ColoError *err) {
         static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 char buf[1024];
@@ -122,9 +107,11 @@ static int cpuset_init_from_parent(int parent_fd, int child_fd, const char *chil
                 if (buf[0] == '\n' || buf[0] == '\0')
                         continue;
                 /* O_CREAT only matters in a fake tree; on cgroupfs the file exists. */
-                _cleanup_close_ int fd = openat(child_fd, files[i], O_WRONLY | O_TRUNC | O_CREAT | O_CLOEXEC, 0644);
-                if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
-                        return colo_error_set(err, errno, "write '%s/%s'", child_path, files[i]);
+                char p[PATH_MAX];
+                snprintf(p, sizeof(p), "%s/%s", child_path, files[i]);
+                r = cg_seam_write(root, child_fd, p, files[i], buf, O_CREAT);
+                if (r < 0)
+                        return colo_error_set(err, r, "write '%s'", p);
         }
         return 0;
 }
@@ -138,7 +125,7 @@ static bool cpuset_is_empty(int dirfd) {
 
 /* v2: makes the controllers colo needs (those the directory offers) available to its children.
  * Reads cgroup.controllers and cgroup.subtree_control; writes only the missing ones. */
-static int v2_enable_controllers(int dirfd, const char *dir_path, ColoError *err) {
+static int v2_enable_controllers(CgRoot *root, int dirfd, const char *dir_path, ColoError *err) {
         char avail[512], enabled[512];
         int r = read_small_file_at(dirfd, "cgroup.controllers", avail, sizeof(avail), NULL);
         if (r == -ENOENT)
@@ -157,17 +144,19 @@ static int v2_enable_controllers(int dirfd, const char *dir_path, ColoError *err
         for (CgController c = 0; c < _CG_CTRL_MAX; c++)
                 if (missing & (1u << c))
                         n += (size_t) snprintf(value + n, sizeof(value) - n, "%s+%s", n ? " " : "", v2_controller_names[c]);
-        _cleanup_close_ int fd = openat(dirfd, "cgroup.subtree_control", O_WRONLY | O_TRUNC | O_CLOEXEC);
-        if (fd < 0 || write(fd, value, n) < 0)
-                return colo_error_set(err, errno, "write '%s' to '%s/cgroup.subtree_control'", value, dir_path);
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/cgroup.subtree_control", dir_path);
+        r = cg_seam_write(root, dirfd, p, "cgroup.subtree_control", value, 0);
+        if (r < 0)
+                return colo_error_set(err, r, "write '%s' to '%s'", value, p);
         return 0;
 }
 
 /* Opens rel (relative to startfd, whose path is start_path) component by component, creating
  * missing directories when create. enable_from: on v2, enable controllers in every directory
  * from this depth on before descending (-1: only, best effort, in parents of created dirs). */
-static int open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_path, const char *rel, bool create,
-                     int enable_from, int *ret_fd, ColoError *err) {
+int cg_open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_path, const char *rel, bool create,
+                 int enable_from, int *ret_fd, ColoError *err) {
         bool v2 = root->mode == CG_MODE_V2;
         bool cpuset = false;
         if (root->mode == CG_MODE_V1)
@@ -194,21 +183,29 @@ static int open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_p
                 snprintf(path + pl, sizeof(path) - pl, "/%s", name);
 
                 bool created = false;
+                if (create && root->dry_record && faccessat(cur, name, F_OK, 0) < 0 && errno == ENOENT) {
+                        /* Dry run: the mkdir is recorded, and the group opens without directories. */
+                        root->dry_record(root->dry_record_userdata, path, "(no directory)", "(mkdir)");
+                        *ret_fd = -1;
+                        return 1;
+                }
                 if (create) {
                         if (v2 && enable_from >= 0 && depth >= enable_from) {
                                 path[pl] = '\0';
-                                int r = v2_enable_controllers(cur, path, err);
+                                int r = v2_enable_controllers(root, cur, path, err);
                                 if (r < 0)
                                         return r;
                                 snprintf(path + pl, sizeof(path) - pl, "/%s", name);
                         }
-                        if (mkdirat(cur, name, 0755) == 0)
+                        if (root->dry_record)
+                                ;       /* it exists (checked above) */
+                        else if (mkdirat(cur, name, 0755) == 0)
                                 created = true;
                         else if (errno != EEXIST)
                                 return colo_error_set(err, errno, "mkdir '%s'", path);
                         if (created && v2 && enable_from < 0) {
                                 path[pl] = '\0';
-                                (void) v2_enable_controllers(cur, path, NULL);
+                                (void) v2_enable_controllers(root, cur, path, NULL);
                                 snprintf(path + pl, sizeof(path) - pl, "/%s", name);
                         }
                 }
@@ -216,7 +213,7 @@ static int open_walk(CgRoot *root, CgSlot slot, int startfd, const char *start_p
                 if (next < 0)
                         return colo_error_set(err, errno, "open '%s'", path);
                 if (create && cpuset && (created || cpuset_is_empty(next))) {
-                        int r = cpuset_init_from_parent(cur, next, path, err);
+                        int r = cpuset_init_from_parent(root, cur, next, path, err);
                         if (r < 0) {
                                 (void) close(next);
                                 return r;
@@ -261,7 +258,7 @@ int cg_root_open(const CgRootOptions *opts, CgRoot **ret, ColoError *err) {
                 return colo_error_set(err, ENOMEM, "allocate cgroup root");
         root->proc_fd = -1;
         for (CgSlot s = 0; s < _CG_SLOT_MAX; s++)
-                root->h[s].fd = -1;
+                root->h[s].fd = root->h[s].parent_fd = -1;
         root->report_successes = opts->report_successes;
 
         int r = cg_detect(root, opts, err);
@@ -287,7 +284,7 @@ int cg_root_open(const CgRootOptions *opts, CgRoot **ret, ColoError *err) {
                         return colo_error_set(err, errno, "open '%s'", mount);
                 const char *rel = h->path + h->mount_len;
                 rel += strspn(rel, "/");
-                r = open_walk(root, s, mfd, mount, rel, opts->create, -1, &h->fd,
+                r = cg_open_walk(root, s, mfd, mount, rel, opts->create, -1, &h->fd,
                               s == CG_SLOT_UNIFIED ? NULL : err);
                 if (r < 0 && s == CG_SLOT_UNIFIED) {
                         h->present = false;     /* no PSI mirror: per-group pressure stays unknown */
@@ -303,6 +300,9 @@ int cg_root_open(const CgRootOptions *opts, CgRoot **ret, ColoError *err) {
                 /* A fake tree without cgroup.controllers offers everything. */
                 root->v2_controllers = r >= 0 ? cg_parse_controllers(buf) : (1u << _CG_CTRL_MAX) - 1;
         }
+        r = cg_top_open(root, opts, err);
+        if (r < 0)
+                return r;
         if (root_build_description(root) < 0)
                 return colo_error_set(err, ENOMEM, "allocate cgroup root");
         *ret = TAKE_PTR(root);
@@ -317,11 +317,8 @@ bool cg_root_is_hybrid(const CgRoot *root) {
         return root->hybrid;
 }
 
-bool cg_root_has_controller(const CgRoot *root, CgController c) {
-        if (c < 0 || c >= _CG_CTRL_MAX)
-                return false;
-        if (root->mode == CG_MODE_V2)
-                return root->v2_controllers & (1u << c);
+/* The hierarchy holding controller c (on v2 the one unified directory). */
+static CgSlot controller_slot(const CgRoot *root, CgController c) {
         static const CgSlot slot_of[_CG_CTRL_MAX] = {
                 [CG_CTRL_CPU] = CG_SLOT_CPU,
                 [CG_CTRL_CPUSET] = CG_SLOT_CPUSET,
@@ -329,7 +326,21 @@ bool cg_root_has_controller(const CgRoot *root, CgController c) {
                 [CG_CTRL_IO] = CG_SLOT_BLKIO,
                 [CG_CTRL_PIDS] = CG_SLOT_PIDS,
         };
-        return root->h[slot_of[c]].present;
+        return root->mode == CG_MODE_V2 ? CG_SLOT_CPU : slot_of[c];
+}
+
+bool cg_root_has_controller(const CgRoot *root, CgController c) {
+        if (c < 0 || c >= _CG_CTRL_MAX)
+                return false;
+        if (root->mode == CG_MODE_V2)
+                return root->v2_controllers & (1u << c);
+        return root->h[controller_slot(root, c)].present;
+}
+
+const char *cg_root_path(const CgRoot *root, CgController c) {
+        if (c < 0 || c >= _CG_CTRL_MAX)
+                return NULL;
+        return root->h[controller_slot(root, c)].path;
 }
 
 const char *cg_root_describe(const CgRoot *root) {
@@ -348,6 +359,7 @@ CgGroup *cg_group_free(CgGroup *g) {
                 if (g->file_fd[f] >= 0)
                         (void) close(g->file_fd[f]);
         free(g->oom_pids);
+        free(g->fs_path);
         free(g->path);
         free(g);
         return NULL;
@@ -379,9 +391,17 @@ int cg_group_open(CgRoot *root, const char *path, bool create, CgGroup **ret, Co
                 if (!h->present || h->primary != s)
                         continue;
                 bool mirror = root->mode == CG_MODE_V1 && s == CG_SLOT_UNIFIED;
-                int r = open_walk(root, s, h->fd, h->path, g->path, create, 0, &g->dfd[s], mirror ? NULL : err);
+                CgWhere w;
+                if (cg_locate(root, s, g->path, &w) < 0)
+                        return colo_error_setf_plain(err, ENAMETOOLONG, "cgroup path '%s' too long", path);
+                if (!g->fs_path && !(g->fs_path = strdup(w.rel)))
+                        return colo_error_set(err, ENOMEM, "allocate cgroup '%s'", path);
+                g->at_top = w.at_top;
+                int r = cg_open_walk(root, s, w.fd, w.base, w.rel, create, 0, &g->dfd[s], mirror ? NULL : err);
                 if (r < 0 && !mirror)
                         return r;
+                if (r > 0 && !mirror)
+                        g->dry_created = true;
         }
         *ret = TAKE_PTR(g);
         return 0;
@@ -389,21 +409,27 @@ int cg_group_open(CgRoot *root, const char *path, bool create, CgGroup **ret, Co
 
 /* Removes the directories of path that cg_group_create() made (created[s]), newest first. */
 static void create_rollback(CgRoot *root, const char *path, const bool created[_CG_SLOT_MAX]) {
+        CgWhere w;
         for (int s = _CG_SLOT_MAX - 1; s >= 0; s--)
-                if (created[s])
-                        (void) unlinkat(root->h[s].fd, path, AT_REMOVEDIR);
+                if (created[s] && cg_locate(root, (CgSlot) s, path, &w) == 0)
+                        (void) unlinkat(w.fd, w.rel, AT_REMOVEDIR);
 }
 
 int cg_group_create(CgRoot *root, const char *path, CgGroup **ret, ColoError *err) {
         if (!cg_path_is_valid(path) || path[0] == '\0')
                 return colo_error_setf_plain(err, EINVAL, "invalid cgroup path '%s' to create", path ? path : "(null)");
+        if (root->dry_record)
+                return cg_group_open(root, path, true, ret, err);       /* the mkdirs are recorded */
         bool created[_CG_SLOT_MAX] = {};
         for (CgSlot s = 0; s < _CG_SLOT_MAX; s++) {
                 CgHierarchy *h = &root->h[s];
                 if (!h->present || h->primary != s)
                         continue;
                 bool mirror = root->mode == CG_MODE_V1 && s == CG_SLOT_UNIFIED;
-                if (mkdirat(h->fd, path, 0755) == 0) {
+                CgWhere w;
+                if (cg_locate(root, s, path, &w) < 0)
+                        errno = ENAMETOOLONG;
+                else if (mkdirat(w.fd, w.rel, 0755) == 0) {
                         created[s] = true;
                         continue;
                 }
@@ -411,7 +437,7 @@ int cg_group_create(CgRoot *root, const char *path, CgGroup **ret, ColoError *er
                         continue;       /* the PSI mirror is best effort, as in cg_group_open() */
                 int e = errno;
                 create_rollback(root, path, created);
-                return colo_error_set(err, e, "mkdir '%s/%s'", h->path, path);
+                return colo_error_set(err, e, "mkdir '%s/%s'", w.base, w.rel);
         }
         /* Now every directory is ours: open them (v2 controllers, v1 cpuset values) as usual. */
         int r = cg_group_open(root, path, true, ret, err);
@@ -420,7 +446,7 @@ int cg_group_create(CgRoot *root, const char *path, CgGroup **ret, ColoError *er
         return r;
 }
 
-int cg_root_lock_below(CgRoot *root, const char *name, ColoError *err) {
+int cg_root_lock_below(CgRoot *root, const char *name, bool wait, ColoError *err) {
         CgSlot s = cg_listing_slot(root);
         const char *base = root->h[s].path;
         if (strchr(name, '/') || !cg_path_is_valid(name))
@@ -439,9 +465,12 @@ int cg_root_lock_below(CgRoot *root, const char *name, ColoError *err) {
                                              (unsigned) st.st_uid);
         if ((st.st_mode & 077) && fchmod(fd, 0700) < 0)
                 return colo_error_set(err, errno, "chmod '%s/%s'", base, name);
-        while (flock(fd, LOCK_EX) < 0)
+        while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0)
                 if (errno != EINTR)
-                        return colo_error_set(err, errno, "lock '%s/%s'", base, name);
+                        return errno == EWOULDBLOCK && !wait
+                                       ? colo_error_setf_plain(err, EWOULDBLOCK, "'%s/%s' is held by another process",
+                                                               base, name)
+                                       : colo_error_set(err, errno, "lock '%s/%s'", base, name);
         return TAKE_FD(fd);
 }
 
@@ -451,7 +480,11 @@ const char *cg_group_path(const CgGroup *g) {
 
 void cg_group_file_path(const CgGroup *g, CgSlot slot, const char *name, char *buf, size_t size) {
         const CgHierarchy *h = &g->root->h[slot];
-        snprintf(buf, size, "%s%s%s/%s", h->path ? h->path : "?", g->path[0] ? "/" : "", g->path, name);
+        if (h->present && h->primary != slot)
+                h = &g->root->h[h->primary];    /* v2: one directory for every slot */
+        const char *base = g->at_top && h->parent_path ? h->parent_path : h->path ? h->path : "?";
+        const char *rel = g->fs_path ? g->fs_path : g->path;
+        snprintf(buf, size, "%s%s%s/%s", base, rel[0] ? "/" : "", rel, name);
 }
 
 int cg_group_remove(CgRoot *root, const char *path, ColoError *err) {
@@ -461,10 +494,12 @@ int cg_group_remove(CgRoot *root, const char *path, ColoError *err) {
                 CgHierarchy *h = &root->h[s];
                 if (!h->present || h->primary != s)
                         continue;
-                if (unlinkat(h->fd, path, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-                        int e = errno == ENOTEMPTY ? EBUSY : errno;
-                        return colo_error_set(err, e, "rmdir '%s/%s'", h->path, path);
-                }
+                CgWhere w;
+                if (cg_locate(root, s, path, &w) < 0)
+                        return colo_error_setf_plain(err, ENAMETOOLONG, "cgroup path '%s' too long", path);
+                int r = cg_remove_empty_tree_at(w.fd, w.rel, 0);        /* the group only: a child is in use */
+                if (r < 0)
+                        return colo_error_set(err, r == -ENOTEMPTY ? EBUSY : -r, "rmdir '%s/%s'", w.base, w.rel);
         }
         return 0;
 }
@@ -494,14 +529,17 @@ int cg_group_list_children(CgRoot *root, const char *path, char ***ret, size_t *
         if (!cg_path_is_valid(path))
                 return colo_error_setf_plain(err, EINVAL, "invalid cgroup path '%s'", path ? path : "(null)");
         CgSlot s = cg_listing_slot(root);
-        int fd = openat(root->h[s].fd, path[0] ? path : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CgWhere w;
+        if (cg_locate(root, s, path, &w) < 0)
+                return colo_error_setf_plain(err, ENAMETOOLONG, "cgroup path '%s' too long", path);
+        int fd = openat(w.fd, w.rel[0] ? w.rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
-                return colo_error_set(err, errno, "open '%s/%s'", root->h[s].path, path);
+                return colo_error_set(err, errno, "open '%s/%s'", w.base, w.rel);
         DIR *d = fdopendir(fd);
         if (!d) {
                 int e = errno;
                 (void) close(fd);
-                return colo_error_set(err, e, "open '%s/%s'", root->h[s].path, path);
+                return colo_error_set(err, e, "open '%s/%s'", w.base, w.rel);
         }
         char **l = NULL;
         size_t n = 0, cap = 0;
@@ -543,7 +581,7 @@ int cg_group_list_children(CgRoot *root, const char *path, char ***ret, size_t *
                 if (l)
                         l[n] = NULL;
                 strv_free(l);
-                return colo_error_set(err, -r, "list '%s/%s'", root->h[s].path, path);
+                return colo_error_set(err, -r, "list '%s/%s'", w.base, w.rel);
         }
         qsort(l, n, sizeof(*l), cmp_str);
         *ret = l;

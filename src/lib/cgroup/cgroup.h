@@ -11,9 +11,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "model/knobs.h"
 #include "util/error.h"
 
 typedef enum CgMode {
@@ -45,60 +47,22 @@ typedef struct CgRootOptions {
         bool create;                    /* mkdir the managed root if missing */
         const char *proc_root;          /* default "/proc": where /proc/<pid>/oom_score_adj lives */
         bool report_successes;          /* also call the CgWriteCallback for successful writes */
+        /* A first-level group of the tree ("offline") placed next to the managed root instead of
+         * below it, as "<subtree name>.<top_group>" in the managed root's parent (cgroup-top.c),
+         * so that cpu.idle there makes it idle next to everything in that parent, not only next
+         * to the tree's other groups. NULL: every group below the managed root. */
+        const char *top_group;
+        /* cgroup v2: the directory, from the hierarchy's root, that holds the top group as
+         * "<top_dir>/<top_group>": a delegated systemd scope in a top-level slice with
+         * CPUWeight=idle, made by the agent (src/agent/offline-slice.c; the cgroup layer talks to
+         * no bus). Without create, a top_dir missing on disk leaves the group below the managed
+         * root. NULL on v2: not placed, and top_cause says why. Ignored on v1. */
+        const char *top_dir;
+        const char *top_cause;
 } CgRootOptions;
 
 typedef struct CgRoot CgRoot;   /* opaque; owns directory fds of the managed root */
 typedef struct CgGroup CgGroup; /* opaque; one group below the root, owns its directory fds */
-
-/* Sentinels for CgKnobs fields: CG_UNSET leaves a knob alone; CG_UNLIMITED writes "max"/-1. */
-#define CG_UNSET UINT64_MAX
-#define CG_UNLIMITED (UINT64_MAX - 1)
-#define CG_UNSET_INT INT32_MIN
-/* Largest pids.max the kernel takes (PID_MAX_LIMIT, 4M pids on 64-bit). */
-#define CG_PIDS_MAX (UINT64_C(4) << 20)
-
-typedef struct CgIoLimit {
-        char device[32];                /* "MAJ:MIN" */
-        uint64_t rbps, wbps, riops, wiops;      /* CG_UNSET / CG_UNLIMITED / value */
-} CgIoLimit;
-
-#define CG_IO_LIMITS_MAX 8
-
-/* What colo wants a group's knobs to be. Units are v2's; v1 converts (weights to shares and
- * blkio weights, CG_UNLIMITED to -1). mem_high/low/min exist only on v2 and mem_soft_limit only
- * on v1; each is ignored on the other. Fields left at the CG_UNSET sentinels are not touched.
- * Initialise with cg_knobs_init(). */
-typedef struct CgKnobs {
-        uint64_t cpu_weight;            /* 1..10000, v1: cpu.shares = weight * 1024 / 100 */
-        int32_t cpu_idle;               /* 0/1: cpu.idle (SCHED_IDLE group) where the kernel has it */
-        uint64_t cpu_quota_usec;        /* per period; CG_UNLIMITED = no quota */
-        uint64_t cpu_period_usec;
-        uint64_t cpu_burst_usec;
-        char cpuset_cpus[256];          /* "" = unset */
-        char cpuset_mems[64];           /* "" = unset */
-        uint64_t mem_max;               /* v1 memory.limit_in_bytes */
-        uint64_t mem_high;              /* v1: no equivalent; ignored there */
-        uint64_t mem_low;               /* v2 only */
-        uint64_t mem_min;               /* v2 only */
-        uint64_t mem_soft_limit;        /* v1 memory.soft_limit_in_bytes; v2: ignored */
-        uint64_t io_weight;             /* 1..10000 (v2 io.weight); v1 blkio.weight 10..1000 */
-        CgIoLimit io_limits[CG_IO_LIMITS_MAX];
-        size_t n_io_limits;
-        int32_t oom_score_adj;          /* applied to every member task; CG_UNSET_INT = leave */
-        int32_t cpu_qos_level;          /* openEuler cpu.qos_level (-1 offline, 0 online), if present */
-        int32_t mem_qos_level;          /* openEuler memory.qos_level, if present */
-        uint64_t pids_max;              /* pids.max (v1 and v2): 1..CG_PIDS_MAX, CG_UNLIMITED = "max" */
-} CgKnobs;
-
-void cg_knobs_init(CgKnobs *k);         /* every field unset */
-
-/* Pressure stall information of one resource, as in /proc/pressure/<res> or <cg>/<res>.pressure. */
-typedef struct CgPressure {
-        bool valid;
-        double some_avg10, some_avg60, some_avg300;
-        double full_avg10, full_avg60, full_avg300;
-        uint64_t some_total_usec, full_total_usec;
-} CgPressure;
 
 typedef struct CgUsage {
         uint64_t cpu_usage_usec;        /* cumulative CPU time */
@@ -115,6 +79,10 @@ typedef struct CgUsage {
  * always, and for successes too when CgRootOptions.report_successes is set (an audit trail). */
 typedef void (*CgWriteCallback)(void *userdata, const char *path, const char *value, int r);
 
+/* Dry run: each write the cgroup layer would make, with the file's full path, its current content
+ * on one line ("(group not created yet)" for a group a real run would create) and the value. */
+typedef void (*CgDryRunRecorder)(void *userdata, const char *path, const char *old_value, const char *new_value);
+
 /* --- root --- */
 /* Detects the layout, resolves the managed root in each hierarchy and opens it (creating it when
  * opts->create; v1 cpuset directories get their parent's cpus/mems). opts NULL = all defaults.
@@ -124,15 +92,78 @@ CgRoot *cg_root_free(CgRoot *root);     /* NULL-safe, returns NULL */
 CgMode cg_root_mode(const CgRoot *root);                /* V1 or V2 (hybrid reports V1) */
 bool cg_root_is_hybrid(const CgRoot *root);             /* v1 controllers plus a cgroup2 mount */
 bool cg_root_has_controller(const CgRoot *root, CgController c);
+/* Absolute path of the managed root in the hierarchy of c (v2: the one directory); NULL when
+ * that v1 hierarchy is not mounted. */
+const char *cg_root_path(const CgRoot *root, CgController c);
 /* v2: why controller c is missing from the managed root, for the operator (cause: what is wrong,
  * naming the cgroup; fix: what to change). -EEXIST when it is there, -EINVAL on v1. */
 int cg_root_explain_missing(const CgRoot *root, CgController c, char *cause, size_t cause_size, char *fix,
                             size_t fix_size);
+/* The one record-only switch (record != NULL): from now on no file under a cgroup mount or /proc
+ * is written and no directory made; each write is handed to record instead and reported to its
+ * caller as done, so everything above the cgroup layer runs exactly as in a real run. Groups a
+ * real run would create open without directories (their writes recorded too, no tasks). NULL
+ * turns it off. */
+void cg_root_set_dry_run(CgRoot *root, CgDryRunRecorder record, void *userdata);
+bool cg_root_is_dry_run(const CgRoot *root);
 /* Human-readable description of the managed root: each hierarchy's absolute path. */
 const char *cg_root_describe(const CgRoot *root);
+/* Where the top group of CgRootOptions.top_group is (cg_root_offline_top()). */
+typedef struct CgTopGroup {
+        bool requested;         /* CgRootOptions.top_group was set */
+        bool placed;            /* its tree paths live next to the managed root */
+        /* v1: placed in the root cgroup of the cpu hierarchy; v2: its scope's slice is a child of
+         * the root with cpu.idle 1. Either way idle next to everything. */
+        bool parent_is_root;
+        bool in_systemd_unit;   /* v2: placed in the offline scope (top_dir) */
+        int error;              /* requested and not placed: -errno (-EOPNOTSUPP on v2 without top_dir) */
+        char path[PATH_MAX];    /* the group's directory in the cpu hierarchy, in either layout */
+        char parent[PATH_MAX];  /* the cgroup holding it */
+        char cause[400];        /* requested and not placed: why, naming the cgroup */
+} CgTopGroup;
+/* Requested, placed or why not (all false for a root opened without top_group). Placing happens
+ * in cg_root_open(). A tree in the old layout ("<subtree>/<top_group>" and no sibling: made by an
+ * agent that could not place it, or before the option) keeps it below the managed root, unless
+ * opts->create and every group of it is empty: then those are removed. With opts->create the
+ * group is then made in every hierarchy (a mkdir failing in one removes what was made, and
+ * leaves the group below the managed root). */
+const CgTopGroup *cg_root_top_group(const CgRoot *root);
+/* Pure (unit tested): tree path path mapped for a top group prefix named top_name: "offline"
+ * -> "colo.offline", "offline/batch/x" -> "colo.offline/batch/x". 1 mapped into buf, 0 not a
+ * path of the top group (buf untouched), -ENAMETOOLONG. */
+int cg_top_map_path(const char *prefix, const char *top_name, const char *path, char *buf, size_t size);
+/* Pure (unit tested): for a managed root at root_path whose hierarchy is mounted at
+ * root_path[0..mount_len), the length of its parent's path (>= mount_len; == mount_len: the
+ * hierarchy's root) and the top group's name "<basename>.<prefix>" in buf. -EINVAL when the
+ * managed root is the hierarchy's root (no parent), -ENAMETOOLONG. */
+int cg_top_place(const char *root_path, size_t mount_len, const char *prefix, size_t *ret_parent_len, char *buf,
+                 size_t size);
+
 /* Takes an exclusive flock on the managed root's directory (first hierarchy), held by the fd in
  * *ret_fd until it is closed. -EWOULDBLOCK when another process holds it. */
 int cg_root_lock(const CgRoot *root, int *ret_fd, ColoError *err);
+
+/* cgroup v2 keeps processes out of cgroups whose children have controllers, so a process that
+ * manages a subtree below its own cgroup must leave that cgroup first. */
+typedef struct CgRelocation {
+        const char *fs_root;            /* default "/sys/fs/cgroup" */
+        const char *proc_self_cgroup;   /* default "/proc/self/cgroup"; tests pass a fixture */
+        const char *subtree;            /* the managed subtree as configured */
+        const char *leaf;               /* the leaf for the process, next to the subtree: "agent" */
+        bool move;                      /* false (a dry run): resolve the subtree, move nothing */
+} CgRelocation;
+/* On a pure v2 host (one "0::" line in proc_self_cgroup) with a relative subtree and the process
+ * outside the root cgroup "<own>": moves the process into "<own>/<leaf>" (mkdir, then its pid to
+ * cgroup.procs) when r->move, and returns 1 with the subtree's absolute path "<own>/<subtree>" in
+ * ret_subtree. 0, ret_subtree untouched, when the rule does not apply (absolute subtree, v1 or
+ * hybrid, root cgroup). -errno with err naming the path on failure. */
+int cg_v2_relocate_self(const CgRelocation *r, char *ret_subtree, size_t size, ColoError *err);
+/* Whether fs_root (NULL: /sys/fs/cgroup) is a cgroup2 mount: a pure v2 host. */
+bool cg_is_v2_mount(const char *fs_root);
+/* Whether "<fs_root><dir>/<leaf>" holds a process: 1, 0 (empty), -errno (-ENOENT: no such leaf). */
+int cg_v2_leaf_populated(const char *fs_root, const char *dir, const char *leaf);
+/* Makes "<fs_root><dir>/<leaf>" if missing and moves pid into it (its cgroup.procs). */
+int cg_v2_move_into_leaf(const char *fs_root, const char *dir, const char *leaf, pid_t pid, ColoError *err);
 
 /* --- groups (paths relative to the managed root; "" is the root itself) --- */
 /* Opens (with create: mkdir -p) a group in every hierarchy. On v2, creating enables the
@@ -149,13 +180,24 @@ CgGroup *cg_group_free(CgGroup *g);
  * nothing behind. Then opens it as cg_group_open() does. */
 int cg_group_create(CgRoot *root, const char *path, CgGroup **ret, ColoError *err);
 /* Takes an exclusive flock() on the directory name directly below the managed root (in the
- * hierarchy that lists groups; made, mode 0700, if missing), waiting for other holders. Returns
- * the fd (close() releases; the kernel releases it when the process dies, so a crash leaves no
- * stale lock), or -errno. -EPERM if the directory is not ours. */
-int cg_root_lock_below(CgRoot *root, const char *name, ColoError *err);
+ * hierarchy that lists groups; made, mode 0700, if missing), waiting for other holders, or with
+ * !wait failing with -EWOULDBLOCK while another holds it. Returns the fd (close() releases; the
+ * kernel releases it when the process dies, so a crash leaves no stale lock), or -errno. -EPERM
+ * if the directory is not ours. */
+int cg_root_lock_below(CgRoot *root, const char *name, bool wait, ColoError *err);
 const char *cg_group_path(const CgGroup *g);
 /* Removes an empty group in every hierarchy (rmdir); -EBUSY if tasks remain. */
 int cg_group_remove(CgRoot *root, const char *path, ColoError *err);
+/* How deep cg_remove_empty_tree_at() callers descend: colo's own trees are a few levels deep
+ * (offline/<tier>/<workload>/...); the bound keeps a hostile tree from costing unbounded fds. */
+#define CG_REMOVE_DEPTH_MAX 32
+/* rmdir of name below dir_fd (AT_FDCWD, or a directory fd) and, first, of every directory below
+ * it up to max_depth levels down (0: name only). Only empty cgroups go: the kernel refuses one
+ * with tasks (EBUSY), so no process is lost; a directory at the depth bound is not descended, so
+ * its rmdir fails (ENOTEMPTY) if it has groups below. Never follows a symlink. Stops at the
+ * first directory that stays: 0 when the tree is gone (or was absent), else that one's -errno.
+ * Cost: one open, readdir and rmdir per directory; at most max_depth + 1 fds open at once. */
+int cg_remove_empty_tree_at(int dir_fd, const char *name, unsigned max_depth);
 /* Names of the direct child groups of path, sorted; *ret is a NULL-terminated strv. */
 int cg_group_list_children(CgRoot *root, const char *path, char ***ret, size_t *ret_n, ColoError *err);
 void strv_free(char **l);
@@ -185,13 +227,15 @@ typedef enum CgUsageField {
         CG_USAGE_CPU_TIME = 1 << 0,     /* cpu_usage_usec (v1 cpuacct.usage; v2 cpu.stat) */
         CG_USAGE_MEM_CURRENT = 1 << 1,  /* mem_usage (v1 memory.usage_in_bytes, v2 memory.current) */
         CG_USAGE_WORKING_SET = 1 << 2,  /* mem_working_set (and mem_usage): memory.stat, the costliest file on v1 */
-        CG_USAGE_PRESSURE = 1 << 3,     /* cpu/mem/io_pressure */
+        CG_USAGE_CPU_IO_PRESSURE = 1 << 3, /* cpu_pressure, io_pressure (cpu.pressure, io.pressure) */
         CG_USAGE_TASKS = 1 << 4,        /* nr_tasks (also lets cg_group_apply skip its oom_score_adj scan) */
         CG_USAGE_CPU_THROTTLING = 1 << 5, /* throttling counters (cpu.stat) */
         CG_USAGE_MEM_LIMITS = 1 << 6,   /* mem_limit, mem_oom_kills */
+        CG_USAGE_MEM_PRESSURE = 1 << 7, /* mem_pressure (memory.pressure) */
         CG_USAGE_CPU = CG_USAGE_CPU_TIME | CG_USAGE_CPU_THROTTLING,
         CG_USAGE_MEMORY = CG_USAGE_MEM_CURRENT | CG_USAGE_MEM_LIMITS,
-        CG_USAGE_ALL = (1 << 7) - 1,
+        CG_USAGE_PRESSURE = CG_USAGE_CPU_IO_PRESSURE | CG_USAGE_MEM_PRESSURE,
+        CG_USAGE_ALL = (1 << 8) - 1,
 } CgUsageField;
 /* Like cg_group_read_usage() (which is CG_USAGE_ALL) but reads only the files fields need.
  * Measured on this machine's hybrid v1 (200 leaf groups, every field, then a steady apply with
@@ -216,6 +260,25 @@ int cg_parse_pressure(const char *text, CgPressure *ret);      /* pure, fuzzed *
  * A steady state (want == *last) costs no syscalls apart from the oom_score_adj check. */
 int cg_group_apply(CgGroup *g, const CgKnobs *want, CgKnobs *last, CgWriteCallback cb, void *userdata,
                    ColoError *err);
+
+/* cgroup v1: writes on leaf (new, still empty) the blkio throttles in force on ancestors, the
+ * smaller per device and setting, since v1's throttles bind only a group's own tasks; the agent
+ * keeps them from the next period on. Nothing on v2 (io.max is hierarchical) or without blkio.
+ * Returns the number of failed writes (each reported through cb), or -errno when an ancestor's
+ * rules cannot be read, with err set. */
+int cg_group_inherit_io_throttles(CgGroup *leaf, CgGroup *const *ancestors, size_t n, CgWriteCallback cb,
+                                  void *userdata, ColoError *err);
+
+/* Reconcile: a knob the kernel holds differently from what colo last wrote (path: the file's full
+ * path; colo_value as colo wrote it; found: the file's first line now). */
+typedef void (*CgDriftCallback)(void *userdata, const char *path, const char *colo_value, const char *found);
+/* Reads back the knobs of *last that colo wrote (CPU weight, cpu.idle, quota and period, memory
+ * limits and protections, pids.max; not cpusets, io, burst, qos levels or oom_score_adj) and
+ * invalidates in *last each the kernel now holds otherwise, after reporting it through cb, so
+ * the next cg_group_apply() with the same want writes it again. The kernel's page rounding of
+ * byte limits is not a change. Files that cannot be read are left to the apply. One open, read
+ * and close per knob set in *last. Returns the number of changed knobs; 0 in a dry run. */
+int cg_group_verify(CgGroup *g, CgKnobs *last, CgDriftCallback cb, void *userdata);
 
 /* Pure conversions between hierarchies (unit tested). */
 uint64_t cg_weight_to_shares(uint64_t weight);          /* clamp 2..262144 */

@@ -11,7 +11,7 @@
 
 typedef enum ConfigType {
         CONFIG_TYPE_BOOL,       /* bool */
-        CONFIG_TYPE_BOOL_OR_AUTO, /* CpuQuotaMode: a boolean, or "auto" */
+        CONFIG_TYPE_BOOL_OR_AUTO, /* FeatureMode: a boolean, or "auto" */
         CONFIG_TYPE_STRING,     /* char[size]: too long is an error, never truncated */
         CONFIG_TYPE_DURATION,   /* uint64_t microseconds */
         CONFIG_TYPE_BYTES,      /* uint64_t bytes */
@@ -21,6 +21,8 @@ typedef enum ConfigType {
         CONFIG_TYPE_INT32,      /* int32_t */
         CONFIG_TYPE_UINT64,     /* uint64_t */
         CONFIG_TYPE_PORT,       /* uint16_t */
+        CONFIG_TYPE_IO_MAX,     /* PolicyIoRules: "DEVICE rbps= wbps= riops= wiops=; ..." (config-io.c) */
+        CONFIG_TYPE_IO_LATENCY, /* PolicyIoRules: "DEVICE target=<duration>; ..." */
         _CONFIG_TYPE_MAX,
         _CONFIG_TYPE_INVALID = -EINVAL,
 } ConfigType;
@@ -69,11 +71,20 @@ int config_key_parse(const ConfigKey *k, const char *s, Config *c, char *reason_
  * about 60 characters. Returns buf. */
 const char *config_quote(const char *s, size_t len, char *buf, size_t size);
 
+/* Shortest fixed-point text of v that reads back as exactly v. Returns buf. */
+const char *config_format_double(double v, char *buf, size_t size);
+
 /* "a duration", "a size", "a string", ...: what a key of type t holds, for messages. */
 const char *config_type_noun(ConfigType t);
 
 /* The key's value in c as a double, for cross-field comparisons of numeric keys. */
 double config_key_number(const ConfigKey *k, const Config *c);
+
+/* config-io.c: the per-device IO rule lists. Parse fills *ret only on success and leaves a
+ * reason in buf otherwise; format writes the YAML double-quoted text that parses back. */
+int config_io_rules_parse(const char *s, bool latency, PolicyIoRules *ret, char *buf, size_t size);
+const char *config_io_rules_format(const PolicyIoRules *rules, char *buf, size_t size);
+bool config_io_rules_equal(const PolicyIoRules *a, const PolicyIoRules *b);
 
 /* The field's address inside c. */
 static inline void *config_key_field(const ConfigKey *k, Config *c) {

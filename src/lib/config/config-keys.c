@@ -40,10 +40,13 @@
         { .section = sec, .name = key, .dotted = sec "." key, .type = t, FIELD(f, double), .min = (lo), .max = (hi) }
 #define INTEGER(sec, key, t, T, f, lo, hi) \
         { .section = sec, .name = key, .dotted = sec "." key, .type = t, FIELD(f, T), .min = (lo), .max = (hi) }
+#define IO_RULES(sec, key, t, f) \
+        { .section = sec, .name = key, .dotted = sec "." key, .type = t, FIELD(f, PolicyIoRules) }
 #define STRING(sec, key, f, ...) \
         { .section = sec, .name = key, .dotted = sec "." key, .type = CONFIG_TYPE_STRING, STRING_FIELD(f), __VA_ARGS__ }
 
 static const char *const cgroup_modes[] = { "auto", "v1", "v2", NULL };
+static const char *const offline_placements[] = { "top", "subtree", NULL };
 static const char *const log_levels[] = { "debug", "info", "notice", "warning", "error", NULL };
 static const char *const cgroup_drivers[] = { "cgroupfs", "systemd", NULL };
 
@@ -150,11 +153,13 @@ const ConfigKey config_keys[] = {
         STRING("agent", "subtree", agent.subtree, .check = is_cgroup_subtree,
                .expected = "a cgroup path such as \"colo\" or \"/colo.slice/colo\" (no \".\", \"..\" or empty parts)"),
         STRING("agent", "state_dir", agent.state_dir, .check = is_absolute_path, .expected = "an absolute path"),
+        STRING("agent", "offline_placement", agent.offline_placement, .choices = offline_placements),
         DURATION("agent", "period", agent.period_usec, 10 * USEC_PER_MSEC, 60 * USEC_PER_SEC),
         BOOL("agent", "fast_reaction", agent.fast_reaction),
         DURATION("agent", "psi_trigger_stall", agent.psi_trigger_stall_usec, USEC_PER_MSEC, 10 * USEC_PER_SEC),
         DURATION("agent", "psi_trigger_window", agent.psi_trigger_window_usec, 500 * USEC_PER_MSEC,
                  10 * USEC_PER_SEC),
+        DURATION("agent", "cpu_pressure_poll", agent.cpu_pressure_poll_usec, 0, USEC_PER_SEC),
         DURATION("agent", "evict_grace_period", agent.evict_grace_usec, 0, 10 * USEC_PER_MINUTE),
         STRING("agent", "log_level", agent.log_level, .choices = log_levels),
 
@@ -166,7 +171,7 @@ const ConfigKey config_keys[] = {
 
         BOOL("features", "cpu_idle", policy.cpu_idle),
         { .section = "features", .name = "cpu_quota", .dotted = "features.cpu_quota", .type = CONFIG_TYPE_BOOL_OR_AUTO,
-          FIELD(policy.cpu_quota, CpuQuotaMode) },
+          FIELD(policy.cpu_quota, FeatureMode) },
         BOOL("features", "cpu_weight", policy.cpu_weight),
         BOOL("features", "memory_limit", policy.memory_limit),
         BOOL("features", "memory_protect", policy.memory_protect),
@@ -175,6 +180,11 @@ const ConfigKey config_keys[] = {
         BOOL("features", "oom_score_adj", policy.oom_score_adj),
         BOOL("features", "qos_level", policy.qos_level),
         BOOL("features", "eviction", policy.eviction),
+        { .section = "features", .name = "cpu_control", .dotted = "features.cpu_control", .type = CONFIG_TYPE_BOOL_OR_AUTO,
+          FIELD(policy.cpu_control, FeatureMode) },
+        BOOL("features", "io_weight", policy.io_weight),
+        BOOL("features", "io_throttle", policy.io_throttle),
+        BOOL("features", "io_latency", policy.io_latency),
 
         DOUBLE("isolation", "reserved_cpu", CONFIG_TYPE_CORES, policy.reserved_cpu_cores, 0, 1024),
         BYTES("isolation", "reserved_memory", policy.reserved_mem_bytes, 0, PiB),
@@ -197,6 +207,23 @@ const ConfigKey config_keys[] = {
         INTEGER("isolation", "offline_pids_max", CONFIG_TYPE_UINT64, uint64_t, policy.offline_pids_max, 1, PID_MAX_LIMIT),
         INTEGER("isolation", "batch_pids_max", CONFIG_TYPE_UINT64, uint64_t, policy.batch_pids_max, 1, PID_MAX_LIMIT),
         INTEGER("isolation", "best_effort_pids_max", CONFIG_TYPE_UINT64, uint64_t, policy.best_effort_pids_max, 1, PID_MAX_LIMIT),
+        DOUBLE("isolation", "cpu_pressure_target", CONFIG_TYPE_PERCENT, policy.cpu_pressure_target, 0, 100),
+        DOUBLE("isolation", "cpu_pressure_release", CONFIG_TYPE_PERCENT, policy.cpu_pressure_release, 0, 100),
+        DOUBLE("isolation", "io_pressure_target", CONFIG_TYPE_PERCENT, policy.io_pressure_target, 0, 100),
+        DOUBLE("isolation", "io_pressure_release", CONFIG_TYPE_PERCENT, policy.io_pressure_release, 0, 100),
+        DOUBLE("isolation", "cpu_throttle_target", CONFIG_TYPE_PERCENT, policy.cpu_throttle_target, 0, 100),
+        DOUBLE("isolation", "cpu_control_floor", CONFIG_TYPE_CORES, policy.cpu_control_floor_cores, 0, 1024),
+        DOUBLE("isolation", "cpu_control_step_down", CONFIG_TYPE_FRACTION, policy.cpu_control_step_down, 0.01, 0.99),
+        DOUBLE("isolation", "cpu_control_step_up", CONFIG_TYPE_FRACTION, policy.cpu_control_step_up, 0.01, 1),
+        DURATION("isolation", "cpu_control_hold", policy.cpu_control_hold_usec, 0, USEC_PER_HOUR),
+        INTEGER("isolation", "cpu_evict_periods", CONFIG_TYPE_UINT64, uint64_t, policy.cpu_evict_periods, 0, 100000),
+        DURATION("isolation", "cpu_pressure_own_hold", policy.cpu_pressure_own_hold_usec, 0, USEC_PER_DAY),
+        INTEGER("isolation", "online_io_weight", CONFIG_TYPE_UINT64, uint64_t, policy.online_io_weight, 1, 10000),
+        INTEGER("isolation", "offline_io_weight", CONFIG_TYPE_UINT64, uint64_t, policy.offline_io_weight, 1, 10000),
+        IO_RULES("isolation", "offline_io_max", CONFIG_TYPE_IO_MAX, policy.offline_io_max),
+        IO_RULES("isolation", "batch_io_max", CONFIG_TYPE_IO_MAX, policy.batch_io_max),
+        IO_RULES("isolation", "best_effort_io_max", CONFIG_TYPE_IO_MAX, policy.best_effort_io_max),
+        IO_RULES("isolation", "online_io_latency", CONFIG_TYPE_IO_LATENCY, policy.online_io_latency),
 
         STRING("prediction", "predictor", prediction.predictor, .check = is_predictor_spec,
                .expected = "a predictor: limit, borg, nsigma, koord, peak, colo or max(a,b,...) of them"),
@@ -245,360 +272,4 @@ int config_key_lookup(const char *name) {
                 if (strcmp(config_keys[i].dotted, name) == 0)
                         return (int) i;
         return -ENOENT;
-}
-
-/* YAML double-quoted text of s: \" \\ and \xNN escapes. With max_chars, cut with "..." past it;
- * always cut (never overflowing) when buf is too small. */
-static const char *quote(const char *s, size_t len, size_t max_chars, char *buf, size_t size) {
-        size_t o = 0;
-        if (size < 8) {
-                if (size)
-                        buf[0] = '\0';
-                return buf;
-        }
-        buf[o++] = '"';
-        for (size_t i = 0; i < len; i++) {
-                unsigned char ch = (unsigned char) s[i];
-                char piece[8];
-                if (ch == '"' || ch == '\\')
-                        snprintf(piece, sizeof(piece), "\\%c", ch);
-                else if (ch < 0x20 || ch == 0x7f)
-                        snprintf(piece, sizeof(piece), "\\x%02x", ch);
-                else
-                        snprintf(piece, sizeof(piece), "%c", ch);
-                size_t n = strlen(piece);
-                if ((max_chars && i >= max_chars) || o + n + 5 > size) {
-                        memcpy(buf + o, "...", 3);
-                        o += 3;
-                        break;
-                }
-                memcpy(buf + o, piece, n);
-                o += n;
-        }
-        buf[o++] = '"';
-        buf[o] = '\0';
-        return buf;
-}
-
-const char *config_quote(const char *s, size_t len, char *buf, size_t size) {
-        return quote(s, len, 60, buf, size);
-}
-
-typedef struct TypeInfo {
-        const char *noun;       /* "a duration" */
-        const char *examples;   /* "250ms, 1s, 5m" */
-} TypeInfo;
-
-static const TypeInfo type_info[_CONFIG_TYPE_MAX] = {
-        [CONFIG_TYPE_BOOL] = { "a boolean", "true/false, yes/no, on/off" },
-        [CONFIG_TYPE_BOOL_OR_AUTO] = { "a boolean or auto", "true/false, yes/no, on/off, auto" },
-        [CONFIG_TYPE_STRING] = { "a string", NULL },
-        [CONFIG_TYPE_DURATION] = { "a duration", "e.g. 250ms, 1s, 5m, 12h, 2d" },
-        [CONFIG_TYPE_BYTES] = { "a size", "e.g. 512Mi, 2Gi, 1G or a number of bytes" },
-        [CONFIG_TYPE_CORES] = { "a number of cores", "e.g. 0.5 or 500m" },
-        [CONFIG_TYPE_FRACTION] = { "a fraction", "e.g. 0.05 or 5%" },
-        [CONFIG_TYPE_PERCENT] = { "a percentage", "e.g. 10 or 10%" },
-        [CONFIG_TYPE_INT32] = { "an integer", NULL },
-        [CONFIG_TYPE_UINT64] = { "an integer", NULL },
-        [CONFIG_TYPE_PORT] = { "a port number", NULL },
-};
-
-const char *config_type_noun(ConfigType t) {
-        return t >= 0 && t < _CONFIG_TYPE_MAX ? type_info[t].noun : "a value";
-}
-
-/* Shortest fixed-point text that reads back as exactly v (no exponent: the parser takes none).
- * 17 significant digits always read back, so the loop ends by then; tiny values need their
- * leading zeros on top (at most ~340 characters for the smallest subnormal). */
-static const char *format_double(double v, char *buf, size_t size) {
-        int leading_zeros = v != 0 && fabs(v) < 1 ? (int) -floor(log10(fabs(v))) : 0;
-        for (int prec = 0; prec <= 17 + leading_zeros; prec++) {
-                snprintf(buf, size, "%.*f", prec, v);
-                if (strtod(buf, NULL) == v)
-                        break;
-        }
-        return buf;
-}
-
-static const char *format_number(const ConfigKey *k, double v, char *buf, size_t size) {
-        switch (k->type) {
-        case CONFIG_TYPE_DURATION:
-                return config_format_duration((uint64_t) v, buf, size);
-        case CONFIG_TYPE_BYTES:
-                return config_format_bytes((uint64_t) v, buf, size);
-        default:
-                return format_double(v, buf, size);
-        }
-}
-
-/* "expected a duration (e.g. 250ms, 1s), got "x"" or, with a range, "expected a duration
- * between 10ms and 60s, got "5ms"". */
-static int reason_expected(const ConfigKey *k, const char *s, bool range, char *buf, size_t size,
-                           const char **ret_reason) {
-        char got[96], lo[64], hi[64];
-        const TypeInfo *t = &type_info[k->type];
-        config_quote(s, strlen(s), got, sizeof(got));
-        if (range)
-                snprintf(buf, size, "expected %s between %s and %s, got %s", t->noun,
-                         format_number(k, k->min, lo, sizeof(lo)), format_number(k, k->max, hi, sizeof(hi)), got);
-        else if (t->examples)
-                snprintf(buf, size, "expected %s (%s), got %s", t->noun, t->examples, got);
-        else
-                snprintf(buf, size, "expected %s, got %s", t->noun, got);
-        *ret_reason = buf;
-        return range ? -ERANGE : -EINVAL;
-}
-
-/* A number with an optional suffix that scales it: "500m" cores, "5%" fraction, "10%" percent. */
-static int parse_scaled_double(const char *s, const char *suffix, double scale, double *ret) {
-        size_t len = strlen(s), n = strlen(suffix);
-        if (len > n && strcmp(s + len - n, suffix) == 0) {
-                char num[128];
-                if (len - n >= sizeof(num))
-                        return -EINVAL;
-                memcpy(num, s, len - n);
-                num[len - n] = '\0';
-                double v;
-                int r = config_parse_decimal(num, &v);
-                if (r < 0)
-                        return r;
-                *ret = v * scale;
-                return 0;
-        }
-        return config_parse_decimal(s, ret);
-}
-
-/* C0 and DEL, C1 (U+0080..U+009F, UTF-8 C2 80..C2 9F) and the Unicode line and paragraph
- * separators (U+2028, U+2029): none belongs in a path or a name, and YAML folds some of them. */
-static bool is_control_at(const char *s, size_t len, size_t i) {
-        const unsigned char *u = (const unsigned char *) s;
-        if (u[i] < 0x20 || u[i] == 0x7f)
-                return true;
-        if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
-                return true;
-        return u[i] == 0xe2 && i + 2 < len && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9);
-}
-
-static int parse_string(const ConfigKey *k, const char *s, Config *c, char *buf, size_t size,
-                        const char **ret_reason) {
-        size_t len = strlen(s);
-        char got[96];
-
-        if (len >= k->size) {
-                snprintf(buf, size, "longer than %zu characters (%zu given)", k->size - 1, len);
-                *ret_reason = buf;
-                return -ENAMETOOLONG;
-        }
-        for (size_t i = 0; i < len; i++)
-                if (is_control_at(s, len, i)) {
-                        snprintf(buf, size, "control characters are not allowed, got %s",
-                                 config_quote(s, len, got, sizeof(got)));
-                        *ret_reason = buf;
-                        return -EINVAL;
-                }
-        if (!(len == 0 && k->allow_empty)) {
-                if (k->choices) {
-                        bool found = false;
-                        size_t o = (size_t) snprintf(buf, size, "expected one of ");
-                        for (size_t i = 0; k->choices[i]; i++) {
-                                found = found || strcmp(s, k->choices[i]) == 0;
-                                if (o < size)
-                                        o += (size_t) snprintf(buf + o, size - o, "%s%s", i ? ", " : "", k->choices[i]);
-                        }
-                        if (!found) {
-                                if (o < size)
-                                        snprintf(buf + o, size - o, ", got %s", config_quote(s, len, got, sizeof(got)));
-                                *ret_reason = buf;
-                                return -EINVAL;
-                        }
-                }
-                if ((k->check && !k->check(s)) || (len == 0 && !k->choices)) {
-                        snprintf(buf, size, "expected %s, got %s", k->expected ? k->expected : "a non-empty string",
-                                 config_quote(s, len, got, sizeof(got)));
-                        *ret_reason = buf;
-                        return -EINVAL;
-                }
-        }
-        memcpy(config_key_field(k, c), s, len + 1);
-        return 0;
-}
-
-int config_key_parse(const ConfigKey *k, const char *s, Config *c, char *buf, size_t size, const char **ret_reason) {
-        void *field = config_key_field(k, c);
-        uint64_t u;
-        int64_t i;
-        double d;
-        bool b;
-        int r;
-
-        switch (k->type) {
-        case CONFIG_TYPE_BOOL:
-                if (config_parse_bool(s, &b) < 0)
-                        return reason_expected(k, s, false, buf, size, ret_reason);
-                *(bool *) field = b;
-                return 0;
-
-        case CONFIG_TYPE_BOOL_OR_AUTO:
-                if (strcasecmp(s, "auto") == 0)
-                        *(CpuQuotaMode *) field = CPU_QUOTA_AUTO;
-                else if (config_parse_bool(s, &b) >= 0)
-                        *(CpuQuotaMode *) field = b ? CPU_QUOTA_ON : CPU_QUOTA_OFF;
-                else
-                        return reason_expected(k, s, false, buf, size, ret_reason);
-                return 0;
-
-        case CONFIG_TYPE_STRING:
-                return parse_string(k, s, c, buf, size, ret_reason);
-
-        case CONFIG_TYPE_DURATION:
-        case CONFIG_TYPE_BYTES:
-                r = k->type == CONFIG_TYPE_DURATION ? config_parse_duration(s, &u) : config_parse_bytes(s, &u);
-                if (r < 0 || (double) u < k->min || (double) u > k->max)
-                        return reason_expected(k, s, r == -ERANGE || r >= 0, buf, size, ret_reason);
-                *(uint64_t *) field = u;
-                return 0;
-
-        case CONFIG_TYPE_CORES:
-        case CONFIG_TYPE_FRACTION:
-        case CONFIG_TYPE_PERCENT:
-                if (k->type == CONFIG_TYPE_CORES)
-                        r = parse_scaled_double(s, "m", 0.001, &d);
-                else if (k->type == CONFIG_TYPE_FRACTION)
-                        r = parse_scaled_double(s, "%", 0.01, &d);
-                else
-                        r = parse_scaled_double(s, "%", 1.0, &d);
-                if (r < 0 || d < k->min || d > k->max)
-                        return reason_expected(k, s, r == -ERANGE || r >= 0, buf, size, ret_reason);
-                *(double *) field = d;
-                return 0;
-
-        case CONFIG_TYPE_INT32:
-                r = config_parse_int64(s, &i);
-                if (r < 0 || (double) i < k->min || (double) i > k->max)
-                        return reason_expected(k, s, r == -ERANGE || r >= 0, buf, size, ret_reason);
-                *(int32_t *) field = (int32_t) i;
-                return 0;
-
-        case CONFIG_TYPE_UINT64:
-        case CONFIG_TYPE_PORT:
-                r = config_parse_uint64(s, &u);
-                if (r < 0 && s[0] == '-' && config_parse_int64(s, &i) >= 0)
-                        r = -ERANGE;    /* "-1": a number, out of range */
-                if (r < 0 || (double) u < k->min || (double) u > k->max)
-                        return reason_expected(k, s, r == -ERANGE || r >= 0, buf, size, ret_reason);
-                if (k->type == CONFIG_TYPE_PORT)
-                        *(uint16_t *) field = (uint16_t) u;
-                else
-                        *(uint64_t *) field = u;
-                return 0;
-
-        default:
-                *ret_reason = "internal error: unknown key type";
-                return -EINVAL;
-        }
-}
-
-double config_key_number(const ConfigKey *k, const Config *c) {
-        const void *field = config_key_field_const(k, c);
-        switch (k->type) {
-        case CONFIG_TYPE_BOOL:
-                return *(const bool *) field;
-        case CONFIG_TYPE_BOOL_OR_AUTO:
-                return *(const CpuQuotaMode *) field;
-        case CONFIG_TYPE_DURATION:
-        case CONFIG_TYPE_BYTES:
-        case CONFIG_TYPE_UINT64:
-                return (double) *(const uint64_t *) field;
-        case CONFIG_TYPE_CORES:
-        case CONFIG_TYPE_FRACTION:
-        case CONFIG_TYPE_PERCENT:
-                return *(const double *) field;
-        case CONFIG_TYPE_INT32:
-                return *(const int32_t *) field;
-        case CONFIG_TYPE_PORT:
-                return *(const uint16_t *) field;
-        default:
-                return NAN;
-        }
-}
-
-const char *config_format_key(const Config *c, size_t i, char *buf, size_t size) {
-        if (!buf || size == 0)
-                return buf;
-        buf[0] = '\0';
-        if (i >= config_keys_count)
-                return buf;
-        const ConfigKey *k = &config_keys[i];
-        const void *field = config_key_field_const(k, c);
-        switch (k->type) {
-        case CONFIG_TYPE_BOOL:
-                snprintf(buf, size, "%s", *(const bool *) field ? "true" : "false");
-                break;
-        case CONFIG_TYPE_BOOL_OR_AUTO: {
-                CpuQuotaMode m = *(const CpuQuotaMode *) field;
-                snprintf(buf, size, "%s", m == CPU_QUOTA_AUTO ? "auto" : m == CPU_QUOTA_ON ? "true" : "false");
-                break;
-        }
-        case CONFIG_TYPE_STRING:
-                quote(field, strnlen(field, k->size), 0, buf, size);
-                break;
-        case CONFIG_TYPE_DURATION:
-                config_format_duration(*(const uint64_t *) field, buf, size);
-                break;
-        case CONFIG_TYPE_BYTES:
-                config_format_bytes(*(const uint64_t *) field, buf, size);
-                break;
-        case CONFIG_TYPE_INT32:
-                snprintf(buf, size, "%" PRId32, *(const int32_t *) field);
-                break;
-        case CONFIG_TYPE_UINT64:
-                snprintf(buf, size, "%" PRIu64, *(const uint64_t *) field);
-                break;
-        case CONFIG_TYPE_PORT:
-                snprintf(buf, size, "%u", (unsigned) *(const uint16_t *) field);
-                break;
-        default:
-                format_double(*(const double *) field, buf, size);
-                break;
-        }
-        return buf;
-}
-
-bool config_key_equal(const Config *a, const Config *b, size_t i) {
-        if (i >= config_keys_count)
-                return false;
-        const ConfigKey *k = &config_keys[i];
-        const void *fa = config_key_field_const(k, a), *fb = config_key_field_const(k, b);
-        switch (k->type) {
-        case CONFIG_TYPE_STRING:
-                return strncmp(fa, fb, k->size) == 0;
-        case CONFIG_TYPE_CORES:
-        case CONFIG_TYPE_FRACTION:
-        case CONFIG_TYPE_PERCENT:
-                return *(const double *) fa == *(const double *) fb;
-        default:
-                return memcmp(fa, fb, k->size) == 0;
-        }
-}
-
-bool config_equal(const Config *a, const Config *b) {
-        for (size_t i = 0; i < config_keys_count; i++)
-                if (!config_key_equal(a, b, i))
-                        return false;
-        return true;
-}
-
-int config_write_yaml(const Config *c, FILE *f) {
-        const char *section = NULL;
-        for (size_t i = 0; i < config_keys_count; i++) {
-                char value[CONFIG_VALUE_MAX];
-                if (!section || strcmp(section, config_keys[i].section) != 0) {
-                        section = config_keys[i].section;
-                        if (fprintf(f, "%s%s:\n", i ? "\n" : "", section) < 0)
-                                return -EIO;
-                }
-                if (fprintf(f, "  %s: %s\n", config_keys[i].name, config_format_key(c, i, value, sizeof(value))) < 0)
-                        return -EIO;
-        }
-        return fflush(f) == 0 ? 0 : -EIO;
 }

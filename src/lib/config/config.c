@@ -21,10 +21,12 @@ void config_init_defaults(Config *c) {
                 .cgroup_mode = "auto",
                 .subtree = "colo",
                 .state_dir = "/run/colo",
+                .offline_placement = "top",
                 .period_usec = USEC_PER_SEC,
                 .fast_reaction = true,
                 .psi_trigger_stall_usec = 100 * USEC_PER_MSEC,
                 .psi_trigger_window_usec = USEC_PER_SEC,
+                .cpu_pressure_poll_usec = 25 * USEC_PER_MSEC,
                 .evict_grace_usec = 10 * USEC_PER_SEC,
                 .log_level = "info",
         };
@@ -349,6 +351,9 @@ static const struct {
          * the whole window", which would never fire before the damage is done. */
         { "agent.psi_trigger_stall", "agent.psi_trigger_window", true, NULL },
         { "isolation.memory_psi_squeeze", "isolation.memory_psi_evict", false, NULL },
+        /* The hysteresis band of the CPU interference controller: release at or below target. */
+        { "isolation.cpu_pressure_release", "isolation.cpu_pressure_target", false, NULL },
+        { "isolation.io_pressure_release", "isolation.io_pressure_target", false, NULL },
         /* best-effort is the lower tier: the OOM killer must prefer it. */
         { "isolation.oom_score_adj_batch", "isolation.oom_score_adj_best_effort", false, NULL },
         { "isolation.offline_cpu_weight", "isolation.online_cpu_weight", false, NULL },
@@ -513,6 +518,9 @@ int config_load_file(const char *path, Config *c, ColoError *err) {
                 return colo_error_set(err, ENOMEM, "%s: load", path);
         config_init_defaults(fresh);
         r = config_parse_yaml(text, size, path, fresh, err);
+        if (r < 0)
+                return r;
+        r = config_resolve_devices(fresh, "/sys", path, err);
         if (r < 0)
                 return r;
         *c = *fresh;

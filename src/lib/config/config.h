@@ -17,10 +17,12 @@ typedef struct AgentConfig {
         char cgroup_mode[16];           /* agent.cgroup_mode: "auto" | "v1" | "v2" */
         char subtree[256];              /* agent.subtree: "colo" (relative: below the agent's own cgroup) */
         char state_dir[256];            /* agent.state_dir: "/run/colo" (status file, lock) */
+        char offline_placement[16];     /* agent.offline_placement: "top" | "subtree" */
         uint64_t period_usec;           /* agent.period: "1s" */
         bool fast_reaction;             /* agent.fast_reaction: true: PSI triggers and memory events */
         uint64_t psi_trigger_stall_usec;        /* agent.psi_trigger_stall: "100ms" */
         uint64_t psi_trigger_window_usec;       /* agent.psi_trigger_window: "1s" */
+        uint64_t cpu_pressure_poll_usec;        /* agent.cpu_pressure_poll: "25ms"; 0 = off */
         uint64_t evict_grace_usec;      /* agent.evict_grace_period: "10s" (SIGTERM, then SIGKILL) */
         char log_level[16];             /* agent.log_level: "info" */
 } AgentConfig;
@@ -72,8 +74,15 @@ void config_init_defaults(Config *c);
  * On error *c is unchanged. Unknown keys are errors (a typo must not silently keep a default). */
 int config_parse_yaml(const char *text, size_t size, const char *filename, Config *c, ColoError *err);
 
-/* Reads and parses a file: defaults, then the file on top. On error *c is unchanged. */
+/* Reads and parses a file: defaults, then the file on top, then config_resolve_devices() on
+ * /sys. On error *c is unchanged. */
 int config_load_file(const char *path, Config *c, ColoError *err);
+
+/* Resolves the devices of the per-device IO keys (isolation.*_io_max, online_io_latency) to the
+ * whole disk's MAJ:MIN: a path is stat()ed, and each device must be a disk of this node under
+ * <sys_root>/dev/block and not a partition (the kernel's IO controllers take whole disks only).
+ * Errors name filename and the key. I/O: stat() and sysfs, no writes. */
+int config_resolve_devices(Config *c, const char *sys_root, const char *filename, ColoError *err);
 
 /* Largest configuration file config_load_file() and config_parse_yaml() accept. */
 #define CONFIG_FILE_MAX (1U << 20)
@@ -102,7 +111,7 @@ const char *config_key_name(size_t i);
 int config_key_lookup(const char *name);
 /* Writes key i's value in c as it would appear in the YAML file ("1s", "true", "\"/run/colo\""),
  * text that parses back to the same value. A buf of CONFIG_VALUE_MAX always suffices. Returns buf. */
-#define CONFIG_VALUE_MAX 1024
+#define CONFIG_VALUE_MAX 2048
 const char *config_format_key(const Config *c, size_t i, char *buf, size_t size);
 /* Writes c as a complete configuration file, every key (for `--print-config` and tests). Returns 0
  * or -EIO. */

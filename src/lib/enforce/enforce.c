@@ -4,13 +4,15 @@
  * before its guarantees rise, and when online shrinks offline gains only what online already
  * released. The state is updated in place (an entry holds a full CgKnobs, about 1 KiB, so a copy
  * of it every period would double the agent's largest allocation); a steady state allocates only
- * the small apply order. */
+ * the small apply order. What was last applied is checked against the kernel (the reconcile,
+ * cg_group_verify()) so a knob changed behind colo's back does not stay changed; a steady state
+ * then costs those reads, parents every period and leaves in turns. A dry run is the cgroup
+ * layer's (cg_root_set_dry_run()): nothing here knows of it. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "enforce/enforce-internal.h"
 #include "enforce/enforce.h"
 #include "policy/policy.h"
 #include "util/macro.h"
@@ -22,7 +24,7 @@ typedef struct EnforceEntry {
          * apply): a different one may be a fresh directory, so everything is rewritten. */
         uintptr_t borrowed;
         CgKnobs last;                   /* what colo last applied; unset = unknown */
-        bool create_reported;           /* dry run: "(create)" already reported */
+        unsigned verify_slot;           /* leaves: read back in the periods where this matches */
         bool keep;                      /* during an apply: planned, and not a vanished leaf */
 } EnforceEntry;
 
@@ -31,6 +33,10 @@ struct EnforceState {
         size_t n, cap;
         EnforceGroupLookup lookup;
         void *lookup_userdata;
+        CgDriftCallback drift;          /* reconcile: set, knobs are read back before each apply */
+        void *drift_userdata;
+        uint64_t applies;               /* number of enforce_apply() calls: the leaves' read-back turn */
+        unsigned next_verify_slot;
 };
 
 static void entry_done(EnforceEntry *e) {
@@ -51,6 +57,13 @@ EnforceState *enforce_state_free(EnforceState *s) {
         free(s->entries);
         free(s);
         return NULL;
+}
+
+void enforce_state_set_drift_callback(EnforceState *s, CgDriftCallback fn, void *userdata) {
+        if (!s)
+                return;
+        s->drift = fn;
+        s->drift_userdata = fn ? userdata : NULL;
 }
 
 void enforce_state_set_group_lookup(EnforceState *s, EnforceGroupLookup fn, void *userdata) {
@@ -83,8 +96,12 @@ void enforce_state_forget(EnforceState *s, const char *path) {
                 s->entries[i].group = cg_group_free(s->entries[i].group);
                 s->entries[i].borrowed = 0;
                 cg_knobs_init(&s->entries[i].last);
-                s->entries[i].create_reported = false;
         }
+}
+
+const CgKnobs *enforce_state_last(const EnforceState *s, const char *path) {
+        const EnforceEntry *e = s && path ? state_find((EnforceState *) s, path) : NULL;
+        return e ? &e->last : NULL;
 }
 
 static size_t path_depth(const char *path) {
@@ -151,7 +168,8 @@ static int plan_check(const Plan *plan, ColoError *err) {
 typedef struct ApplyRun {
         CgRoot *root;
         const EnforceState *state;
-        bool dry_run;
+        size_t verify_stride;           /* a leaf is read back every this many applies */
+        bool foreign_tree;              /* plan->foreign_tree: create nothing, skip what is missing */
         CgWriteCallback cb;
         void *userdata;
         ColoError *err;
@@ -168,8 +186,17 @@ static void run_fail(ApplyRun *run, const char *path, const char *value, ColoErr
                 run->cb(run->userdata, path, value, r);
 }
 
+/* Class and tier parents hold the protections and are few: read back every period. Leaves (one
+ * per workload, inside a tier whose parent carries the isolation) are read back in turns, at
+ * most ENFORCE_VERIFY_LEAVES per period, to keep the agent's overhead at 200 workloads. */
+static bool verify_due(const ApplyRun *run, const char *path, const EnforceEntry *e) {
+        if (!path_is_leaf(path))
+                return true;
+        return e->verify_slot % run->verify_stride == run->state->applies % run->verify_stride;
+}
+
 /* Returns false when the entry should be dropped (a leaf that no longer exists). */
-static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
+static bool apply_group(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
         ColoError lerr = {};
         int r;
 
@@ -188,7 +215,7 @@ static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
         }
 
         if (!g && !e->group) {
-                bool leaf = path_is_leaf(gp->path);
+                bool leaf = run->foreign_tree || path_is_leaf(gp->path);
                 bool create = !leaf && gp->path[0] != '\0';
                 r = cg_group_open(run->root, gp->path, create, &e->group, &lerr);
                 if (r == -ENOENT && leaf)
@@ -203,6 +230,9 @@ static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
         if (!g)
                 g = e->group;
 
+        /* Reconcile: what changed behind colo's back is invalidated in e->last, so rewritten now. */
+        if (run->state->drift && verify_due(run, gp->path, e))
+                (void) cg_group_verify(g, &e->last, run->state->drift, run->state->drift_userdata);
         r = cg_group_apply(g, &gp->knobs, &e->last, run->cb, run->userdata, &lerr);
         if (r == 0)
                 return true;
@@ -215,51 +245,15 @@ static bool apply_real(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
         run_fail(run, gp->path, NULL, &lerr, -lerr.code);
         run->failures += r - 1;
         /* A vanished directory (the group was removed and maybe recreated behind our back) shows
-         * as ENOENT/ENODEV: reopen and rewrite everything next time. Other failures are retried
-         * knob by knob; the cgroup layer already invalidated them in e->last. */
-        if (lerr.code == ENOENT || lerr.code == ENODEV) {
+         * as ENOENT/ENODEV: reopen and rewrite everything next time. A knob file missing from a
+         * directory that is still there (a controller not enabled for it) is not that: like other
+         * failures it is retried knob by knob; the cgroup layer already invalidated it in e->last. */
+        if ((lerr.code == ENOENT || lerr.code == ENODEV) && !cg_group_has_file(g, CG_CTRL_CPU, "cgroup.procs") &&
+            !cg_group_has_file(g, CG_CTRL_MEMORY, "cgroup.procs")) {
                 e->group = cg_group_free(e->group);
                 e->borrowed = 0;
                 cg_knobs_init(&e->last);
         }
-        return true;
-}
-
-typedef struct DryRun {
-        ApplyRun *run;
-        const char *path;
-        CgGroup *group;
-} DryRun;
-
-static bool dry_has_file(void *userdata, CgController c, const char *file) {
-        DryRun *d = userdata;
-        return !d->group || cg_group_has_file(d->group, c, file);
-}
-
-static void dry_report(void *userdata, const EnforceChange *ch) {
-        DryRun *d = userdata;
-        if (!d->run->cb)
-                return;
-        char p[sizeof(((GroupPlan *) NULL)->path) + 64];
-        snprintf(p, sizeof(p), "%s%s%s", d->path, d->path[0] ? "/" : "", ch->file);
-        d->run->cb(d->run->userdata, p, ch->value, 0);
-}
-
-static bool apply_dry(ApplyRun *run, const GroupPlan *gp, EnforceEntry *e) {
-        if (!e->group) {
-                int r = cg_group_open(run->root, gp->path, false, &e->group, NULL);
-                if (r == -ENOENT && path_is_leaf(gp->path))
-                        return false;
-                if (r < 0 && !e->create_reported && run->cb) {
-                        char p[sizeof(gp->path) + 1];
-                        snprintf(p, sizeof(p), "%s/", gp->path);
-                        run->cb(run->userdata, p, "(create)", 0);
-                        e->create_reported = true;
-                }
-        }
-        DryRun d = { .run = run, .path = gp->path, .group = e->group };
-        enforce_describe_changes(cg_root_mode(run->root), &gp->knobs, &e->last, dry_has_file, dry_report, &d);
-        enforce_knobs_record(&gp->knobs, &e->last);
         return true;
 }
 
@@ -294,6 +288,7 @@ static int state_add_missing(EnforceState *state, const Plan *plan, ColoError *e
                         return colo_error_set(err, ENOMEM, "enforce plan");
                 }
                 cg_knobs_init(&e->last);
+                e->verify_slot = state->next_verify_slot++;
                 n++;
         }
         state->n = n;
@@ -301,8 +296,8 @@ static int state_add_missing(EnforceState *state, const Plan *plan, ColoError *e
         return 0;
 }
 
-int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_run, CgWriteCallback cb,
-                  void *userdata, ColoError *err) {
+int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, CgWriteCallback cb, void *userdata,
+                  ColoError *err) {
         if (!root || !plan || !state)
                 return colo_error_setf_plain(err, EINVAL, "enforce: missing cgroup root, plan or state");
         int r = plan_check(plan, err);
@@ -320,17 +315,25 @@ int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_
 
         for (size_t i = 0; i < n; i++) {
                 const char *path = plan->groups[i].path;
-                order[i] = (OrderKey) { .index = i, .phase = path_is_offline(path) ? 0 : 1, .depth = path_depth(path),
-                                        .entry = state_find(state, path) };
+                /* A foreign tree's plan comes in its order: phase and depth 0 leave the index. */
+                bool own = !plan->foreign_tree;
+                order[i] = (OrderKey) { .index = i, .phase = own && !path_is_offline(path) ? 1 : 0,
+                                        .depth = own ? path_depth(path) : 0, .entry = state_find(state, path) };
         }
         qsort(order, n, sizeof(*order), order_cmp);
 
-        ApplyRun run = { .root = root, .state = state, .dry_run = dry_run, .cb = cb, .userdata = userdata, .err = err };
+        size_t leaves = 0;
+        for (size_t i = 0; i < n; i++)
+                leaves += path_is_leaf(plan->groups[i].path);
+        ApplyRun run = { .root = root, .state = state, .foreign_tree = plan->foreign_tree, .cb = cb,
+                         .userdata = userdata, .err = err,
+                         .verify_stride = MAX((leaves + ENFORCE_VERIFY_LEAVES - 1) / ENFORCE_VERIFY_LEAVES, (size_t) 1) };
         for (size_t k = 0; k < n; k++) {
                 const GroupPlan *gp = &plan->groups[order[k].index];
                 EnforceEntry *e = order[k].entry;
-                e->keep = dry_run ? apply_dry(&run, gp, e) : apply_real(&run, gp, e);
+                e->keep = apply_group(&run, gp, e);
         }
+        state->applies++;
 
         /* Forget paths no longer planned and leaves that vanished; what stays is still sorted. */
         size_t m = 0;

@@ -30,6 +30,11 @@ typedef CgGroup *(*EnforceGroupLookup)(void *userdata, const char *path);
 /* Installs (fn NULL: removes) the lookup for later applies. */
 void enforce_state_set_group_lookup(EnforceState *s, EnforceGroupLookup fn, void *userdata);
 
+/* Reconcile: installs (fn NULL: removes) the callback for knobs found changed behind colo's back. */
+void enforce_state_set_drift_callback(EnforceState *s, CgDriftCallback fn, void *userdata);
+/* Leaves read back per enforce_apply() (class and tier parents are read back every time). */
+#define ENFORCE_VERIFY_LEAVES 16
+
 /* Number of group paths remembered. */
 size_t enforce_state_size(const EnforceState *s);
 
@@ -38,6 +43,10 @@ size_t enforce_state_size(const EnforceState *s);
  * after the agent suspects someone else wrote to the tree). */
 void enforce_state_forget(EnforceState *s, const char *path);
 
+/* What was last applied to path (unset knobs: unknown), or NULL when the state does not hold
+ * it: never planned, forgotten, or a group of a foreign-tree plan that did not exist. */
+const CgKnobs *enforce_state_last(const EnforceState *s, const char *path);
+
 /* Applies plan below root. For each group, parents first, offline groups before the rest:
  *  - class and tier parents ("online", "offline/batch", ...) are created when missing; the
  *    managed root "" is expected to exist; workload leaves ("<class>/<tier>/<name>") are never
@@ -45,16 +54,21 @@ void enforce_state_forget(EnforceState *s, const char *path);
  *    is skipped without counting as a failure, and forgotten;
  *  - only knobs differing from what was last applied to that path are written; a group whose
  *    writes failed is reopened and fully rewritten next time;
- *  - paths no longer in the plan are forgotten (their handles closed).
+ *  - paths no longer in the plan are forgotten (their handles closed);
+ *  - a plan->foreign_tree plan (a transform's, onto kubelet's tree) is applied in its own order,
+ *    nothing is created, and a group that does not exist is skipped and forgotten like a
+ *    vanished leaf (the caller reports missing groups it needs, see enforce_state_last()).
  * Each failed write is reported through cb (path, value, -errno); the first failure's message is
  * left in err. Returns the number of failed writes (0: all applied), or -EINVAL (NULL argument,
  * a path twice in the plan: nothing is applied) / -ENOMEM.
  *
- * dry_run writes nothing and creates nothing: each write that would happen is reported through
- * cb with r = 0, as "<group path>/<file>" relative to the managed root (a missing group as
- * "<group path>/" with value "(create)"), with the files of the root's cgroup version; optional
- * files (cpu.idle, *.qos_level, burst, io weight) are reported only where an existing group
- * has them. The state then records the values as if written, so a dry-running agent reports each
- * change once: use a separate state for dry runs. Returns 0. */
-int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, bool dry_run, CgWriteCallback cb,
-                  void *userdata, ColoError *err);
+ * A dry run is the root's (cg_root_set_dry_run()): enforcement runs as in a real run, and the
+ * cgroup layer records each write instead of making it. A dry-running state then holds the values
+ * as if written, so each change is recorded once.
+ *
+ * With a drift callback installed, the knobs colo last wrote are read back first
+ * (cg_group_verify()) and each one changed behind colo's back is reported through it and
+ * rewritten by this apply: class and tier parents every call, leaves in turns of at most
+ * ENFORCE_VERIFY_LEAVES per call (200 workloads: each leaf every 13 calls). */
+int enforce_apply(CgRoot *root, const Plan *plan, EnforceState *state, CgWriteCallback cb, void *userdata,
+                  ColoError *err);

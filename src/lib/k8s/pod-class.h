@@ -26,6 +26,9 @@
 #define POD_KOORDINATOR_QOS_KEY "koordinator.sh/qosClass"
 #define POD_VOLCANO_PREEMPTABLE_KEY "volcano.sh/preemptable"
 #define POD_OFFLINE_PRIORITY_CLASS "colo-offline"
+/* What the webhook took off an offline pod's containers, so the agent can put those limits on the
+ * pod's cgroup (pod-limits.h). */
+#define POD_ORIGINAL_RESOURCES_ANNOTATION "colo.io/original-resources"
 
 /* Priority fallback thresholds (step 6 above). */
 #define POD_PRIORITY_OFFLINE_BELOW 0

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "k8s/admission.h"
+#include "k8s/pod-class.h"
 #include "k8s/pod-limits.h"
 #include "k8s/resource-quantity.h"
 #include "util/macro.h"
 
-#define ANN ADMISSION_ORIGINAL_RESOURCES_ANNOTATION
+#define ANN POD_ORIGINAL_RESOURCES_ANNOTATION
 
 static const char *const list_names[2] = { "containers", "initContainers" };
 

@@ -46,6 +46,39 @@ static bool parse_exponent(const char *s, int *ret) {
         return true;
 }
 
+/* mantissa x 2^exp2 x 10^exp10 as an int64_t, rounded up when not whole; *ret_exact tells
+ * whether no rounding happened. */
+static int scale_mantissa(uint64_t mantissa, int exp2, int exp10, int64_t *ret, bool *ret_exact) {
+        unsigned __int128 v = (unsigned __int128) mantissa << exp2;   /* < 2^64 * 2^60 */
+        bool exact = true;
+        if (exp10 >= 0) {
+                if (v > INT64_MAX)
+                        return -ERANGE;
+                for (int i = 0; i < exp10; i++) {
+                        v *= 10;
+                        if (v > INT64_MAX)
+                                return -ERANGE;
+                }
+        } else {
+                /* 10^38 < 2^127; beyond that the value is in (0, 1) and rounds up to 1. */
+                if (-exp10 > 38) {
+                        v = 1;
+                        exact = false;
+                } else {
+                        unsigned __int128 d = 1;
+                        for (int i = 0; i < -exp10; i++)
+                                d *= 10;
+                        exact = v % d == 0;
+                        v = v / d + !exact;
+                }
+                if (v > INT64_MAX)
+                        return -ERANGE;
+        }
+        *ret = (int64_t) v;
+        *ret_exact = exact;
+        return 0;
+}
+
 /* *ret_exact tells whether no rounding happened. */
 static int parse(const char *s, unsigned scale, int64_t *ret, bool *ret_exact) {
         if (!s || scale > 18)
@@ -110,35 +143,7 @@ static int parse(const char *s, unsigned scale, int64_t *ret, bool *ret_exact) {
         if (negative)
                 return -ERANGE;
 
-        exp10 += suffix_exp10 + (int) scale;
-        unsigned __int128 v = (unsigned __int128) mantissa << exp2;   /* < 2^64 * 2^60 */
-        bool exact = true;
-        if (exp10 >= 0) {
-                if (v > INT64_MAX)
-                        return -ERANGE;
-                for (int i = 0; i < exp10; i++) {
-                        v *= 10;
-                        if (v > INT64_MAX)
-                                return -ERANGE;
-                }
-        } else {
-                /* 10^38 < 2^127; beyond that the value is in (0, 1) and rounds up to 1. */
-                if (-exp10 > 38) {
-                        v = 1;
-                        exact = false;
-                } else {
-                        unsigned __int128 d = 1;
-                        for (int i = 0; i < -exp10; i++)
-                                d *= 10;
-                        exact = v % d == 0;
-                        v = v / d + !exact;
-                }
-                if (v > INT64_MAX)
-                        return -ERANGE;
-        }
-        *ret = (int64_t) v;
-        *ret_exact = exact;
-        return 0;
+        return scale_mantissa(mantissa, exp2, exp10 + suffix_exp10 + (int) scale, ret, ret_exact);
 }
 
 int quantity_parse_scaled(const char *s, unsigned scale, int64_t *ret) {

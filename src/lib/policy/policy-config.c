@@ -1,6 +1,7 @@
 /* Policy defaults (conservative for online work, sized for small nodes of 2 cores and large ones)
  * and the range check every PolicyConfig passes before use. */
 #include <math.h>
+#include <string.h>
 
 #include "policy/policy.h"
 #include "util/macro.h"
@@ -8,7 +9,7 @@
 void policy_config_init_defaults(PolicyConfig *c) {
         *c = (PolicyConfig) {
                 .cpu_idle = true,
-                .cpu_quota = CPU_QUOTA_AUTO,
+                .cpu_quota = FEATURE_AUTO,
                 .cpu_weight = true,
                 .memory_limit = true,
                 .memory_protect = true,
@@ -17,6 +18,10 @@ void policy_config_init_defaults(PolicyConfig *c) {
                 .oom_score_adj = true,
                 .qos_level = true,
                 .eviction = true,
+                .cpu_control = FEATURE_AUTO,
+                .io_weight = true,
+                .io_throttle = true,
+                .io_latency = true,
                 .reserved_cpu_cores = 0.1,
                 .reserved_mem_bytes = 256ULL << 20,
                 .cpu_safety_margin = 0.05,
@@ -36,6 +41,19 @@ void policy_config_init_defaults(PolicyConfig *c) {
                 .oom_score_adj_best_effort = 1000,
                 .online_cpu_weight = 10000,
                 .offline_cpu_weight = 1,
+                .cpu_pressure_target = 1.0,
+                .cpu_pressure_release = 0.5,
+                .io_pressure_target = 10.0,
+                .io_pressure_release = 5.0,
+                .cpu_throttle_target = 0.0,
+                .cpu_control_floor_cores = 0.1,
+                .cpu_control_step_down = 0.5,
+                .cpu_control_step_up = 0.2,
+                .cpu_control_hold_usec = 2 * USEC_PER_SEC,
+                .cpu_evict_periods = 10,
+                .cpu_pressure_own_hold_usec = 5 * 60 * USEC_PER_SEC,
+                .online_io_weight = 1000,
+                .offline_io_weight = 10,
         };
 }
 
@@ -45,6 +63,10 @@ static bool is_fraction(double v) {
 
 static bool is_amount(double v) {
         return isfinite(v) && v >= 0.0;
+}
+
+static bool is_percent(double v) {
+        return is_amount(v) && v <= 100.0;
 }
 
 static bool is_weight(uint64_t w) {
@@ -57,6 +79,57 @@ static bool is_pids_max(uint64_t v) {
 
 static bool is_oom_score_adj(int32_t v) {
         return v >= -1000 && v <= 1000;
+}
+
+/* The CPU interference controller's fields: the first bad one, or NULL. */
+static const char *cpu_control_check(const PolicyConfig *c) {
+        if (!is_percent(c->cpu_pressure_target))
+                return "cpu_pressure_target";
+        if (!is_percent(c->cpu_pressure_release) || c->cpu_pressure_release > c->cpu_pressure_target)
+                return "cpu_pressure_release";
+        if (!is_percent(c->io_pressure_target))
+                return "io_pressure_target";
+        if (!is_percent(c->io_pressure_release) || c->io_pressure_release > c->io_pressure_target)
+                return "io_pressure_release";
+        if (!is_percent(c->cpu_throttle_target))
+                return "cpu_throttle_target";
+        if (!is_amount(c->cpu_control_floor_cores))
+                return "cpu_control_floor_cores";
+        if (!(c->cpu_control_step_down > 0.0 && c->cpu_control_step_down < 1.0))
+                return "cpu_control_step_down";
+        if (!(c->cpu_control_step_up > 0.0 && c->cpu_control_step_up <= 1.0))
+                return "cpu_control_step_up";
+        return NULL;
+}
+
+/* Every rule names its device by MAJ:MIN (resolved) and sets something. */
+static bool io_rules_valid(const PolicyIoRules *r) {
+        if (r->n > CG_IO_LIMITS_MAX)
+                return false;
+        for (size_t i = 0; i < r->n; i++) {
+                const PolicyIoRule *x = &r->rules[i];
+                if (!memchr(x->devnum, '\0', sizeof(x->devnum)) || x->devnum[0] == '\0')
+                        return false;
+                if (x->rbps == 0 || x->wbps == 0 || x->riops == 0 || x->wiops == 0 || x->latency_usec == 0)
+                        return false;
+        }
+        return true;
+}
+
+static const char *check_io(const PolicyConfig *c) {
+        if (!is_weight(c->online_io_weight))
+                return "online_io_weight";
+        if (!is_weight(c->offline_io_weight))
+                return "offline_io_weight";
+        if (!io_rules_valid(&c->offline_io_max))
+                return "offline_io_max";
+        if (!io_rules_valid(&c->batch_io_max))
+                return "batch_io_max";
+        if (!io_rules_valid(&c->best_effort_io_max))
+                return "best_effort_io_max";
+        if (!io_rules_valid(&c->online_io_latency))
+                return "online_io_latency";
+        return NULL;
 }
 
 int policy_config_check(const PolicyConfig *c, const char **ret_field) {
@@ -72,7 +145,7 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field) {
                 bad = "mem_safety_margin";
         else if (!is_amount(c->min_offline_cpu_cores))
                 bad = "min_offline_cpu_cores";
-        else if (c->cpu_quota != CPU_QUOTA_OFF && c->cpu_quota != CPU_QUOTA_ON && c->cpu_quota != CPU_QUOTA_AUTO)
+        else if (c->cpu_quota != FEATURE_OFF && c->cpu_quota != FEATURE_ON && c->cpu_quota != FEATURE_AUTO)
                 bad = "cpu_quota";
         else if (c->cpu_period_usec < 1000 || c->cpu_period_usec > USEC_PER_SEC)
                 bad = "cpu_period_usec";
@@ -96,6 +169,10 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field) {
                 bad = "best_effort_pids_max";
         else if (c->mem_headroom >= CG_UNLIMITED)
                 bad = "mem_headroom";
+        else
+                bad = cpu_control_check(c);
+        if (!bad)
+                bad = check_io(c);
 
         if (ret_field)
                 *ret_field = bad;

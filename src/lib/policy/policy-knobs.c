@@ -102,12 +102,14 @@ void policy_knobs_class(const PolicyInputs *in, WorkloadClass cls, double cpu_bu
                 ret->cpu_idle = 0;
                 ret->mem_low = online_protection(in);
                 ret->mem_min = online_protection(in);
+                policy_knobs_io_class(cfg, cls, ret);
                 return;
         }
 
+        policy_knobs_io_class(cfg, cls, ret);
         ret->cpu_weight = cpu_weight_or_neutral(cfg, cfg->offline_cpu_weight);
         ret->cpu_idle = cfg->cpu_idle ? 1 : 0;
-        if (policy_cpu_quota_applies(cfg, in->s)) {
+        if (policy_cpu_quota_applies(cfg, in->s) || in->cpu_controller_limits) {
                 ret->cpu_quota_usec = cpu_quota_usec(cpu_budget, cfg->cpu_period_usec);
                 ret->cpu_period_usec = cfg->cpu_period_usec;
         } else {
@@ -146,6 +148,7 @@ void policy_knobs_tier(const PolicyInputs *in, WorkloadTier tier, CgKnobs *ret) 
         default:
                 return;
         }
+        policy_knobs_io_tier(cfg, tier, ret);
 
         if (cls == CLASS_ONLINE) {
                 ret->mem_low = cfg->memory_protect ? CG_UNLIMITED : 0;
@@ -175,6 +178,8 @@ void policy_knobs_workload(const PolicyInputs *in, WorkloadTier tier, CgKnobs *r
 
         ret->mem_low = 0;
         ret->mem_min = 0;
+        if (in->s->io_throttle_per_leaf)
+                policy_knobs_io_leaf(cfg, tier, ret);
         if (!cfg->oom_score_adj)
                 ret->oom_score_adj = 0;
         else

@@ -139,19 +139,28 @@ static void plan_groups(Plan *p, const PolicyInputs *in, uint64_t mem_limit) {
 
 /* Offline workloads using CPU while offline as a whole runs at its budget are held below
  * what they would take. */
+bool policy_cpu_idle_in_force(const PolicyConfig *cfg, bool kernel_has_cpu_idle) {
+        return cfg->cpu_idle && kernel_has_cpu_idle;
+}
+
+bool policy_cpu_control_takes_cpu_input(const PolicyConfig *cfg, bool kernel_has_cpu_idle) {
+        return cfg->cpu_control == FEATURE_ON ||
+               (cfg->cpu_control == FEATURE_AUTO && !policy_cpu_idle_in_force(cfg, kernel_has_cpu_idle));
+}
+
 bool policy_cpu_quota_applies(const PolicyConfig *cfg, const NodeSample *s) {
         switch (cfg->cpu_quota) {
-        case CPU_QUOTA_ON:
+        case FEATURE_ON:
                 return true;
-        case CPU_QUOTA_AUTO:
-                return !(cfg->cpu_idle && s->cpu_idle_available);
+        case FEATURE_AUTO:
+                return !policy_cpu_idle_in_force(cfg, s->cpu_idle_available);
         default:
                 return false;
         }
 }
 
 static bool cpu_is_held(const PolicyInputs *in, double budget) {
-        return policy_cpu_quota_applies(in->cfg, in->s) && in->s->offline_cpu_usage > 0.0 &&
+        return (policy_cpu_quota_applies(in->cfg, in->s) || in->cpu_controller_limits) && in->s->offline_cpu_usage > 0.0 &&
                in->s->offline_cpu_usage >= POLICY_CPU_HELD_FRACTION * budget;
 }
 
@@ -189,7 +198,8 @@ int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyCo
         if (policy_config_check(cfg, NULL) < 0)
                 return -EINVAL;
         if (!pressure_is_valid(&s->online_mem_pressure) || !pressure_is_valid(&s->host_cpu_pressure) ||
-            !pressure_is_valid(&s->host_mem_pressure) || !workloads_are_valid(s))
+            !pressure_is_valid(&s->host_mem_pressure) || !pressure_is_valid(&s->online_cpu_pressure) ||
+            !pressure_is_valid(&s->online_io_pressure) || !workloads_are_valid(s))
                 return -EINVAL;
 
         PolicyInputs in;
@@ -209,6 +219,11 @@ int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyCo
         PolicyState next = *state;
         PressureDecision d;
         policy_decide_pressure(&in, &next, &d);
+        CpuControlDecision cd;
+        policy_cpu_control(&in, &next.cpu_control, &cd);
+        in.cpu_controller_limits = cd.limits;
+        if (!d.evict)
+                d.evict = policy_cpu_control_evict(&in, &next, &d.evict_index, d.evict_reason, sizeof(d.evict_reason));
 
         p->offline_cpu_budget_raw = in.cpu_budget_raw;
         p->offline_mem_budget_raw = in.mem_budget_raw;
@@ -221,6 +236,9 @@ int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyCo
                 p->offline_cpu_budget_cores = MAX(in.cpu_budget_raw, cfg->min_offline_cpu_cores);
                 p->offline_mem_budget = in.mem_budget_raw;
         }
+        p->cpu_control_limits = cd.limits;
+        if (cd.limits)
+                p->offline_cpu_budget_cores = MAX(MIN(p->offline_cpu_budget_cores, cd.limit_cores), cfg->min_offline_cpu_cores);
 
         if (d.evict) {
                 const WorkloadSample *w = &s->workloads[d.evict_index];
@@ -231,7 +249,9 @@ int policy_decide(const NodeSample *s, const OnlineEstimate *est, const PolicyCo
         }
 
         p->cpu_held = cpu_is_held(&in, p->offline_cpu_budget_cores);
-        if (p->cpu_held)
+        if (p->cpu_held && cd.limits)
+                snprintf(p->cpu_held_reason, sizeof(p->cpu_held_reason), "%s", cd.reason);
+        else if (p->cpu_held)
                 snprintf(p->cpu_held_reason, sizeof(p->cpu_held_reason),
                          "offline CPU usage %.2f cores at its budget %.2f cores (online estimate %.2f of %.2f cores)",
                          s->offline_cpu_usage, p->offline_cpu_budget_cores, in.online_cpu, s->cpu_capacity_cores);

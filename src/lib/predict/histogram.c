@@ -46,10 +46,6 @@ Histogram *histogram_free(Histogram *h) {
         return NULL;
 }
 
-const HistogramConfig *histogram_config(const Histogram *h) {
-        return &h->cfg;
-}
-
 uint32_t histogram_bucket_of(const HistogramConfig *cfg, double value) {
         if (!(value >= cfg->first)) /* also NaN */
                 return 0;
@@ -115,10 +111,6 @@ double histogram_quantile(const Histogram *h, double q) {
 
 double histogram_weight(const Histogram *h, uint64_t t_usec) {
         return h->total * exp2(-decay_exponent(h, t_usec));
-}
-
-bool histogram_empty(const Histogram *h) {
-        return !(h->total > 0);
 }
 
 void histogram_save(const Histogram *h, CkWriter *w) {

@@ -28,7 +28,6 @@ typedef struct Histogram Histogram;
 
 int histogram_new(const HistogramConfig *cfg, Histogram **ret);
 Histogram *histogram_free(Histogram *h);
-const HistogramConfig *histogram_config(const Histogram *h);
 
 void histogram_add(Histogram *h, uint64_t t_usec, double value, double weight);
 /* The upper bound of the bucket where the cumulative weight first reaches q (0..1) of the total,
@@ -36,7 +35,6 @@ void histogram_add(Histogram *h, uint64_t t_usec, double value, double weight);
 double histogram_quantile(const Histogram *h, double q);
 /* The total weight, in units of a sample added at t_usec. */
 double histogram_weight(const Histogram *h, uint64_t t_usec);
-bool histogram_empty(const Histogram *h);
 uint32_t histogram_bucket_of(const HistogramConfig *cfg, double value);
 double histogram_bucket_upper(const HistogramConfig *cfg, uint32_t i);
 

@@ -99,10 +99,6 @@ double sliding_max_get(SlidingMax *m, uint64_t t) {
         return f ? f->value : NAN;
 }
 
-bool sliding_max_empty(const SlidingMax *m) {
-        return m->ring.n == 0;
-}
-
 void sliding_stats_init(SlidingStats *s, uint64_t window_usec) {
         *s = (SlidingStats) {};
         ring_init(&s->ring, window_usec);

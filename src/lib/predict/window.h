@@ -46,7 +46,6 @@ void sliding_max_done(SlidingMax *m);
 int sliding_max_push(SlidingMax *m, uint64_t t, double v);
 /* The maximum over (t - window, t], or NAN when no sample is in it. Amortised O(1). */
 double sliding_max_get(SlidingMax *m, uint64_t t);
-bool sliding_max_empty(const SlidingMax *m);
 
 void sliding_stats_init(SlidingStats *s, uint64_t window_usec);
 void sliding_stats_done(SlidingStats *s);

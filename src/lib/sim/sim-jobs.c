@@ -1,11 +1,13 @@
 /* The offline job model (rules in sim-jobs.h). Budget and eviction order come from the policy
- * library, the code the agent runs: policy_offline_cpu_budget() and policy_pick_victim(). */
+ * library, the code the agent runs: policy_node_budget() (the budget Kubernetes mode advertises
+ * on the Node) and policy_pick_victim(). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/policy-node.h"
 #include "sim/sim-jobs.h"
 #include "util/macro.h"
 
@@ -45,6 +47,10 @@ void sim_job_set_done(SimJobSet *js) {
         *js = (SimJobSet) {};
 }
 
+void sim_job_set_interrupt(SimJobSet *js) {
+        js->n = 0;
+}
+
 double sim_jobs_budget(const SimJobOptions *o, double limit, double usage, double prediction) {
         NodeSample s = {
                 .cpu_capacity_cores = limit,
@@ -52,7 +58,9 @@ double sim_jobs_budget(const SimJobOptions *o, double limit, double usage, doubl
                 .online_cpu_usage = CLAMP(usage, 0.0, limit),
         };
         OnlineEstimate est = { .cpu_cores = CLAMP(prediction, 0.0, limit) };
-        return policy_offline_cpu_budget(&s, &est, &o->policy);
+        NodeBudget b;
+        policy_node_budget(&s, &est, &o->policy, NULL, &b);
+        return b.offline_cpu_cores;
 }
 
 /* splitmix64: the pseudo-random suffix a controller would give a pod, fixed per job id. */

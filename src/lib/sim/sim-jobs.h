@@ -2,8 +2,8 @@
  *
  * Per node and predictor, a set of running jobs, fed one scored step at a time (sim.c):
  *   1. The node advertises the offline CPU budget the agent would publish for that prediction:
- *      policy_offline_cpu_budget() (capacity - reserved - max(prediction, usage now) - margin)
- *      with capacity = the node's sum of limits. From an unbounded queue, jobs of job_cpu are
+ *      policy_node_budget() without a squeeze (capacity - reserved - max(prediction, usage now)
+ *      - margin) with capacity = the node's sum of limits. From an unbounded queue, jobs of job_cpu are
  *      placed while the running jobs' sizes plus one more fit that budget (as kube-scheduler
  *      places pods requesting colo.io/offline-cpu).
  *   2. Over the step that follows, online usage is served first; what is left of the capacity,
@@ -15,8 +15,9 @@
  *      are squeezed by no more than the tolerance. An evicted job loses its progress and goes
  *      back to the queue; the step's CPU goes to the jobs that remain.
  *   4. Each job progresses by the CPU it got; it completes at job_cpu x job_usec of work.
- * Steps that are not scored (warm-up, gaps) neither place nor run jobs: a series break pauses
- * them. Work of jobs still running at the end of the trace counts neither as done nor as lost.
+ * Steps that are not scored (warm-up, gaps) neither place nor run jobs. Jobs still running at a
+ * series break (the next scored step is not the next step) or at the end of the trace end there:
+ * their work counts neither as done nor as lost (sim_job_set_interrupt()).
  *
  * Memory is O(running jobs) per (node, predictor): bounded by the capacity / job_cpu. */
 #pragma once
@@ -61,6 +62,8 @@ typedef struct SimJobSet {
 } SimJobSet;
 
 void sim_job_set_done(SimJobSet *js);
+/* Ends the running jobs at a series break: their progress counts neither as done nor as lost. */
+void sim_job_set_interrupt(SimJobSet *js);
 
 /* The offline CPU budget the agent would publish for a node of capacity limit (in the trace's
  * units) with online usage now and the predicted online peak prediction. */

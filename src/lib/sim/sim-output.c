@@ -54,8 +54,14 @@ static void print_trace_summary(const SimResult *r, FILE *f) {
 }
 
 static void print_jobs_table(const SimResult *r, int width, FILE *f) {
-        fprintf(f, "\noffline jobs of %.3g cores x %.3g h, evicted when squeezed by more than %.0f%%:\n",
-                r->jobs.job_cpu, (double) r->jobs.job_usec / (double) USEC_PER_SEC / 3600.0,
+        if (r->signal == TRACE_SIGNAL_MEM) {
+                fprintf(f, "\noffline jobs: not shown for memory (the job model squeezes CPU; memory cannot be)\n");
+                return;
+        }
+        /* Azure gives no core counts: its unit is a VM's limit. The other readers are in cores. */
+        const char *unit = r->format == TRACE_FORMAT_AZURE ? "VM limits" : "cores";
+        fprintf(f, "\noffline jobs of %.3g %s x %.3g h, evicted when squeezed by more than %.0f%%:\n",
+                r->jobs.job_cpu, unit, (double) r->jobs.job_usec / (double) USEC_PER_SEC / 3600.0,
                 100.0 * r->jobs.squeeze_tolerance);
         fprintf(f, "%-*s  %8s  %9s  %9s  %12s  %11s  %10s\n", width, "predictor", "goodput", "vs oracle", "work lost",
                 "evict/node-h", "util online", "util total");

@@ -26,6 +26,8 @@ typedef struct SimNode {
         uint64_t steps;
         uint64_t *violations;           /* per predictor */
         SimJobSet *jobs;                /* per predictor, then the oracle reference */
+        bool jobs_ran;
+        uint64_t jobs_last_t;           /* the last step the jobs ran, to see a series break */
 } SimNode;
 
 typedef struct SimTotals {
@@ -207,7 +209,15 @@ static int run_jobs(Sim *s, SimNode *n, const SimEntry *e, const SimEntry *next,
         s->capacity_time += next->limit * step_sec;
         s->online_time += MIN(next->usage, next->limit) * step_sec;
         s->idle_time += available * step_sec;
+        /* After a break (a gap, or steps not scored) the node's load in between is unknown: the
+         * running jobs end there as at the end of the trace, neither done nor lost, rather than
+         * resuming against a load their placement never saw. */
+        bool broken = n->jobs_ran && e->t != n->jobs_last_t + s->opt.step_usec;
+        n->jobs_ran = true;
+        n->jobs_last_t = e->t;
         for (size_t i = 0; i <= s->n_predictors; i++) {
+                if (broken)
+                        sim_job_set_interrupt(&n->jobs[i]);
                 double pred = i < s->n_predictors ? s->predictions[i] : CLAMP(peak, 0.0, e->limit);
                 double budget = sim_jobs_budget(&s->opt.jobs, e->limit, e->usage, pred);
                 if (sim_jobs_step(&n->jobs[i], &s->opt.jobs, budget, available, step_sec, &s->job_totals[i]) < 0)
@@ -419,6 +429,7 @@ int sim_run_trace(Sim *s, TraceReader *reader, SimResult **ret, ColoError *err) 
                 return colo_error_set(err, ENOMEM, "simulator result");
         }
         result->format = trace_reader_format(reader);
+        result->signal = trace_reader_signal(reader);
         result->trace_stats = *trace_reader_stats(reader);
         *ret = result;
         return 0;

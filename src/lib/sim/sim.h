@@ -79,6 +79,7 @@ typedef struct SimPredictorResult {
 typedef struct SimResult {
         char *trace;                    /* file name, NULL when fed directly */
         TraceFormat format;
+        TraceSignal signal;             /* mem: the series is memory, which the job model does not apply to */
         TraceStats trace_stats;         /* zero when fed directly */
         size_t nodes;                   /* nodes that had samples */
         uint64_t steps;                 /* scored (node, t) pairs, the same for every predictor */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "standalone/status-doc.h"
+#include "status/status-doc.h"
 
 #define TOP_EVENTS_MAX 64
 #define TOP_LINE_MAX 512

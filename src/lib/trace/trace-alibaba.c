@@ -1,7 +1,11 @@
 /* Alibaba cluster-trace-v2018 machine_usage: `machine_id,time_stamp,cpu_util_percent,
- * mem_util_percent,mem_gps,mkpi,net_in,net_out,disk_io_percent`. Each machine is a node (limit
- * 1.0, usage cpu_util_percent / 100); its readings, irregular in time, go to its resampler.
- * Only the first three fields are read: the others are often empty in the published data. */
+ * mem_util_percent,mem_gps,mkpi,net_in,net_out,disk_io_percent`. Each machine is a node of
+ * machine_cores cores (96: the dataset's machines); usage is cpu_util_percent / 100 x machine_cores,
+ * in cores like a Prometheus export, so that sizes given in cores (the simulator's offline jobs)
+ * mean the same on both. Its readings, irregular in time, go to its resampler. With the mem
+ * signal the series is mem_util_percent / 100 instead, in units of the machine's (normalised)
+ * memory, limit 1.
+ * Only the first three or four fields are read: the others are often empty in the published data. */
 #include <stdlib.h>
 
 #include "trace/trace-internal.h"
@@ -36,7 +40,8 @@ int trace_alibaba_row(TraceReader *r, char **fields, size_t n_fields) {
                 trace_count_malformed(r, TRACE_ROW_BAD_TIMESTAMP);
                 return 0;
         }
-        if (trace_parse_percent(fields[2], &cpu, &kind) < 0) {
+        bool mem = r->opt.signal == TRACE_SIGNAL_MEM;
+        if (trace_parse_percent(fields[mem ? 3 : 2], &cpu, &kind) < 0) {
                 trace_count_malformed(r, kind);
                 return 0;
         }
@@ -60,7 +65,7 @@ int trace_alibaba_row(TraceReader *r, char **fields, size_t n_fields) {
         if (ret < 0)
                 return ret;
         if (ret > 0) {
-                int64_t n = trace_add_node(r, fields[0], 1.0);
+                int64_t n = trace_add_node(r, fields[0], mem ? 1.0 : r->opt.machine_cores);
                 if (n < 0)
                         return (int) n;
         } else if (t < r->nodes[node].last_t) {
@@ -69,7 +74,7 @@ int trace_alibaba_row(TraceReader *r, char **fields, size_t n_fields) {
         }
         r->nodes[node].last_t = t;
         r->stats.rows++;
-        return trace_resample_push(r, node, t, cpu / 100.0);
+        return trace_resample_push(r, node, t, mem ? cpu / 100.0 : cpu * r->opt.machine_cores / 100.0);
 }
 
 int trace_alibaba_finish(TraceReader *r, ColoError *err) {

@@ -18,6 +18,7 @@ static const char *const format_names[_TRACE_FORMAT_MAX] = {
 static const char *const signal_names[_TRACE_SIGNAL_MAX] = {
         [TRACE_SIGNAL_MAX] = "max",
         [TRACE_SIGNAL_AVG] = "avg",
+        [TRACE_SIGNAL_MEM] = "mem",
 };
 
 static const char *const row_error_names[_TRACE_ROW_ERROR_MAX] = {
@@ -41,6 +42,7 @@ void trace_options_init_defaults(TraceOptions *o) {
                 .node_size = 10,
                 .step_sec = 300,
                 .max_gap_steps = 3,
+                .machine_cores = TRACE_ALIBABA_MACHINE_CORES,
                 .workload_label = "pod",
                 .limit_label = "limit",
                 .node_label = "node",
@@ -56,10 +58,6 @@ TraceFormat trace_format_from_string(const char *s) {
                 if (strcmp(s, format_names[i]) == 0)
                         return i;
         return _TRACE_FORMAT_INVALID;
-}
-
-const char *trace_signal_to_string(TraceSignal s) {
-        return s >= 0 && s < _TRACE_SIGNAL_MAX ? signal_names[s] : NULL;
 }
 
 TraceSignal trace_signal_from_string(const char *s) {
@@ -238,6 +236,9 @@ static int options_check(const TraceOptions *o, ColoError *err) {
                 return colo_error_setf_plain(err, EINVAL, "invalid trace format %d", (int) o->format);
         if (o->signal < 0 || o->signal >= _TRACE_SIGNAL_MAX)
                 return colo_error_setf_plain(err, EINVAL, "invalid signal %d", (int) o->signal);
+        /* Only Alibaba's rows carry memory; asked of another format it would silently be CPU. */
+        if (o->signal == TRACE_SIGNAL_MEM && o->format != TRACE_FORMAT_ALIBABA)
+                return colo_error_setf_plain(err, EINVAL, "signal mem needs format alibaba");
         if (o->node_size == 0 || o->node_size > 1000000)
                 return colo_error_setf_plain(err, EINVAL, "node size %zu out of range 1..1000000", o->node_size);
         if (o->step_sec == 0 || o->step_sec > 365 * 86400)
@@ -246,6 +247,8 @@ static int options_check(const TraceOptions *o, ColoError *err) {
                 return colo_error_setf_plain(err, EINVAL, "prometheus label names missing");
         if (o->max_gap_steps > 100000)
                 return colo_error_setf_plain(err, EINVAL, "max gap %u steps out of range 0..100000", o->max_gap_steps);
+        if (!(o->machine_cores >= 1.0 && o->machine_cores <= 1e6))
+                return colo_error_setf_plain(err, EINVAL, "machine cores %g out of range 1..1000000", o->machine_cores);
         return 0;
 }
 
@@ -446,6 +449,10 @@ const char *trace_reader_name(const TraceReader *r) {
 
 TraceFormat trace_reader_format(const TraceReader *r) {
         return r->format;
+}
+
+TraceSignal trace_reader_signal(const TraceReader *r) {
+        return r->opt.signal;
 }
 
 const TraceStats *trace_reader_stats(const TraceReader *r) {

@@ -47,6 +47,7 @@ typedef enum TraceFormat {
 typedef enum TraceSignal {
         TRACE_SIGNAL_MAX,       /* azure max cpu column */
         TRACE_SIGNAL_AVG,       /* azure avg cpu column */
+        TRACE_SIGNAL_MEM,       /* alibaba mem_util_percent: usage in units of the machine's memory (limit 1) */
         _TRACE_SIGNAL_MAX,
         _TRACE_SIGNAL_INVALID = -EINVAL,
 } TraceSignal;
@@ -68,13 +69,17 @@ typedef enum TraceRowError {
 } TraceRowError;
 
 #define TRACE_LINE_MAX 4096
+/* The machines of Alibaba cluster-trace-v2018 have 96 cores (machine_meta cpu_num). */
+#define TRACE_ALIBABA_MACHINE_CORES 96.0
 
 typedef struct TraceOptions {
         TraceFormat format;         /* TRACE_FORMAT_AUTO */
-        TraceSignal signal;         /* TRACE_SIGNAL_MAX (azure only) */
+        TraceSignal signal;         /* TRACE_SIGNAL_MAX; avg: azure only; mem: needs format alibaba */
         size_t node_size;           /* 10 VMs per node (azure only) */
         uint64_t step_sec;          /* 300 */
         unsigned max_gap_steps;     /* 3 */
+        double machine_cores;       /* alibaba: cores of one machine, 96 (cluster-trace-v2018's), so
+                                     * usage and limit are in cores as in a Prometheus export */
         /* prometheus only (strings must outlive the reader): */
         const char *workload_label; /* "pod": the label naming a series' workload */
         const char *limit_label;    /* "limit": the label holding its CPU limit in cores */
@@ -117,7 +122,6 @@ void trace_options_init_defaults(TraceOptions *o);
 
 const char *trace_format_to_string(TraceFormat f);          /* "auto", "azure", "alibaba" */
 TraceFormat trace_format_from_string(const char *s);        /* _TRACE_FORMAT_INVALID if unknown */
-const char *trace_signal_to_string(TraceSignal s);          /* "max", "avg" */
 TraceSignal trace_signal_from_string(const char *s);
 const char *trace_row_error_to_string(TraceRowError e);     /* "field count", "invalid marker", ... */
 uint64_t trace_stats_malformed_total(const TraceStats *s);
@@ -172,6 +176,7 @@ int trace_reader_next(TraceReader *r, TraceSample *ret, ColoError *err);
 
 const char *trace_reader_name(const TraceReader *r);
 TraceFormat trace_reader_format(const TraceReader *r);      /* TRACE_FORMAT_AUTO until detected */
+TraceSignal trace_reader_signal(const TraceReader *r);
 const TraceStats *trace_reader_stats(const TraceReader *r);
 
 /* Nodes emitted so far are 0 .. n_nodes-1. Azure nodes are named "node<N>", alibaba nodes by

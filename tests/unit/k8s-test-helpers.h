@@ -149,11 +149,14 @@ static inline size_t http_collect(char *p, size_t sz, size_t n, void *userdata) 
         return sz * n;
 }
 
-/* POSTs (or GETs, with body NULL) on curl, reusing its connection. ca_file enables TLS checks. */
-static inline int http_request(CURL *curl, const char *url, const char *body, size_t size, const char *ca_file,
-                               HttpResult *ret) {
+/* POSTs (or GETs, with body NULL) on curl, reusing its connection, with one more request header
+ * (NULL: none). ca_file enables TLS checks. */
+static inline int http_request_with_header(CURL *curl, const char *url, const char *body, size_t size,
+                                           const char *ca_file, const char *header, HttpResult *ret) {
         *ret = (HttpResult) {};
         struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+        if (header)
+                headers = curl_slist_append(headers, header);
         curl_easy_setopt(curl, CURLOPT_URL, url);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_collect);
@@ -177,6 +180,11 @@ static inline int http_request(CURL *curl, const char *url, const char *body, si
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ret->status);
         curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &ret->connects);
         return 0;
+}
+
+static inline int http_request(CURL *curl, const char *url, const char *body, size_t size, const char *ca_file,
+                               HttpResult *ret) {
+        return http_request_with_header(curl, url, body, size, ca_file, NULL, ret);
 }
 
 /* A self-signed EC certificate for 127.0.0.1 in dir (cert.pem, key.pem). -ENOENT without openssl. */

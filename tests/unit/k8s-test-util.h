@@ -54,14 +54,18 @@ static inline void expect_http_status(CURL *curl, const char *url, const char *b
         free(r.body);
 }
 
-/* POSTs a body one byte over max_body to url and expects 413. */
+/* POSTs a body one byte over max_body to url and expects 413. The server answers 413 from the
+ * headers and closes without reading the body; a client still sending it can then get a reset
+ * before it reads the answer (seen in CI: curl's -EIO on the TLS port, one run in tens). So the
+ * request asks first with "Expect: 100-continue", as a client that wants the early answer does,
+ * and sends no body once the 413 came. */
 static inline void expect_oversized_refused(CURL *curl, const char *url, size_t max_body, const char *ca_file) {
         char *huge = malloc(max_body + 2);
         assert_non_null(huge);
         memset(huge, ' ', max_body + 1);
         huge[max_body + 1] = '\0';
         HttpResult r;
-        assert_int_equal(http_request(curl, url, huge, max_body + 1, ca_file, &r), 0);
+        assert_int_equal(http_request_with_header(curl, url, huge, max_body + 1, ca_file, "Expect: 100-continue", &r), 0);
         assert_int_equal(r.status, 413);
         free(r.body);
         free(huge);

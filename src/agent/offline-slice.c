@@ -96,26 +96,38 @@ static int ensure_slice(SystemdBus *bus, const OfflineUnits *u, char *cause, siz
         return r;
 }
 
-/* A scope that is there keeps its holder; one whose holder ended gets a new one in its leaf. */
-static int ensure_holder(const char *fs_root, const OfflineUnits *u, char *cause, size_t size) {
-        int r = cg_v2_leaf_populated(fs_root, u->dir, OFFLINE_UNITS_HOLDER_LEAF);
-        if (r > 0)
-                return 0;
+/* A new holder, or -errno with the cause. */
+static pid_t start_holder(char *cause, size_t size) {
         pid_t holder = spawn_holder();
-        if (holder < 0) {
+        if (holder < 0)
                 snprintf(cause, size, "cannot start the scope's holder process: %s", strerror((int) -holder));
-                return (int) holder;
-        }
+        return holder;
+}
+
+/* Moves the holder into the scope's leaf, or kills it (a scope whose only process ends is
+ * stopped by systemd, so the next start makes both again). */
+static int move_holder(const char *fs_root, const OfflineUnits *u, pid_t holder, char *cause, size_t size) {
         ColoError err = {};
-        r = cg_v2_move_into_leaf(fs_root, u->dir, OFFLINE_UNITS_HOLDER_LEAF, holder, &err);
+        int r = cg_v2_move_into_leaf(fs_root, u->dir, OFFLINE_UNITS_HOLDER_LEAF, holder, &err);
         if (r < 0) {
                 (void) kill(holder, SIGKILL);
                 snprintf(cause, size, "cannot move the holder into the scope's leaf: %s", colo_error_msg(&err));
-                return r;
         }
-        log_info("Started the holder (pid %d) of the systemd scope '%s' in '%s/%s'.", (int) holder, u->scope, u->dir,
-                 OFFLINE_UNITS_HOLDER_LEAF);
-        return 0;
+        return r;
+}
+
+/* A scope that is there keeps its holder; one whose holder ended gets a new one in its leaf. */
+static int ensure_holder(const char *fs_root, const OfflineUnits *u, char *cause, size_t size) {
+        if (cg_v2_leaf_populated(fs_root, u->dir, OFFLINE_UNITS_HOLDER_LEAF) > 0)
+                return 0;
+        pid_t holder = start_holder(cause, size);
+        if (holder < 0)
+                return (int) holder;
+        int r = move_holder(fs_root, u, holder, cause, size);
+        if (r >= 0)
+                log_info("Started the holder (pid %d) of the systemd scope '%s' in '%s/%s'.", (int) holder, u->scope,
+                         u->dir, OFFLINE_UNITS_HOLDER_LEAF);
+        return r;
 }
 
 /* The scope: reused when active (a restarted agent), made with a new holder otherwise. */
@@ -126,11 +138,9 @@ static int ensure_scope(SystemdBus *bus, const char *fs_root, const OfflineUnits
                 log_info("Reusing the systemd scope '%s' in '%s'.", u->scope, u->slice);
                 return ensure_holder(fs_root, u, cause, size);
         }
-        pid_t holder = spawn_holder();
-        if (holder < 0) {
-                snprintf(cause, size, "cannot start the scope's holder process: %s", strerror((int) -holder));
+        pid_t holder = start_holder(cause, size);
+        if (holder < 0)
                 return (int) holder;
-        }
         TransientProp props[TRANSIENT_PROPS_MAX];
         size_t n = offline_units_scope_props(u, holder, props);
         int r = systemd_start_transient(bus, u->scope, props, n, &err);
@@ -139,18 +149,16 @@ static int ensure_scope(SystemdBus *bus, const char *fs_root, const OfflineUnits
                 snprintf(cause, size, "systemd refused the scope '%s': %s", u->scope, colo_error_msg(&err));
                 return r;
         }
-        r = cg_v2_move_into_leaf(fs_root, u->dir, OFFLINE_UNITS_HOLDER_LEAF, holder, &err);
-        if (r < 0) {
-                snprintf(cause, size, "cannot move the holder into the scope's leaf: %s", colo_error_msg(&err));
-                return r;
-        }
-        log_info("Made the systemd scope '%s' (Delegate=yes) in '%s', held by pid %d.", u->scope, u->slice, (int) holder);
-        return 0;
+        r = move_holder(fs_root, u, holder, cause, size);
+        if (r >= 0)
+                log_info("Made the systemd scope '%s' (Delegate=yes) in '%s', held by pid %d.", u->scope, u->slice,
+                         (int) holder);
+        return r;
 }
 
 static bool wanted_here(const Agent *a, const char *fs_root) {
-        return !a->config.kubernetes.enabled && strcmp(a->config.agent.offline_placement, "top") == 0 &&
-               strcmp(a->config.agent.cgroup_mode, "v1") != 0 && cg_is_v2_mount(fs_root);
+        return config_offline_at_top(&a->config) && strcmp(a->config.agent.cgroup_mode, "v1") != 0 &&
+               cg_is_v2_mount(fs_root);
 }
 
 AgentOfflineSlice *agent_offline_slice_ensure(Agent *a, char *ret_dir, size_t dir_size, char *ret_cause,

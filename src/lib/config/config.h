@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "policy/policy.h"
 #include "util/error.h"
@@ -68,6 +69,12 @@ typedef struct Config {
 } Config;
 
 /* Fills every field with its documented default. */
+/* Offline work goes to a group at the top of the hierarchy (standalone mode with
+ * agent.offline_placement top); Kubernetes mode leaves pods where kubelet puts them. */
+static inline bool config_offline_at_top(const Config *c) {
+        return !c->kubernetes.enabled && strcmp(c->agent.offline_placement, "top") == 0;
+}
+
 void config_init_defaults(Config *c);
 
 /* Parses YAML text. filename is used in messages only ("colo.yaml:12: isolation.reserved_cpu: ...").

@@ -116,9 +116,7 @@ int session_open_root(const Config *cfg, const char *subtree, pid_t agent_pid, b
                 .subtree = subtree ?: cfg->agent.subtree,
                 .create = create,
                 /* Kubernetes mode: kubelet's tree has no class parents; the pods stay where it puts them. */
-                .top_group = !cfg->kubernetes.enabled && strcmp(cfg->agent.offline_placement, "top") == 0
-                                     ? tree_class_path(CLASS_OFFLINE)
-                                     : NULL,
+                .top_group = config_offline_at_top(cfg) ? tree_class_path(CLASS_OFFLINE) : NULL,
                 .top_dir = top ? top->dir : NULL,
                 .top_cause = top ? top->cause : NULL,
         };

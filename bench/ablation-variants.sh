@@ -15,7 +15,7 @@
 
 ABLATION_VARIANTS="alone knob-idle knob-idle-shares knob-idle-leaves knob-idle-leaves-shares knob-idle-nested"
 ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
-ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside"
+ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group"
 ABLATION_VARIANTS+=" colo-target-0.5 colo-target-2 colo-target-5 colo-target-10"
 
 # The kind of a phase (see above); fails for an unknown phase.
@@ -44,6 +44,7 @@ variant_describe() {
         knob-colo-layout) echo "no agent, colo's groups rebuilt: cpu, cpuacct, cpuset, memory, pids and the cgroup2 mirror at colo's depth, cpu.shares 102400 online, cpu.idle offline" ;;
         colo) echo "colo, default configuration" ;;
         colo-outside) echo "colo manages only the hogs; memcached + load generator in a plain group outside its subtree" ;;
+        colo-one-group) echo "colo, the load generator in memcached's own groups (one workload, as in knob-idle-shares)" ;;
         *) echo "colo with $(variant_yaml "$1" | awk '/^[a-z]/ { s = $1 } /^ / { printf "%s%s.%s %s", sep, s, $1, $2; sep = ", " }' | tr -d ':' | sed 's/\. /: /g')" ;;
         esac
 }
@@ -53,7 +54,7 @@ variant_describe() {
 variant_yaml() {
         local target
         case "$1" in
-        colo | colo-outside) ;;
+        colo | colo-outside | colo-one-group) ;;
         colo-no-cpu-weight) printf 'features:\n  cpu_weight: false\n' ;;
         colo-no-cpu-control) printf 'features:\n  cpu_control: false\n' ;;
         colo-cpu-control) printf 'features:\n  cpu_control: true\n' ;;

@@ -160,6 +160,9 @@ start_colo() {          # $1 phase, $2 round
                 leaf="$(bench_wait_workload memcached)" || bench_die "memcached's cgroup not found under $BENCH_SUBTREE"
                 MC_PID="$(head -1 "$leaf/cgroup.procs")"
                 echo "$MC_PID" >"$BENCH_TMP/memcached.pid"
+                # colo-one-group (bench/ablation-variants.sh): the client joins the server's groups in
+                # every hierarchy, the grouping of the one-group knob variants.
+                [ "$1" = colo-one-group ] && LG_WHERE="$(bench_pid_groups "$MC_PID" | tr '\n' ' ')"
         fi
         HOG_PIDS=""
         for i in 1 2; do

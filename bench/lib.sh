@@ -90,7 +90,8 @@ bench_begin() {
         bench_tmpdir
 }
 
-# Prints "<mountpoint> <own cgroup path>" for every mounted cgroup hierarchy (v1 and v2).
+# Prints "<mountpoint> <cgroup path>" for every mounted cgroup hierarchy (v1 and v2): this
+# process's groups, or those of process $1.
 bench_hierarchies() {
         awk '
                 FNR == NR { split($0, f, ":"); own[f[2]] = substr($0, length(f[1]) + length(f[2]) + 3); next }
@@ -103,12 +104,17 @@ bench_hierarchies() {
                                 for (i = 1; i <= m; i++) for (j = 1; j <= n; j++) if (opts[j] == ctrls[i]) found++
                                 if (found == m) { print $2, own[key]; break }
                         }
-                }' /proc/self/cgroup /proc/self/mounts
+                }' "/proc/${1:-self}/cgroup" /proc/self/mounts
 }
 
 # The directory of this shell's own cgroup in the v1 hierarchy holding CONTROLLER (e.g. cpu).
 bench_own_dir() {
         bench_hierarchies | awk -v c="$1" '{ n = split($1, p, "/"); if (p[n] == c || p[n] ~ "(^|,)" c "(,|$)") { print ($2 == "/" ? $1 : $1 $2); exit } }'
+}
+
+# The group directories of process $1, one per mounted hierarchy.
+bench_pid_groups() {
+        bench_hierarchies "$1" | awk '{ print ($2 == "/" ? $1 : $1 $2) }'
 }
 
 # Creates <own cgroup in CONTROLLER>/<prefix>-<run id>-SUFFIX and prints its path.

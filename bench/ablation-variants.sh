@@ -14,7 +14,7 @@
 #            agent manages only the hogs
 
 ABLATION_VARIANTS="alone knob-idle knob-idle-shares knob-idle-leaves knob-idle-leaves-shares knob-idle-nested"
-ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
+ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout knob-depth knob-depth-memory knob-depth-mirror knob-depth-acct-pids colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
 ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group"
 ABLATION_VARIANTS+=" colo-target-0.5 colo-target-2 colo-target-5 colo-target-10"
 
@@ -23,7 +23,7 @@ variant_kind() {
         case "$1" in
         alone | plain) echo plain ;;
         knob-idle | knob-idle-shares | knob-idle-leaves | knob-idle-leaves-shares | knob-idle-nested | \
-                knob-mirror | knob-cpuset | knob-colo-layout) echo knob ;;
+                knob-mirror | knob-cpuset | knob-colo-layout | knob-depth*) echo knob ;;
         colo-outside) echo outside ;;
         *) variant_yaml "$1" >/dev/null && echo colo ;;
         esac
@@ -42,6 +42,10 @@ variant_describe() {
         knob-mirror) echo "knob-idle-leaves-shares, every group also mirrored into the cgroup2 mount at colo's depth (PSI)" ;;
         knob-cpuset) echo "knob-idle-leaves-shares, every group also in the cpuset hierarchy at colo's depth (all CPUs)" ;;
         knob-colo-layout) echo "no agent, colo's groups rebuilt: cpu, cpuacct, cpuset, memory, pids and the cgroup2 mirror at colo's depth, cpu.shares 102400 online, cpu.idle offline" ;;
+        knob-depth) echo "knob-colo-layout in the cpu hierarchy only (colo's depth, shares and cpu.idle)" ;;
+        knob-depth-memory) echo "knob-depth plus the memory hierarchy at colo's depth" ;;
+        knob-depth-mirror) echo "knob-depth plus the cgroup2 mirror at colo's depth (PSI)" ;;
+        knob-depth-acct-pids) echo "knob-depth plus the cpuacct and pids hierarchies at colo's depth" ;;
         colo) echo "colo, default configuration" ;;
         colo-outside) echo "colo manages only the hogs; memcached + load generator in a plain group outside its subtree" ;;
         colo-one-group) echo "colo, the load generator in memcached's own groups (one workload, as in knob-idle-shares)" ;;
@@ -124,9 +128,17 @@ knob_mirror_in() {      # $1 hierarchy, $2 group name
 # the groups memcached, the load generator and the hogs join.
 start_knob_groups() {
         local v="$1" name="$1-r$2" on off h
-        if [ "$v" = knob-colo-layout ]; then
+        local layout
+        case "$v" in
+        knob-colo-layout) layout="cpu cpuacct cpuset memory pids unified" ;;
+        knob-depth) layout="cpu" ;;
+        knob-depth-memory) layout="cpu memory" ;;
+        knob-depth-mirror) layout="cpu unified" ;;
+        knob-depth-acct-pids) layout="cpu cpuacct pids" ;;
+        esac
+        if [ -n "${layout:-}" ]; then
                 MC_GROUPS=""; LG_WHERE=""; HOG_GROUPS=""
-                for h in cpu cpuacct cpuset memory pids unified; do
+                for h in $layout; do
                         knob_mirror_in "$h" "$name"
                 done
                 on="$(bench_own_dir cpu)/$BENCH_PREFIX-$BENCH_RUN_ID-$name-m/online"

@@ -14,8 +14,8 @@
 #            agent manages only the hogs
 
 ABLATION_VARIANTS="alone knob-idle knob-idle-shares knob-idle-leaves knob-idle-leaves-shares knob-idle-nested"
-ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout knob-depth knob-depth-memory knob-depth-mirror knob-depth-acct-pids colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
-ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group"
+ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout knob-depth knob-depth-memory knob-depth-mirror knob-depth-acct-pids knob-depth-top-shares colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
+ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group colo-top-shares"
 ABLATION_VARIANTS+=" colo-target-0.5 colo-target-2 colo-target-5 colo-target-10"
 
 # The kind of a phase (see above); fails for an unknown phase.
@@ -46,8 +46,10 @@ variant_describe() {
         knob-depth-memory) echo "knob-depth plus the memory hierarchy at colo's depth" ;;
         knob-depth-mirror) echo "knob-depth plus the cgroup2 mirror at colo's depth (PSI)" ;;
         knob-depth-acct-pids) echo "knob-depth plus the cpuacct and pids hierarchies at colo's depth" ;;
+        knob-depth-top-shares) echo "knob-depth with cpu.shares 102400 also on the top group holding online (the offline group's sibling)" ;;
         colo) echo "colo, default configuration" ;;
         colo-outside) echo "colo manages only the hogs; memcached + load generator in a plain group outside its subtree" ;;
+        colo-top-shares) echo "colo, with cpu.shares 102400 written by hand on the managed subtree's root (the offline group's sibling)" ;;
         colo-one-group) echo "colo, the load generator in memcached's own groups (one workload, as in knob-idle-shares)" ;;
         *) echo "colo with $(variant_yaml "$1" | awk '/^[a-z]/ { s = $1 } /^ / { printf "%s%s.%s %s", sep, s, $1, $2; sep = ", " }' | tr -d ':' | sed 's/\. /: /g')" ;;
         esac
@@ -58,7 +60,7 @@ variant_describe() {
 variant_yaml() {
         local target
         case "$1" in
-        colo | colo-outside | colo-one-group) ;;
+        colo | colo-outside | colo-one-group | colo-top-shares) ;;
         colo-no-cpu-weight) printf 'features:\n  cpu_weight: false\n' ;;
         colo-no-cpu-control) printf 'features:\n  cpu_control: false\n' ;;
         colo-cpu-control) printf 'features:\n  cpu_control: true\n' ;;
@@ -131,7 +133,7 @@ start_knob_groups() {
         local layout
         case "$v" in
         knob-colo-layout) layout="cpu cpuacct cpuset memory pids unified" ;;
-        knob-depth) layout="cpu" ;;
+        knob-depth | knob-depth-top-shares) layout="cpu" ;;
         knob-depth-memory) layout="cpu memory" ;;
         knob-depth-mirror) layout="cpu unified" ;;
         knob-depth-acct-pids) layout="cpu cpuacct pids" ;;
@@ -144,6 +146,9 @@ start_knob_groups() {
                 on="$(bench_own_dir cpu)/$BENCH_PREFIX-$BENCH_RUN_ID-$name-m/online"
                 echo 102400 >"$on/cpu.shares" || bench_die "cannot write '$on/cpu.shares'"
                 echo 1 >"${on%-m/online}-moff/cpu.idle" || bench_die "cannot write cpu.idle below '${on%-m/online}-moff'"
+                if [ "$v" = knob-depth-top-shares ]; then
+                        echo 102400 >"${on%/online}/cpu.shares" || bench_die "cannot write '${on%/online}/cpu.shares'"
+                fi
                 return
         fi
         on="$(bench_make_group cpu "$name-on")" || exit 1

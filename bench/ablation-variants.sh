@@ -83,6 +83,19 @@ variant_yaml() {
         esac
 }
 
+# What a colo variant changes by hand once memcached runs under the agent (MC_PID set):
+# colo-one-group puts the load generator in memcached's groups in every hierarchy (LG_WHERE),
+# colo-top-shares weights up the managed subtree's root, the offline group's sibling.
+variant_colo_started() {
+        case "$1" in
+        colo-one-group) LG_WHERE="$(bench_pid_groups "$MC_PID" | tr '\n' ' ')" ;;
+        colo-top-shares)
+                echo 102400 >"$(bench_managed_dir cpu)/cpu.shares" ||
+                        bench_die "cannot write '$(bench_managed_dir cpu)/cpu.shares'"
+                ;;
+        esac
+}
+
 # The CPU-pressure target of a phase on the trade-off curve: a percentage, "off", or nothing.
 variant_curve_target() {
         case "$1" in

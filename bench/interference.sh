@@ -160,14 +160,7 @@ start_colo() {          # $1 phase, $2 round
                 leaf="$(bench_wait_workload memcached)" || bench_die "memcached's cgroup not found under $BENCH_SUBTREE"
                 MC_PID="$(head -1 "$leaf/cgroup.procs")"
                 echo "$MC_PID" >"$BENCH_TMP/memcached.pid"
-                # colo-one-group (bench/ablation-variants.sh): the client joins the server's groups in
-                # every hierarchy, the grouping of the one-group knob variants.
-                [ "$1" = colo-one-group ] && LG_WHERE="$(bench_pid_groups "$MC_PID" | tr '\n' ' ')"
-                # colo-top-shares: the managed subtree's root, the offline group's sibling, weighted up.
-                if [ "$1" = colo-top-shares ]; then
-                        echo 102400 >"$(bench_managed_dir cpu)/cpu.shares" ||
-                                bench_die "cannot write '$(bench_managed_dir cpu)/cpu.shares'"
-                fi
+                variant_colo_started "$1"
         fi
         HOG_PIDS=""
         for i in 1 2; do

@@ -98,19 +98,30 @@ static const char *quantity_text(const json_t *v, char buf[static 32]) {
         return NULL;
 }
 
+/* The text of quantity map[key]: 0 when absent, 1 with *ret_text set, or the rejection of a value
+ * that is no quantity at all (example: what the message offers instead). */
+static int quantity_field(const json_t *map, const char *key, const char *where, const char *example,
+                          char buf[static 32], const char **ret_text, AdmissionOutcome *out) {
+        const json_t *v = map ? json_object_get(map, key) : NULL;
+        if (!v)
+                return 0;
+        *ret_text = quantity_text(v, buf);
+        if (!*ret_text)
+                return admission_reject(out, 400, "%s[\"%s\"]: must be a quantity string such as %s", where, key,
+                                        example);
+        return 1;
+}
+
 /* Parses map[key] (if present) at the given scale. *ret_present tells whether it was there. */
 static int read_quantity(const json_t *map, const char *key, unsigned scale, const char *where, int64_t *ret,
                          bool *ret_present, AdmissionOutcome *out) {
         *ret_present = false;
-        const json_t *v = map ? json_object_get(map, key) : NULL;
-        if (!v)
-                return 0;
         char buf[32];
-        const char *text = quantity_text(v, buf);
-        if (!text)
-                return admission_reject(out, 400, "%s[\"%s\"]: must be a quantity string such as \"500m\" or \"128Mi\"", where,
-                              key);
-        int r = quantity_parse_scaled(text, scale, ret);
+        const char *text;
+        int r = quantity_field(map, key, where, "\"500m\" or \"128Mi\"", buf, &text, out);
+        if (r <= 0)
+                return r;
+        r = quantity_parse_scaled(text, scale, ret);
         if (r == -ERANGE)
                 return admission_reject(out, 400, "%s[\"%s\"]: '%s' is negative or too large (at most %d significant digits, "
                               "below 2^63 %s)", where, key, text, QUANTITY_SIGNIFICANT_DIGITS_MAX,
@@ -186,14 +197,12 @@ static bool container_uses_cpu_memory(const ContainerView *v) {
 static int read_whole_quantity(const json_t *map, const char *key, const char *where, int64_t *ret, bool *ret_present,
                                AdmissionOutcome *out) {
         *ret_present = false;
-        const json_t *v = map ? json_object_get(map, key) : NULL;
-        if (!v)
-                return 0;
         char buf[32];
-        const char *text = quantity_text(v, buf);
-        if (!text)
-                return admission_reject(out, 400, "%s[\"%s\"]: must be a quantity string such as \"1000\"", where, key);
-        int r = quantity_parse_integer(text, ret);
+        const char *text;
+        int r = quantity_field(map, key, where, "\"1000\"", buf, &text, out);
+        if (r <= 0)
+                return r;
+        r = quantity_parse_integer(text, ret);
         if (r == -EDOM)
                 return admission_reject(out, 422, "%s[\"%s\"]: '%s' must be a whole number", where, key, text);
         if (r == -ERANGE)

@@ -4,19 +4,34 @@
 # machine's drift between rounds (the same variant's p99 moves by 3x here) cancels in the pair.
 # Prints in how many rounds A's p99 was above B's and the one-sided sign-test p-value of that
 # count (the chance of at least that many under "neither is worse"), for every pair given.
+# --max-steal PCT leaves out the rounds in which either side's load ran while the hypervisor
+# stole more than PCT% of a core (the steal_cores interference.sh records with each round).
 #
-# Usage: bench/ablation-paired.sh RESULTS.json A:B [A:B ...]
+# Usage: bench/ablation-paired.sh [--max-steal PCT] RESULTS.json A:B [A:B ...]
 #   e.g. bench/ablation-paired.sh abl.json colo:knob-idle-shares colo:colo-one-group
 set -eu
-[ $# -ge 2 ] || { sed -n '2,/^set/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+max_steal=""
+if [ "${1:-}" = --max-steal ]; then
+        [[ "${2:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "ablation-paired: --max-steal takes a percentage, not '${2:-}'" >&2; exit 2; }
+        max_steal="$2"
+        shift 2
+fi
+[ $# -ge 2 ] || usage
 results="$1"
 shift
+if [ -n "$max_steal" ] && jq -e '[.raw[] | select(.phase != "calibration" and (has("steal_cores") | not))] | length > 0' \
+        "$results" >/dev/null; then
+        echo "ablation-paired: '$results' has rounds without steal_cores (made before interference.sh recorded it)" >&2
+        exit 1
+fi
 [ -r "$results" ] || { echo "ablation-paired: cannot read '$results'" >&2; exit 1; }
 for pair in "$@"; do
         a="${pair%%:*}" b="${pair#*:}"
         [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$pair" ] || { echo "ablation-paired: '$pair' is not A:B" >&2; exit 2; }
-        jq -r --arg a "$a" --arg b "$b" '
-                [.raw[] | select(.phase == $a or .phase == $b)] | group_by(.round)[]
+        jq -r --arg a "$a" --arg b "$b" --arg max_steal "$max_steal" '
+                [.raw[] | select(.phase == $a or .phase == $b)
+                 | select($max_steal == "" or .steal_cores * 100 <= ($max_steal | tonumber))] | group_by(.round)[]
                 | map({(.phase): .p99_us}) | add | select(has($a) and has($b)) | "\(.[$a]) \(.[$b])"' "$results" |
                 awk -v a="$a" -v b="$b" '
                         { n++; if ($1 > $2) w++; r = $1 / $2; ratio[n] = r }

@@ -15,7 +15,7 @@
 
 ABLATION_VARIANTS="alone knob-idle knob-idle-shares knob-idle-leaves knob-idle-leaves-shares knob-idle-nested"
 ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout knob-depth knob-depth-memory knob-depth-mirror knob-depth-acct-pids knob-depth-top-shares colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
-ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group colo-top-shares"
+ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group colo-no-root-weight"
 ABLATION_VARIANTS+=" colo-target-0.5 colo-target-2 colo-target-5 colo-target-10"
 
 # The kind of a phase (see above); fails for an unknown phase.
@@ -49,7 +49,6 @@ variant_describe() {
         knob-depth-top-shares) echo "knob-depth with cpu.shares 102400 also on the top group holding online (the offline group's sibling)" ;;
         colo) echo "colo, default configuration" ;;
         colo-outside) echo "colo manages only the hogs; memcached + load generator in a plain group outside its subtree" ;;
-        colo-top-shares) echo "colo, with cpu.shares 102400 written by hand on the managed subtree's root (the offline group's sibling)" ;;
         colo-one-group) echo "colo, the load generator in memcached's own groups (one workload, as in knob-idle-shares)" ;;
         *) echo "colo with $(variant_yaml "$1" | awk '/^[a-z]/ { s = $1 } /^ / { printf "%s%s.%s %s", sep, s, $1, $2; sep = ", " }' | tr -d ':' | sed 's/\. /: /g')" ;;
         esac
@@ -60,7 +59,9 @@ variant_describe() {
 variant_yaml() {
         local target
         case "$1" in
-        colo | colo-outside | colo-one-group | colo-top-shares) ;;
+        colo | colo-outside | colo-one-group) ;;
+        # The managed root (the offline group's sibling) at the kernel's default weight.
+        colo-no-root-weight) printf 'features:\n  root_cpu_weight: false\n' ;;
         colo-no-cpu-weight) printf 'features:\n  cpu_weight: false\n' ;;
         colo-no-cpu-control) printf 'features:\n  cpu_control: false\n' ;;
         colo-cpu-control) printf 'features:\n  cpu_control: true\n' ;;
@@ -84,15 +85,10 @@ variant_yaml() {
 }
 
 # What a colo variant changes by hand once memcached runs under the agent (MC_PID set):
-# colo-one-group puts the load generator in memcached's groups in every hierarchy (LG_WHERE),
-# colo-top-shares weights up the managed subtree's root, the offline group's sibling.
+# colo-one-group puts the load generator in memcached's groups in every hierarchy (LG_WHERE).
 variant_colo_started() {
         case "$1" in
         colo-one-group) LG_WHERE="$(bench_pid_groups "$MC_PID" | tr '\n' ' ')" ;;
-        colo-top-shares)
-                echo 102400 >"$(bench_managed_dir cpu)/cpu.shares" ||
-                        bench_die "cannot write '$(bench_managed_dir cpu)/cpu.shares'"
-                ;;
         esac
 }
 

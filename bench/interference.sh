@@ -214,6 +214,12 @@ machine_idle_ticks() {
         awk '/^cpu / { print $5 + $6; exit }' /proc/stat
 }
 
+# Steal jiffies of the whole machine (time the hypervisor ran something else while this VM wanted
+# to run), from /proc/stat: a round with steal measures the host's neighbours, not the variant.
+machine_steal_ticks() {
+        awk '/^cpu / { print $9; exit }' /proc/stat
+}
+
 now_sec() {
         date +%s.%N
 }
@@ -236,10 +242,11 @@ spawn_loadgen() {
 # Runs the load generator (keys stored by a warm-up run first) and samples CPU in the middle of
 # the measured run. Appends one JSON object to $RESULTS.
 measure() {             # $1 phase, $2 round
-        local phase="$1" round="$2" lg t0 t1 mc0 mc1 hog0 hog1 ag0 ag1 idle0 idle1 out
+        local phase="$1" round="$2" lg t0 t1 mc0 mc1 hog0 hog1 ag0 ag1 idle0 idle1 steal0 steal1 out
         out="$BENCH_TMP/$phase-$round.json"
         spawn_loadgen --port "$PORT" --rate "$RATE" --duration "$WARMUP" >/dev/null
         wait "$BENCH_SPAWNED_PID" || bench_die "warm-up load failed in phase $phase"
+        steal0=$(machine_steal_ticks)
         spawn_loadgen --port "$PORT" --rate "$RATE" --duration "$SECONDS_PER_PHASE" \
                 --no-warmup --json --seed "$round" >"$out"
         lg=$BENCH_SPAWNED_PID
@@ -250,7 +257,9 @@ measure() {             # $1 phase, $2 round
         t1=$(now_sec); mc1=$(ticks_of "$MC_PID"); hog1=$(ticks_of $HOG_PIDS)
         ag1=$(ticks_of $AGENT_PID); idle1=$(machine_idle_ticks)
         wait "$lg" || bench_die "load generator failed in phase $phase: $(cat "$out")"
+        steal1=$(machine_steal_ticks)
         jq -c --arg phase "$phase" --argjson round "$round" --argjson cpus "$CPUS" \
+                --argjson steal "$((steal1 - steal0))" \
                 --argjson wall "$(echo "$t1 - $t0" | bc -l)" --argjson hz "$HZ" \
                 --argjson mc "$((mc1 - mc0))" --argjson hogs "$((hog1 - hog0))" \
                 --argjson agent "$((ag1 - ag0))" --argjson idle "$((idle1 - idle0))" '
@@ -259,12 +268,13 @@ measure() {             # $1 phase, $2 round
                  p50_us: .latency_us.p50, p90_us: .latency_us.p90, p99_us: .latency_us.p99,
                  p999_us: .latency_us.p999, max_us: .latency_us.max, send_lag_p99_us: .send_lag_us.p99,
                  memcached_cores: cores($mc), loadgen_cores: (.cpu_seconds / .duration_s), hog_cores: cores($hogs),
-                 agent_cores: cores($agent), machine_idle_cores: cores($idle)}
+                 agent_cores: cores($agent), machine_idle_cores: cores($idle),
+                 steal_cores: ($steal / $hz / .duration_s)}
                 | .idle_for_offline_cores = ($cpus - .memcached_cores - .loadgen_cores - .agent_cores)
                 | .offline_share = (if .idle_for_offline_cores > 0 then .hog_cores / .idle_for_offline_cores else 0 end)
                 | .offline_share_of_machine_idle = (if .hog_cores + .machine_idle_cores > 0
                         then .hog_cores / (.hog_cores + .machine_idle_cores) else 0 end)
-                ' "$out" | tee -a "$RESULTS" | jq -r '"  \(.phase) round \(.round): p50 \(.p50_us) us, p99 \(.p99_us) us, p99.9 \(.p999_us) us, errors \(.errors); memcached \(.memcached_cores * 100 | round)% loadgen \(.loadgen_cores * 100 | round)% hogs \(.hog_cores * 100 | round)% of a core"'
+                ' "$out" | tee -a "$RESULTS" | jq -r '"  \(.phase) round \(.round): p50 \(.p50_us) us, p99 \(.p99_us) us, p99.9 \(.p999_us) us, errors \(.errors); memcached \(.memcached_cores * 100 | round)% loadgen \(.loadgen_cores * 100 | round)% hogs \(.hog_cores * 100 | round)% of a core; steal \(.steal_cores * 1000 | round / 10)% of a core"'
 }
 
 # Finds the rate at which memcached uses about half of one core: a few 4 s runs, each rescaling
@@ -352,7 +362,7 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
                 memcached_cores: mean(.memcached_cores), loadgen_cores: mean(.loadgen_cores),
                 hog_cores: mean(.hog_cores), agent_cores: mean(.agent_cores),
                 idle_for_offline_cores: mean(.idle_for_offline_cores), offline_share: mean(.offline_share),
-                machine_idle_cores: mean(.machine_idle_cores),
+                machine_idle_cores: mean(.machine_idle_cores), steal_cores_each: map(.steal_cores // 0),
                 offline_share_of_machine_idle: mean(.offline_share_of_machine_idle),
                 p99_inflation: (mean(.p99_us) / $alone - 1)}))}) | from_entries)}' "$RESULTS")"
 echo

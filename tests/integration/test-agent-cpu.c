@@ -11,7 +11,7 @@
  * The hogs are paused (SIGSTOP) for the "alone" windows and resumed for the "with hogs" ones, and
  * the windows alternate, so both see the same background load of a shared machine; the best of
  * three pairs counts, a failure of isolation loses every pair. On v2 also cpu.weight of both
- * classes. The 90% is loose enough for the VM too: TCG emulates both vCPUs on two host threads,
+ * classes, and the managed root's weight (features.root_cpu_weight). The 90% is loose enough for the VM too: TCG emulates both vCPUs on two host threads,
  * and a pair's windows see the same emulation slowdown. Needs root and v1 or v2: exit 77. */
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +38,10 @@ int main(int argc, char **argv) {
         /* Let the agent see all three and settle the offline quota on the online usage. */
         harness_sleep_ms(1500);
         CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.idle")) == 1);
+        /* features.root_cpu_weight: the managed root, the offline group's sibling on v1, weighs
+         * as much as online (the harness left v1's at 1024; v2's it sets to 10000 itself). */
+        CHECK(harness_read_i64(harness_cg_path("cpu", harness_v2() ? "cpu.weight" : "cpu.shares")) ==
+              (harness_v2() ? 10000 : 102400));
         int64_t quota, period;
         harness_read_cpu_quota("offline", &quota, &period);
         if (harness_v2()) {

@@ -48,6 +48,7 @@ static const struct {
         { "features.cpu_quota", "No", "false" },
         { "features.cpu_quota", "on", "true" },
         { "features.cpu_weight", "OFF", "false" },
+        { "features.root_cpu_weight", "no", "false" },
         { "features.memory_limit", "False", "false" },
         { "features.memory_protect", "no", "false" },
         { "features.memory_throttle", "off", "false" },

@@ -212,7 +212,7 @@ static void test_policy_sets_knobs_per_group(void **state) {
                 int64_t want[ELEMENTSOF(knob_names)];
         } cases[] = {
                 /*                      weight idle quota period max low min soft oom cqos mqos high pids */
-                { "", { U, UI, U, U, U, 2 * GiB, 2 * GiB, U, UI, UI, UI, U, U } },
+                { "", { 10000, UI, U, U, U, 2 * GiB, 2 * GiB, U, UI, UI, UI, U, U } },
                 { "online", { 10000, 0, U, U, U, 2 * GiB, 2 * GiB, U, UI, 0, 0, U, U } },
                 { "online/critical", { POLICY_CPU_WEIGHT_CRITICAL, UI, U, U, U, UNLIMITED, UNLIMITED, U, UI, 0, 0, U, U } },
                 { "online/normal", { POLICY_CPU_WEIGHT_NORMAL, UI, U, U, U, UNLIMITED, 0, U, UI, 0, 0, U, U } },
@@ -274,6 +274,8 @@ static void test_policy_switched_off_features_reset_knobs_to_neutral(void **stat
                 { offsetof(PolicyConfig, cpu_idle), "offline", "cpu_idle", 1, 0 },
                 { offsetof(PolicyConfig, cpu_weight), "offline", "cpu_weight", 1, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "online", "cpu_weight", 10000, 100 },
+                { offsetof(PolicyConfig, cpu_weight), "", "cpu_weight", 10000, 100 },
+                { offsetof(PolicyConfig, root_cpu_weight), "", "cpu_weight", 10000, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "online/critical", "cpu_weight", POLICY_CPU_WEIGHT_CRITICAL, 100 },
                 { offsetof(PolicyConfig, cpu_weight), "offline/best-effort", "cpu_weight", POLICY_CPU_WEIGHT_BEST_EFFORT, 100 },
                 { offsetof(PolicyConfig, memory_limit), "offline", "mem_max", 3 * GiB + 128 * MiB, UNLIMITED },

@@ -173,6 +173,7 @@ const ConfigKey config_keys[] = {
         { .section = "features", .name = "cpu_quota", .dotted = "features.cpu_quota", .type = CONFIG_TYPE_BOOL_OR_AUTO,
           FIELD(policy.cpu_quota, FeatureMode) },
         BOOL("features", "cpu_weight", policy.cpu_weight),
+        BOOL("features", "root_cpu_weight", policy.root_cpu_weight),
         BOOL("features", "memory_limit", policy.memory_limit),
         BOOL("features", "memory_protect", policy.memory_protect),
         BOOL("features", "memory_throttle", policy.memory_throttle),

@@ -11,6 +11,7 @@ void policy_config_init_defaults(PolicyConfig *c) {
                 .cpu_idle = true,
                 .cpu_quota = FEATURE_AUTO,
                 .cpu_weight = true,
+                .root_cpu_weight = true,
                 .memory_limit = true,
                 .memory_protect = true,
                 .memory_throttle = true,

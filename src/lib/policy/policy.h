@@ -101,6 +101,7 @@ typedef struct PolicyConfig {
         bool cpu_idle;                  /* cpu.idle=1 on the offline parent where the kernel has it */
         FeatureMode cpu_quota;          /* dynamic quota on the offline parent = CPU budget */
         bool cpu_weight;                /* minimal shares/weight on the offline parent */
+        bool root_cpu_weight;           /* online_cpu_weight on the managed root, the offline group's sibling */
         bool memory_limit;              /* offline memory capped at its budget */
         bool memory_protect;            /* memory.low/min on online (v2) */
         bool memory_throttle;           /* offline memory throttled at its level, memory.max headroom above */
@@ -173,6 +174,7 @@ int policy_config_check(const PolicyConfig *c, const char **ret_field);
  * turning a feature off at runtime undoes it instead of freezing the last value:
  *   cpu_idle off       -> cpu.idle 0
  *   cpu_weight off     -> weight 100 on every group (class and tier weights alike)
+ *   root_cpu_weight off -> weight 100 on the managed root
  *   cpu_quota off      -> quota unlimited ("max" / -1), period 100 ms, also while squeezed; the
  *                         same for auto where cpu.idle is in effect
  *   memory_limit off   -> offline memory.max unlimited, also while squeezed

@@ -20,12 +20,13 @@ fi
 [ $# -ge 2 ] || usage
 results="$1"
 shift
-if [ -n "$max_steal" ] && jq -e '[.raw[] | select(.phase != "calibration" and (has("steal_cores") | not))] | length > 0' \
+[ -r "$results" ] || { echo "ablation-paired: cannot read '$results'" >&2; exit 1; }
+# Measured rounds are the records with a p99 (the others: calibration steps, the agent's log).
+if [ -n "$max_steal" ] && jq -e '[.raw[] | select(has("p99_us") and (has("steal_cores") | not))] | length > 0' \
         "$results" >/dev/null; then
         echo "ablation-paired: '$results' has rounds without steal_cores (made before interference.sh recorded it)" >&2
         exit 1
 fi
-[ -r "$results" ] || { echo "ablation-paired: cannot read '$results'" >&2; exit 1; }
 for pair in "$@"; do
         a="${pair%%:*}" b="${pair#*:}"
         [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$pair" ] || { echo "ablation-paired: '$pair' is not A:B" >&2; exit 2; }

@@ -362,7 +362,7 @@ SUMMARY="$(jq -s --argjson cpus "$CPUS" --arg kernel "$(uname -r)" --arg date "$
                 memcached_cores: mean(.memcached_cores), loadgen_cores: mean(.loadgen_cores),
                 hog_cores: mean(.hog_cores), agent_cores: mean(.agent_cores),
                 idle_for_offline_cores: mean(.idle_for_offline_cores), offline_share: mean(.offline_share),
-                machine_idle_cores: mean(.machine_idle_cores), steal_cores_each: map(.steal_cores // 0),
+                machine_idle_cores: mean(.machine_idle_cores), steal_cores_each: map(.steal_cores),
                 offline_share_of_machine_idle: mean(.offline_share_of_machine_idle),
                 p99_inflation: (mean(.p99_us) / $alone - 1)}))}) | from_entries)}' "$RESULTS")"
 echo

@@ -11,8 +11,10 @@
  * The hogs are paused (SIGSTOP) for the "alone" windows and resumed for the "with hogs" ones, and
  * the windows alternate, so both see the same background load of a shared machine; the best of
  * three pairs counts, a failure of isolation loses every pair. On v2 also cpu.weight of both
- * classes, and the managed root's weight (features.root_cpu_weight). The 90% is loose enough for the VM too: TCG emulates both vCPUs on two host threads,
- * and a pair's windows see the same emulation slowdown. Needs root and v1 or v2: exit 77. */
+ * classes. On both, the managed root's weight (features.root_cpu_weight). The 90% is loose
+ * enough for the VM too: TCG emulates both vCPUs on two host threads, and a pair's windows see
+ * the same emulation slowdown. Needs root and v1 or v2: exit 77. */
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,13 @@ int main(int argc, char **argv) {
         int r = harness_setup(argc, argv, quota_on ? "features:\n  cpu_quota: true\n" : NULL);
         if (r != 0)
                 return r;
+        /* The root at the kernel's default weight, so that only the agent can bring it to online's
+         * (the harness leaves v1's at 1024 but sets v2's to 10000 itself). */
+        char root_weight[PATH_MAX];     /* harness_cg_path()'s buffers are reused */
+        snprintf(root_weight, sizeof(root_weight), "%s",
+                 harness_cg_path("cpu", harness_v2() ? "cpu.weight" : "cpu.shares"));
+        FILE *f = fopen(root_weight, "w");
+        CHECK(f && fprintf(f, "%d", harness_v2() ? 100 : 1024) > 0 && fclose(f) == 0);
         harness_start_agent(500);
 
         char threads[16];
@@ -39,9 +48,8 @@ int main(int argc, char **argv) {
         harness_sleep_ms(1500);
         CHECK(harness_read_i64(harness_cg_path("cpu", "offline/cpu.idle")) == 1);
         /* features.root_cpu_weight: the managed root, the offline group's sibling on v1, weighs
-         * as much as online (the harness left v1's at 1024; v2's it sets to 10000 itself). */
-        CHECK(harness_read_i64(harness_cg_path("cpu", harness_v2() ? "cpu.weight" : "cpu.shares")) ==
-              (harness_v2() ? 10000 : 102400));
+         * as much as online. */
+        CHECK(harness_read_i64(root_weight) == (harness_v2() ? 10000 : 102400));
         int64_t quota, period;
         harness_read_cpu_quota("offline", &quota, &period);
         if (harness_v2()) {

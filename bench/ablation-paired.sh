@@ -37,7 +37,7 @@ for pair in "$@"; do
                 awk -v a="$a" -v b="$b" '
                         { n++; if ($1 > $2) w++; r = $1 / $2; ratio[n] = r }
                         END {
-                                if (n == 0) { printf "%s vs %s: no round has both\n", a, b; exit 1 }
+                                if (n == 0) { printf "ablation-paired: %s vs %s: no round has both\n", a, b > "/dev/stderr"; exit 1 }
                                 # P(X >= w) for X ~ Binomial(n, 1/2)
                                 p = 0; c = 1
                                 for (k = 0; k <= n; k++) { if (k >= w) p += c; c = c * (n - k) / (k + 1) }

@@ -77,6 +77,9 @@ static int relocate_for_v2(Agent *a) {
         if (r > 0 && rel.move)  /* subtree is "<own>/<a->subtree>" */
                 log_info("cgroup v2: moved the agent into '%s%.*s/agent'; managing '%s'.", fs_root,
                          (int) (strlen(subtree) - strlen(a->subtree) - 1), subtree, subtree);
+        if (r > 0 && rel.move)
+                snprintf(a->own_leaf_dir, sizeof(a->own_leaf_dir), "%.*s", (int) (strlen(subtree) - strlen(a->subtree) - 1),
+                         subtree);
         if (r > 0)
                 memcpy(a->subtree, subtree, sizeof(a->subtree));
         return 0;
@@ -229,6 +232,7 @@ int agent_new(const AgentOptions *opts, Agent **ret) {
         if (r < 0)
                 return r;
         report_missing_protections(a);
+        agent_own_group_hold(a);        /* after the root: on v2 its parent has the cpu controller for the leaf */
         a->tick = agent_tick;
         a->reload = agent_reload;
         a->request_tick = agent_request_tick;

@@ -145,6 +145,8 @@ typedef struct Agent {
         Config config;
         char state_dir[256];
         char subtree[256];
+        char own_leaf_dir[256];         /* v2: the agent's cgroup, now holding "agent" and the subtree; "" if not moved */
+        bool own_group_failed;          /* agent_own_group_hold() said so; quiet until it recovers */
         int state_dir_fd;               /* files in it are opened relative to it, O_NOFOLLOW */
         int lock_fd;                    /* <state_dir>/agent.lock, flocked */
         int subtree_lock_fd;            /* the managed subtree's directory, flocked */
@@ -283,3 +285,8 @@ int agent_state_dir_ensure(Agent *a);
 int agent_state_open_tmp(Agent *a, const char *name);
 /* flocks the managed subtree (a->root), so no second agent manages it. Logged. */
 int agent_lock_subtree(Agent *a);
+
+/* own-group.c: in standalone mode, the agent in a cpu group of its own beside the managed root at
+ * the root's weight (v1 "<subtree name>.agent"; v2 its leaf "<own>/agent"). At start and every
+ * period; logged, and loudly once when it cannot be had. */
+void agent_own_group_hold(Agent *a);

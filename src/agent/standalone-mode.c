@@ -100,6 +100,7 @@ static void remove_empty_leaves(Agent *a, uint64_t now) {
 static void after_status(Agent *a, uint64_t now) {
         agent_evictions_signal(a);
         agent_offline_slice_hold(a->offline_slice);     /* CPUWeight=idle back after a set-property */
+        agent_own_group_hold(a);                        /* the agent's own CPU share beside the root */
         remove_empty_leaves(a, now);
 }
 

@@ -20,10 +20,12 @@
 #include "scratch-cgroup.h"
 
 #define MAX_HIERARCHIES 16
-/* colo's offline parent next to its subtree (agent.offline_placement top, src/lib/cgroup/cgroup-top.c):
- * "<subtree name>.offline" in the subtree's parent. Spelled here again on purpose: this file
- * does not use src/lib/cgroup's CgRoot. */
-#define SCRATCH_SIBLING_SUFFIX ".offline"
+/* The scratch group and what colo makes next to its subtree, in the subtree's parent: the offline
+ * parent "<subtree name>.offline" (agent.offline_placement top, src/lib/cgroup/cgroup-top.c) and,
+ * on v1, the agent's own cpu group "<subtree name>.agent" (src/lib/cgroup/cgroup-self.c). Spelled
+ * here again on purpose: this file does not use src/lib/cgroup's CgRoot. */
+static const char *const scratch_suffixes[] = { "", ".offline", ".agent" };
+#define N_SUFFIXES (sizeof(scratch_suffixes) / sizeof(scratch_suffixes[0]))
 /* On cgroup v2 under systemd the agent puts offline work into the transient units
  * "<escaped name>.offline.slice" and ".scope" (src/lib/systemd/offline-units.h): the name's '-'
  * escaped as systemd does, "\x2d". Spelled here again on purpose too. */
@@ -232,9 +234,9 @@ static int remove_tree(const char *dir) {
         return r;
 }
 
-/* The scratch group's directory (sibling false) or its sibling "<scratch>.offline" in h. */
-static void scratch_dir(const ScratchHierarchy *h, bool sibling, char *buf, size_t size) {
-        snprintf(buf, size, "%s%s", h->path, sibling ? SCRATCH_SIBLING_SUFFIX : "");
+/* The scratch group's directory (k 0) or its sibling of scratch_suffixes[k] in h. */
+static void scratch_dir(const ScratchHierarchy *h, size_t k, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s", h->path, scratch_suffixes[k]);
 }
 
 void scratch_cgroup_offline_slice(const ScratchCgroup *s, char *buf, size_t size) {
@@ -271,8 +273,8 @@ static int cleanup(ScratchCgroup *s, bool quiet) {
         stop_offline_slice(s);
         for (int round = 0; round < 5; round++) {
                 int n = 0;
-                for (size_t i = 0; i < 2 * s->n; i++) {
-                        scratch_dir(&s->h[i / 2], i % 2, dir, sizeof(dir));
+                for (size_t i = 0; i < N_SUFFIXES * s->n; i++) {
+                        scratch_dir(&s->h[i / N_SUFFIXES], i % N_SUFFIXES, dir, sizeof(dir));
                         n += kill_tasks(dir);
                 }
                 if (n == 0)
@@ -280,8 +282,8 @@ static int cleanup(ScratchCgroup *s, bool quiet) {
                 sleep_ms(20);
         }
         int r = 0;
-        for (size_t i = 0; i < 2 * s->n; i++) {
-                scratch_dir(&s->h[i / 2], i % 2, dir, sizeof(dir));
+        for (size_t i = 0; i < N_SUFFIXES * s->n; i++) {
+                scratch_dir(&s->h[i / N_SUFFIXES], i % N_SUFFIXES, dir, sizeof(dir));
                 int k = remove_tree(dir);
                 if (k < 0) {
                         if (!quiet)

@@ -11,7 +11,8 @@
  * The hogs are paused (SIGSTOP) for the "alone" windows and resumed for the "with hogs" ones, and
  * the windows alternate, so both see the same background load of a shared machine; the best of
  * three pairs counts, a failure of isolation loses every pair. On v2 also cpu.weight of both
- * classes. On both, the managed root's weight (features.root_cpu_weight). The 90% is loose
+ * classes. On both, the managed root's weight (features.root_cpu_weight); on v1 the agent's own
+ * cpu group beside it at the same weight. The 90% is loose
  * enough for the VM too: TCG emulates both vCPUs on two host threads, and a pair's windows see
  * the same emulation slowdown. Needs root and v1 or v2: exit 77. */
 #include <limits.h>
@@ -50,6 +51,19 @@ int main(int argc, char **argv) {
         /* features.root_cpu_weight: the managed root, the offline group's sibling on v1, weighs
          * as much as online. */
         CHECK(harness_read_i64(root_weight) == (harness_v2() ? 10000 : 102400));
+        /* Next to that root the agent itself must still get CPU: on v1 it keeps itself in a cpu
+         * group of its own beside the root, "<subtree>.agent", at the root's weight. */
+        if (!harness_v2()) {
+                char group[PATH_MAX], file[PATH_MAX + 16], procs[64];
+                snprintf(group, sizeof(group), "%s", harness_cg_path("cpu", "offline"));
+                CHECK(strlen(group) > 8);
+                strcpy(group + strlen(group) - strlen("offline"), "agent");     /* "<scratch>.agent" */
+                snprintf(file, sizeof(file), "%s/cpu.shares", group);
+                CHECK(harness_read_i64(file) == 102400);
+                snprintf(procs, sizeof(procs), "/proc/%d/cgroup", (int) harness_agent_pid());
+                snprintf(file, sizeof(file), "%s\n", strrchr(group, '/'));
+                CHECK(strstr(harness_read_text(procs), file));
+        }
         int64_t quota, period;
         harness_read_cpu_quota("offline", &quota, &period);
         if (harness_v2()) {

@@ -93,3 +93,21 @@ int cg_v2_move_into_leaf(const char *fs_root, const char *dir, const char *leaf,
         int r = write_small_file_at(AT_FDCWD, procs, value, err);
         return r < 0 ? r : 0;
 }
+
+int cg_v2_leaf_write(const char *fs_root, const char *dir, const char *leaf, const char *file, const char *value,
+                     ColoError *err) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s/%s/%s", fs_root ? fs_root : DEFAULT_FS_ROOT, dir, leaf, file) >=
+            (int) sizeof(path))
+                return colo_error_setf_plain(err, ENAMETOOLONG, "the file '%s/%s/%s' is too long", dir, leaf, file);
+        int r = write_small_file_at(AT_FDCWD, path, value, err);
+        return r < 0 ? r : 0;
+}
+
+int cg_v2_leaf_read(const char *fs_root, const char *dir, const char *leaf, const char *file, char *buf, size_t size) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s/%s/%s", fs_root ? fs_root : DEFAULT_FS_ROOT, dir, leaf, file) >=
+            (int) sizeof(path))
+                return -ENAMETOOLONG;
+        return read_small_file_at(AT_FDCWD, path, buf, size, NULL);
+}

@@ -162,6 +162,23 @@ int cg_v2_relocate_self(const CgRelocation *r, char *ret_subtree, size_t size, C
 bool cg_is_v2_mount(const char *fs_root);
 /* Whether "<fs_root><dir>/<leaf>" holds a process: 1, 0 (empty), -errno (-ENOENT: no such leaf). */
 int cg_v2_leaf_populated(const char *fs_root, const char *dir, const char *leaf);
+/* What cg_root_keep_self_beside() found and did. */
+typedef struct CgSelfGroup {
+        char path[PATH_MAX];            /* the group's absolute path */
+        bool shares_written;            /* its cpu.shares differed and were written */
+        bool moved;                     /* the process was elsewhere and was moved in */
+} CgSelfGroup;
+/* cgroup v1 (and hybrid): keeps the calling process, in the cpu hierarchy only, in the group
+ * "<subtree name>.<suffix>" beside the managed root (made if missing), at the cpu.shares of weight
+ * (cgroup-self.c says why). Idempotent, for every period: writes only what differs. 0, or -errno
+ * with err naming the path (-EOPNOTSUPP on v2 or without a cpu hierarchy). */
+int cg_root_keep_self_beside(CgRoot *root, const char *suffix, uint64_t weight, CgSelfGroup *ret, ColoError *err);
+/* Reads "<fs_root><dir>/<leaf>/<file>" into buf: its length, or -errno. */
+int cg_v2_leaf_read(const char *fs_root, const char *dir, const char *leaf, const char *file, char *buf, size_t size);
+/* Writes value to "<fs_root><dir>/<leaf>/<file>" (the agent's own leaf's cpu.weight). -errno with
+ * err naming the path on failure; the file must exist (its controller enabled in dir). */
+int cg_v2_leaf_write(const char *fs_root, const char *dir, const char *leaf, const char *file, const char *value,
+                     ColoError *err);
 /* Makes "<fs_root><dir>/<leaf>" if missing and moves pid into it (its cgroup.procs). */
 int cg_v2_move_into_leaf(const char *fs_root, const char *dir, const char *leaf, pid_t pid, ColoError *err);
 

@@ -325,6 +325,10 @@ ssize_t policy_pick_victim(const WorkloadSample *workloads, size_t n);
  * CPU interference controller, which writes it whenever it caps offline CPU (and cpu_quota is
  * not off). */
 bool policy_cpu_quota_applies(const PolicyConfig *cfg, const NodeSample *s);
+/* The managed root's CPU weight (features.root_cpu_weight: online's; off, or with cpu_weight off,
+ * the kernel's default 100), for the root and for the agent's own leaf beside it on v2, which
+ * would otherwise get 1% of the CPU the two share while online work keeps it busy. */
+uint64_t policy_root_cpu_weight(const PolicyConfig *cfg);
 /* Whether cpu.idle protects online work: wanted (features.cpu_idle) and the kernel has it. */
 bool policy_cpu_idle_in_force(const PolicyConfig *cfg, bool kernel_has_cpu_idle);
 /* Whether the CPU interference controller takes online CPU pressure and throttling as inputs

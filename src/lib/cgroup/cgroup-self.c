@@ -1,10 +1,10 @@
 /* The agent's own cpu group on cgroup v1: "<subtree name>.agent" beside the managed root, in the
  * cpu hierarchy only, with the root's weight. Why: the managed root weighs as much as online
  * work (features.root_cpu_weight), and a task in the root's parent, where the agent usually runs,
- * then gets almost nothing while online work keeps every CPU busy: measured here, a task waking
- * every 25 ms next to a busy group at cpu.shares 102400 waited 758 ms per 8 s on the run queue
- * (863 ms at nice -20), against 53 ms as the same task in a sibling group of equal shares, the
- * same as next to a group of the default 1024. That is exactly when the CPU controller must act.
+ * then waits on the run queue while online work keeps every CPU busy, exactly when the CPU
+ * controller must act: a task waking every 25 ms next to a busy group at cpu.shares 102400 waited
+ * 388 ms per second (504 ms at nice -20), against 32 ms next to a group at the default 1024 and
+ * 22 ms as a sibling group of equal shares (bench/agent-wakeup.sh, docs/benchmarks.md section 5).
  * The other hierarchies keep the agent where it was started; on v2 the agent's leaf is
  * "<own>/agent" (cgroup-relocate.c) for the no-internal-processes rule already. */
 #include <errno.h>

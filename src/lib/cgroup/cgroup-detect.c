@@ -182,6 +182,17 @@ static int detect_mounts(CgRoot *root, const char *fs_root, CgMode *mode, char *
  * from self, unless the subtree is absolute), and which slot's fds it shares (v2: all are the
  * one directory; v1: co-mounted controllers, same device and inode as an earlier slot). Returns
  * 0, or 1 when the slot is the optional hybrid PSI mirror and this process has no v2 entry. */
+/* The agent's own cpu group beside the managed root (cgroup-self.c) is "<own>/<subtree>.agent" for
+ * a relative subtree: a process there (the agent, as `colo run` and `colo status` find it through
+ * its pid) resolves the subtree from "<own>", where it was started. */
+static void strip_agent_group(char *own, const char *subtree) {
+        size_t n = strlen(own), k = strlen(subtree) + strlen(".agent");
+        if (n <= k || own[n - k - 1] != '/' || strncmp(own + n - k, subtree, strlen(subtree)) != 0 ||
+            strcmp(own + n - strlen(".agent"), ".agent") != 0)
+                return;
+        own[n - k - 1 > 0 ? n - k - 1 : 1] = '\0';
+}
+
 static int resolve_hierarchy(CgRoot *root, CgSlot s, const char *mount, const char *self, const char *subtree,
                              const CgRootOptions *opts, struct stat seen[static _CG_SLOT_MAX], ColoError *err) {
         CgHierarchy *h = &root->h[s];
@@ -197,6 +208,8 @@ static int resolve_hierarchy(CgRoot *root, CgSlot s, const char *mount, const ch
                                                      ctrl ? ctrl : "cgroup v2 (0::)", ctrl ? "'" : "",
                                                      opts->proc_self_cgroup ? opts->proc_self_cgroup
                                                                             : DEFAULT_PROC_SELF_CGROUP);
+                if (r >= 0)
+                        strip_agent_group(own, subtree);
         }
         h->present = true;
         h->primary = s;

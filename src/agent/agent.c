@@ -74,12 +74,11 @@ static int relocate_for_v2(Agent *a) {
         if (r < 0)
                 return log_error("Cannot move the agent into its own leaf (cgroup v2 keeps processes out of cgroups "
                                  "whose children have controllers): %s", colo_error_msg(&err)), r;
-        if (r > 0 && rel.move)  /* subtree is "<own>/<a->subtree>" */
-                log_info("cgroup v2: moved the agent into '%s%.*s/agent'; managing '%s'.", fs_root,
-                         (int) (strlen(subtree) - strlen(a->subtree) - 1), subtree, subtree);
-        if (r > 0 && rel.move)
+        if (r > 0 && rel.move) {        /* subtree is "<own>/<a->subtree>" */
                 snprintf(a->own_leaf_dir, sizeof(a->own_leaf_dir), "%.*s", (int) (strlen(subtree) - strlen(a->subtree) - 1),
                          subtree);
+                log_info("cgroup v2: moved the agent into '%s%s/agent'; managing '%s'.", fs_root, a->own_leaf_dir, subtree);
+        }
         if (r > 0)
                 memcpy(a->subtree, subtree, sizeof(a->subtree));
         return 0;

@@ -27,12 +27,13 @@ static void log_not_in_force(Agent *a, const char *where, const char *why) {
                   "features.root_cpu_weight: false.", where, why);
 }
 
-static void hold_v2_leaf(Agent *a, const char *value) {
+static void hold_v2_leaf(Agent *a, uint64_t weight) {
         const char *fs_root = a->config.agent.cgroup_fs_root[0] ? a->config.agent.cgroup_fs_root : NULL;
-        char where[sizeof(a->own_leaf_dir) + 16], now[32] = "";
+        char where[sizeof(a->own_leaf_dir) + 16], now[32] = "", value[32];
         snprintf(where, sizeof(where), "%s/agent", a->own_leaf_dir);
+        snprintf(value, sizeof(value), "%" PRIu64, weight);
         if (cg_v2_leaf_read(fs_root, a->own_leaf_dir, "agent", "cpu.weight", now, sizeof(now)) >= 0 &&
-            strtoull(now, NULL, 10) == strtoull(value, NULL, 10)) {
+            strtoull(now, NULL, 10) == weight) {
                 a->own_group_failed = false;
                 return;
         }
@@ -46,7 +47,7 @@ static void hold_v2_leaf(Agent *a, const char *value) {
 static void hold_v1_group(Agent *a, uint64_t weight) {
         CgSelfGroup g;
         ColoError err = {};
-        if (cg_root_keep_self_beside(a->root, "agent", weight, &g, &err) < 0)
+        if (cg_root_keep_self_beside(a->root, weight, &g, &err) < 0)
                 return log_not_in_force(a, g.path[0] ? g.path : "<subtree>.agent", colo_error_msg(&err));
         a->own_group_failed = false;
         if (g.shares_written)
@@ -60,13 +61,8 @@ void agent_own_group_hold(Agent *a) {
         if (a->opts.dry_run || a->config.kubernetes.enabled)
                 return;
         uint64_t weight = policy_root_cpu_weight(&a->config.policy);
-        if (cg_root_mode(a->root) == CG_MODE_V2) {
-                if (!a->own_leaf_dir[0])
-                        return;         /* not moved (absolute subtree): the agent's cgroup is systemd's */
-                char value[32];
-                snprintf(value, sizeof(value), "%" PRIu64, weight);
-                hold_v2_leaf(a, value);
-                return;
-        }
-        hold_v1_group(a, weight);
+        if (cg_root_mode(a->root) != CG_MODE_V2)
+                hold_v1_group(a, weight);
+        else if (a->own_leaf_dir[0])    /* not moved (absolute subtree): the agent's cgroup is systemd's */
+                hold_v2_leaf(a, weight);
 }

@@ -408,6 +408,24 @@ static void test_protection_below_an_ordinary_cgroup(void **state) {
         assert_non_null(strstr(p->fix, "root cgroup"));
 }
 
+/* Through a process in the agent's own cpu group "<own>/colo.agent" (the agent, as the CLI finds
+ * it by its pid), the relative subtree "colo" is "<own>/colo", not "<own>/colo.agent/colo"; a
+ * group of another name is an ordinary cgroup. */
+static void test_agent_group_resolves_from_its_parent(void **state) {
+        Fake *f = *state = fake_v1();
+        ColoError err = {};
+        fakefs_write(f->dir, "proc/self/cgroup", "7:blkio:/svc\n4:memory:/svc\n3:cpuset:/svc\n2:cpuacct:/svc\n"
+                                                 "1:cpu:/svc/colo.agent\n6:pids:/svc\n");
+        assert_int_equal(fake_open(f, CG_MODE_V1, NULL, true, &err), 0);
+        assert_true(fakefs_exists(f->dir, "fs/cpu/svc/colo"));
+        assert_false(fakefs_exists(f->dir, "fs/cpu/svc/colo.agent/colo"));
+        f->root = cg_root_free(f->root);
+        fakefs_write(f->dir, "proc/self/cgroup", "7:blkio:/svc\n4:memory:/svc\n3:cpuset:/svc\n2:cpuacct:/svc\n"
+                                                 "1:cpu:/svc/web.agent\n6:pids:/svc\n");
+        assert_int_equal(fake_open(f, CG_MODE_V1, NULL, true, &err), 0);
+        assert_true(fakefs_exists(f->dir, "fs/cpu/svc/web.agent/colo"));
+}
+
 /* cgroup v2 under systemd: the agent's scope at top_dir holds "offline"; the slice's cpu.idle 1
  * at the top makes the protection in force, cpu.idle 0 (set-property behind colo's back) not. */
 static const char v2_scope[] = "/colo.offline.slice/colo.offline.scope";
@@ -513,6 +531,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_protection, teardown),
                 cmocka_unit_test(test_protections_in_force_reads_the_list),
                 cmocka_unit_test_teardown(test_protection_below_an_ordinary_cgroup, teardown),
+                cmocka_unit_test_teardown(test_agent_group_resolves_from_its_parent, teardown),
                 cmocka_unit_test_teardown(test_v2_in_the_scope, teardown),
                 cmocka_unit_test_teardown(test_v2_slice_not_idle, teardown),
                 cmocka_unit_test_teardown(test_v2_scope_missing, teardown),

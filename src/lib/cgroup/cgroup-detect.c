@@ -178,21 +178,20 @@ static int detect_mounts(CgRoot *root, const char *fs_root, CgMode *mode, char *
         return 0;
 }
 
+/* A process in the agent's own cpu group "<own>/<subtree>.agent" (cgroup-self.c; a relative
+ * subtree) resolves the subtree from "<own>", where it was started: `colo run` and `colo status`
+ * find the tree through the agent's pid. */
+static void strip_agent_group(char *own, const char *subtree) {
+        char tail[PATH_MAX];
+        size_t n = strlen(own), k = (size_t) snprintf(tail, sizeof(tail), "/%s.%s", subtree, CG_SELF_GROUP_SUFFIX);
+        if (k < sizeof(tail) && n >= k && strcmp(own + n - k, tail) == 0)
+                own[n == k ? 1 : n - k] = '\0';        /* "/colo.agent" -> "/" */
+}
+
 /* Hierarchy s of root at mount: the managed root's path (below this process's own cgroup, read
  * from self, unless the subtree is absolute), and which slot's fds it shares (v2: all are the
  * one directory; v1: co-mounted controllers, same device and inode as an earlier slot). Returns
  * 0, or 1 when the slot is the optional hybrid PSI mirror and this process has no v2 entry. */
-/* The agent's own cpu group beside the managed root (cgroup-self.c) is "<own>/<subtree>.agent" for
- * a relative subtree: a process there (the agent, as `colo run` and `colo status` find it through
- * its pid) resolves the subtree from "<own>", where it was started. */
-static void strip_agent_group(char *own, const char *subtree) {
-        size_t n = strlen(own), k = strlen(subtree) + strlen(".agent");
-        if (n <= k || own[n - k - 1] != '/' || strncmp(own + n - k, subtree, strlen(subtree)) != 0 ||
-            strcmp(own + n - strlen(".agent"), ".agent") != 0)
-                return;
-        own[n - k - 1 > 0 ? n - k - 1 : 1] = '\0';
-}
-
 static int resolve_hierarchy(CgRoot *root, CgSlot s, const char *mount, const char *self, const char *subtree,
                              const CgRootOptions *opts, struct stat seen[static _CG_SLOT_MAX], ColoError *err) {
         CgHierarchy *h = &root->h[s];

@@ -163,6 +163,10 @@ int cg_count_tasks(CgGroup *g, size_t *ret, ColoError *err);
 /* Appends pids of cgroup.procs under dirfd (recursively when recursive) to *pids. */
 int cg_collect_pids(int dirfd, bool recursive, pid_t **pids, size_t *n, size_t *cap);
 
+/* The agent's own cpu group beside the managed root on v1: "<subtree name>.agent" (cgroup-self.c);
+ * cg_detect() resolves a relative subtree from its parent for a process found there. */
+#define CG_SELF_GROUP_SUFFIX "agent"
+
 /* --- pure parsers (fuzzed) --- */
 /* Finds key in "key value\n" lines and parses its value. 0, -ENOENT if missing, -EINVAL if bad. */
 int cg_parse_keyed_u64(const char *text, const char *key, uint64_t *ret);

@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,49 +19,35 @@
 #include "cgroup/cgroup-internal.h"
 #include "util/fileio.h"
 
-/* Whether /proc/self/cgroup names dir (relative to the cpu hierarchy's mount) for a line whose
- * controller list holds "cpu". */
+/* Whether this process's cgroup in the cpu hierarchy is dir (relative to the hierarchy's mount). */
 static bool self_in_cpu_group(const char *dir) {
-        char buf[4096];
-        int n = read_small_file_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof(buf), NULL);
-        if (n <= 0)
-                return false;
-        for (char *line = buf, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = '\0';
-                char *ctrl = strchr(line, ':'), *path = ctrl ? strchr(ctrl + 1, ':') : NULL;
-                if (!path)
-                        continue;
-                *path++ = '\0';
-                bool has_cpu = false;
-                for (char *c = strtok(ctrl + 1, ","); c; c = strtok(NULL, ","))
-                        has_cpu |= strcmp(c, "cpu") == 0;
-                if (has_cpu)
-                        return strcmp(path, dir) == 0;
-        }
-        return false;
+        char text[4096], own[PATH_MAX];
+        return read_small_file_at(AT_FDCWD, "/proc/self/cgroup", text, sizeof(text), NULL) > 0 &&
+               cg_parse_proc_cgroup(text, "cpu", own, sizeof(own)) >= 0 && strcmp(own, dir) == 0;
 }
 
-int cg_root_keep_self_beside(CgRoot *root, const char *suffix, uint64_t weight, CgSelfGroup *ret, ColoError *err) {
+int cg_root_keep_self_beside(CgRoot *root, uint64_t weight, CgSelfGroup *ret, ColoError *err) {
         const CgHierarchy *h = &root->h[CG_SLOT_CPU];
         *ret = (CgSelfGroup) {};
         if (root->mode != CG_MODE_V1 || !h->present || !h->path)
                 return colo_error_setf_plain(err, EOPNOTSUPP, "no cgroup v1 cpu hierarchy");
         char name[256];
         size_t parent_len;
-        int r = cg_top_place(h->path, h->mount_len, suffix, &parent_len, name, sizeof(name));
+        int r = cg_top_place(h->path, h->mount_len, CG_SELF_GROUP_SUFFIX, &parent_len, name, sizeof(name));
         if (r < 0)
-                return colo_error_setf_plain(err, -r, "the managed subtree '%s' has no parent for '%s'", h->path, suffix);
+                return colo_error_setf_plain(err, -r, "the managed subtree '%s' has no parent for '%s'", h->path,
+                                             CG_SELF_GROUP_SUFFIX);
         if (snprintf(ret->path, sizeof(ret->path), "%.*s/%s", (int) parent_len, h->path, name) >= (int) sizeof(ret->path))
                 return colo_error_setf_plain(err, ENAMETOOLONG, "the group '%.*s/%s' is too long", (int) parent_len, h->path,
                                              name);
-        if (mkdir(ret->path, 0755) < 0 && errno != EEXIST)
-                return colo_error_set(err, errno, "mkdir '%s'", ret->path);
         char file[sizeof(ret->path) + 16], want[32], now[32] = "";
         snprintf(file, sizeof(file), "%s/cpu.shares", ret->path);
         snprintf(want, sizeof(want), "%" PRIu64 "\n", cg_weight_to_shares(weight));
-        if (read_small_file_at(AT_FDCWD, file, now, sizeof(now), NULL) < 0 || strcmp(now, want) != 0) {
+        if (read_small_file_at(AT_FDCWD, file, now, sizeof(now), NULL) < 0) {     /* every period: mkdir only if gone */
+                if (mkdir(ret->path, 0755) < 0 && errno != EEXIST)
+                        return colo_error_set(err, errno, "mkdir '%s'", ret->path);
+        }
+        if (strcmp(now, want) != 0) {
                 r = write_small_file_at(AT_FDCWD, file, want, err);
                 ret->shares_written = r >= 0;
         }

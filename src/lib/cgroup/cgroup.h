@@ -169,10 +169,10 @@ typedef struct CgSelfGroup {
         bool moved;                     /* the process was elsewhere and was moved in */
 } CgSelfGroup;
 /* cgroup v1 (and hybrid): keeps the calling process, in the cpu hierarchy only, in the group
- * "<subtree name>.<suffix>" beside the managed root (made if missing), at the cpu.shares of weight
+ * "<subtree name>.agent" beside the managed root (made if missing), at the cpu.shares of weight
  * (cgroup-self.c says why). Idempotent, for every period: writes only what differs. 0, or -errno
  * with err naming the path (-EOPNOTSUPP on v2 or without a cpu hierarchy). */
-int cg_root_keep_self_beside(CgRoot *root, const char *suffix, uint64_t weight, CgSelfGroup *ret, ColoError *err);
+int cg_root_keep_self_beside(CgRoot *root, uint64_t weight, CgSelfGroup *ret, ColoError *err);
 /* Reads "<fs_root><dir>/<leaf>/<file>" into buf: its length, or -errno. */
 int cg_v2_leaf_read(const char *fs_root, const char *dir, const char *leaf, const char *file, char *buf, size_t size);
 /* Writes value to "<fs_root><dir>/<leaf>/<file>" (the agent's own leaf's cpu.weight). -errno with

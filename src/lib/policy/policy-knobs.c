@@ -38,15 +38,15 @@ static uint64_t cpu_quota_usec(double cores, uint64_t period_usec) {
         return (uint64_t) (q + 0.5);
 }
 
+uint64_t policy_root_cpu_weight(const PolicyConfig *cfg) {
+        return cpu_weight_or_neutral(cfg, cfg->root_cpu_weight ? cfg->online_cpu_weight : POLICY_NEUTRAL_CPU_WEIGHT);
+}
+
 /* The managed root weighs as much as the online parent: with offline work at the top of the
  * hierarchy (agent.offline_placement top) the root, not the online parent, is the offline group's
  * sibling, and the ablation runs put memcached's p99 at the best agent-less knobs' only with the
  * high weight there (docs/benchmarks.md, section 7). Kubernetes mode leaves kubepods' weight to
  * kubelet (pod_cgroup_filter_knobs). */
-uint64_t policy_root_cpu_weight(const PolicyConfig *cfg) {
-        return cpu_weight_or_neutral(cfg, cfg->root_cpu_weight ? cfg->online_cpu_weight : POLICY_NEUTRAL_CPU_WEIGHT);
-}
-
 void policy_knobs_root(const PolicyInputs *in, CgKnobs *ret) {
         cg_knobs_init(ret);
         ret->cpu_weight = policy_root_cpu_weight(in->cfg);

@@ -27,7 +27,9 @@
 # offline parent has no quota before a step, so any quota is the controller's.
 #
 # Usage: bench/cpu-reaction.sh BUILD_DIR [--batches 3] [--steps 10] [--threads N] [--settle 3]
-#                              [--json FILE]
+#                              [--root-weight true|false] [--json FILE]
+# --root-weight false runs the agent with features.root_cpu_weight off (the second row of the
+# table in docs/benchmarks.md section 5).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,8 +40,13 @@ BATCHES=3
 STEPS=10
 THREADS=$(( $(nproc) * 2 ))
 SETTLE=3
+ROOT_WEIGHT=true
 JSON_OUT=""
-bench_options "batches:BATCHES steps:STEPS threads:THREADS settle:SETTLE json:JSON_OUT" "$@"
+bench_options "batches:BATCHES steps:STEPS threads:THREADS settle:SETTLE root-weight:ROOT_WEIGHT json:JSON_OUT" "$@"
+case "$ROOT_WEIGHT" in
+true|false) ;;
+*) bench_die "--root-weight takes true or false, not '$ROOT_WEIGHT'" ;;
+esac
 
 COLO="$(bench_built "$BUILD" colo)" || exit 1
 PROBE="$(bench_built "$BUILD" bench/colo-cpu-reaction-probe)" || exit 1
@@ -55,7 +62,7 @@ echo "$BATCHES batches x $STEPS steps of $THREADS online spinning threads; up to
 
 for batch in $(seq 1 "$BATCHES"); do
         subtree="$BENCH_PREFIX-$BENCH_RUN_ID-cpureact$batch"
-        bench_start_agent "$COLO" "$subtree" "$(printf 'features:\n  cpu_control: true\nisolation:\n  cpu_control_hold: 200ms\n  cpu_control_step_up: 1\n  cpu_pressure_own_hold: 0s\n')"
+        bench_start_agent "$COLO" "$subtree" "$(printf 'features:\n  cpu_control: true\n  root_cpu_weight: %s\nisolation:\n  cpu_control_hold: 200ms\n  cpu_control_step_up: 1\n  cpu_pressure_own_hold: 0s\n' "$ROOT_WEIGHT")"
         for i in 1 2; do
                 bench_colo_run "$COLO" --class offline --name "hog$i" -- sh -c 'while :; do :; done'
                 bench_wait_workload "hog$i" >/dev/null || bench_die "the offline hog $i did not start"

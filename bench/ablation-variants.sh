@@ -15,7 +15,7 @@
 
 ABLATION_VARIANTS="alone knob-idle knob-idle-shares knob-idle-leaves knob-idle-leaves-shares knob-idle-nested"
 ABLATION_VARIANTS+=" knob-mirror knob-cpuset knob-colo-layout knob-depth knob-depth-memory knob-depth-mirror knob-depth-acct-pids knob-depth-top-shares colo colo-no-cpu-weight colo-no-cpu-control colo-cpu-control colo-no-memory-limit"
-ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group colo-no-root-weight"
+ABLATION_VARIANTS+=" colo-no-fast-reaction colo-no-cpu-poll colo-period-10s colo-subtree colo-outside colo-one-group colo-no-root-weight colo-agent-in-place"
 ABLATION_VARIANTS+=" colo-target-0.5 colo-target-2 colo-target-5 colo-target-10"
 
 # The kind of a phase (see above); fails for an unknown phase.
@@ -62,6 +62,7 @@ variant_yaml() {
         colo | colo-outside | colo-one-group) ;;
         # The managed root (the offline group's sibling) at the kernel's default weight.
         colo-no-root-weight) printf 'features:\n  root_cpu_weight: false\n' ;;
+        colo-agent-in-place) printf 'agent:\n  own_cpu_group: false\n' ;;
         colo-no-cpu-weight) printf 'features:\n  cpu_weight: false\n' ;;
         colo-no-cpu-control) printf 'features:\n  cpu_control: false\n' ;;
         colo-cpu-control) printf 'features:\n  cpu_control: true\n' ;;

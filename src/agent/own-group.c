@@ -7,7 +7,9 @@
  * weight: on v1 "<subtree name>.agent" in the cpu hierarchy, on v2 its leaf's cpu.weight. Held
  * every period like any knob (another writer, or systemd moving the agent back on v1, is undone
  * and logged); a failure leaves the agent running and says so loudly. Kubernetes mode leaves
- * kubepods' weight to kubelet, so there is nothing to keep up with. */
+ * kubepods' weight to kubelet, so there is nothing to keep up with; agent.own_cpu_group: false
+ * leaves the agent where it was started (the ablation's colo-agent-in-place measures the cost
+ * of its wake-ups at that weight to online work). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +60,7 @@ static void hold_v1_group(Agent *a, uint64_t weight) {
 }
 
 void agent_own_group_hold(Agent *a) {
-        if (a->opts.dry_run || a->config.kubernetes.enabled)
+        if (a->opts.dry_run || a->config.kubernetes.enabled || !a->config.agent.own_cpu_group)
                 return;
         uint64_t weight = policy_root_cpu_weight(&a->config.policy);
         if (cg_root_mode(a->root) != CG_MODE_V2)

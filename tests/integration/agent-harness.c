@@ -38,6 +38,7 @@ static struct {
         char dir[64];
         char config[PATH_MAX], state_dir[PATH_MAX];
         char extra_yaml[2048];
+        char agent_lines[512];          /* harness_set_agent_lines() */
         pid_t agent;
         struct {
                 pid_t supervisor;
@@ -229,11 +230,16 @@ static void write_config(unsigned period_ms) {
         FILE *f = fopen(H.config, "w");
         CHECK(f);
         fprintf(f, "agent:\n  subtree: %s\n  state_dir: %s\n  period: %ums\n  evict_grace_period: 2s\n"
-                   "  offline_placement: %s\n"
+                   "  offline_placement: %s\n%s"
                    "metrics:\n  enabled: true\n  port: %d\nprediction:\n  checkpoint_path: %s/profiles.ckpt\n%s",
                 scratch_cgroup_subtree(H.scratch), H.state_dir, period_ms, harness_offline_placement(),
-                harness_metrics_port(), H.dir, H.extra_yaml);
+                H.agent_lines, harness_metrics_port(), H.dir, H.extra_yaml);
         CHECK(fclose(f) == 0);
+}
+
+void harness_set_agent_lines(const char *lines) {
+        CHECK(strlen(lines) < sizeof(H.agent_lines));
+        snprintf(H.agent_lines, sizeof(H.agent_lines), "%s", lines);
 }
 
 void harness_start_agent(unsigned period_ms) {

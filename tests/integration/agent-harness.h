@@ -33,6 +33,9 @@ bool harness_v2(void);
  * cgroup v2. */
 int harness_setup(int argc, char **argv, const char *extra_yaml);
 
+/* Lines for the agent section of the configuration the next harness_start_agent() writes (each
+ * indented by two spaces and ending in a newline), after the harness's own. */
+void harness_set_agent_lines(const char *lines);
 /* Starts `colo agent` and waits until its status file names it (at most 10 s). period_ms: agent.period. */
 void harness_start_agent(unsigned period_ms);
 /* The same with the agent's stdout and stderr going to log_path. */

@@ -12,9 +12,11 @@
  * the windows alternate, so both see the same background load of a shared machine; the best of
  * three pairs counts, a failure of isolation loses every pair. On v2 also cpu.weight of both
  * classes. On both, the managed root's weight (features.root_cpu_weight); on v1 the agent's own
- * cpu group beside it at the same weight. The 90% is loose
+ * cpu group beside it at the same weight, or, with a third argument "in-place"
+ * (agent.own_cpu_group false), no such group and the agent where it was started. The 90% is loose
  * enough for the VM too: TCG emulates both vCPUs on two host threads, and a pair's windows see
  * the same emulation slowdown. Needs root and v1 or v2: exit 77. */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,9 +30,12 @@
 
 int main(int argc, char **argv) {
         bool quota_on = argc > 3 && strcmp(argv[3], "quota") == 0;
+        bool own_group = !(argc > 3 && strcmp(argv[3], "in-place") == 0);
         int r = harness_setup(argc, argv, quota_on ? "features:\n  cpu_quota: true\n" : NULL);
         if (r != 0)
                 return r;
+        if (!own_group)
+                harness_set_agent_lines("  own_cpu_group: false\n");
         /* The root at the kernel's default weight, so that only the agent can bring it to online's
          * (the harness leaves v1's at 1024 but sets v2's to 10000 itself). */
         char root_weight[PATH_MAX];     /* harness_cg_path()'s buffers are reused */
@@ -52,17 +57,21 @@ int main(int argc, char **argv) {
          * as much as online. */
         CHECK(harness_read_i64(root_weight) == (harness_v2() ? 10000 : 102400));
         /* Next to that root the agent itself must still get CPU: on v1 it keeps itself in a cpu
-         * group of its own beside the root, "<subtree>.agent", at the root's weight. */
+         * group of its own beside the root, "<subtree>.agent", at the root's weight; with
+         * agent.own_cpu_group false there is no such group and the agent stays where it was. */
         if (!harness_v2()) {
                 char group[PATH_MAX], file[PATH_MAX + 16], procs[64];
                 snprintf(group, sizeof(group), "%s", harness_cg_path("cpu", "offline"));
                 CHECK(strlen(group) > 8);
                 strcpy(group + strlen(group) - strlen("offline"), "agent");     /* "<scratch>.agent" */
                 snprintf(file, sizeof(file), "%s/cpu.shares", group);
-                CHECK(harness_read_i64(file) == 102400);
+                if (own_group)
+                        CHECK(harness_read_i64(file) == 102400);
+                else
+                        CHECK(access(group, F_OK) != 0 && errno == ENOENT);
                 snprintf(procs, sizeof(procs), "/proc/%d/cgroup", (int) harness_agent_pid());
                 snprintf(file, sizeof(file), "%s\n", strrchr(group, '/'));
-                CHECK(strstr(harness_read_text(procs), file));
+                CHECK((strstr(harness_read_text(procs), file) != NULL) == own_group);
         }
         int64_t quota, period;
         harness_read_cpu_quota("offline", &quota, &period);

@@ -37,6 +37,7 @@ static const struct {
         { "agent.period", "250ms", "250ms" },
         { "agent.cpu_pressure_poll", "0", "0s" },
         { "agent.fast_reaction", "off", "false" },
+        { "agent.own_cpu_group", "no", "false" },
         { "agent.psi_trigger_stall", "50ms", "50ms" },
         { "agent.psi_trigger_window", "2s", "2s" },
         { "agent.evict_grace_period", "1.5m", "90s" },
@@ -158,6 +159,7 @@ static void test_defaults_are_the_documented_ones(void **state) {
         assert_string_equal(c.agent.subtree, "colo");
         assert_int_equal(c.agent.period_usec, USEC_PER_SEC);
         assert_true(c.agent.fast_reaction);
+        assert_true(c.agent.own_cpu_group);
         assert_int_equal(c.agent.psi_trigger_stall_usec, 100 * USEC_PER_MSEC);
         assert_true(c.metrics.enabled);
         assert_string_equal(c.metrics.listen_address, "127.0.0.1");

@@ -156,6 +156,7 @@ const ConfigKey config_keys[] = {
         STRING("agent", "offline_placement", agent.offline_placement, .choices = offline_placements),
         DURATION("agent", "period", agent.period_usec, 10 * USEC_PER_MSEC, 60 * USEC_PER_SEC),
         BOOL("agent", "fast_reaction", agent.fast_reaction),
+        BOOL("agent", "own_cpu_group", agent.own_cpu_group),
         DURATION("agent", "psi_trigger_stall", agent.psi_trigger_stall_usec, USEC_PER_MSEC, 10 * USEC_PER_SEC),
         DURATION("agent", "psi_trigger_window", agent.psi_trigger_window_usec, 500 * USEC_PER_MSEC,
                  10 * USEC_PER_SEC),

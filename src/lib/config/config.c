@@ -24,6 +24,7 @@ void config_init_defaults(Config *c) {
                 .offline_placement = "top",
                 .period_usec = USEC_PER_SEC,
                 .fast_reaction = true,
+                .own_cpu_group = true,
                 .psi_trigger_stall_usec = 100 * USEC_PER_MSEC,
                 .psi_trigger_window_usec = USEC_PER_SEC,
                 .cpu_pressure_poll_usec = 25 * USEC_PER_MSEC,

@@ -21,6 +21,7 @@ typedef struct AgentConfig {
         char offline_placement[16];     /* agent.offline_placement: "top" | "subtree" */
         uint64_t period_usec;           /* agent.period: "1s" */
         bool fast_reaction;             /* agent.fast_reaction: true: PSI triggers and memory events */
+        bool own_cpu_group;             /* agent.own_cpu_group: true: a cpu group beside the root at its weight */
         uint64_t psi_trigger_stall_usec;        /* agent.psi_trigger_stall: "100ms" */
         uint64_t psi_trigger_window_usec;       /* agent.psi_trigger_window: "1s" */
         uint64_t cpu_pressure_poll_usec;        /* agent.cpu_pressure_poll: "25ms"; 0 = off */

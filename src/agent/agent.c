@@ -56,6 +56,23 @@ static void apply_log_level(const Config *c) {
                 log_set_max_level(level);
 }
 
+/* With an absolute subtree on v2 the agent stays where it is. If that cgroup is the root's
+ * sibling it must weigh as much as the root (own-group.c holds it), so it is noted; deeper below
+ * a sibling, that sibling's weight is not the agent's to set, which is said once. */
+static void note_cgroup_beside_root(Agent *a) {
+        int k = cg_v2_self_beside(NULL, a->subtree, a->own_leaf_dir, sizeof(a->own_leaf_dir), a->own_leaf_name,
+                                  sizeof(a->own_leaf_name));
+        if (k == 2 && a->config.agent.own_cpu_group && !a->config.kubernetes.enabled &&
+            policy_root_cpu_weight(&a->config.policy) > POLICY_NEUTRAL_CPU_WEIGHT)
+                log_error("Protection not in force: the agent's own CPU share: it runs below '%s/%s', the managed root's "
+                          "sibling, whose weight is not the agent's to set; while online work keeps every CPU busy the "
+                          "agent may react late. Fix: start the agent in a cgroup directly beside '%s', or use a relative "
+                          "agent.subtree, or set features.root_cpu_weight: false.",
+                          a->own_leaf_dir, a->own_leaf_name, a->subtree);
+        if (k != 1)     /* elsewhere the root's weight is not its rival */
+                a->own_leaf_dir[0] = a->own_leaf_name[0] = '\0';
+}
+
 /* cgroup v2's "no internal processes" rule: once the managed subtree below the agent's own cgroup
  * gets controllers, that cgroup may hold no process, the agent included (the usual case under
  * systemd with Delegate=yes: the agent runs in colo.service itself). So on a pure v2 host (one
@@ -77,8 +94,10 @@ static int relocate_for_v2(Agent *a) {
         if (r > 0 && rel.move) {        /* subtree is "<own>/<a->subtree>" */
                 snprintf(a->own_leaf_dir, sizeof(a->own_leaf_dir), "%.*s", (int) (strlen(subtree) - strlen(a->subtree) - 1),
                          subtree);
+                snprintf(a->own_leaf_name, sizeof(a->own_leaf_name), "%s", rel.leaf);
                 log_info("cgroup v2: moved the agent into '%s%s/agent'; managing '%s'.", fs_root, a->own_leaf_dir, subtree);
-        }
+        } else if (r == 0 && rel.move)
+                note_cgroup_beside_root(a);
         if (r > 0)
                 memcpy(a->subtree, subtree, sizeof(a->subtree));
         return 0;

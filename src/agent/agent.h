@@ -145,7 +145,8 @@ typedef struct Agent {
         Config config;
         char state_dir[256];
         char subtree[256];
-        char own_leaf_dir[256];         /* v2: the agent's cgroup, now holding "agent" and the subtree; "" if not moved */
+        char own_leaf_dir[256];         /* v2: the parent of the agent's cgroup and of the subtree; "" if neither */
+        char own_leaf_name[256];        /* v2: the agent's cgroup in it: "agent" (moved) or where it runs */
         bool own_group_failed;          /* agent_own_group_hold() said so; quiet until it recovers */
         int state_dir_fd;               /* files in it are opened relative to it, O_NOFOLLOW */
         int lock_fd;                    /* <state_dir>/agent.lock, flocked */

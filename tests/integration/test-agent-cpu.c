@@ -28,6 +28,30 @@
 
 #define PAIRS 3
 
+/* On v2 the agent runs beside the root: in its leaf "<own cgroup>/agent" for a relative subtree,
+ * here (the harness names the subtree absolutely) in the test's own leaf, the scratch root's
+ * sibling, which scratch-cgroup.c weights at 10000 itself. So the test first sets that leaf to
+ * V2_LEAF_MARK (not the kernel's default: the test process lives there and must not starve next
+ * to the root), and then with agent.own_cpu_group the agent must have written the root's weight,
+ * 10000, and without it left the mark alone. pid 0: this process. */
+#define V2_LEAF_MARK 5000
+
+static void v2_leaf_weight_path(pid_t pid, char *weight, size_t size) {
+        char procs[64];
+        snprintf(procs, sizeof(procs), "/proc/%d/cgroup", (int) (pid ? pid : getpid()));
+        const char *line = strstr(harness_read_text(procs), "0::/");
+        CHECK(line);
+        int n = snprintf(weight, size, "/sys/fs/cgroup%.*s/cpu.weight", (int) strcspn(line + 3, "\n"), line + 3);
+        CHECK(n > 0 && (size_t) n < size);
+}
+
+static void check_v2_agent_leaf(bool own_group) {
+        char weight[PATH_MAX];
+        v2_leaf_weight_path(harness_agent_pid(), weight, sizeof(weight));
+        fprintf(stderr, "agent leaf: %s\n", weight);
+        CHECK(harness_read_i64(weight) == (own_group ? 10000 : V2_LEAF_MARK));
+}
+
 int main(int argc, char **argv) {
         bool quota_on = argc > 3 && strcmp(argv[3], "quota") == 0;
         bool own_group = !(argc > 3 && strcmp(argv[3], "in-place") == 0);
@@ -43,6 +67,12 @@ int main(int argc, char **argv) {
                  harness_cg_path("cpu", harness_v2() ? "cpu.weight" : "cpu.shares"));
         FILE *f = fopen(root_weight, "w");
         CHECK(f && fprintf(f, "%d", harness_v2() ? 100 : 1024) > 0 && fclose(f) == 0);
+        if (harness_v2()) {
+                char leaf[PATH_MAX];
+                v2_leaf_weight_path(0, leaf, sizeof(leaf));
+                f = fopen(leaf, "w");
+                CHECK(f && fprintf(f, "%d", V2_LEAF_MARK) > 0 && fclose(f) == 0);
+        }
         harness_start_agent(500);
 
         char threads[16];
@@ -72,7 +102,8 @@ int main(int argc, char **argv) {
                 snprintf(procs, sizeof(procs), "/proc/%d/cgroup", (int) harness_agent_pid());
                 snprintf(file, sizeof(file), "%s\n", strrchr(group, '/'));
                 CHECK((strstr(harness_read_text(procs), file) != NULL) == own_group);
-        }
+        } else
+                check_v2_agent_leaf(own_group);
         int64_t quota, period;
         harness_read_cpu_quota("offline", &quota, &period);
         if (harness_v2()) {

@@ -1340,6 +1340,48 @@ static void test_detect_on_plain_directory_fails_clearly(void **state) {
         assert_null(r);
 }
 
+/* The process's v2 cgroup beside an absolute subtree (the same parent) is found, with that parent
+ * and its own name; anything else is not beside. */
+static void test_v2_self_beside(void **state) {
+        FakeCg *f = *state = fake_new();
+        char self[PATH_MAX], dir[256], leaf[256], tiny[4];
+        snprintf(self, sizeof(self), "%s/proc/self/cgroup", f->dir);
+        static const struct {
+                const char *self, *subtree, *dir, *leaf;
+        } beside[] = {
+                { "0::/svc/test-self\n", "/svc/test", "/svc", "test-self" },
+                { "0::/a\n", "/colo", "", "a" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(beside); i++) {
+                fakefs_write(f->dir, "proc/self/cgroup", beside[i].self);
+                assert_int_equal(cg_v2_self_beside(self, beside[i].subtree, dir, sizeof(dir), leaf, sizeof(leaf)), 1);
+                assert_string_equal(dir, beside[i].dir);
+                assert_string_equal(leaf, beside[i].leaf);
+        }
+        static const struct {
+                const char *self, *subtree;
+        } not_beside[] = {
+                { "0::/svc/test-self\n", "colo" },             /* relative: cg_v2_relocate_self's case */
+                { "0::/svc/test-self\n", "/other/test" },
+                { "0::/svc/test-self\n", "/svc/test-self" },   /* itself */
+                { "0::/svc/test/online\n", "/svc/test" },      /* inside it */
+                { "0::/svcx/a\n", "/svc/test" },
+                { "0::/svc/test-self\n", "/svc/a/test" },      /* the subtree a level deeper */
+                { "0::/\n", "/colo" },                          /* the root cgroup */
+                { v1_self, "/svc/test" },
+        };
+        fakefs_write(f->dir, "proc/self/cgroup", "0::/svc/x/test-self\n");      /* below a sibling */
+        assert_int_equal(cg_v2_self_beside(self, "/svc/test", dir, sizeof(dir), leaf, sizeof(leaf)), 2);
+        assert_string_equal(dir, "/svc");
+        assert_string_equal(leaf, "x");
+        for (size_t i = 0; i < ELEMENTSOF(not_beside); i++) {
+                fakefs_write(f->dir, "proc/self/cgroup", not_beside[i].self);
+                assert_int_equal(cg_v2_self_beside(self, not_beside[i].subtree, dir, sizeof(dir), leaf, sizeof(leaf)), 0);
+        }
+        fakefs_write(f->dir, "proc/self/cgroup", "0::/svc/test-self\n");
+        assert_int_equal(cg_v2_self_beside(self, "/svc/test", dir, sizeof(dir), tiny, sizeof(tiny)), -ENAMETOOLONG);
+}
+
 /* cgroup v2's no-internal-processes rule: the process leaves its own cgroup for a leaf next to
  * the managed subtree, which is then named by absolute path; v1, hybrid, the root cgroup and an
  * absolute subtree are left alone, and a dry run resolves the subtree without moving. */
@@ -1514,6 +1556,7 @@ int main(void) {
                 TEST_OWN_TREE(test_hybrid_without_v2_entry_has_no_mirror),
                 TEST_OWN_TREE(test_detect_on_plain_directory_fails_clearly),
                 TEST_OWN_TREE(test_v2_relocate_self),
+                TEST_OWN_TREE(test_v2_self_beside),
                 cmocka_unit_test(test_detect_this_machine_read_only),
                 TEST_V1(test_kill_signals_every_task),
                 TEST_V1(test_events_v1_threshold_registration),

@@ -66,6 +66,34 @@ int cg_v2_relocate_self(const CgRelocation *r, char *ret_subtree, size_t size, C
         return 1;
 }
 
+/* The length of the parent part of "/a/b/c" ("/a/b"), 0 for "/c". */
+static size_t parent_len(const char *path) {
+        const char *slash = strrchr(path, '/');
+        return slash ? (size_t) (slash - path) : 0;
+}
+
+int cg_v2_self_beside(const char *proc_self_cgroup, const char *subtree, char *ret_dir, size_t dir_size, char *ret_leaf,
+                      size_t leaf_size) {
+        char own[256];
+        if (subtree[0] != '/')
+                return 0;
+        int k = read_own_v2_cgroup(proc_self_cgroup ? proc_self_cgroup : DEFAULT_PROC_SELF_CGROUP, own, sizeof(own));
+        if (k <= 0)
+                return k;
+        size_t n = parent_len(subtree), sub_len = strlen(subtree);
+        if (strncmp(own, subtree, n) != 0 || own[n] != '/' ||
+            (strncmp(own, subtree, sub_len) == 0 && (own[sub_len] == '\0' || own[sub_len] == '/')))
+                return 0;       /* not below the root's parent, or the root itself or inside it */
+        size_t leaf_len = strcspn(own + n + 1, "/");
+        if (n >= dir_size || leaf_len >= leaf_size)
+                return -ENAMETOOLONG;
+        memcpy(ret_dir, own, n);
+        ret_dir[n] = '\0';
+        memcpy(ret_leaf, own + n + 1, leaf_len);
+        ret_leaf[leaf_len] = '\0';
+        return own[n + 1 + leaf_len] == '\0' ? 1 : 2;
+}
+
 bool cg_is_v2_mount(const char *fs_root) {
         struct statfs st;
         return statfs(fs_root ? fs_root : DEFAULT_FS_ROOT, &st) == 0 && st.f_type == CGROUP2_SUPER_MAGIC;

@@ -158,6 +158,13 @@ typedef struct CgRelocation {
  * ret_subtree. 0, ret_subtree untouched, when the rule does not apply (absolute subtree, v1 or
  * hybrid, root cgroup). -errno with err naming the path on failure. */
 int cg_v2_relocate_self(const CgRelocation *r, char *ret_subtree, size_t size, ColoError *err);
+/* On a pure v2 host, whether the process's cgroup is a sibling of the absolute subtree (both
+ * children of one cgroup): 1 with that parent in ret_dir and the process's cgroup's name in
+ * ret_leaf; 2 when it lies deeper below a sibling, which ret_leaf then names; 0 when neither (or
+ * relative subtree, v1, hybrid, root cgroup); -ENAMETOOLONG. proc_self_cgroup NULL:
+ * /proc/self/cgroup. */
+int cg_v2_self_beside(const char *proc_self_cgroup, const char *subtree, char *ret_dir, size_t dir_size, char *ret_leaf,
+                      size_t leaf_size);
 /* Whether fs_root (NULL: /sys/fs/cgroup) is a cgroup2 mount: a pure v2 host. */
 bool cg_is_v2_mount(const char *fs_root);
 /* Whether "<fs_root><dir>/<leaf>" holds a process: 1, 0 (empty), -errno (-ENOENT: no such leaf). */
